@@ -1,0 +1,89 @@
+//! Attestation evidence and the claims a verifier extracts from it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha512};
+
+use crate::ids::{AgreementId, Measurement};
+use crate::labels;
+
+/// A kind of trusted execution environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    /// The software simulator: a real process boundary, no hardware protection.
+    Sim,
+    /// AMD SEV-SNP.
+    SevSnp,
+    /// Intel TDX.
+    Tdx,
+    /// AWS Nitro Enclaves.
+    Nitro,
+}
+
+impl Platform {
+    /// The platform's name as written in agreements.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sim => "sim",
+            Self::SevSnp => "sev-snp",
+            Self::Tdx => "tdx",
+            Self::Nitro => "nitro",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Platform-specific attestation evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Which verifier reads `bytes`.
+    pub platform: Platform,
+    /// The platform's own evidence format.
+    #[serde(with = "crate::bytes::b64")]
+    pub bytes: Vec<u8>,
+}
+
+/// What verified evidence says about the isolate that produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The platform that signed the evidence.
+    pub platform: Platform,
+    /// The measured runtime.
+    pub measurement: Measurement,
+    /// 64 bytes chosen by the isolate; see [`report_data`].
+    #[serde(with = "crate::bytes::b64_array")]
+    pub report_data: [u8; 64],
+    /// Whether the isolate runs in debug mode (its memory is readable by the host).
+    pub debug: bool,
+    /// The platform's trusted computing base version, as the platform reports it.
+    pub tcb: String,
+}
+
+/// The public keys an isolate makes for one job; both die with the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsolateKeys {
+    /// Released data keys are sealed to this key.
+    pub hpke: crate::party::HpkePublicKey,
+    /// The job receipt is signed with this key.
+    pub signing: crate::party::SigningPublicKey,
+}
+
+/// `SHA-512("sealroom/v1/report-data" ‖ 0x00 ‖ nonce ‖ agreement id ‖ hpke key ‖ signing key)`:
+/// binds evidence to one challenge, one agreement and the isolate's ephemeral keys.
+pub fn report_data(nonce: &[u8], agreement: &AgreementId, keys: &IsolateKeys) -> [u8; 64] {
+    let mut hasher = Sha512::new();
+    hasher.update(labels::REPORT_DATA.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(nonce);
+    hasher.update(agreement.as_bytes());
+    hasher.update(keys.hpke.0);
+    hasher.update(keys.signing.0);
+    hasher.finalize().into()
+}

@@ -1,0 +1,34 @@
+//! Domain-separation labels. Every hash and signature in sealroom is taken
+//! over `label ‖ 0x00 ‖ bytes`, so bytes signed for one purpose can never be
+//! replayed as another.
+
+/// Fingerprint of a canonical party card.
+pub const PARTY_CARD: &str = "sealroom/v1/party-card";
+/// Id of a canonical agreement.
+pub const AGREEMENT: &str = "sealroom/v1/agreement";
+/// A party's signature over an agreement id.
+pub const AGREEMENT_SIGNATURE: &str = "sealroom/v1/agreement-signature";
+/// An owner's approval of a runtime measurement for an agreement.
+pub const APPROVAL: &str = "sealroom/v1/approval";
+/// An owner's revocation of a runtime measurement for an agreement.
+pub const REVOCATION: &str = "sealroom/v1/revocation";
+/// Digest of a dataset schema.
+pub const SCHEMA: &str = "sealroom/v1/schema";
+/// Digest of a dataset envelope header (the associated data of every chunk).
+pub const ENVELOPE_HEADER: &str = "sealroom/v1/envelope-header";
+/// Digest of a whole envelope file, as recorded in receipts.
+pub const ENVELOPE: &str = "sealroom/v1/envelope";
+/// HPKE info for a dataset key wrapped to its owner's broker.
+pub const ENVELOPE_KEY: &str = "sealroom/v1/envelope-key";
+/// HPKE info for a dataset key released by a broker to an isolate.
+pub const RELEASED_KEY: &str = "sealroom/v1/released-key";
+/// HPKE info for an output sealed to a reader.
+pub const OUTPUT: &str = "sealroom/v1/output";
+/// Digest of an output table's canonical bytes.
+pub const OUTPUT_DIGEST: &str = "sealroom/v1/output-digest";
+/// A receipt signed by an isolate's ephemeral key.
+pub const RECEIPT: &str = "sealroom/v1/receipt";
+/// The report data binding an isolate's keys to a challenge.
+pub const REPORT_DATA: &str = "sealroom/v1/report-data";
+/// Simulator evidence signed by the simulator platform key.
+pub const SIM_EVIDENCE: &str = "sealroom/v1/sim-evidence";

@@ -1,0 +1,191 @@
+//! Released tables, sealed outputs and job receipts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::attestation::{Evidence, IsolateKeys, Platform};
+use crate::canonical::{CanonicalError, canonical_json};
+use crate::epsilon::Epsilon;
+use crate::ids::{AgreementId, Digest, Fingerprint, JobId, Measurement};
+use crate::labels;
+use crate::sign::{Signature, SignatureError, verify};
+use crate::wire::Sealed;
+
+/// How the values of a released table were protected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseAnnotation {
+    /// `discrete-laplace`, or `none` when the agreement waived noise.
+    pub mechanism: String,
+    /// Scale of the noise as an exact fraction `numerator/denominator`.
+    pub scale: String,
+    /// ε spent by this table.
+    pub epsilon: Epsilon,
+    /// How much one person can change the table (L1 sensitivity).
+    pub sensitivity: u64,
+    /// Each cell lies within this distance of its true value with probability at least 95%.
+    pub error_bound_95: u64,
+}
+
+/// One released cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasedRow {
+    /// The group.
+    pub group: String,
+    /// The noisy value.
+    pub value: i64,
+}
+
+/// Version of the released-table format.
+pub const RELEASED_TABLE_FORMAT: &str = "sealroom-released-table/v1";
+
+/// A table an isolate released to readers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasedTable {
+    /// Always [`RELEASED_TABLE_FORMAT`].
+    pub format: String,
+    /// Output name from the agreement.
+    pub output: String,
+    /// What the group column means.
+    pub group_column: String,
+    /// What the value column means.
+    pub value_column: String,
+    /// Rows in declared group order.
+    pub rows: Vec<ReleasedRow>,
+    /// How the values were protected.
+    pub noise: NoiseAnnotation,
+    /// True when produced under the software simulator, which protects nothing from the operator.
+    pub simulator: bool,
+}
+
+impl ReleasedTable {
+    /// The digest recorded in receipts.
+    pub fn digest(&self) -> Result<Digest, CanonicalError> {
+        crate::canonical::canonical_digest(labels::OUTPUT_DIGEST, self)
+    }
+}
+
+/// An input an isolate read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputRecord {
+    /// Owner's name.
+    pub owner: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Digest of the whole envelope file.
+    pub envelope_digest: Digest,
+    /// ε debited from its budget.
+    pub epsilon_debited: Epsilon,
+}
+
+/// An output an isolate sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputRecord {
+    /// Output name.
+    pub output: String,
+    /// Digest of the released table.
+    pub digest: Digest,
+    /// Readers it was sealed to.
+    pub readers: Vec<String>,
+}
+
+/// Version of the receipt format.
+pub const RECEIPT_FORMAT: &str = "sealroom-receipt/v1";
+
+/// What a job did, signed by the isolate's ephemeral key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// Always [`RECEIPT_FORMAT`].
+    pub format: String,
+    /// The job.
+    pub job_id: JobId,
+    /// The agreement it ran under.
+    pub agreement_id: AgreementId,
+    /// The platform it ran on.
+    pub platform: Platform,
+    /// The measured runtime.
+    pub measurement: Measurement,
+    /// True under the software simulator.
+    pub simulator: bool,
+    /// Inputs read.
+    pub inputs: Vec<InputRecord>,
+    /// Outputs sealed.
+    pub outputs: Vec<OutputRecord>,
+    /// The isolate's ephemeral keys; `signing` signed this receipt.
+    pub isolate_keys: IsolateKeys,
+    /// Evidence binding `isolate_keys` to the job: its report data is
+    /// [`crate::attestation::report_data`] with the job id as nonce.
+    pub evidence: Evidence,
+    /// The transparency-log checkpoint containing the releases, once the log exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_checkpoint: Option<String>,
+}
+
+/// A receipt with its signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedReceipt {
+    /// The receipt.
+    pub receipt: Receipt,
+    /// Signature by `receipt.isolate_keys.signing`.
+    pub signature: Signature,
+}
+
+impl SignedReceipt {
+    /// The canonical bytes that are signed.
+    pub fn signed_bytes(receipt: &Receipt) -> Result<Vec<u8>, CanonicalError> {
+        canonical_json(receipt)
+    }
+
+    /// Checks the signature against the key the receipt names (the caller must check that key's evidence).
+    pub fn verify_signature(&self) -> Result<(), SignatureError> {
+        let bytes = Self::signed_bytes(&self.receipt).map_err(|_| SignatureError::Mismatch)?;
+        verify(&self.receipt.isolate_keys.signing, labels::RECEIPT, &bytes, &self.signature)
+    }
+}
+
+/// Version of the sealed-output format.
+pub const SEALED_OUTPUT_FORMAT: &str = "sealroom-sealed-output/v1";
+
+/// A released table sealed with HPKE to one reader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedOutput {
+    /// Always [`SEALED_OUTPUT_FORMAT`].
+    pub format: String,
+    /// The job.
+    pub job_id: JobId,
+    /// The output name.
+    pub output: String,
+    /// The reader's name.
+    pub reader: String,
+    /// The reader's fingerprint.
+    pub reader_fingerprint: Fingerprint,
+    /// HPKE ciphertext of the canonical released table; the associated data is [`SealedOutput::aad`].
+    pub sealed: Sealed,
+}
+
+impl SealedOutput {
+    /// Associated data: binds the ciphertext to job, output and reader.
+    pub fn aad(job_id: &JobId, output: &str, reader: &Fingerprint) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(16 + output.len() + 33);
+        aad.extend_from_slice(job_id.as_bytes());
+        aad.extend_from_slice(reader.as_bytes());
+        aad.extend_from_slice(output.as_bytes());
+        aad
+    }
+}
+
+/// What a reader downloads: its sealed output and the job's receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputBundle {
+    /// The signed receipt.
+    pub receipt: SignedReceipt,
+    /// The reader's sealed output.
+    pub sealed: SealedOutput,
+}

@@ -1,0 +1,157 @@
+//! Messages between the isolate, the key brokers and the host.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agreement::SignedAgreement;
+use crate::attestation::{Evidence, IsolateKeys};
+use crate::clock::Timestamp;
+use crate::epsilon::Epsilon;
+use crate::ids::{AgreementId, Digest, JobId};
+use crate::output::{SealedOutput, SignedReceipt};
+
+/// An HPKE single-shot ciphertext: the encapsulated key and the AEAD ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sealed {
+    /// Encapsulated X25519 key.
+    #[serde(with = "crate::bytes::b64_array")]
+    pub enc: [u8; 32],
+    /// AEAD ciphertext with tag.
+    #[serde(with = "crate::bytes::b64")]
+    pub ciphertext: Vec<u8>,
+}
+
+/// An RFC 9457 problem document with a stable `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Stable URN naming the reason, e.g. `urn:sealroom:refusal:measurement-revoked`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short, stable summary.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What exactly went wrong and what to do next.
+    pub detail: String,
+}
+
+/// Media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A broker's answer to `POST /v1/challenges`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// Single-use nonce to bind into evidence.
+    #[serde(with = "crate::bytes::b64_array")]
+    pub nonce: [u8; 32],
+    /// After this the nonce is refused.
+    pub expires_at: Timestamp,
+}
+
+/// An isolate's request for a dataset key (`POST /v1/releases`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// The agreement with every party's signature.
+    pub agreement: SignedAgreement,
+    /// Dataset name (the broker's own).
+    pub dataset: String,
+    /// The job asking.
+    pub job_id: JobId,
+    /// The nonce from [`Challenge`].
+    #[serde(with = "crate::bytes::b64_array")]
+    pub nonce: [u8; 32],
+    /// The isolate's ephemeral public keys.
+    pub isolate_keys: IsolateKeys,
+    /// Evidence whose report data binds nonce, agreement id and keys.
+    pub evidence: Evidence,
+    /// The data key as wrapped in the envelope header.
+    pub wrapped_key: Sealed,
+    /// Digest of the envelope header the key came from.
+    pub header_digest: Digest,
+}
+
+/// A broker's answer to a granted release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseGrant {
+    /// The data key sealed to the isolate's ephemeral HPKE key.
+    pub sealed_key: Sealed,
+    /// ε debited for this release.
+    pub epsilon_debited: Epsilon,
+    /// ε left for this dataset under this agreement, in millionths.
+    pub remaining_micros: u64,
+}
+
+/// What an owner's broker reports of a dataset's budget under one agreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetStatus {
+    /// The agreement.
+    pub agreement: AgreementId,
+    /// The dataset.
+    pub dataset: String,
+    /// Total ε, in millionths.
+    pub total_micros: u64,
+    /// ε spent, in millionths.
+    pub spent_micros: u64,
+    /// Releases granted.
+    pub releases: u64,
+}
+
+/// One input of a job, as the host hands it to an isolate: only a reference to ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobInput {
+    /// Owner's name.
+    pub owner: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Path of the envelope file in the host's blob store.
+    pub path: String,
+}
+
+/// The job an isolate runs, given on its standard input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// The job.
+    pub job_id: JobId,
+    /// The signed agreement.
+    pub agreement: SignedAgreement,
+    /// Every dataset of the agreement.
+    pub inputs: Vec<JobInput>,
+}
+
+/// What an isolate writes on standard output when it finishes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum JobOutcome {
+    /// Outputs sealed and receipt signed.
+    Finished {
+        /// The signed receipt.
+        receipt: SignedReceipt,
+        /// One sealed output per (output, reader).
+        outputs: Vec<SealedOutput>,
+    },
+    /// Nothing released.
+    Failed {
+        /// The failure.
+        error: JobFailure,
+    },
+}
+
+/// Why a job failed, precisely enough to act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFailure {
+    /// Stable code, e.g. `key-refused`, `envelope-corrupt`.
+    pub code: String,
+    /// The dataset involved, if any (`owner/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// The refusal's problem type, when a broker refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// Human-readable detail.
+    pub message: String,
+}
