@@ -1,0 +1,42 @@
+//! The random source of all noise.
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+/// ChaCha20 seeded from the OS CSPRNG; tests may seed it explicitly.
+pub struct NoiseRng(ChaCha20Rng);
+
+impl NoiseRng {
+    /// A generator seeded from the operating system.
+    pub fn from_os() -> Self {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).expect("the operating system's random number generator failed");
+        Self(ChaCha20Rng::from_seed(seed))
+    }
+
+    /// A reproducible generator, for statistical tests only.
+    pub fn from_test_seed(seed: u64) -> Self {
+        Self(ChaCha20Rng::seed_from_u64(seed))
+    }
+}
+
+impl std::fmt::Debug for NoiseRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoiseRng")
+    }
+}
+
+impl RngCore for NoiseRng {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.try_fill_bytes(dest)
+    }
+}

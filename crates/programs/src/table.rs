@@ -1,0 +1,84 @@
+//! Typed in-memory tables.
+
+use sealroom_core::schema::Schema;
+
+/// One typed cell.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    /// Text.
+    Text(String),
+    /// A 64-bit integer.
+    Integer(i64),
+}
+
+impl Value {
+    /// The value as text, the way it was written.
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Text(s) => s.clone(),
+            Self::Integer(i) => i.to_string(),
+        }
+    }
+}
+
+/// A dataset's rows, typed by its schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The schema the rows follow.
+    pub schema: Schema,
+    /// Rows in file order.
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Input data does not match its schema.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// The header row differs from the schema's columns.
+    #[error("the CSV header is [{}] but the schema declares [{}]", found.join(", "), expected.join(", "))]
+    HeaderMismatch {
+        /// Columns declared.
+        expected: Vec<String>,
+        /// Columns found.
+        found: Vec<String>,
+    },
+    /// A row has the wrong number of fields.
+    #[error("row {row} has {found} fields, expected {expected}")]
+    WrongFieldCount {
+        /// One-based data row number.
+        row: u64,
+        /// Expected.
+        expected: usize,
+        /// Found.
+        found: usize,
+    },
+    /// An integer column holds something else.
+    #[error("row {row}, column {column:?}: {value:?} is not an integer")]
+    NotAnInteger {
+        /// One-based data row number.
+        row: u64,
+        /// Column.
+        column: String,
+        /// The text found (truncated).
+        value: String,
+    },
+    /// The person column is empty.
+    #[error("row {row}: the person column {column:?} is empty")]
+    EmptyPerson {
+        /// One-based data row number.
+        row: u64,
+        /// Column.
+        column: String,
+    },
+    /// The bytes are not CSV, or not UTF-8.
+    #[error("row {row}: {message}")]
+    Csv {
+        /// One-based data row number (0 for the header).
+        row: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// The file has no header row.
+    #[error("the CSV file is empty: it needs a header row")]
+    Empty,
+}
