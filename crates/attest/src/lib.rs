@@ -10,5 +10,18 @@ pub mod sim;
 pub mod verify;
 
 pub use measure::{current_measurement, measure_file};
+
+use sealroom_core::attestation::{Evidence, Platform};
+use sealroom_core::ids::Measurement;
+
+/// Something that can produce evidence about the running isolate.
+pub trait Attester {
+    /// The platform whose evidence this produces.
+    fn platform(&self) -> Platform;
+    /// The measurement the evidence will carry.
+    fn measurement(&self) -> Measurement;
+    /// Evidence binding `report_data`.
+    fn attest(&self, report_data: [u8; 64]) -> Evidence;
+}
 pub use sim::{SimAttester, SimPlatformKey};
 pub use verify::{AttestError, EvidenceVerifier};

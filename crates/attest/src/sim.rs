@@ -144,13 +144,18 @@ impl SimAttester {
         Ok(Self::new(key, measurement))
     }
 
-    /// The measurement this attester reports.
-    pub fn measurement(&self) -> Measurement {
+}
+
+impl crate::Attester for SimAttester {
+    fn platform(&self) -> Platform {
+        Platform::Sim
+    }
+
+    fn measurement(&self) -> Measurement {
         self.measurement
     }
 
-    /// Signs evidence carrying `report_data`.
-    pub fn attest(&self, report_data: [u8; 64]) -> Evidence {
+    fn attest(&self, report_data: [u8; 64]) -> Evidence {
         let body = SimEvidenceBody {
             format: SIM_EVIDENCE_FORMAT.into(),
             measurement: self.measurement,

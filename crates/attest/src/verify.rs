@@ -93,6 +93,7 @@ impl EvidenceVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Attester;
     use crate::sim::{SimAttester, SimPlatformKey};
     use sealroom_core::ids::Measurement;
 

@@ -1,7 +1,8 @@
 //! Canonical encoding (RFC 8785 JSON) and domain-separated SHA-256.
 
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
+pub use sha2::Sha256;
+use sha2::Digest as _;
 
 use crate::ids::Digest;
 
@@ -21,11 +22,17 @@ pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Canon
 
 /// SHA-256 over `label ‖ 0x00 ‖ bytes`.
 pub fn labeled_digest(label: &str, bytes: &[u8]) -> Digest {
+    let mut hasher = labeled_hasher(label);
+    hasher.update(bytes);
+    Digest(hasher.finalize().into())
+}
+
+/// A streaming SHA-256 already fed `label ‖ 0x00`, for digests of large files.
+pub fn labeled_hasher(label: &str) -> Sha256 {
     let mut hasher = Sha256::new();
     hasher.update(label.as_bytes());
     hasher.update([0u8]);
-    hasher.update(bytes);
-    Digest(hasher.finalize().into())
+    hasher
 }
 
 /// The labeled digest of a value's canonical JSON.

@@ -69,6 +69,33 @@ pub struct ReleaseRequest {
     pub wrapped_key: Sealed,
     /// Digest of the envelope header the key came from.
     pub header_digest: Digest,
+    /// Run every check but consume nothing and release nothing: lets an isolate learn of any
+    /// refusal from every broker before any budget is spent.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Associated data of a released key: binds it to agreement, job, dataset and envelope header.
+pub fn release_aad(agreement: &AgreementId, job: &JobId, dataset: &str, header_digest: &Digest) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(32 + 16 + 32 + dataset.len());
+    aad.extend_from_slice(agreement.as_bytes());
+    aad.extend_from_slice(job.as_bytes());
+    aad.extend_from_slice(header_digest.as_bytes());
+    aad.extend_from_slice(dataset.as_bytes());
+    aad
+}
+
+/// A broker's answer to a release request: a key, or (for a dry run) only the approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum ReleaseAnswer {
+    /// The key was released.
+    Granted(ReleaseGrant),
+    /// A dry run passed every check.
+    WouldGrant {
+        /// ε a real release would debit.
+        epsilon: Epsilon,
+    },
 }
 
 /// A broker's answer to a granted release.

@@ -69,14 +69,14 @@ impl BuiltinCatalog {
     }
 
     /// Runs the agreement's program over `tables`, found by `owner/name`.
-    pub fn run(&self, agreement: &Agreement, tables: &dyn Fn(&str) -> Option<Table>) -> Result<Vec<Aggregate>, ProgramError> {
+    pub fn run<'t>(&self, agreement: &Agreement, tables: &dyn Fn(&str) -> Option<&'t Table>) -> Result<Vec<Aggregate>, ProgramError> {
         let p = &agreement.program;
         match (p.id.as_str(), p.version) {
             (overlap::ID, overlap::VERSION) => {
                 let params = OverlapParams::check(&p.params, &agreement.datasets).map_err(ProgramError::BadParameters)?;
                 let left = tables(&params.left).ok_or_else(|| ProgramError::MissingInput(params.left.clone()))?;
                 let right = tables(&params.right).ok_or_else(|| ProgramError::MissingInput(params.right.clone()))?;
-                Ok(vec![overlap::run(&params, &left, &right, agreement.privacy.max_groups_per_person)?])
+                Ok(vec![overlap::run(&params, left, right, agreement.privacy.max_groups_per_person)?])
             }
             _ => Err(ProgramError::Unknown { id: p.id.clone(), version: p.version }),
         }

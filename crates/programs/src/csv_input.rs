@@ -15,7 +15,15 @@ pub fn for_each_row(
 ) -> Result<u64, TableError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(input);
     let mut record = csv::StringRecord::new();
-    let csv_error = |row: u64, e: csv::Error| TableError::Csv { row, message: e.to_string() };
+    let csv_error = |row: u64, e: csv::Error| {
+        if !e.is_io_error() {
+            return TableError::Csv { row, message: e.to_string() };
+        }
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => TableError::Read(io),
+            other => TableError::Csv { row, message: format!("{other:?}") },
+        }
+    };
     if !reader.read_record(&mut record).map_err(|e| csv_error(0, e))? {
         return Err(TableError::Empty);
     }

@@ -1,6 +1,7 @@
 //! Typed in-memory tables.
 
 use sealroom_core::schema::Schema;
+use zeroize::Zeroize;
 
 /// One typed cell.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,6 +29,20 @@ pub struct Table {
     pub schema: Schema,
     /// Rows in file order.
     pub rows: Vec<Vec<Value>>,
+}
+
+impl Drop for Table {
+    /// Plaintext rows are wiped before their memory is freed.
+    fn drop(&mut self) {
+        for row in &mut self.rows {
+            for value in row.iter_mut() {
+                match value {
+                    Value::Text(s) => s.zeroize(),
+                    Value::Integer(i) => i.zeroize(),
+                }
+            }
+        }
+    }
 }
 
 /// Input data does not match its schema.
@@ -78,6 +93,9 @@ pub enum TableError {
         /// The parser's message.
         message: String,
     },
+    /// The byte stream itself failed (for a sealed input: a chunk did not authenticate).
+    #[error("reading the input failed: {0}")]
+    Read(std::io::Error),
     /// The file has no header row.
     #[error("the CSV file is empty: it needs a header row")]
     Empty,

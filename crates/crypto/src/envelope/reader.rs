@@ -3,7 +3,7 @@ use std::io::{self, Read};
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use sealroom_core::ids::Digest;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::header::EnvelopeHeader;
 use super::{EnvelopeError, TAG_LEN, chunk_nonce};
@@ -20,7 +20,8 @@ pub struct EnvelopeReader<R: Read> {
     prefix: [u8; 7],
     chunk_size: usize,
     dataset: String,
-    buf: Vec<u8>,
+    /// Holds one chunk (capacity fixed up front, so it never reallocates); zeroized on drop.
+    buf: Zeroizing<Vec<u8>>,
     pos: usize,
     counter: u64,
     done: bool,
@@ -37,11 +38,21 @@ impl<R: Read> EnvelopeReader<R> {
             prefix: header.nonce_prefix,
             chunk_size,
             dataset: header.qualified_name(),
-            buf: Vec::with_capacity(chunk_size + TAG_LEN),
+            buf: Zeroizing::new(Vec::with_capacity(chunk_size + TAG_LEN)),
             pos: 0,
             counter: 0,
             done: false,
         }
+    }
+
+    /// Whether the final chunk has been read and authenticated.
+    pub fn is_complete(&self) -> bool {
+        self.done && self.pos == self.buf.len()
+    }
+
+    /// The underlying reader (the plaintext buffer is zeroized as it drops).
+    pub fn into_inner(self) -> R {
+        self.input
     }
 
     /// Fills `buf` with up to one sealed chunk; returns its length.
@@ -104,11 +115,5 @@ impl<R: Read> Read for EnvelopeReader<R> {
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
-    }
-}
-
-impl<R: Read> Drop for EnvelopeReader<R> {
-    fn drop(&mut self) {
-        self.buf.zeroize();
     }
 }

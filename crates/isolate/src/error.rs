@@ -1,0 +1,123 @@
+//! Why a job failed inside the isolate.
+
+use sealroom_attest::AttestError;
+use sealroom_core::AgreementError;
+use sealroom_core::wire::{JobFailure, Problem};
+use sealroom_crypto::{CryptoError, EnvelopeError};
+use sealroom_privacy::LaplaceError;
+use sealroom_programs::{ProgramError, TableError};
+
+/// A job failed; nothing was released.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IsolateError {
+    /// The job specification is unreadable.
+    #[error("the job specification is unreadable: {0}")]
+    BadSpec(String),
+    /// This isolate cannot attest.
+    #[error("cannot produce attestation evidence: {0}")]
+    Attestation(#[from] AttestError),
+    /// The agreement is not in force.
+    #[error("{0}")]
+    Agreement(#[from] AgreementError),
+    /// An input does not match the agreement.
+    #[error("dataset {dataset}: {reason}")]
+    InputMismatch {
+        /// `owner/name`.
+        dataset: String,
+        /// Why.
+        reason: String,
+    },
+    /// An input envelope is corrupt.
+    #[error("{source}")]
+    Envelope {
+        /// `owner/name`.
+        dataset: String,
+        /// The envelope error (names the chunk).
+        source: EnvelopeError,
+    },
+    /// Decrypted input does not match its schema.
+    #[error("dataset {dataset}: {source}")]
+    Input {
+        /// `owner/name`.
+        dataset: String,
+        /// What is wrong.
+        source: TableError,
+    },
+    /// The owner's broker refused to release the key.
+    #[error("dataset {dataset}: the owner's broker refused the key: {}", problem.detail)]
+    KeyRefused {
+        /// `owner/name`.
+        dataset: String,
+        /// The broker's problem document.
+        problem: Problem,
+    },
+    /// The owner's broker could not be asked.
+    #[error("dataset {dataset}: {reason}")]
+    BrokerUnavailable {
+        /// `owner/name`.
+        dataset: String,
+        /// Why.
+        reason: String,
+    },
+    /// The released key did not open.
+    #[error("dataset {dataset}: the released key could not be opened: {source}")]
+    KeyUnusable {
+        /// `owner/name`.
+        dataset: String,
+        /// Why.
+        source: CryptoError,
+    },
+    /// The program failed.
+    #[error("the program failed: {0}")]
+    Program(#[from] ProgramError),
+    /// The noise could not be set up.
+    #[error("noise: {0}")]
+    Noise(#[from] LaplaceError),
+    /// An output could not be sealed.
+    #[error("sealing output for {reader}: {source}")]
+    Seal {
+        /// The reader.
+        reader: String,
+        /// Why.
+        source: CryptoError,
+    },
+}
+
+impl IsolateError {
+    /// A stable code for the failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadSpec(_) => "bad-job-spec",
+            Self::Attestation(_) => "attestation-unavailable",
+            Self::Agreement(_) => "agreement-not-in-force",
+            Self::InputMismatch { .. } => "input-mismatch",
+            Self::Envelope { .. } => "envelope-corrupt",
+            Self::Input { .. } => "input-invalid",
+            Self::KeyRefused { .. } => "key-refused",
+            Self::BrokerUnavailable { .. } => "broker-unavailable",
+            Self::KeyUnusable { .. } => "key-unusable",
+            Self::Program(_) => "program-failed",
+            Self::Noise(_) => "noise-failed",
+            Self::Seal { .. } => "seal-failed",
+        }
+    }
+
+    /// The failure as reported to the host.
+    pub fn to_failure(&self) -> JobFailure {
+        let dataset = match self {
+            Self::InputMismatch { dataset, .. }
+            | Self::Envelope { dataset, .. }
+            | Self::Input { dataset, .. }
+            | Self::KeyRefused { dataset, .. }
+            | Self::BrokerUnavailable { dataset, .. }
+            | Self::KeyUnusable { dataset, .. } => Some(dataset.clone()),
+            _ => None,
+        };
+        let refusal = match self {
+            Self::KeyRefused { problem, .. } => Some(problem.kind.clone()),
+            _ => None,
+        };
+        JobFailure { code: self.code().into(), dataset, refusal, message: self.to_string() }
+    }
+}

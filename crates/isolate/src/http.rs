@@ -1,0 +1,112 @@
+//! JSON over HTTP, with RFC 9457 problem documents read as typed refusals.
+
+use std::time::Duration;
+
+use sealroom_core::wire::Problem;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// An HTTP call did not produce the expected answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// The service could not be reached.
+    #[error("{url} is unreachable: {reason}")]
+    Unreachable {
+        /// The URL called.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The service refused with a problem document.
+    #[error("{} ({})", .0.detail, .0.kind)]
+    Refused(Problem),
+    /// The service answered with an unexpected status and no problem document.
+    #[error("{url} answered HTTP {status}: {body}")]
+    Status {
+        /// The URL called.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Start of the body.
+        body: String,
+    },
+    /// The answer could not be read.
+    #[error("{url} sent an unreadable answer: {reason}")]
+    BadAnswer {
+        /// The URL called.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Largest JSON answer accepted.
+const MAX_ANSWER: u64 = 256 << 20;
+
+/// A blocking JSON client.
+#[derive(Debug, Clone)]
+pub struct JsonClient {
+    agent: ureq::Agent,
+}
+
+impl Default for JsonClient {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(60))
+    }
+}
+
+impl JsonClient {
+    /// A client whose calls give up after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .build()
+            .into();
+        Self { agent }
+    }
+
+    /// `POST url` with a JSON body.
+    pub fn post<T: DeserializeOwned>(&self, url: &str, body: &impl Serialize) -> Result<T, HttpError> {
+        let answer = self.agent.post(url).send_json(body);
+        Self::read(url, answer)
+    }
+
+    /// `PUT url` with a raw body streamed from `reader`.
+    pub fn put_stream<T: DeserializeOwned>(&self, url: &str, reader: impl std::io::Read + Send + Sync + 'static) -> Result<T, HttpError> {
+        let answer = self
+            .agent
+            .put(url)
+            .header("content-type", "application/octet-stream")
+            .send(ureq::SendBody::from_owned_reader(reader));
+        Self::read(url, answer)
+    }
+
+    /// `GET url`.
+    pub fn get<T: DeserializeOwned>(&self, url: &str) -> Result<T, HttpError> {
+        let answer = self.agent.get(url).call();
+        Self::read(url, answer)
+    }
+
+    fn read<T: DeserializeOwned>(
+        url: &str,
+        answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, HttpError> {
+        let mut response = answer.map_err(|e| HttpError::Unreachable { url: url.into(), reason: e.to_string() })?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_string()
+            .map_err(|e| HttpError::BadAnswer { url: url.into(), reason: e.to_string() })?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&text).map_err(|e| HttpError::BadAnswer { url: url.into(), reason: e.to_string() });
+        }
+        match serde_json::from_str::<Problem>(&text) {
+            Ok(problem) => Err(HttpError::Refused(problem)),
+            Err(_) => Err(HttpError::Status { url: url.into(), status, body: text.chars().take(300).collect() }),
+        }
+    }
+}

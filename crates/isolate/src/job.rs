@@ -1,0 +1,102 @@
+//! One job, start to finish (DESIGN.md §5 steps 5 to 7).
+
+use std::collections::HashMap;
+
+use sealroom_attest::Attester;
+use sealroom_core::attestation::{Platform, report_data};
+use sealroom_core::clock::Timestamp;
+use sealroom_core::labels;
+use sealroom_core::output::{InputRecord, OutputRecord, RECEIPT_FORMAT, Receipt, SealedOutput, SignedReceipt};
+use sealroom_core::wire::JobSpec;
+use sealroom_privacy::NoiseRng;
+use sealroom_programs::{BuiltinCatalog, Table};
+
+use crate::error::IsolateError;
+use crate::http::JsonClient;
+use crate::inputs::open_input;
+use crate::keys::{EphemeralIdentity, KeyRequester, KeyTarget};
+use crate::release::{add_noise, seal_for_readers};
+
+/// Runs a job: keys, inputs, program, noise, sealing, receipt. Nothing is returned unless everything succeeded.
+pub fn run_job(
+    spec: &JobSpec,
+    attester: &dyn Attester,
+    client: &JsonClient,
+    now: Timestamp,
+) -> Result<(SignedReceipt, Vec<SealedOutput>), IsolateError> {
+    let signed = &spec.agreement;
+    signed.check_in_force(now)?;
+    let agreement = &signed.agreement;
+    let identity = EphemeralIdentity::generate();
+
+    let mut opened = Vec::with_capacity(spec.inputs.len());
+    for input in &spec.inputs {
+        opened.push(open_input(input, agreement)?);
+    }
+    for d in &agreement.datasets {
+        if !opened.iter().any(|o| o.terms.owner == d.owner && o.terms.name == d.name) {
+            return Err(IsolateError::InputMismatch { dataset: d.qualified_name(), reason: "the host did not provide it".into() });
+        }
+    }
+
+    // Every broker is asked first without spending anything, so that one owner's refusal
+    // does not cost another owner's budget; only then are keys released.
+    let requester = KeyRequester { client, attester, identity: &identity, agreement: signed, job_id: spec.job_id };
+    let targets: Vec<KeyTarget<'_>> = opened
+        .iter()
+        .map(|o| KeyTarget { dataset: &o.terms, header: &o.header, header_digest: o.header_digest })
+        .collect();
+    let pending = targets.iter().map(|t| requester.preflight(t)).collect::<Result<Vec<_>, _>>()?;
+    let mut keys = Vec::with_capacity(pending.len());
+    for p in pending {
+        keys.push(requester.release(p)?);
+    }
+
+    let mut tables: HashMap<String, Table> = HashMap::new();
+    let mut inputs = Vec::with_capacity(opened.len());
+    for (input, (key, epsilon)) in opened.into_iter().zip(&keys) {
+        let name = input.qualified_name();
+        let (owner, dataset) = (input.terms.owner.clone(), input.terms.name.clone());
+        let (table, envelope_digest) = input.read(key)?;
+        inputs.push(InputRecord { owner, dataset, envelope_digest, epsilon_debited: *epsilon });
+        tables.insert(name, table);
+    }
+    drop(keys);
+
+    let aggregates = BuiltinCatalog.run(agreement, &|name| tables.get(name))?;
+    drop(tables);
+
+    let simulator = attester.platform() == Platform::Sim;
+    let mut rng = NoiseRng::from_os();
+    let mut sealed = Vec::new();
+    let mut outputs = Vec::new();
+    for aggregate in &aggregates {
+        let table = add_noise(aggregate, agreement, simulator, &mut rng)?;
+        let digest = table.digest().expect("a released table has a canonical form");
+        let for_readers = seal_for_readers(&table, agreement, spec.job_id)?;
+        outputs.push(OutputRecord {
+            output: table.output.clone(),
+            digest,
+            readers: for_readers.iter().map(|s| s.reader.clone()).collect(),
+        });
+        sealed.extend(for_readers);
+    }
+
+    let isolate_keys = identity.public();
+    let receipt = Receipt {
+        format: RECEIPT_FORMAT.into(),
+        job_id: spec.job_id,
+        agreement_id: signed.id,
+        platform: attester.platform(),
+        measurement: attester.measurement(),
+        simulator,
+        inputs,
+        outputs,
+        isolate_keys,
+        evidence: attester.attest(report_data(spec.job_id.as_bytes(), &signed.id, &isolate_keys)),
+        log_checkpoint: None,
+    };
+    let bytes = SignedReceipt::signed_bytes(&receipt).expect("a receipt has a canonical form");
+    let signature = identity.signer.sign(labels::RECEIPT, &bytes);
+    Ok((SignedReceipt { receipt, signature }, sealed))
+}

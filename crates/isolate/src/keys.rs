@@ -1,0 +1,132 @@
+//! Obtaining dataset keys from the owners' brokers by remote attestation.
+
+use sealroom_attest::Attester;
+use sealroom_core::agreement::{DatasetTerms, SignedAgreement};
+use sealroom_core::attestation::{IsolateKeys, report_data};
+use sealroom_core::ids::{Digest, JobId};
+use sealroom_core::labels;
+use sealroom_core::wire::{Challenge, ReleaseAnswer, ReleaseRequest, release_aad};
+use sealroom_crypto::identity::EphemeralSigner;
+use sealroom_crypto::{DataKey, EnvelopeHeader, HpkeKeyPair, open_sealed};
+
+use crate::error::IsolateError;
+use crate::http::{HttpError, JsonClient};
+
+/// The keys an isolate makes for one job; they die with the process.
+#[derive(Debug)]
+pub struct EphemeralIdentity {
+    /// Released data keys are sealed to this.
+    pub hpke: HpkeKeyPair,
+    /// Signs the receipt.
+    pub signer: EphemeralSigner,
+}
+
+impl EphemeralIdentity {
+    /// Fresh keys.
+    pub fn generate() -> Self {
+        Self { hpke: HpkeKeyPair::generate(), signer: EphemeralSigner::generate() }
+    }
+
+    /// The public halves.
+    pub fn public(&self) -> IsolateKeys {
+        IsolateKeys { hpke: self.hpke.public, signing: self.signer.public() }
+    }
+}
+
+/// One dataset whose key is wanted.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyTarget<'a> {
+    /// The dataset's terms.
+    pub dataset: &'a DatasetTerms,
+    /// Its envelope header.
+    pub header: &'a EnvelopeHeader,
+    /// The header's digest.
+    pub header_digest: Digest,
+}
+
+/// Asks owners' brokers for keys on behalf of one job.
+pub struct KeyRequester<'a> {
+    /// HTTP client.
+    pub client: &'a JsonClient,
+    /// Produces evidence.
+    pub attester: &'a dyn Attester,
+    /// The job's ephemeral keys.
+    pub identity: &'a EphemeralIdentity,
+    /// The agreement.
+    pub agreement: &'a SignedAgreement,
+    /// The job.
+    pub job_id: JobId,
+}
+
+/// A challenge obtained from a broker, kept between the dry run and the release.
+#[derive(Debug, Clone)]
+pub struct PendingRelease {
+    request: ReleaseRequest,
+    url: String,
+    dataset: String,
+}
+
+impl KeyRequester<'_> {
+    fn broker_url(&self, target: &KeyTarget<'_>) -> Result<String, IsolateError> {
+        let owner = self.agreement.agreement.party(&target.dataset.owner).and_then(|p| p.broker_url.clone());
+        owner.map(|u| u.trim_end_matches('/').to_string()).ok_or_else(|| IsolateError::InputMismatch {
+            dataset: target.dataset.qualified_name(),
+            reason: "the owner has no broker URL".into(),
+        })
+    }
+
+    fn unavailable(dataset: &str, e: HttpError) -> IsolateError {
+        match e {
+            HttpError::Refused(problem) => IsolateError::KeyRefused { dataset: dataset.into(), problem },
+            other => IsolateError::BrokerUnavailable { dataset: dataset.into(), reason: other.to_string() },
+        }
+    }
+
+    /// Gets a challenge and checks, without spending anything, that the broker would release the key.
+    pub fn preflight(&self, target: &KeyTarget<'_>) -> Result<PendingRelease, IsolateError> {
+        let dataset = target.dataset.qualified_name();
+        let url = self.broker_url(target)?;
+        let challenge: Challenge = self
+            .client
+            .post(&format!("{url}/v1/challenges"), &serde_json::json!({}))
+            .map_err(|e| Self::unavailable(&dataset, e))?;
+        let keys = self.identity.public();
+        let evidence = self.attester.attest(report_data(&challenge.nonce, &self.agreement.id, &keys));
+        let mut request = ReleaseRequest {
+            agreement: self.agreement.clone(),
+            dataset: target.dataset.name.clone(),
+            job_id: self.job_id,
+            nonce: challenge.nonce,
+            isolate_keys: keys,
+            evidence,
+            wrapped_key: target.header.wrapped_key.clone(),
+            header_digest: target.header_digest,
+            dry_run: true,
+        };
+        let answer: ReleaseAnswer =
+            self.client.post(&format!("{url}/v1/releases"), &request).map_err(|e| Self::unavailable(&dataset, e))?;
+        if !matches!(answer, ReleaseAnswer::WouldGrant { .. }) {
+            return Err(IsolateError::BrokerUnavailable { dataset, reason: "the broker ignored the dry run".into() });
+        }
+        request.dry_run = false;
+        Ok(PendingRelease { request, url, dataset })
+    }
+
+    /// Asks for the key for real: the broker debits the budget and releases it.
+    pub fn release(&self, pending: PendingRelease) -> Result<(DataKey, sealroom_core::Epsilon), IsolateError> {
+        let PendingRelease { request, url, dataset } = pending;
+        let answer: ReleaseAnswer =
+            self.client.post(&format!("{url}/v1/releases"), &request).map_err(|e| Self::unavailable(&dataset, e))?;
+        let ReleaseAnswer::Granted(grant) = answer else {
+            return Err(IsolateError::BrokerUnavailable { dataset, reason: "the broker answered a release with a dry run".into() });
+        };
+        let aad = release_aad(&self.agreement.id, &self.job_id, &request.dataset, &request.header_digest);
+        let bytes = open_sealed(&self.identity.hpke.secret, &grant.sealed_key, labels::RELEASED_KEY, &aad)
+            .map_err(|source| IsolateError::KeyUnusable { dataset: dataset.clone(), source })?;
+        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| IsolateError::KeyUnusable {
+            dataset,
+            source: sealroom_crypto::CryptoError::BadLength { expected: 32, found: bytes.len() },
+        })?;
+        Ok((DataKey::from_bytes(key), grant.epsilon_debited))
+    }
+}
