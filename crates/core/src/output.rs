@@ -180,12 +180,12 @@ impl SealedOutput {
     }
 }
 
-/// What a reader downloads: its sealed output and the job's receipt.
+/// What a reader downloads: its sealed outputs of one job and the job's receipt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputBundle {
     /// The signed receipt.
     pub receipt: SignedReceipt,
-    /// The reader's sealed output.
-    pub sealed: SealedOutput,
+    /// The outputs sealed to this reader.
+    pub sealed: Vec<SealedOutput>,
 }

@@ -1,0 +1,201 @@
+//! The broker's HTTP API.
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `GET /v1/card` | the owner's party card |
+//! | `POST /v1/challenges` | a fresh single-use nonce |
+//! | `POST /v1/releases` | the release check; the key sealed to the isolate, or a refusal |
+//! | `POST /v1/decisions` | store an owner-signed approval or revocation |
+//! | `GET /v1/budgets` | budgets kept |
+//! | `GET /v1/releases` | releases granted |
+//! | `GET /v1/refusals` | refusals given |
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sealroom_attest::EvidenceVerifier;
+use sealroom_core::clock::Clock;
+use sealroom_core::party::{PartyCard, SigningPublicKey};
+use sealroom_core::statement::SignedDecision;
+use sealroom_core::wire::{Challenge, ReleaseRequest};
+use sealroom_crypto::{Identity, KeyFileError};
+use sealroom_service::{ProblemResponse, ServiceError};
+
+use crate::refusal::Refusal;
+use crate::release::{ReleaseContext, ReleaseError, decide_release};
+use crate::store::{BrokerStore, StoreError};
+
+/// How a broker is set up.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// The owner's key file.
+    pub key_file: PathBuf,
+    /// Where the broker keeps its database.
+    pub data_dir: PathBuf,
+    /// Accept simulator evidence signed by this platform key (insecure; development only).
+    pub accept_simulator_evidence: Option<SigningPublicKey>,
+    /// How long a challenge stays valid, in seconds.
+    pub challenge_ttl_seconds: i64,
+}
+
+/// A broker could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// The key file is unusable.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The service could not start.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The data directory could not be created.
+    #[error("cannot create {}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running broker's state.
+pub struct Broker {
+    identity: Identity,
+    verifier: EvidenceVerifier,
+    store: BrokerStore,
+    clock: Arc<dyn Clock>,
+    challenge_ttl_seconds: i64,
+}
+
+impl Broker {
+    /// Opens the broker's key and store.
+    pub fn open(config: &BrokerConfig, clock: Arc<dyn Clock>) -> Result<Arc<Self>, BrokerError> {
+        let identity = Identity::read_key_file(&config.key_file)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| BrokerError::DataDir { path: config.data_dir.clone(), source })?;
+        let store = BrokerStore::open(&config.data_dir.join("broker.sqlite"))?;
+        let mut verifier = EvidenceVerifier::new();
+        if let Some(key) = config.accept_simulator_evidence {
+            tracing::warn!("accepting SIMULATOR evidence: the simulator protects nothing from the operator");
+            verifier = verifier.accept_simulator_evidence(key);
+        }
+        Ok(Arc::new(Self { identity, verifier, store, clock, challenge_ttl_seconds: config.challenge_ttl_seconds }))
+    }
+
+    /// The owner's card.
+    pub fn card(&self) -> PartyCard {
+        self.identity.card()
+    }
+
+    /// The store, for inspection.
+    pub fn store(&self) -> &BrokerStore {
+        &self.store
+    }
+
+    /// The HTTP routes.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/card", get(card))
+            .route("/v1/challenges", post(challenge))
+            .route("/v1/releases", post(release).get(releases))
+            .route("/v1/decisions", post(decision))
+            .route("/v1/budgets", get(budgets))
+            .route("/v1/refusals", get(refusals))
+            .with_state(self)
+    }
+}
+
+type Shared = State<Arc<Broker>>;
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!("{e}");
+    ProblemResponse::new("broker", "internal", StatusCode::INTERNAL_SERVER_ERROR, "internal error", e.to_string()).into_response()
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)
+}
+
+async fn card(State(b): Shared) -> Json<PartyCard> {
+    Json(b.card())
+}
+
+async fn challenge(State(b): Shared) -> Response {
+    let nonce: [u8; 32] = sealroom_crypto::random::array();
+    let expires_at = b.clock.now().plus_seconds(b.challenge_ttl_seconds);
+    let stored = blocking(move || b.store.add_challenge(&nonce, expires_at)).await;
+    match stored {
+        Ok(Ok(())) => Json(Challenge { nonce, expires_at }).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(r) => r,
+    }
+}
+
+async fn release(State(b): Shared, Json(req): Json<ReleaseRequest>) -> Response {
+    let answer = blocking(move || {
+        let now = b.clock.now();
+        let ctx = ReleaseContext { identity: &b.identity, verifier: &b.verifier, store: &b.store, now };
+        let result = decide_release(&ctx, &req);
+        if let Err(ReleaseError::Refused(refusal)) = &result {
+            tracing::warn!(code = refusal.code(), dataset = req.dataset, job = %req.job_id, dry_run = req.dry_run, "refused: {refusal}");
+            if let Err(e) = b.store.add_refusal(now, Some(&req.agreement.id), Some(&req.dataset), Some(&req.job_id), refusal) {
+                tracing::error!("could not record refusal: {e}");
+            }
+        } else if result.is_ok() && !req.dry_run {
+            tracing::info!(dataset = req.dataset, job = %req.job_id, "key released");
+        }
+        result
+    })
+    .await;
+    match answer {
+        Ok(Ok(answer)) => Json(answer).into_response(),
+        Ok(Err(ReleaseError::Refused(refusal))) => refusal.to_problem().into_response(),
+        Ok(Err(ReleaseError::Store(e))) => internal(e),
+        Err(r) => r,
+    }
+}
+
+async fn decision(State(b): Shared, Json(signed): Json<SignedDecision>) -> Response {
+    let me = b.card();
+    let fingerprint = me.fingerprint().map_err(internal);
+    let Ok(fingerprint) = fingerprint else { return fingerprint.unwrap_err() };
+    if signed.statement.owner != fingerprint || signed.verify(&me).is_err() {
+        return Refusal::BadStatement(format!(
+            "the decision is not signed by this broker's owner {} ({})",
+            me.name,
+            fingerprint.short()
+        ))
+        .to_problem()
+        .into_response();
+    }
+    match blocking(move || b.store.put_decision(&signed)).await {
+        Ok(Ok(stored)) => Json(serde_json::json!({ "stored": stored })).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(r) => r,
+    }
+}
+
+async fn list<T: serde::Serialize + Send + 'static>(b: Arc<Broker>, f: fn(&BrokerStore) -> Result<T, StoreError>) -> Response {
+    match blocking(move || f(&b.store)).await {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(r) => r,
+    }
+}
+
+async fn budgets(State(b): Shared) -> Response {
+    list(b, BrokerStore::budgets).await
+}
+
+async fn releases(State(b): Shared) -> Response {
+    list(b, BrokerStore::releases).await
+}
+
+async fn refusals(State(b): Shared) -> Response {
+    list(b, BrokerStore::refusals).await
+}

@@ -1,0 +1,141 @@
+//! Why a broker refuses, as stable codes and problem documents.
+
+use axum::http::StatusCode;
+use sealroom_core::AgreementError;
+use sealroom_core::attestation::Platform;
+use sealroom_core::clock::Timestamp;
+use sealroom_core::ids::Measurement;
+use sealroom_service::ProblemResponse;
+
+/// A refused request. Nothing was released and no budget was spent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The agreement is not in force.
+    #[error("{0}")]
+    AgreementNotInForce(AgreementError),
+    /// The dataset is not this owner's under the agreement.
+    #[error("dataset {dataset:?} is not a dataset of this broker's owner under agreement {agreement}")]
+    NotOwnDataset {
+        /// Dataset name.
+        dataset: String,
+        /// Agreement id (short).
+        agreement: String,
+    },
+    /// The owner is not a party to the agreement.
+    #[error("this broker's owner is not a party to agreement {agreement}")]
+    NotAParty {
+        /// Agreement id (short).
+        agreement: String,
+    },
+    /// The platform is not accepted.
+    #[error("{platform} evidence is not accepted: {reason}")]
+    PlatformNotAccepted {
+        /// Platform.
+        platform: Platform,
+        /// Why.
+        reason: String,
+    },
+    /// The evidence does not verify.
+    #[error("the attestation evidence is invalid: {0}")]
+    EvidenceInvalid(String),
+    /// The isolate runs in debug mode.
+    #[error("the isolate runs in debug mode: its memory is readable by the host")]
+    DebugMode,
+    /// The measurement is not listed in the agreement.
+    #[error("runtime measurement {measurement} is not among the agreement's accepted {platform} runtimes")]
+    MeasurementNotInAgreement {
+        /// Platform.
+        platform: Platform,
+        /// Measurement.
+        measurement: Measurement,
+    },
+    /// The owner never approved the measurement.
+    #[error("runtime measurement {measurement} has not been approved by {owner} for this agreement; ask {owner} to run `sealroom approve`")]
+    MeasurementNotApproved {
+        /// Measurement.
+        measurement: Measurement,
+        /// Owner name.
+        owner: String,
+    },
+    /// The owner revoked the measurement.
+    #[error("approval for measurement {} was revoked by {owner} at {at}; ask {owner} to re-approve", measurement.short())]
+    MeasurementRevoked {
+        /// Measurement.
+        measurement: Measurement,
+        /// Owner name.
+        owner: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// The evidence does not bind the presented keys, nonce and agreement.
+    #[error("the evidence's report data does not bind this nonce, agreement and isolate key")]
+    ReportDataMismatch,
+    /// The nonce was never issued.
+    #[error("the challenge nonce was not issued by this broker")]
+    NonceUnknown,
+    /// The nonce has expired.
+    #[error("the challenge nonce expired at {0}; ask for a new challenge")]
+    NonceExpired(Timestamp),
+    /// The nonce was already used.
+    #[error("the challenge nonce was already used: replayed request")]
+    NonceReplayed,
+    /// The budget cannot cover the run.
+    #[error("the privacy budget of {dataset:?} under this agreement is exhausted: {spent} of {total} spent, a run needs {needed}")]
+    BudgetExhausted {
+        /// Dataset.
+        dataset: String,
+        /// Spent ε.
+        spent: String,
+        /// Total ε.
+        total: String,
+        /// ε per run.
+        needed: String,
+    },
+    /// The wrapped key does not open for this owner and dataset.
+    #[error("the wrapped key does not open as {dataset:?} of this owner: wrong envelope or wrong owner")]
+    WrongKey {
+        /// Dataset.
+        dataset: String,
+    },
+    /// A signed statement does not verify.
+    #[error("{0}")]
+    BadStatement(String),
+}
+
+impl Refusal {
+    /// The stable reason code (the last part of the problem `type`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::AgreementNotInForce(_) => "agreement-not-in-force",
+            Self::NotOwnDataset { .. } => "not-own-dataset",
+            Self::NotAParty { .. } => "not-a-party",
+            Self::PlatformNotAccepted { .. } => "platform-not-accepted",
+            Self::EvidenceInvalid(_) => "evidence-invalid",
+            Self::DebugMode => "debug-mode",
+            Self::MeasurementNotInAgreement { .. } => "measurement-not-in-agreement",
+            Self::MeasurementNotApproved { .. } => "measurement-not-approved",
+            Self::MeasurementRevoked { .. } => "measurement-revoked",
+            Self::ReportDataMismatch => "report-data-mismatch",
+            Self::NonceUnknown => "nonce-unknown",
+            Self::NonceExpired(_) => "nonce-expired",
+            Self::NonceReplayed => "nonce-replayed",
+            Self::BudgetExhausted { .. } => "budget-exhausted",
+            Self::WrongKey { .. } => "wrong-key",
+            Self::BadStatement(_) => "bad-statement",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NonceReplayed | Self::BudgetExhausted { .. } => StatusCode::CONFLICT,
+            Self::BadStatement(_) | Self::NotOwnDataset { .. } | Self::NotAParty { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// The refusal as a problem document.
+    pub fn to_problem(&self) -> ProblemResponse {
+        ProblemResponse::new("refusal", self.code(), self.status(), "key release refused", self.to_string())
+    }
+}

@@ -1,0 +1,116 @@
+//! The release check of DESIGN.md §5 step 6.
+
+use sealroom_attest::{AttestError, EvidenceVerifier};
+use sealroom_core::attestation::report_data;
+use sealroom_core::clock::Timestamp;
+use sealroom_core::labels;
+use sealroom_core::statement::Decision;
+use sealroom_core::wire::{ReleaseAnswer, ReleaseGrant, ReleaseRequest, release_aad};
+use sealroom_crypto::envelope::wrap_aad;
+use sealroom_crypto::{Identity, open_sealed, seal_to};
+
+use crate::refusal::Refusal;
+use crate::store::{BrokerStore, Debit, StoreError};
+
+/// A release failed: refused, or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// Refused with a reason.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The store failed; nothing was released.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the release check needs.
+pub struct ReleaseContext<'a> {
+    /// The owner's identity (holds the HPKE key that unwraps dataset keys).
+    pub identity: &'a Identity,
+    /// Accepted platforms.
+    pub verifier: &'a EvidenceVerifier,
+    /// Budgets, challenges, decisions.
+    pub store: &'a BrokerStore,
+    /// The current time.
+    pub now: Timestamp,
+}
+
+/// Runs every check; on success debits the budget and returns the key sealed to the isolate.
+/// A dry run stops before anything is consumed.
+pub fn decide_release(ctx: &ReleaseContext<'_>, req: &ReleaseRequest) -> Result<ReleaseAnswer, ReleaseError> {
+    let signed = &req.agreement;
+    signed.check_in_force(ctx.now).map_err(Refusal::AgreementNotInForce)?;
+    let agreement = &signed.agreement;
+    let me = ctx.identity.card();
+    let my_card = agreement
+        .parties
+        .iter()
+        .find(|p| p.signing_key == me.signing_key)
+        .ok_or_else(|| Refusal::NotAParty { agreement: signed.id.short() })?;
+    let dataset = agreement
+        .dataset(&my_card.name, &req.dataset)
+        .ok_or_else(|| Refusal::NotOwnDataset { dataset: req.dataset.clone(), agreement: signed.id.short() })?;
+
+    let claims = ctx.verifier.verify(&req.evidence).map_err(|e| match e {
+        AttestError::SimulatorNotAccepted | AttestError::PlatformNotSupported { .. } => {
+            Refusal::PlatformNotAccepted { platform: req.evidence.platform, reason: e.to_string() }
+        }
+        other => Refusal::EvidenceInvalid(other.to_string()),
+    })?;
+    if !agreement.runtimes.iter().any(|r| r.platform == claims.platform) {
+        return Err(Refusal::PlatformNotAccepted {
+            platform: claims.platform,
+            reason: "the agreement accepts no runtime on this platform".into(),
+        }
+        .into());
+    }
+    if claims.debug {
+        return Err(Refusal::DebugMode.into());
+    }
+    if !agreement.accepted_measurements(claims.platform).contains(&claims.measurement) {
+        return Err(Refusal::MeasurementNotInAgreement { platform: claims.platform, measurement: claims.measurement }.into());
+    }
+    match ctx.store.decision(&signed.id, claims.platform, &claims.measurement)? {
+        None => {
+            return Err(Refusal::MeasurementNotApproved { measurement: claims.measurement, owner: my_card.name.clone() }.into());
+        }
+        Some(d) if d.decision == Decision::Revoke => {
+            return Err(Refusal::MeasurementRevoked { measurement: claims.measurement, owner: my_card.name.clone(), at: d.issued_at }.into());
+        }
+        Some(_) => {}
+    }
+    if report_data(&req.nonce, &signed.id, &req.isolate_keys) != claims.report_data {
+        return Err(Refusal::ReportDataMismatch.into());
+    }
+
+    let my_fingerprint = my_card.fingerprint().map_err(|e| Refusal::BadStatement(e.to_string()))?;
+    let schema_digest = dataset.schema.digest().map_err(|e| Refusal::BadStatement(e.to_string()))?;
+    let aad = wrap_aad(&my_fingerprint, &dataset.name, &schema_digest);
+    let key = open_sealed(ctx.identity.hpke_secret(), &req.wrapped_key, labels::ENVELOPE_KEY, &aad)
+        .map_err(|_| Refusal::WrongKey { dataset: dataset.name.clone() })?;
+
+    let privacy = &agreement.privacy;
+    if req.dry_run {
+        ctx.store.check_challenge(&req.nonce, ctx.now)??;
+        ctx.store.check_budget(&signed.id, &dataset.name, privacy.epsilon_per_run, privacy.total_epsilon_per_dataset)??;
+        return Ok(ReleaseAnswer::WouldGrant { epsilon: privacy.epsilon_per_run });
+    }
+
+    let out_aad = release_aad(&signed.id, &req.job_id, &dataset.name, &req.header_digest);
+    let sealed_key = seal_to(&req.isolate_keys.hpke, labels::RELEASED_KEY, &out_aad, &key)
+        .map_err(|_| Refusal::EvidenceInvalid("the isolate's HPKE key is not a valid X25519 key".into()))?;
+    drop(key);
+
+    let debit = Debit {
+        nonce: &req.nonce,
+        agreement: signed.id,
+        dataset: &dataset.name,
+        job: req.job_id,
+        platform: claims.platform,
+        measurement: claims.measurement,
+        epsilon: privacy.epsilon_per_run,
+        total: privacy.total_epsilon_per_dataset,
+    };
+    let remaining_micros = ctx.store.debit(&debit, ctx.now)??;
+    Ok(ReleaseAnswer::Granted(ReleaseGrant { sealed_key, epsilon_debited: privacy.epsilon_per_run, remaining_micros }))
+}

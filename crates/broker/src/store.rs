@@ -1,0 +1,357 @@
+//! The broker's SQLite store: challenges, decisions, budgets, releases and refusals.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use sealroom_core::attestation::Platform;
+use sealroom_core::clock::Timestamp;
+use sealroom_core::ids::{AgreementId, JobId, Measurement};
+use sealroom_core::statement::{Decision, SignedDecision};
+use sealroom_core::wire::BudgetStatus;
+use sealroom_core::Epsilon;
+use sealroom_service::ServiceError;
+use serde::Serialize;
+
+use crate::refusal::Refusal;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS challenges (
+    nonce BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    agreement TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    measurement TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    statement TEXT NOT NULL,
+    PRIMARY KEY (agreement, platform, measurement)
+);
+CREATE TABLE IF NOT EXISTS budgets (
+    agreement TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    total_micros INTEGER NOT NULL,
+    spent_micros INTEGER NOT NULL,
+    releases INTEGER NOT NULL,
+    PRIMARY KEY (agreement, dataset)
+);
+CREATE TABLE IF NOT EXISTS releases (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    agreement TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    job TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    measurement TEXT NOT NULL,
+    epsilon_micros INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refusals (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    agreement TEXT,
+    dataset TEXT,
+    job TEXT,
+    code TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+";
+
+/// A database operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("broker database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The current decision about a measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentDecision {
+    /// Approve or revoke.
+    pub decision: Decision,
+    /// When it was issued.
+    pub issued_at: Timestamp,
+}
+
+/// One granted release, for the owner's audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseRecord {
+    /// When.
+    pub at: Timestamp,
+    /// Under which agreement.
+    pub agreement: String,
+    /// Which dataset.
+    pub dataset: String,
+    /// For which job.
+    pub job: String,
+    /// On which platform.
+    pub platform: String,
+    /// To which runtime.
+    pub measurement: String,
+    /// ε debited, in millionths.
+    pub epsilon_micros: u64,
+}
+
+/// One refusal, for the owner's audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusalRecord {
+    /// When.
+    pub at: Timestamp,
+    /// The agreement, if known.
+    pub agreement: Option<String>,
+    /// The dataset, if known.
+    pub dataset: Option<String>,
+    /// The job, if known.
+    pub job: Option<String>,
+    /// Reason code.
+    pub code: String,
+    /// Message.
+    pub detail: String,
+}
+
+/// What a release debits, all inside one transaction.
+#[derive(Debug, Clone)]
+pub struct Debit<'a> {
+    /// The challenge being answered.
+    pub nonce: &'a [u8; 32],
+    /// The agreement.
+    pub agreement: AgreementId,
+    /// The dataset.
+    pub dataset: &'a str,
+    /// The job.
+    pub job: JobId,
+    /// The platform.
+    pub platform: Platform,
+    /// The runtime.
+    pub measurement: Measurement,
+    /// ε per run.
+    pub epsilon: Epsilon,
+    /// Total ε for the dataset under the agreement.
+    pub total: Epsilon,
+}
+
+/// The broker's store. One connection, serialized by a mutex; every debit is one immediate transaction.
+#[derive(Debug)]
+pub struct BrokerStore {
+    conn: Mutex<rusqlite::Connection>,
+}
+
+fn platform_text(p: Platform) -> &'static str {
+    p.name()
+}
+
+impl BrokerStore {
+    /// Opens or creates the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, ServiceError> {
+        Ok(Self { conn: Mutex::new(sealroom_service::open_database(path, SCHEMA)?) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a newly issued challenge.
+    pub fn add_challenge(&self, nonce: &[u8; 32], expires_at: Timestamp) -> Result<(), StoreError> {
+        self.conn().execute("INSERT INTO challenges (nonce, expires_at) VALUES (?1, ?2)", params![&nonce[..], expires_at.0])?;
+        Ok(())
+    }
+
+    /// Checks a challenge without using it.
+    pub fn check_challenge(&self, nonce: &[u8; 32], now: Timestamp) -> Result<Result<(), Refusal>, StoreError> {
+        let row: Option<(i64, Option<i64>)> = self
+            .conn()
+            .query_row("SELECT expires_at, used_at FROM challenges WHERE nonce = ?1", params![&nonce[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(challenge_state(row, now))
+    }
+
+    /// Stores an owner's decision if it is newer than the current one; returns whether it was stored.
+    pub fn put_decision(&self, signed: &SignedDecision) -> Result<bool, StoreError> {
+        let s = &signed.statement;
+        let decision = match s.decision {
+            Decision::Approve => "approve",
+            Decision::Revoke => "revoke",
+        };
+        let changed = self.conn().execute(
+            "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, statement)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (agreement, platform, measurement) DO UPDATE SET
+               decision = excluded.decision, issued_at = excluded.issued_at, statement = excluded.statement
+             WHERE excluded.issued_at >= decisions.issued_at",
+            params![
+                s.agreement.to_string(),
+                platform_text(s.platform),
+                s.measurement.to_string(),
+                decision,
+                s.issued_at.0,
+                serde_json::to_string(signed).expect("serializes")
+            ],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// The current decision for a measurement, if any.
+    pub fn decision(&self, agreement: &AgreementId, platform: Platform, measurement: &Measurement) -> Result<Option<CurrentDecision>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT decision, issued_at FROM decisions WHERE agreement = ?1 AND platform = ?2 AND measurement = ?3",
+                params![agreement.to_string(), platform_text(platform), measurement.to_string()],
+                |r| {
+                    let d: String = r.get(0)?;
+                    Ok(CurrentDecision {
+                        decision: if d == "approve" { Decision::Approve } else { Decision::Revoke },
+                        issued_at: Timestamp(r.get(1)?),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Whether the budget covers one more run (no change made).
+    pub fn check_budget(&self, agreement: &AgreementId, dataset: &str, epsilon: Epsilon, total: Epsilon) -> Result<Result<(), Refusal>, StoreError> {
+        let spent = self.spent(&self.conn(), agreement, dataset)?;
+        Ok(budget_state(dataset, spent, epsilon, total))
+    }
+
+    fn spent(&self, conn: &rusqlite::Connection, agreement: &AgreementId, dataset: &str) -> Result<u64, StoreError> {
+        let spent: Option<i64> = conn
+            .query_row(
+                "SELECT spent_micros FROM budgets WHERE agreement = ?1 AND dataset = ?2",
+                params![agreement.to_string(), dataset],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(spent.unwrap_or(0) as u64)
+    }
+
+    /// In one transaction: uses the nonce, debits the budget, records the release. Returns the ε left, in millionths.
+    /// If the nonce is good but the budget is not, the nonce is still used up.
+    pub fn debit(&self, debit: &Debit<'_>, now: Timestamp) -> Result<Result<u64, Refusal>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(i64, Option<i64>)> = tx
+            .query_row("SELECT expires_at, used_at FROM challenges WHERE nonce = ?1", params![&debit.nonce[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if let Err(refusal) = challenge_state(row, now) {
+            return Ok(Err(refusal));
+        }
+        tx.execute("UPDATE challenges SET used_at = ?2 WHERE nonce = ?1", params![&debit.nonce[..], now.0])?;
+        let agreement = debit.agreement.to_string();
+        let spent = self.spent(&tx, &debit.agreement, debit.dataset)?;
+        if let Err(refusal) = budget_state(debit.dataset, spent, debit.epsilon, debit.total) {
+            tx.commit()?;
+            return Ok(Err(refusal));
+        }
+        tx.execute(
+            "INSERT INTO budgets (agreement, dataset, total_micros, spent_micros, releases) VALUES (?1, ?2, ?3, ?4, 1)
+             ON CONFLICT (agreement, dataset) DO UPDATE SET spent_micros = spent_micros + ?4, releases = releases + 1",
+            params![agreement, debit.dataset, debit.total.micros() as i64, debit.epsilon.micros() as i64],
+        )?;
+        tx.execute(
+            "INSERT INTO releases (at, agreement, dataset, job, platform, measurement, epsilon_micros) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                now.0,
+                agreement,
+                debit.dataset,
+                debit.job.to_string(),
+                platform_text(debit.platform),
+                debit.measurement.to_string(),
+                debit.epsilon.micros() as i64
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Ok(debit.total.micros() - spent - debit.epsilon.micros()))
+    }
+
+    /// Records a refusal for the owner's audit.
+    pub fn add_refusal(&self, at: Timestamp, agreement: Option<&AgreementId>, dataset: Option<&str>, job: Option<&JobId>, refusal: &Refusal) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO refusals (at, agreement, dataset, job, code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![at.0, agreement.map(|a| a.to_string()), dataset, job.map(|j| j.to_string()), refusal.code(), refusal.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Every budget this broker keeps.
+    pub fn budgets(&self) -> Result<Vec<BudgetStatus>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT agreement, dataset, total_micros, spent_micros, releases FROM budgets ORDER BY agreement, dataset")?;
+        let rows = stmt.query_map([], |r| {
+            let agreement: String = r.get(0)?;
+            Ok(BudgetStatus {
+                agreement: agreement.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?,
+                dataset: r.get(1)?,
+                total_micros: r.get::<_, i64>(2)? as u64,
+                spent_micros: r.get::<_, i64>(3)? as u64,
+                releases: r.get::<_, i64>(4)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every release granted, oldest first.
+    pub fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT at, agreement, dataset, job, platform, measurement, epsilon_micros FROM releases ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ReleaseRecord {
+                at: Timestamp(r.get(0)?),
+                agreement: r.get(1)?,
+                dataset: r.get(2)?,
+                job: r.get(3)?,
+                platform: r.get(4)?,
+                measurement: r.get(5)?,
+                epsilon_micros: r.get::<_, i64>(6)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every refusal, oldest first.
+    pub fn refusals(&self) -> Result<Vec<RefusalRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT at, agreement, dataset, job, code, detail FROM refusals ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RefusalRecord {
+                at: Timestamp(r.get(0)?),
+                agreement: r.get(1)?,
+                dataset: r.get(2)?,
+                job: r.get(3)?,
+                code: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn challenge_state(row: Option<(i64, Option<i64>)>, now: Timestamp) -> Result<(), Refusal> {
+    match row {
+        None => Err(Refusal::NonceUnknown),
+        Some((_, Some(_))) => Err(Refusal::NonceReplayed),
+        Some((expires, None)) if now.0 >= expires => Err(Refusal::NonceExpired(Timestamp(expires))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn budget_state(dataset: &str, spent: u64, epsilon: Epsilon, total: Epsilon) -> Result<(), Refusal> {
+    if spent + epsilon.micros() > total.micros() {
+        let show = |m: u64| Epsilon::from_micros(m).map(|e| e.to_string()).unwrap_or_else(|_| "0".into());
+        return Err(Refusal::BudgetExhausted {
+            dataset: dataset.into(),
+            spent: show(spent),
+            total: total.to_string(),
+            needed: epsilon.to_string(),
+        });
+    }
+    Ok(())
+}

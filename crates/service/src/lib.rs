@@ -1,0 +1,102 @@
+//! Plumbing shared by sealroom's HTTP services (key broker, host): problem
+//! documents, listeners that announce their address, and SQLite set-up.
+//! It holds no policy; each service decides what to answer.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sealroom_core::wire::{PROBLEM_JSON, Problem};
+
+/// A problem document as an HTTP response (`application/problem+json`).
+#[derive(Debug, Clone)]
+pub struct ProblemResponse(pub Problem);
+
+impl ProblemResponse {
+    /// A problem of type `urn:sealroom:{namespace}:{code}`.
+    pub fn new(namespace: &str, code: &str, status: StatusCode, title: &str, detail: impl Into<String>) -> Self {
+        Self(Problem {
+            kind: format!("urn:sealroom:{namespace}:{code}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        })
+    }
+}
+
+impl IntoResponse for ProblemResponse {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(self.0)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+/// A service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error("database {path}: {source}")]
+    Database {
+        /// The file.
+        path: String,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Binds `addr` (port 0 picks a free port) and returns the listener with its actual address.
+pub async fn bind(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), ServiceError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServiceError::Bind { addr: addr.into(), source })?;
+    let local = listener.local_addr().map_err(|source| ServiceError::Bind { addr: addr.into(), source })?;
+    Ok((listener, local))
+}
+
+/// Serves `router` until ctrl-c or SIGTERM.
+pub async fn serve_until_stopped(listener: tokio::net::TcpListener, router: axum::Router) -> Result<(), ServiceError> {
+    axum::serve(listener, router).with_graceful_shutdown(stop_signal()).await.map_err(ServiceError::Serve)
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("stopping");
+}
+
+/// Opens (creating if needed) a SQLite database in WAL mode and applies `schema`.
+pub fn open_database(path: &Path, schema: &str) -> Result<rusqlite::Connection, ServiceError> {
+    let err = |source| ServiceError::Database { path: path.display().to_string(), source };
+    let conn = rusqlite::Connection::open(path).map_err(err)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+    conn.execute_batch(schema).map_err(err)?;
+    Ok(conn)
+}
