@@ -11,7 +11,7 @@ use sealroom_core::statement::{Decision, SignedDecision};
 use sealroom_core::wire::BudgetStatus;
 use sealroom_core::Epsilon;
 use sealroom_service::ServiceError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::refusal::Refusal;
 
@@ -78,7 +78,7 @@ pub struct CurrentDecision {
 }
 
 /// One granted release, for the owner's audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRecord {
     /// When.
     pub at: Timestamp,
@@ -97,7 +97,7 @@ pub struct ReleaseRecord {
 }
 
 /// One refusal, for the owner's audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefusalRecord {
     /// When.
     pub at: Timestamp,

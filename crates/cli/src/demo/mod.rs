@@ -1,0 +1,425 @@
+//! `sealroom demo`: two organisations pool their data in a simulated isolate and get a private answer.
+//!
+//! Everything is real except the hardware: real processes (one host, two
+//! brokers, one isolate per job), real HTTP on loopback, real encryption,
+//! real attestation checks against the simulator platform key.
+
+pub mod data;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sealroom_attest::EvidenceVerifier;
+use sealroom_core::agreement::SignedAgreement;
+use sealroom_core::attestation::Platform;
+use sealroom_core::bytes;
+use sealroom_core::ids::Measurement;
+use sealroom_core::output::ReleasedTable;
+use sealroom_core::statement::Decision;
+use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
+use sealroom_crypto::Identity;
+use sealroom_host::jobs::IsolateLauncher;
+use sealroom_host::{JobRecord, JobStatus, RunJob};
+use sealroom_programs::BuiltinCatalog;
+use sealroom_programs::csv_input::read_table;
+use serde::Serialize;
+
+use crate::remote::{BrokerClient, HostClient};
+use crate::services::{Executables, ServiceProcess, free_port};
+use crate::{agreement_file, owner, reader};
+
+/// How to run the demo.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// The executables to run.
+    pub executables: Executables,
+    /// Work here instead of a fresh temporary directory (kept afterwards).
+    pub dir: Option<PathBuf>,
+    /// Synthetic people.
+    pub people: u32,
+    /// Seed of the synthetic data.
+    pub seed: u64,
+}
+
+impl DemoOptions {
+    /// The demo's defaults: 20,000 people, seed 2026, a temporary directory.
+    pub fn new(executables: Executables) -> Self {
+        Self { executables, dir: None, people: 20_000, seed: 2026 }
+    }
+}
+
+/// One refusal the demo provoked on purpose.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoRefusal {
+    /// What was tried.
+    pub attempt: String,
+    /// The stable code of the refusal.
+    pub code: String,
+    /// What the system said.
+    pub message: String,
+}
+
+/// One released cell next to the truth (which only the demo, having made the data, can know).
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoCell {
+    /// Campaign.
+    pub group: String,
+    /// The released, noisy value.
+    pub released: i64,
+    /// The exact value of the same bounded query.
+    pub exact: i64,
+}
+
+/// What the demo did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    /// Working directory.
+    pub dir: PathBuf,
+    /// The agreement id.
+    pub agreement_id: String,
+    /// The approved isolate measurement.
+    pub measurement: Measurement,
+    /// The main job.
+    pub job: JobRecord,
+    /// The table the advertiser opened.
+    pub table: ReleasedTable,
+    /// Released next to exact values.
+    pub cells: Vec<DemoCell>,
+    /// Refusals provoked on purpose.
+    pub refusals: Vec<DemoRefusal>,
+    /// Job latency of the main run, in milliseconds.
+    pub job_millis: u128,
+    /// Wall time of the whole demo, in milliseconds.
+    pub total_millis: u128,
+}
+
+/// A party of the demo.
+pub struct Party {
+    /// Its private identity.
+    pub identity: Identity,
+    /// Its key file.
+    pub key_file: PathBuf,
+    /// Client of its broker.
+    pub broker: BrokerClient,
+}
+
+
+fn new_party(dir: &Path, name: &str, port: u16) -> anyhow::Result<Party> {
+    let url = format!("http://127.0.0.1:{port}");
+    let identity = Identity::generate(name, Some(url.clone()))?;
+    let key_file = dir.join(format!("{name}.key"));
+    identity.write_key_file(&key_file)?;
+    std::fs::write(dir.join(format!("{name}.card.json")), serde_json::to_string_pretty(&identity.card())?)?;
+    Ok(Party { identity, key_file, broker: BrokerClient::new(&url) })
+}
+
+pub(crate) fn agreement_toml(ad: &Identity, shop: &Identity, measurement: &Measurement, privacy: DemoPrivacy) -> String {
+    let party = |id: &Identity| {
+        let c = id.card();
+        format!(
+            "[[party]]\nname = \"{}\"\nsigning_key = \"{}\"\nhpke_key = \"{}\"\nbroker_url = \"{}\"\n",
+            c.name,
+            bytes::encode(&c.signing_key.0),
+            bytes::encode(&c.hpke_key.0),
+            c.broker_url.unwrap_or_default()
+        )
+    };
+    let campaigns = data::CAMPAIGNS.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"# Which campaigns reached people who later bought? Neither side sees the other's rows.
+format = "sealroom-agreement/v1"
+name = "campaign-reach-demo"
+valid_from = 2020-01-01T00:00:00Z
+valid_until = 2100-01-01T00:00:00Z
+
+{ad}
+{shop}
+[[dataset]]
+owner = "adplatform"
+name = "exposures"
+person_column = "user_id"
+columns = [{{ name = "user_id", type = "string" }}, {{ name = "campaign", type = "string" }}]
+
+[[dataset]]
+owner = "advertiser"
+name = "purchases"
+person_column = "user_id"
+columns = [{{ name = "user_id", type = "string" }}, {{ name = "amount_cents", type = "integer" }}]
+
+[program]
+id = "overlap"
+version = 1
+params = {{ left = "adplatform/exposures", right = "advertiser/purchases", group_column = "campaign", groups = [{campaigns}] }}
+
+[[runtime]]
+platform = "sim"
+measurements = ["{measurement}"]
+
+[[output]]
+name = "overlap"
+readers = ["advertiser"]
+
+[privacy]
+epsilon_per_run = {eps:?}
+delta_per_run = 1e-9
+total_epsilon_per_dataset = {total:?}
+max_groups_per_person = 2
+noise = "discrete-laplace"
+"#,
+        ad = party(ad),
+        shop = party(shop),
+        eps = privacy.epsilon_per_run,
+        total = privacy.total_epsilon,
+    )
+}
+
+fn failure(record: &JobRecord, attempt: &str) -> anyhow::Result<DemoRefusal> {
+    if record.status != JobStatus::Failed {
+        bail!("{attempt}: expected a refusal but the job {:?}", record.status);
+    }
+    let e = record.error.clone().context("failed job without error")?;
+    Ok(DemoRefusal { attempt: attempt.into(), code: e.refusal.unwrap_or(e.code), message: e.message })
+}
+
+/// Privacy terms of the demo agreement.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoPrivacy {
+    /// ε per run.
+    pub epsilon_per_run: f64,
+    /// Total ε per dataset.
+    pub total_epsilon: f64,
+}
+
+impl Default for DemoPrivacy {
+    fn default() -> Self {
+        Self { epsilon_per_run: 0.5, total_epsilon: 2.0 }
+    }
+}
+
+/// A running two-party deployment: host, two brokers, a signed and published agreement, sealed uploads, approvals.
+pub struct Deployment {
+    /// Working directory.
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    /// The ad platform (owns exposures).
+    pub adplatform: Party,
+    /// The advertiser (owns purchases, reads the result).
+    pub advertiser: Party,
+    /// The host's process (stopped on drop).
+    pub host_process: ServiceProcess,
+    /// The brokers' processes (stopped on drop).
+    pub broker_processes: Vec<ServiceProcess>,
+    /// Client of the host.
+    pub host: HostClient,
+    /// The host's platform.
+    pub platform: sealroom_host::api::PlatformInfo,
+    /// The signed agreement.
+    pub agreement: SignedAgreement,
+    /// The synthetic data, in the clear (only the demo has it).
+    pub data: data::DemoData,
+    /// The approved measurement.
+    pub measurement: Measurement,
+}
+
+impl Deployment {
+    /// Sets everything up, up to the point where a job can run.
+    pub fn start(options: &DemoOptions, privacy: DemoPrivacy, data: data::DemoData, step: &dyn Fn(&str)) -> anyhow::Result<Self> {
+        let (dir, temp) = match &options.dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                (d.clone(), None)
+            }
+            None => {
+                let temp = tempfile::Builder::new().prefix("sealroom-demo-").tempdir()?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let exes = &options.executables;
+
+        step("creating parties: adplatform (ad exposures) and advertiser (purchases)");
+        let ad = new_party(&dir, "adplatform", free_port()?)?;
+        let shop = new_party(&dir, "advertiser", free_port()?)?;
+
+        step("starting the host (operator) and both owners' key brokers on loopback");
+        let host_process = exes.start_host(&dir.join("host"), free_port()?)?;
+        let host = HostClient::new(&host_process.url);
+        let platform = host.platform()?;
+        let sim_key = bytes::encode(&platform.simulator_platform_key.0);
+        let port_of = |p: &Party| -> anyhow::Result<u16> {
+            let url = p.identity.card().broker_url.context("broker url")?;
+            Ok(url.rsplit(':').next().context("port")?.parse()?)
+        };
+        let broker_processes = vec![
+            exes.start_broker(&ad.key_file, &dir.join("adplatform-broker"), port_of(&ad)?, &sim_key)?,
+            exes.start_broker(&shop.key_file, &dir.join("advertiser-broker"), port_of(&shop)?, &sim_key)?,
+        ];
+        let measurement = sealroom_attest::measure_file(&exes.isolate)?;
+        if measurement != platform.isolate_measurement {
+            bail!("the host runs a different isolate than {}", exes.isolate.display());
+        }
+
+        step("writing the agreement; both parties sign it");
+        let toml_path = dir.join("agreement.toml");
+        std::fs::write(&toml_path, agreement_toml(&ad.identity, &shop.identity, &measurement, privacy))?;
+        let mut signed = agreement_file::load(&toml_path)?;
+        agreement_file::sign(&mut signed, &ad.identity)?;
+        agreement_file::sign(&mut signed, &shop.identity)?;
+        agreement_file::save(&signed, &dir.join("agreement.signed.json"))?;
+
+        step("each owner seals its dataset and uploads the envelope");
+        for (party, dataset, csv) in [(&ad, "exposures", &data.exposures_csv), (&shop, "purchases", &data.purchases_csv)] {
+            let plain = dir.join(format!("{dataset}.csv"));
+            std::fs::write(&plain, csv)?;
+            let sealed = dir.join(format!("{dataset}.envelope"));
+            owner::seal_dataset(&party.identity, &signed, dataset, &plain, &sealed, None, Box::new(|_| {}))?;
+            host.upload(party.identity.name(), dataset, &sealed)?;
+        }
+
+        step("each owner approves the isolate measurement for this agreement");
+        let deployment = Self {
+            dir,
+            _temp: temp,
+            adplatform: ad,
+            advertiser: shop,
+            host_process,
+            broker_processes,
+            host,
+            platform,
+            agreement: signed,
+            data,
+            measurement,
+        };
+        deployment.decide(&deployment.adplatform, Decision::Approve)?;
+        deployment.decide(&deployment.advertiser, Decision::Approve)?;
+        deployment.host.publish(&deployment.agreement)?;
+        Ok(deployment)
+    }
+
+    /// `party` approves or revokes the isolate for the agreement at its broker.
+    pub fn decide(&self, party: &Party, decision: Decision) -> anyhow::Result<()> {
+        party.broker.decide(&owner::decide(&party.identity, self.agreement.id, Platform::Sim, self.measurement, decision)?)?;
+        Ok(())
+    }
+
+    /// Asks the host to run the agreement once.
+    pub fn run_job(&self) -> anyhow::Result<JobRecord> {
+        self.host.run(&RunJob { agreement_id: self.agreement.id })
+    }
+
+    /// A verifier that pins this deployment's simulator platform key.
+    pub fn verifier(&self) -> EvidenceVerifier {
+        EvidenceVerifier::new().accept_simulator_evidence(self.platform.simulator_platform_key)
+    }
+}
+
+/// Runs the whole demo; `step` is told what is happening.
+pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoReport> {
+    let started = Instant::now();
+    let d = Deployment::start(options, DemoPrivacy::default(), data::generate(options.people, options.seed), step)?;
+
+    step("the host runs the job in a fresh isolate");
+    let job_started = Instant::now();
+    let job = d.run_job()?;
+    let job_millis = job_started.elapsed().as_millis();
+    if job.status != JobStatus::Finished {
+        return Err(crate::remote::job_failed(&job));
+    }
+
+    step("the advertiser verifies the receipt and opens the result");
+    let verifier = d.verifier();
+    let bundle = d.host.outputs(&job.job_id, "advertiser")?;
+    let opened = reader::open_outputs(&d.advertiser.identity, &d.agreement, &bundle, &verifier)?;
+    let table = opened.tables.into_iter().next().context("no table")?;
+    let cells = exact_cells(&d.agreement, &d.data, &table)?;
+
+    step("what a curious operator or a non-reader gets");
+    let mut refusals = Vec::new();
+    let not_reader = reader::open_outputs(&d.adplatform.identity, &d.agreement, &bundle, &verifier)
+        .err()
+        .context("adplatform, which is no reader, opened the output")?;
+    refusals.push(DemoRefusal {
+        attempt: "adplatform opens the advertiser's output".into(),
+        code: "not-a-reader".into(),
+        message: not_reader.to_string(),
+    });
+
+    refusals.push(modified_isolate(&d, &options.executables)?);
+
+    d.decide(&d.advertiser, Decision::Revoke)?;
+    refusals.push(failure(&d.run_job()?, "run after the advertiser revoked its approval")?);
+    d.decide(&d.advertiser, Decision::Approve)?;
+
+    let mut extra_runs = 0;
+    let exhausted = loop {
+        let record = d.run_job()?;
+        if record.status == JobStatus::Failed {
+            break record;
+        }
+        extra_runs += 1;
+        if extra_runs > 10 {
+            bail!("the budget never ran out");
+        }
+    };
+    refusals.push(failure(&exhausted, &format!("run again after {extra_runs} more runs spent the budget (total ε 2, 0.5 per run)"))?);
+
+    Ok(DemoReport {
+        dir: if options.dir.is_some() { d.dir.clone() } else { PathBuf::from("(temporary, removed)") },
+        agreement_id: d.agreement.id.to_string(),
+        measurement: d.measurement,
+        job,
+        table,
+        cells,
+        refusals,
+        job_millis,
+        total_millis: started.elapsed().as_millis(),
+    })
+}
+
+/// The operator runs a copy of the isolate with one byte appended: a different measurement.
+fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRefusal> {
+    let (signed, host_dir) = (&d.agreement, d.dir.join("host"));
+    let modified = d.dir.join("modified-isolate");
+    let mut bytes = std::fs::read(&exes.isolate)?;
+    bytes.push(0);
+    std::fs::write(&modified, bytes)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(&modified, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let blobs = sealroom_host::blobs::BlobStore::new(&host_dir.join("blobs"))?;
+    let inputs = signed
+        .agreement
+        .datasets
+        .iter()
+        .map(|d| JobInput { owner: d.owner.clone(), dataset: d.name.clone(), path: blobs.dataset_path(&d.owner, &d.name).display().to_string() })
+        .collect();
+    let launcher = IsolateLauncher { executable: modified, sim_platform_key: host_dir.join("sim-platform.key"), timeout: Duration::from_secs(60) };
+    let spec = JobSpec { job_id: sealroom_core::ids::JobId(sealroom_crypto::random::array()), agreement: signed.clone(), inputs };
+    let outcome = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(launcher.run(&spec));
+    match outcome {
+        JobOutcome::Failed { error } => Ok(DemoRefusal {
+            attempt: "operator runs a modified isolate (one byte appended)".into(),
+            code: error.refusal.unwrap_or(error.code),
+            message: error.message,
+        }),
+        JobOutcome::Finished { .. } => bail!("a modified isolate obtained keys"),
+    }
+}
+
+fn exact_cells(signed: &SignedAgreement, data: &data::DemoData, table: &ReleasedTable) -> anyhow::Result<Vec<DemoCell>> {
+    let a = &signed.agreement;
+    let schema = |owner: &str, name: &str| a.dataset(owner, name).map(|d| d.schema.clone()).context("dataset");
+    let left = read_table(data.exposures_csv.as_bytes(), &schema("adplatform", "exposures")?)?;
+    let right = read_table(data.purchases_csv.as_bytes(), &schema("advertiser", "purchases")?)?;
+    let exact = BuiltinCatalog.run(a, &|name| match name {
+        "adplatform/exposures" => Some(&left),
+        "advertiser/purchases" => Some(&right),
+        _ => None,
+    })?;
+    let exact = &exact[0];
+    Ok(table
+        .rows
+        .iter()
+        .zip(&exact.cells)
+        .map(|(row, (_, value))| DemoCell { group: row.group.clone(), released: row.value, exact: *value })
+        .collect())
+}

@@ -1,0 +1,116 @@
+//! What a data owner does: seal datasets and approve or revoke runtimes.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use sealroom_core::agreement::SignedAgreement;
+use sealroom_core::attestation::Platform;
+use sealroom_core::clock::{Clock, SystemClock};
+use sealroom_core::ids::{AgreementId, Measurement};
+use sealroom_core::statement::{Decision, MeasurementDecision, SignedDecision};
+use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams};
+use sealroom_crypto::{DataKey, EnvelopeHeader, EnvelopeWriter, Identity};
+use sealroom_programs::csv_input::for_each_row;
+use serde::Serialize;
+
+/// What sealing produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealSummary {
+    /// `owner/dataset`.
+    pub dataset: String,
+    /// Data rows checked against the schema.
+    pub rows: u64,
+    /// Plaintext bytes read.
+    pub plaintext_bytes: u64,
+    /// Envelope bytes written.
+    pub envelope_bytes: u64,
+    /// Where the envelope is.
+    pub output: PathBuf,
+}
+
+/// Passes every byte it reads to a writer too.
+struct Tee<R, W> {
+    input: R,
+    copy: W,
+    count: u64,
+    progress: Box<dyn FnMut(u64)>,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        self.count += n as u64;
+        (self.progress)(self.count);
+        Ok(n)
+    }
+}
+
+/// Checks a CSV file row by row against the agreement's schema while sealing it into an envelope.
+/// The output appears only when complete; on any error nothing is written.
+pub fn seal_dataset(
+    identity: &Identity,
+    agreement: &SignedAgreement,
+    dataset: &str,
+    input: &Path,
+    output: &Path,
+    chunk_size: Option<u32>,
+    progress: Box<dyn FnMut(u64)>,
+) -> anyhow::Result<SealSummary> {
+    let card = identity.card();
+    let terms = agreement.agreement.dataset(&card.name, dataset).ok_or_else(|| {
+        crate::Refused(format!("agreement {} names no dataset {dataset:?} owned by {}", agreement.id.short(), card.name))
+    })?;
+    let listed = agreement.agreement.party(&card.name).expect("dataset owner is a party");
+    if listed.hpke_key != card.hpke_key || listed.signing_key != card.signing_key {
+        bail!(crate::Refused(format!("the agreement lists different keys for {}: use the key file its card came from", card.name)));
+    }
+    let params = HeaderParams {
+        owner: listed,
+        dataset,
+        schema_digest: terms.schema.digest()?,
+        chunk_size: chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE),
+    };
+    let key = DataKey::generate();
+    let header = EnvelopeHeader::new(&params, &key)?;
+    let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let writer = EnvelopeWriter::new(BufWriter::with_capacity(1 << 20, temp.reopen()?), &header, &key)?;
+    let file = File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    let mut tee = Tee { input: BufReader::with_capacity(1 << 20, file), copy: writer, count: 0, progress };
+    let rows = for_each_row(&mut tee, &terms.schema, |_| {})
+        .map_err(|e| crate::Refused(format!("{}: {e}", input.display())))?;
+    // The CSV reader stops at end of input; copy anything it left (nothing, normally).
+    std::io::copy(&mut tee, &mut std::io::sink())?;
+    let plaintext_bytes = tee.count;
+    let mut out = tee.copy.finish()?;
+    out.flush()?;
+    out.get_ref().sync_all()?;
+    drop(out);
+    let envelope_bytes = temp.as_file().metadata()?.len();
+    temp.persist(output).with_context(|| format!("cannot write {}", output.display()))?;
+    Ok(SealSummary {
+        dataset: terms.qualified_name(),
+        rows,
+        plaintext_bytes,
+        envelope_bytes,
+        output: output.to_path_buf(),
+    })
+}
+
+/// A signed approval or revocation of a runtime measurement for an agreement.
+pub fn decide(identity: &Identity, agreement: AgreementId, platform: Platform, measurement: Measurement, decision: Decision) -> anyhow::Result<SignedDecision> {
+    let statement = MeasurementDecision {
+        decision,
+        agreement,
+        platform,
+        measurement,
+        owner: identity.card().fingerprint()?,
+        issued_at: SystemClock.now(),
+    };
+    let bytes = SignedDecision::signed_bytes(&statement)?;
+    let signature = identity.sign(statement.label(), &bytes);
+    Ok(SignedDecision { statement, signature })
+}

@@ -1,0 +1,130 @@
+//! Starting brokers and hosts as real processes on loopback, and stopping them.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sealroom_isolate::http::JsonClient;
+
+/// A free loopback port (the listener is closed again, so another process can take it first, rarely).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A service process, stopped when dropped.
+#[derive(Debug)]
+pub struct ServiceProcess {
+    name: String,
+    child: Child,
+    /// Its base URL.
+    pub url: String,
+}
+
+impl ServiceProcess {
+    /// Starts `program args…` and waits until `GET {url}{probe}` answers, for at most `wait`.
+    pub fn start(name: &str, program: &Path, args: &[String], url: String, probe: &str, log: &Path, wait: Duration) -> anyhow::Result<Self> {
+        let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("cannot start {} ({})", name, program.display()))?;
+        let mut service = Self { name: name.into(), child, url };
+        service.wait_ready(probe, log, wait)?;
+        Ok(service)
+    }
+
+    fn wait_ready(&mut self, probe: &str, log: &Path, wait: Duration) -> anyhow::Result<()> {
+        let client = JsonClient::new(Duration::from_secs(2));
+        let start = Instant::now();
+        loop {
+            if client.get::<serde_json::Value>(&format!("{}{probe}", self.url)).is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                let said = std::fs::read_to_string(log).unwrap_or_default();
+                bail!("{} exited ({status}) before it was ready: {}", self.name, said.trim());
+            }
+            if start.elapsed() > wait {
+                bail!("{} did not answer on {} within {wait:?}", self.name, self.url);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the process.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Paths of the two executables a deployment runs.
+#[derive(Debug, Clone)]
+pub struct Executables {
+    /// `sealroom`.
+    pub sealroom: PathBuf,
+    /// `sealroom-isolate`.
+    pub isolate: PathBuf,
+}
+
+impl Executables {
+    /// `sealroom` and the `sealroom-isolate` beside it.
+    pub fn beside(sealroom: PathBuf) -> anyhow::Result<Self> {
+        let isolate = sealroom.with_file_name(format!("sealroom-isolate{}", std::env::consts::EXE_SUFFIX));
+        if !isolate.exists() {
+            bail!(
+                "{} is missing: build it beside sealroom (`cargo build --workspace`, or `--release`)",
+                isolate.display()
+            );
+        }
+        Ok(Self { sealroom, isolate })
+    }
+
+    /// Starts a key broker for the owner whose key file is `key`.
+    pub fn start_broker(&self, key: &Path, data: &Path, port: u16, sim_key: &str) -> anyhow::Result<ServiceProcess> {
+        let args = vec![
+            "broker".into(),
+            "--key".into(),
+            key.display().to_string(),
+            "--data".into(),
+            data.display().to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--accept-simulator-evidence".into(),
+            sim_key.into(),
+        ];
+        std::fs::create_dir_all(data)?;
+        ServiceProcess::start("broker", &self.sealroom, &args, format!("http://127.0.0.1:{port}"), "/v1/card", &data.join("broker.log"), Duration::from_secs(20))
+    }
+
+    /// Starts a host.
+    pub fn start_host(&self, data: &Path, port: u16) -> anyhow::Result<ServiceProcess> {
+        let args = vec![
+            "host".into(),
+            "--data".into(),
+            data.display().to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--isolate".into(),
+            self.isolate.display().to_string(),
+        ];
+        std::fs::create_dir_all(data)?;
+        ServiceProcess::start("host", &self.sealroom, &args, format!("http://127.0.0.1:{port}"), "/v1/platform", &data.join("host.log"), Duration::from_secs(20))
+    }
+}
