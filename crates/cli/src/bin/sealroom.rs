@@ -234,7 +234,7 @@ struct OpenArgs {
     #[arg(long)]
     job: JobId,
     /// INSECURE: accept simulator evidence signed by this platform key (base64).
-    #[arg(long, value_name = "PLATFORM_KEY")]
+    #[arg(long, value_name = "PLATFORM_KEY", allow_hyphen_values = true)]
     accept_simulator_evidence: Option<String>,
 }
 
@@ -250,7 +250,7 @@ struct BrokerArgs {
     #[arg(long, default_value = "127.0.0.1:7101")]
     listen: String,
     /// INSECURE: accept simulator evidence signed by this platform key (base64, from `sealroom platform`).
-    #[arg(long, value_name = "PLATFORM_KEY")]
+    #[arg(long, value_name = "PLATFORM_KEY", allow_hyphen_values = true)]
     accept_simulator_evidence: Option<String>,
     /// Seconds a challenge stays valid.
     #[arg(long, default_value_t = 60)]
@@ -744,4 +744,24 @@ fn print_demo(r: &demo::DemoReport) {
         println!("  - {}\n    [{}] {}", f.attempt, f.code, f.message);
     }
     println!("\ndone in {} ms; working directory {}", r.total_millis, r.dir.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_keys_may_start_with_a_hyphen() {
+        let parsed = Cli::try_parse_from(["sealroom", "broker", "--key", "k", "--data", "d", "--accept-simulator-evidence", "-QJx0"]);
+        assert!(parsed.is_ok(), "a base64url key starting with '-' is a value, not a flag");
+        let parsed = Cli::try_parse_from(["sealroom", "open", "--key", "k", "--agreement", "a", "--host", "h", "--job", &"0".repeat(32), "--accept-simulator-evidence", "-x"]);
+        assert!(parsed.is_ok());
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("1X").is_err());
+    }
 }

@@ -1,0 +1,137 @@
+//! Helpers shared by the integration tests: real binaries, real processes, loopback only.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use sealroom_attest::{SimAttester, SimPlatformKey};
+use sealroom_cli::agreement_file;
+use sealroom_cli::services::{Executables, ServiceProcess, free_port};
+use sealroom_core::agreement::{Agreement, SignedAgreement};
+use sealroom_core::bytes;
+use sealroom_core::ids::{Digest, Measurement};
+use sealroom_crypto::envelope::HeaderParams;
+use sealroom_crypto::{DataKey, EnvelopeHeader, Identity};
+use sealroom_programs::BuiltinCatalog;
+
+/// The binaries under test.
+pub fn executables() -> Executables {
+    Executables::beside(PathBuf::from(env!("CARGO_BIN_EXE_sealroom"))).expect("sealroom-isolate is built beside sealroom")
+}
+
+/// Terms of a test agreement.
+pub struct Terms {
+    pub valid_from: &'static str,
+    pub valid_until: &'static str,
+    pub epsilon: f64,
+    pub total: f64,
+}
+
+impl Default for Terms {
+    fn default() -> Self {
+        Self { valid_from: "2020-01-01T00:00:00Z", valid_until: "2100-01-01T00:00:00Z", epsilon: 1.0, total: 5.0 }
+    }
+}
+
+/// An agreement where `owner` owns `visits` and `other` owns `orders` and reads the overlap.
+pub fn agreement(owner: &Identity, other: &Identity, measurement: &Measurement, terms: &Terms) -> SignedAgreement {
+    let party = |id: &Identity| {
+        let c = id.card();
+        format!(
+            "[[party]]\nname = \"{}\"\nsigning_key = \"{}\"\nhpke_key = \"{}\"\nbroker_url = \"{}\"\n",
+            c.name,
+            bytes::encode(&c.signing_key.0),
+            bytes::encode(&c.hpke_key.0),
+            c.broker_url.unwrap_or_default()
+        )
+    };
+    let text = format!(
+        r#"format = "sealroom-agreement/v1"
+name = "test"
+valid_from = "{from}"
+valid_until = "{until}"
+{a}
+{b}
+[[dataset]]
+owner = "{an}"
+name = "visits"
+person_column = "id"
+columns = [{{ name = "id", type = "string" }}, {{ name = "site", type = "string" }}]
+
+[[dataset]]
+owner = "{bn}"
+name = "orders"
+person_column = "id"
+columns = [{{ name = "id", type = "string" }}]
+
+[program]
+id = "overlap"
+version = 1
+params = {{ left = "{an}/visits", right = "{bn}/orders", group_column = "site", groups = ["a", "b"] }}
+
+[[runtime]]
+platform = "sim"
+measurements = ["{m}"]
+
+[[output]]
+name = "overlap"
+readers = ["{bn}"]
+
+[privacy]
+epsilon_per_run = {eps:?}
+delta_per_run = 1e-9
+total_epsilon_per_dataset = {total:?}
+max_groups_per_person = 1
+"#,
+        from = terms.valid_from,
+        until = terms.valid_until,
+        a = party(owner),
+        b = party(other),
+        an = owner.name(),
+        bn = other.name(),
+        m = measurement,
+        eps = terms.epsilon,
+        total = terms.total,
+    );
+    let mut signed = SignedAgreement::unsigned(Agreement::from_toml(&text, &BuiltinCatalog).expect("test agreement is valid"));
+    agreement_file::sign(&mut signed, owner).unwrap();
+    agreement_file::sign(&mut signed, other).unwrap();
+    signed
+}
+
+/// A broker process for `owner`, accepting simulator evidence from `platform`.
+pub struct OwnerBroker {
+    pub identity: Identity,
+    pub process: ServiceProcess,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn start_owner_broker(name: &str, platform: &SimPlatformKey) -> OwnerBroker {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let identity = Identity::generate(name, Some(format!("http://127.0.0.1:{port}"))).unwrap();
+    let key = dir.path().join("owner.key");
+    identity.write_key_file(&key).unwrap();
+    let process = executables()
+        .start_broker(&key, &dir.path().join("broker"), port, &bytes::encode(&platform.public().0))
+        .expect("broker starts");
+    OwnerBroker { identity, process, dir }
+}
+
+/// A sealed envelope header for `owner`'s dataset: the wrapped key and the header digest.
+pub fn envelope_header(owner: &Identity, agreement: &SignedAgreement, dataset: &str) -> (EnvelopeHeader, Digest, DataKey) {
+    let terms = agreement.agreement.dataset(owner.name(), dataset).expect("dataset");
+    let card = owner.card();
+    let params = HeaderParams { owner: &card, dataset, schema_digest: terms.schema.digest().unwrap(), chunk_size: 4096 };
+    let key = DataKey::generate();
+    let header = EnvelopeHeader::new(&params, &key).unwrap();
+    let digest = header.write_to(&mut Vec::new()).unwrap();
+    (header, digest, key)
+}
+
+/// A simulator attester reporting `measurement`, signing with a copy of `platform`.
+pub fn attester(platform_seed: &SimPlatformKey, measurement: Measurement) -> SimAttester {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k");
+    platform_seed.write(&path).unwrap();
+    SimAttester::new(SimPlatformKey::read(&path).unwrap(), measurement)
+}
