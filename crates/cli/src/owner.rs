@@ -12,7 +12,7 @@ use sealroom_core::ids::{AgreementId, Measurement};
 use sealroom_core::statement::{Decision, MeasurementDecision, SignedDecision};
 use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams};
 use sealroom_crypto::{DataKey, EnvelopeHeader, EnvelopeWriter, Identity};
-use sealroom_programs::csv_input::for_each_row;
+use sealroom_programs::csv_input::check_rows;
 use serde::Serialize;
 
 /// What sealing produced.
@@ -80,7 +80,7 @@ pub fn seal_dataset(
     let writer = EnvelopeWriter::new(BufWriter::with_capacity(1 << 20, temp.reopen()?), &header, &key)?;
     let file = File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
     let mut tee = Tee { input: BufReader::with_capacity(1 << 20, file), copy: writer, count: 0, progress };
-    let rows = for_each_row(&mut tee, &terms.schema, |_| {})
+    let rows = check_rows(&mut tee, &terms.schema)
         .map_err(|e| crate::Refused(format!("{}: {e}", input.display())))?;
     // The CSV reader stops at end of input; copy anything it left (nothing, normally).
     std::io::copy(&mut tee, &mut std::io::sink())?;

@@ -6,15 +6,15 @@ use sealroom_core::schema::{ColumnType, Schema};
 
 use crate::table::{Table, TableError, Value};
 
-/// Reads CSV from `input`, calling `on_row` with each typed row; returns the number of rows.
-/// Stops at the first row that does not match the schema. Memory use does not grow with input size.
-pub fn for_each_row(
+/// Scans CSV from `input`, checking the header and every field against the schema, and hands
+/// each checked record to `visit`. Returns the number of data rows. Allocates nothing per row.
+fn scan(
     input: impl Read,
     schema: &Schema,
-    mut on_row: impl FnMut(Vec<Value>),
+    mut visit: impl FnMut(&csv::ByteRecord),
 ) -> Result<u64, TableError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(input);
-    let mut record = csv::StringRecord::new();
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).buffer_capacity(1 << 16).from_reader(input);
+    let mut record = csv::ByteRecord::new();
     let csv_error = |row: u64, e: csv::Error| {
         if !e.is_io_error() {
             return TableError::Csv { row, message: e.to_string() };
@@ -24,11 +24,11 @@ pub fn for_each_row(
             other => TableError::Csv { row, message: format!("{other:?}") },
         }
     };
-    if !reader.read_record(&mut record).map_err(|e| csv_error(0, e))? {
+    if !reader.read_byte_record(&mut record).map_err(|e| csv_error(0, e))? {
         return Err(TableError::Empty);
     }
     let expected: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
-    let found: Vec<String> = record.iter().map(|f| f.trim().to_string()).collect();
+    let found: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
     if found != expected {
         return Err(TableError::HeaderMismatch { expected, found });
     }
@@ -36,29 +36,49 @@ pub fn for_each_row(
     let mut row: u64 = 0;
     loop {
         row += 1;
-        if !reader.read_record(&mut record).map_err(|e| csv_error(row, e))? {
+        if !reader.read_byte_record(&mut record).map_err(|e| csv_error(row, e))? {
             return Ok(row - 1);
         }
         if record.len() != schema.columns.len() {
             return Err(TableError::WrongFieldCount { row, expected: schema.columns.len(), found: record.len() });
         }
-        let mut values = Vec::with_capacity(record.len());
         for (i, (field, column)) in record.iter().zip(&schema.columns).enumerate() {
-            let value = match column.kind {
-                ColumnType::String => Value::Text(field.to_string()),
-                ColumnType::Integer => Value::Integer(field.trim().parse().map_err(|_| TableError::NotAnInteger {
-                    row,
-                    column: column.name.clone(),
-                    value: field.chars().take(40).collect(),
-                })?),
-            };
-            if i == person && field.trim().is_empty() {
+            let text = std::str::from_utf8(field)
+                .map_err(|_| TableError::Csv { row, message: format!("column {:?} is not valid UTF-8", column.name) })?;
+            if column.kind == ColumnType::Integer && text.trim().parse::<i64>().is_err() {
+                return Err(TableError::NotAnInteger { row, column: column.name.clone(), value: text.chars().take(40).collect() });
+            }
+            if i == person && text.trim().is_empty() {
                 return Err(TableError::EmptyPerson { row, column: column.name.clone() });
             }
-            values.push(value);
         }
-        on_row(values);
+        visit(&record);
     }
+}
+
+/// Checks CSV from `input` against the schema without keeping anything; returns the number of rows.
+pub fn check_rows(input: impl Read, schema: &Schema) -> Result<u64, TableError> {
+    scan(input, schema, |_| {})
+}
+
+/// Reads CSV from `input`, calling `on_row` with each typed row; returns the number of rows.
+/// Stops at the first row that does not match the schema. Memory use does not grow with input size.
+pub fn for_each_row(input: impl Read, schema: &Schema, mut on_row: impl FnMut(Vec<Value>)) -> Result<u64, TableError> {
+    scan(input, schema, |record| {
+        let values = record
+            .iter()
+            .zip(&schema.columns)
+            .map(|(field, column)| {
+                // `scan` has checked that every field is UTF-8 and every integer parses.
+                let text = String::from_utf8_lossy(field);
+                match column.kind {
+                    ColumnType::String => Value::Text(text.into_owned()),
+                    ColumnType::Integer => Value::Integer(text.trim().parse().unwrap_or_default()),
+                }
+            })
+            .collect();
+        on_row(values);
+    })
 }
 
 /// Reads a whole CSV input into a [`Table`].

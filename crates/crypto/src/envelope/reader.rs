@@ -1,7 +1,6 @@
 use std::io::{self, Read};
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 use sealroom_core::ids::Digest;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -9,72 +8,37 @@ use super::header::EnvelopeHeader;
 use super::{EnvelopeError, TAG_LEN, chunk_nonce};
 use crate::secret::DataKey;
 
-/// Opens an envelope's chunks as a plaintext stream; memory use is one chunk.
-///
-/// Plaintext is released only after its chunk authenticates. A stream that
-/// ends without a valid final chunk is an error, never a short read.
-pub struct EnvelopeReader<R: Read> {
+/// Reads sealed chunks and opens each into a plaintext slice (out of place).
+struct ChunkOpener<R: Read> {
     input: R,
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
     aad: Digest,
     prefix: [u8; 7],
     chunk_size: usize,
     dataset: String,
-    /// Holds one chunk (capacity fixed up front, so it never reallocates); zeroized on drop.
-    buf: Zeroizing<Vec<u8>>,
-    pos: usize,
+    sealed: Vec<u8>,
     counter: u64,
     done: bool,
 }
 
-impl<R: Read> EnvelopeReader<R> {
-    /// A reader over the chunks that follow a header already read by [`EnvelopeHeader::read_from`].
-    pub fn new(input: R, header: &EnvelopeHeader, header_digest: Digest, key: &DataKey) -> Self {
-        let chunk_size = header.chunk_size as usize;
-        Self {
-            input,
-            cipher: Aes256Gcm::new(key.expose().into()),
-            aad: header_digest,
-            prefix: header.nonce_prefix,
-            chunk_size,
-            dataset: header.qualified_name(),
-            buf: Zeroizing::new(Vec::with_capacity(chunk_size + TAG_LEN)),
-            pos: 0,
-            counter: 0,
-            done: false,
-        }
-    }
-
-    /// Whether the final chunk has been read and authenticated.
-    pub fn is_complete(&self) -> bool {
-        self.done && self.pos == self.buf.len()
-    }
-
-    /// The underlying reader (the plaintext buffer is zeroized as it drops).
-    pub fn into_inner(self) -> R {
-        self.input
-    }
-
-    /// Fills `buf` with up to one sealed chunk; returns its length.
+impl<R: Read> ChunkOpener<R> {
+    /// Reads up to one sealed chunk; returns its length.
     fn read_sealed_chunk(&mut self) -> Result<usize, EnvelopeError> {
-        let want = self.chunk_size + TAG_LEN;
-        self.buf.resize(want, 0);
         let mut filled = 0;
-        while filled < want {
-            match self.input.read(&mut self.buf[filled..]) {
+        while filled < self.sealed.len() {
+            match self.input.read(&mut self.sealed[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        self.buf.truncate(filled);
         Ok(filled)
     }
 
-    fn open_next_chunk(&mut self) -> Result<(), EnvelopeError> {
+    /// Opens the next chunk into `plain` (at least `chunk_size` long); returns the plaintext length.
+    fn open_into(&mut self, plain: &mut [u8]) -> Result<usize, EnvelopeError> {
         let len = self.read_sealed_chunk()?;
-        let full = self.chunk_size + TAG_LEN;
         if len < TAG_LEN {
             return Err(if len == 0 && self.counter > 0 {
                 EnvelopeError::Truncated { dataset: self.dataset.clone(), chunk: self.counter - 1 }
@@ -82,38 +46,91 @@ impl<R: Read> EnvelopeReader<R> {
                 EnvelopeError::ChunkRejected { dataset: self.dataset.clone(), chunk: self.counter }
             });
         }
-        let last = len < full;
+        // Every chunk but the final one is full; a short chunk must authenticate as the final one.
+        let last = len < self.chunk_size + TAG_LEN;
         let counter = u32::try_from(self.counter).map_err(|_| EnvelopeError::TooManyChunks)?;
-        let nonce = chunk_nonce(&self.prefix, counter, last);
-        let split = len - TAG_LEN;
-        let tag = Tag::clone_from_slice(&self.buf[split..]);
-        self.buf.truncate(split);
-        let opened = self.cipher.decrypt_in_place_detached(Nonce::from_slice(&nonce), self.aad.as_bytes(), &mut self.buf, &tag);
-        if opened.is_err() {
-            self.buf.zeroize();
-            self.buf.clear();
+        let nonce = Nonce::assume_unique_for_key(chunk_nonce(&self.prefix, counter, last));
+        let n = len - TAG_LEN;
+        let (ciphertext, tag) = self.sealed[..len].split_at(n);
+        if self.cipher.open_separate_gather(nonce, Aad::from(self.aad.as_bytes()), ciphertext, tag, &mut plain[..n]).is_err() {
+            // Wipe whatever a failed open left behind.
+            plain[..n].zeroize();
             return Err(EnvelopeError::ChunkRejected { dataset: self.dataset.clone(), chunk: self.counter });
         }
-        // A short chunk that authenticates with the last flag ends the stream; bytes appended
-        // after it would have made it longer and failed authentication above.
+        // Bytes appended after the final chunk would have made it longer and failed authentication above.
         self.done = last;
-        self.pos = 0;
         self.counter += 1;
-        Ok(())
+        Ok(n)
+    }
+}
+
+/// Opens an envelope's chunks as a plaintext stream; memory use is two chunks.
+///
+/// Plaintext is released only after its chunk authenticates. A stream that
+/// ends without a valid final chunk is an error, never a short read. Reads of
+/// at least a chunk are decrypted straight into the caller's buffer.
+pub struct EnvelopeReader<R: Read> {
+    opener: ChunkOpener<R>,
+    /// Plaintext of the current chunk when the caller reads in smaller pieces; zeroized on drop.
+    plain: Zeroizing<Vec<u8>>,
+    pos: usize,
+}
+
+impl<R: Read> EnvelopeReader<R> {
+    /// A reader over the chunks that follow a header already read by [`EnvelopeHeader::read_from`].
+    pub fn new(input: R, header: &EnvelopeHeader, header_digest: Digest, key: &DataKey) -> Self {
+        let chunk_size = header.chunk_size as usize;
+        Self {
+            opener: ChunkOpener {
+                input,
+                cipher: super::cipher(key),
+                aad: header_digest,
+                prefix: header.nonce_prefix,
+                chunk_size,
+                dataset: header.qualified_name(),
+                sealed: vec![0; chunk_size + TAG_LEN],
+                counter: 0,
+                done: false,
+            },
+            plain: Zeroizing::new(Vec::with_capacity(chunk_size)),
+            pos: 0,
+        }
+    }
+
+    /// Whether the final chunk has been read and authenticated and all its plaintext handed out.
+    pub fn is_complete(&self) -> bool {
+        self.opener.done && self.pos == self.plain.len()
+    }
+
+    /// The underlying reader (the plaintext buffer is zeroized as it drops).
+    pub fn into_inner(self) -> R {
+        self.opener.input
     }
 }
 
 impl<R: Read> Read for EnvelopeReader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.buf.len() {
-            if self.done {
+        loop {
+            if self.pos < self.plain.len() {
+                let n = (self.plain.len() - self.pos).min(out.len());
+                out[..n].copy_from_slice(&self.plain[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if self.opener.done || out.is_empty() {
                 return Ok(0);
             }
-            self.open_next_chunk()?;
+            if out.len() >= self.opener.chunk_size {
+                let n = self.opener.open_into(out)?;
+                if n > 0 || self.opener.done {
+                    return Ok(n);
+                }
+                continue;
+            }
+            self.plain.resize(self.opener.chunk_size, 0);
+            let n = self.opener.open_into(&mut self.plain).inspect_err(|_| self.plain.clear())?;
+            self.plain.truncate(n);
+            self.pos = 0;
         }
-        let n = (self.buf.len() - self.pos).min(out.len());
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }

@@ -124,3 +124,36 @@ fn wrapped_key_opens_only_for_the_owner_and_the_same_dataset() {
     let other_dataset = wrap_aad(&header.owner_fingerprint, "purchases", &header.schema_digest);
     assert!(open_sealed(owner.hpke_secret(), &header.wrapped_key, labels::ENVELOPE_KEY, &other_dataset).is_err());
 }
+
+#[test]
+fn whole_chunk_writes_and_small_reads_give_the_same_envelope_semantics() {
+    let owner = Identity::generate("alice", None).unwrap();
+    let key = DataKey::generate();
+    let c = CHUNK as usize;
+    for len in [0, c - 1, c, 2 * c, 5 * c + 3] {
+        let plain = data(len);
+        let card = owner.card();
+        let params = HeaderParams { owner: &card, dataset: "visits", schema_digest: Digest([9; 32]), chunk_size: CHUNK };
+        let header = EnvelopeHeader::new(&params, &key).unwrap();
+        let mut w = EnvelopeWriter::new(Vec::new(), &header, &key).unwrap();
+        w.write_all(&plain).unwrap();
+        let sealed = w.finish().unwrap();
+        assert_eq!(sealed.len(), header_len(&sealed) + len + (len / c + 1) * TAG_LEN, "len {len}");
+        assert_eq!(open(&sealed, &key).unwrap(), plain, "large reads, len {len}");
+
+        let mut input = Cursor::new(&sealed);
+        let (h, digest) = EnvelopeHeader::read_from(&mut input).unwrap();
+        let mut reader = EnvelopeReader::new(input, &h, digest, &key);
+        let mut out = Vec::new();
+        let mut piece = [0u8; 100];
+        loop {
+            let n = reader.read(&mut piece).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&piece[..n]);
+        }
+        assert!(reader.is_complete());
+        assert_eq!(out, plain, "small reads, len {len}");
+    }
+}

@@ -1,22 +1,46 @@
 use std::io::{self, Write};
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 use sealroom_core::ids::Digest;
+use zeroize::Zeroizing;
 
 use super::header::EnvelopeHeader;
 use super::{EnvelopeError, TAG_LEN, chunk_nonce};
 use crate::secret::DataKey;
 
-/// Seals a byte stream into an envelope, one chunk at a time; memory use is one chunk.
-pub struct EnvelopeWriter<W: Write> {
+/// Seals one chunk at a time from a plaintext slice into its own output buffer (out of place).
+struct ChunkSealer<W: Write> {
     out: W,
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
     aad: Digest,
     prefix: [u8; 7],
-    chunk_size: usize,
-    buf: Vec<u8>,
+    sealed: Vec<u8>,
     counter: u32,
+}
+
+impl<W: Write> ChunkSealer<W> {
+    fn seal(&mut self, plaintext: &[u8], last: bool) -> Result<(), EnvelopeError> {
+        let n = plaintext.len();
+        let (ciphertext, tag) = self.sealed[..n + TAG_LEN].split_at_mut(n);
+        let nonce = Nonce::assume_unique_for_key(chunk_nonce(&self.prefix, self.counter, last));
+        self.cipher
+            .seal_out_of_place_scatter(nonce, Aad::from(self.aad.as_bytes()), plaintext, ciphertext, &[], tag)
+            .map_err(|_| EnvelopeError::TooManyChunks)?;
+        self.out.write_all(&self.sealed[..n + TAG_LEN])?;
+        self.counter = self.counter.checked_add(1).ok_or(EnvelopeError::TooManyChunks)?;
+        Ok(())
+    }
+}
+
+/// Seals a byte stream into an envelope, one chunk at a time; memory use is two chunks.
+///
+/// Whole chunks written at once are sealed straight from the caller's slice; only
+/// partial chunks are gathered in a buffer first.
+pub struct EnvelopeWriter<W: Write> {
+    sealer: ChunkSealer<W>,
+    chunk_size: usize,
+    /// Plaintext of the chunk being gathered; zeroized on drop.
+    pending: Zeroizing<Vec<u8>>,
 }
 
 impl<W: Write> EnvelopeWriter<W> {
@@ -25,34 +49,24 @@ impl<W: Write> EnvelopeWriter<W> {
         let aad = header.write_to(&mut out)?;
         let chunk_size = header.chunk_size as usize;
         Ok(Self {
-            out,
-            cipher: Aes256Gcm::new(key.expose().into()),
-            aad,
-            prefix: header.nonce_prefix,
+            sealer: ChunkSealer {
+                out,
+                cipher: super::cipher(key),
+                aad,
+                prefix: header.nonce_prefix,
+                sealed: vec![0; chunk_size + TAG_LEN],
+                counter: 0,
+            },
             chunk_size,
-            buf: Vec::with_capacity(chunk_size + TAG_LEN),
-            counter: 0,
+            pending: Zeroizing::new(Vec::with_capacity(chunk_size)),
         })
-    }
-
-    fn seal_buffered(&mut self, last: bool) -> Result<(), EnvelopeError> {
-        let nonce = chunk_nonce(&self.prefix, self.counter, last);
-        let tag = self
-            .cipher
-            .encrypt_in_place_detached(Nonce::from_slice(&nonce), self.aad.as_bytes(), &mut self.buf)
-            .map_err(|_| EnvelopeError::TooManyChunks)?;
-        self.out.write_all(&self.buf)?;
-        self.out.write_all(&tag)?;
-        self.buf.clear();
-        self.counter = self.counter.checked_add(1).ok_or(EnvelopeError::TooManyChunks)?;
-        Ok(())
     }
 
     /// Seals the final chunk and returns the underlying writer. Without this the envelope is incomplete and will not open.
     pub fn finish(mut self) -> Result<W, EnvelopeError> {
-        self.seal_buffered(true)?;
-        self.out.flush()?;
-        Ok(self.out)
+        self.sealer.seal(&self.pending, true)?;
+        self.sealer.out.flush()?;
+        Ok(self.sealer.out)
     }
 }
 
@@ -60,17 +74,24 @@ impl<W: Write> Write for EnvelopeWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut rest = data;
         while !rest.is_empty() {
-            let take = (self.chunk_size - self.buf.len()).min(rest.len());
-            self.buf.extend_from_slice(&rest[..take]);
+            if self.pending.is_empty() && rest.len() >= self.chunk_size {
+                // A whole chunk is never the final one (that one is always shorter): seal it straight from the caller's slice.
+                self.sealer.seal(&rest[..self.chunk_size], false)?;
+                rest = &rest[self.chunk_size..];
+                continue;
+            }
+            let take = (self.chunk_size - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
-            if self.buf.len() == self.chunk_size {
-                self.seal_buffered(false)?;
+            if self.pending.len() == self.chunk_size {
+                self.sealer.seal(&self.pending, false)?;
+                self.pending.clear();
             }
         }
         Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.sealer.out.flush()
     }
 }
