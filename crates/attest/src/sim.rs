@@ -98,7 +98,10 @@ impl SimPlatformKey {
 
     /// Reads a key file.
     pub fn read(path: &Path) -> Result<Self, AttestError> {
-        let bad = |reason: String| AttestError::PlatformKey { path: path.to_path_buf(), reason };
+        let bad = |reason: String| AttestError::PlatformKey {
+            path: path.to_path_buf(),
+            reason,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if file.format != KEY_FILE_FORMAT {
@@ -137,13 +140,13 @@ impl SimAttester {
             })?
             .into();
         let key = SimPlatformKey::read(&path)?;
-        let measurement = crate::measure::current_measurement().map_err(|e| AttestError::PlatformKey {
-            path: std::env::current_exe().unwrap_or_default(),
-            reason: format!("cannot measure the running executable: {e}"),
-        })?;
+        let measurement =
+            crate::measure::current_measurement().map_err(|e| AttestError::PlatformKey {
+                path: std::env::current_exe().unwrap_or_default(),
+                reason: format!("cannot measure the running executable: {e}"),
+            })?;
         Ok(Self::new(key, measurement))
     }
-
 }
 
 impl crate::Attester for SimAttester {
@@ -163,7 +166,10 @@ impl crate::Attester for SimAttester {
             debug: false,
             tcb: "sim".into(),
         };
-        let signature = self.key.0.sign(labels::SIM_EVIDENCE, &canonical_json(&body).expect("serializes"));
+        let signature = self.key.0.sign(
+            labels::SIM_EVIDENCE,
+            &canonical_json(&body).expect("serializes"),
+        );
         Evidence {
             platform: Platform::Sim,
             bytes: serde_json::to_vec(&SimEvidence { body, signature }).expect("serializes"),

@@ -15,7 +15,9 @@ use crate::sim::{SIM_EVIDENCE_FORMAT, SimEvidence};
 #[non_exhaustive]
 pub enum AttestError {
     /// Simulator evidence, but this verifier was not configured to accept it.
-    #[error("simulator evidence is not accepted here: the simulator protects nothing from the operator; configure accept_simulator_evidence with the pinned platform key to allow it for development")]
+    #[error(
+        "simulator evidence is not accepted here: the simulator protects nothing from the operator; configure accept_simulator_evidence with the pinned platform key to allow it for development"
+    )]
     SimulatorNotAccepted,
     /// Evidence for a platform this build cannot verify yet.
     #[error("{platform} evidence cannot be verified by this build")]
@@ -74,15 +76,28 @@ impl EvidenceVerifier {
     pub fn verify(&self, evidence: &Evidence) -> Result<Claims, AttestError> {
         match evidence.platform {
             Platform::Sim => {
-                let key = self.accept_simulator_evidence.as_ref().ok_or(AttestError::SimulatorNotAccepted)?;
-                let malformed = |reason: String| AttestError::Malformed { platform: Platform::Sim, reason };
-                let sim: SimEvidence = serde_json::from_slice(&evidence.bytes).map_err(|e| malformed(e.to_string()))?;
+                let key = self
+                    .accept_simulator_evidence
+                    .as_ref()
+                    .ok_or(AttestError::SimulatorNotAccepted)?;
+                let malformed = |reason: String| AttestError::Malformed {
+                    platform: Platform::Sim,
+                    reason,
+                };
+                let sim: SimEvidence = serde_json::from_slice(&evidence.bytes)
+                    .map_err(|e| malformed(e.to_string()))?;
                 if sim.body.format != SIM_EVIDENCE_FORMAT {
-                    return Err(malformed(format!("unsupported format {:?}", sim.body.format)));
+                    return Err(malformed(format!(
+                        "unsupported format {:?}",
+                        sim.body.format
+                    )));
                 }
                 let body = canonical_json(&sim.body).map_err(|e| malformed(e.to_string()))?;
-                verify(key, labels::SIM_EVIDENCE, &body, &sim.signature)
-                    .map_err(|_| AttestError::BadSignature { platform: Platform::Sim })?;
+                verify(key, labels::SIM_EVIDENCE, &body, &sim.signature).map_err(|_| {
+                    AttestError::BadSignature {
+                        platform: Platform::Sim,
+                    }
+                })?;
                 Ok(sim.claims())
             }
             platform => Err(AttestError::PlatformNotSupported { platform }),
@@ -103,28 +118,48 @@ mod tests {
         let public = key.public();
         let attester = SimAttester::new(key, Measurement([3; 32]));
         let evidence = attester.attest([5; 64]);
-        let claims = EvidenceVerifier::new().accept_simulator_evidence(public).verify(&evidence).unwrap();
+        let claims = EvidenceVerifier::new()
+            .accept_simulator_evidence(public)
+            .verify(&evidence)
+            .unwrap();
         assert_eq!(claims.measurement, Measurement([3; 32]));
         assert_eq!(claims.report_data, [5; 64]);
         assert!(!claims.debug);
-        assert_eq!(EvidenceVerifier::new().verify(&evidence), Err(AttestError::SimulatorNotAccepted));
+        assert_eq!(
+            EvidenceVerifier::new().verify(&evidence),
+            Err(AttestError::SimulatorNotAccepted)
+        );
         let other = SimPlatformKey::generate().public();
         assert!(matches!(
-            EvidenceVerifier::new().accept_simulator_evidence(other).verify(&evidence),
+            EvidenceVerifier::new()
+                .accept_simulator_evidence(other)
+                .verify(&evidence),
             Err(AttestError::BadSignature { .. })
         ));
         let mut tampered = evidence.clone();
-        let text = String::from_utf8(tampered.bytes).unwrap().replace("\"debug\":false", "\"debug\":true");
+        let text = String::from_utf8(tampered.bytes)
+            .unwrap()
+            .replace("\"debug\":false", "\"debug\":true");
         tampered.bytes = text.into_bytes();
-        assert!(EvidenceVerifier::new().accept_simulator_evidence(public).verify(&tampered).is_err());
+        assert!(
+            EvidenceVerifier::new()
+                .accept_simulator_evidence(public)
+                .verify(&tampered)
+                .is_err()
+        );
     }
 
     #[test]
     fn real_platforms_are_refused_until_verifiers_exist() {
-        let evidence = Evidence { platform: Platform::SevSnp, bytes: vec![0; 10] };
+        let evidence = Evidence {
+            platform: Platform::SevSnp,
+            bytes: vec![0; 10],
+        };
         assert_eq!(
             EvidenceVerifier::new().verify(&evidence),
-            Err(AttestError::PlatformNotSupported { platform: Platform::SevSnp })
+            Err(AttestError::PlatformNotSupported {
+                platform: Platform::SevSnp
+            })
         );
     }
 }

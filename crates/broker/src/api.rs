@@ -76,15 +76,25 @@ impl Broker {
     /// Opens the broker's key and store.
     pub fn open(config: &BrokerConfig, clock: Arc<dyn Clock>) -> Result<Arc<Self>, BrokerError> {
         let identity = Identity::read_key_file(&config.key_file)?;
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| BrokerError::DataDir { path: config.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| BrokerError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
         let store = BrokerStore::open(&config.data_dir.join("broker.sqlite"))?;
         let mut verifier = EvidenceVerifier::new();
         if let Some(key) = config.accept_simulator_evidence {
-            tracing::warn!("accepting SIMULATOR evidence: the simulator protects nothing from the operator");
+            tracing::warn!(
+                "accepting SIMULATOR evidence: the simulator protects nothing from the operator"
+            );
             verifier = verifier.accept_simulator_evidence(key);
         }
-        Ok(Arc::new(Self { identity, verifier, store, clock, challenge_ttl_seconds: config.challenge_ttl_seconds }))
+        Ok(Arc::new(Self {
+            identity,
+            verifier,
+            store,
+            clock,
+            challenge_ttl_seconds: config.challenge_ttl_seconds,
+        }))
     }
 
     /// The owner's card.
@@ -114,10 +124,19 @@ type Shared = State<Arc<Broker>>;
 
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!("{e}");
-    ProblemResponse::new("broker", "internal", StatusCode::INTERNAL_SERVER_ERROR, "internal error", e.to_string()).into_response()
+    ProblemResponse::new(
+        "broker",
+        "internal",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error",
+        e.to_string(),
+    )
+    .into_response()
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
     tokio::task::spawn_blocking(f).await.map_err(internal)
 }
 
@@ -163,7 +182,9 @@ async fn release(State(b): Shared, Json(req): Json<ReleaseRequest>) -> Response 
 async fn decision(State(b): Shared, Json(signed): Json<SignedDecision>) -> Response {
     let me = b.card();
     let fingerprint = me.fingerprint().map_err(internal);
-    let Ok(fingerprint) = fingerprint else { return fingerprint.unwrap_err() };
+    let Ok(fingerprint) = fingerprint else {
+        return fingerprint.unwrap_err();
+    };
     if signed.statement.owner != fingerprint || signed.verify(&me).is_err() {
         return Refusal::BadStatement(format!(
             "the decision is not signed by this broker's owner {} ({})",
@@ -180,7 +201,10 @@ async fn decision(State(b): Shared, Json(signed): Json<SignedDecision>) -> Respo
     }
 }
 
-async fn list<T: serde::Serialize + Send + 'static>(b: Arc<Broker>, f: fn(&BrokerStore) -> Result<T, StoreError>) -> Response {
+async fn list<T: serde::Serialize + Send + 'static>(
+    b: Arc<Broker>,
+    f: fn(&BrokerStore) -> Result<T, StoreError>,
+) -> Response {
     match blocking(move || f(&b.store)).await {
         Ok(Ok(v)) => Json(v).into_response(),
         Ok(Err(e)) => internal(e),

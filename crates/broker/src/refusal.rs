@@ -15,7 +15,9 @@ pub enum Refusal {
     #[error("{0}")]
     AgreementNotInForce(AgreementError),
     /// The dataset is not this owner's under the agreement.
-    #[error("dataset {dataset:?} is not a dataset of this broker's owner under agreement {agreement}")]
+    #[error(
+        "dataset {dataset:?} is not a dataset of this broker's owner under agreement {agreement}"
+    )]
     NotOwnDataset {
         /// Dataset name.
         dataset: String,
@@ -43,7 +45,9 @@ pub enum Refusal {
     #[error("the isolate runs in debug mode: its memory is readable by the host")]
     DebugMode,
     /// The measurement is not listed in the agreement.
-    #[error("runtime measurement {measurement} is not among the agreement's accepted {platform} runtimes")]
+    #[error(
+        "runtime measurement {measurement} is not among the agreement's accepted {platform} runtimes"
+    )]
     MeasurementNotInAgreement {
         /// Platform.
         platform: Platform,
@@ -51,7 +55,9 @@ pub enum Refusal {
         measurement: Measurement,
     },
     /// The owner never approved the measurement.
-    #[error("runtime measurement {measurement} has not been approved by {owner} for this agreement; ask {owner} to run `sealroom approve`")]
+    #[error(
+        "runtime measurement {measurement} has not been approved by {owner} for this agreement; ask {owner} to run `sealroom approve`"
+    )]
     MeasurementNotApproved {
         /// Measurement.
         measurement: Measurement,
@@ -81,7 +87,9 @@ pub enum Refusal {
     #[error("the challenge nonce was already used: replayed request")]
     NonceReplayed,
     /// The budget cannot cover the run.
-    #[error("the privacy budget of {dataset:?} under this agreement is exhausted: {spent} of {total} spent, a run needs {needed}")]
+    #[error(
+        "the privacy budget of {dataset:?} under this agreement is exhausted: {spent} of {total} spent, a run needs {needed}"
+    )]
     BudgetExhausted {
         /// Dataset.
         dataset: String,
@@ -93,7 +101,9 @@ pub enum Refusal {
         needed: String,
     },
     /// The wrapped key does not open for this owner and dataset.
-    #[error("the wrapped key does not open as {dataset:?} of this owner: wrong envelope or wrong owner")]
+    #[error(
+        "the wrapped key does not open as {dataset:?} of this owner: wrong envelope or wrong owner"
+    )]
     WrongKey {
         /// Dataset.
         dataset: String,
@@ -129,13 +139,21 @@ impl Refusal {
     fn status(&self) -> StatusCode {
         match self {
             Self::NonceReplayed | Self::BudgetExhausted { .. } => StatusCode::CONFLICT,
-            Self::BadStatement(_) | Self::NotOwnDataset { .. } | Self::NotAParty { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadStatement(_) | Self::NotOwnDataset { .. } | Self::NotAParty { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             _ => StatusCode::FORBIDDEN,
         }
     }
 
     /// The refusal as a problem document.
     pub fn to_problem(&self) -> ProblemResponse {
-        ProblemResponse::new("refusal", self.code(), self.status(), "key release refused", self.to_string())
+        ProblemResponse::new(
+            "refusal",
+            self.code(),
+            self.status(),
+            "key release refused",
+            self.to_string(),
+        )
     }
 }

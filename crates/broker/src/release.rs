@@ -37,27 +37,44 @@ pub struct ReleaseContext<'a> {
 
 /// Runs every check; on success debits the budget and returns the key sealed to the isolate.
 /// A dry run stops before anything is consumed.
-pub fn decide_release(ctx: &ReleaseContext<'_>, req: &ReleaseRequest) -> Result<ReleaseAnswer, ReleaseError> {
+pub fn decide_release(
+    ctx: &ReleaseContext<'_>,
+    req: &ReleaseRequest,
+) -> Result<ReleaseAnswer, ReleaseError> {
     let signed = &req.agreement;
-    signed.check_in_force(ctx.now).map_err(Refusal::AgreementNotInForce)?;
+    signed
+        .check_in_force(ctx.now)
+        .map_err(Refusal::AgreementNotInForce)?;
     let agreement = &signed.agreement;
     let me = ctx.identity.card();
     let my_card = agreement
         .parties
         .iter()
         .find(|p| p.signing_key == me.signing_key)
-        .ok_or_else(|| Refusal::NotAParty { agreement: signed.id.short() })?;
+        .ok_or_else(|| Refusal::NotAParty {
+            agreement: signed.id.short(),
+        })?;
     let dataset = agreement
         .dataset(&my_card.name, &req.dataset)
-        .ok_or_else(|| Refusal::NotOwnDataset { dataset: req.dataset.clone(), agreement: signed.id.short() })?;
+        .ok_or_else(|| Refusal::NotOwnDataset {
+            dataset: req.dataset.clone(),
+            agreement: signed.id.short(),
+        })?;
 
     let claims = ctx.verifier.verify(&req.evidence).map_err(|e| match e {
         AttestError::SimulatorNotAccepted | AttestError::PlatformNotSupported { .. } => {
-            Refusal::PlatformNotAccepted { platform: req.evidence.platform, reason: e.to_string() }
+            Refusal::PlatformNotAccepted {
+                platform: req.evidence.platform,
+                reason: e.to_string(),
+            }
         }
         other => Refusal::EvidenceInvalid(other.to_string()),
     })?;
-    if !agreement.runtimes.iter().any(|r| r.platform == claims.platform) {
+    if !agreement
+        .runtimes
+        .iter()
+        .any(|r| r.platform == claims.platform)
+    {
         return Err(Refusal::PlatformNotAccepted {
             platform: claims.platform,
             reason: "the agreement accepts no runtime on this platform".into(),
@@ -67,15 +84,34 @@ pub fn decide_release(ctx: &ReleaseContext<'_>, req: &ReleaseRequest) -> Result<
     if claims.debug {
         return Err(Refusal::DebugMode.into());
     }
-    if !agreement.accepted_measurements(claims.platform).contains(&claims.measurement) {
-        return Err(Refusal::MeasurementNotInAgreement { platform: claims.platform, measurement: claims.measurement }.into());
+    if !agreement
+        .accepted_measurements(claims.platform)
+        .contains(&claims.measurement)
+    {
+        return Err(Refusal::MeasurementNotInAgreement {
+            platform: claims.platform,
+            measurement: claims.measurement,
+        }
+        .into());
     }
-    match ctx.store.decision(&signed.id, claims.platform, &claims.measurement)? {
+    match ctx
+        .store
+        .decision(&signed.id, claims.platform, &claims.measurement)?
+    {
         None => {
-            return Err(Refusal::MeasurementNotApproved { measurement: claims.measurement, owner: my_card.name.clone() }.into());
+            return Err(Refusal::MeasurementNotApproved {
+                measurement: claims.measurement,
+                owner: my_card.name.clone(),
+            }
+            .into());
         }
         Some(d) if d.decision == Decision::Revoke => {
-            return Err(Refusal::MeasurementRevoked { measurement: claims.measurement, owner: my_card.name.clone(), at: d.issued_at }.into());
+            return Err(Refusal::MeasurementRevoked {
+                measurement: claims.measurement,
+                owner: my_card.name.clone(),
+                at: d.issued_at,
+            }
+            .into());
         }
         Some(_) => {}
     }
@@ -83,22 +119,43 @@ pub fn decide_release(ctx: &ReleaseContext<'_>, req: &ReleaseRequest) -> Result<
         return Err(Refusal::ReportDataMismatch.into());
     }
 
-    let my_fingerprint = my_card.fingerprint().map_err(|e| Refusal::BadStatement(e.to_string()))?;
-    let schema_digest = dataset.schema.digest().map_err(|e| Refusal::BadStatement(e.to_string()))?;
+    let my_fingerprint = my_card
+        .fingerprint()
+        .map_err(|e| Refusal::BadStatement(e.to_string()))?;
+    let schema_digest = dataset
+        .schema
+        .digest()
+        .map_err(|e| Refusal::BadStatement(e.to_string()))?;
     let aad = wrap_aad(&my_fingerprint, &dataset.name, &schema_digest);
-    let key = open_sealed(ctx.identity.hpke_secret(), &req.wrapped_key, labels::ENVELOPE_KEY, &aad)
-        .map_err(|_| Refusal::WrongKey { dataset: dataset.name.clone() })?;
+    let key = open_sealed(
+        ctx.identity.hpke_secret(),
+        &req.wrapped_key,
+        labels::ENVELOPE_KEY,
+        &aad,
+    )
+    .map_err(|_| Refusal::WrongKey {
+        dataset: dataset.name.clone(),
+    })?;
 
     let privacy = &agreement.privacy;
     if req.dry_run {
         ctx.store.check_challenge(&req.nonce, ctx.now)??;
-        ctx.store.check_budget(&signed.id, &dataset.name, privacy.epsilon_per_run, privacy.total_epsilon_per_dataset)??;
-        return Ok(ReleaseAnswer::WouldGrant { epsilon: privacy.epsilon_per_run });
+        ctx.store.check_budget(
+            &signed.id,
+            &dataset.name,
+            privacy.epsilon_per_run,
+            privacy.total_epsilon_per_dataset,
+        )??;
+        return Ok(ReleaseAnswer::WouldGrant {
+            epsilon: privacy.epsilon_per_run,
+        });
     }
 
     let out_aad = release_aad(&signed.id, &req.job_id, &dataset.name, &req.header_digest);
     let sealed_key = seal_to(&req.isolate_keys.hpke, labels::RELEASED_KEY, &out_aad, &key)
-        .map_err(|_| Refusal::EvidenceInvalid("the isolate's HPKE key is not a valid X25519 key".into()))?;
+        .map_err(|_| {
+            Refusal::EvidenceInvalid("the isolate's HPKE key is not a valid X25519 key".into())
+        })?;
     drop(key);
 
     let debit = Debit {
@@ -112,5 +169,9 @@ pub fn decide_release(ctx: &ReleaseContext<'_>, req: &ReleaseRequest) -> Result<
         total: privacy.total_epsilon_per_dataset,
     };
     let remaining_micros = ctx.store.debit(&debit, ctx.now)??;
-    Ok(ReleaseAnswer::Granted(ReleaseGrant { sealed_key, epsilon_debited: privacy.epsilon_per_run, remaining_micros }))
+    Ok(ReleaseAnswer::Granted(ReleaseGrant {
+        sealed_key,
+        epsilon_debited: privacy.epsilon_per_run,
+        remaining_micros,
+    }))
 }

@@ -4,12 +4,12 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use sealroom_core::Epsilon;
 use sealroom_core::attestation::Platform;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::ids::{AgreementId, JobId, Measurement};
 use sealroom_core::statement::{Decision, SignedDecision};
 use sealroom_core::wire::BudgetStatus;
-use sealroom_core::Epsilon;
 use sealroom_service::ServiceError;
 use serde::{Deserialize, Serialize};
 
@@ -147,26 +147,39 @@ fn platform_text(p: Platform) -> &'static str {
 impl BrokerStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
-        Ok(Self { conn: Mutex::new(sealroom_service::open_database(path, SCHEMA)?) })
+        Ok(Self {
+            conn: Mutex::new(sealroom_service::open_database(path, SCHEMA)?),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records a newly issued challenge.
     pub fn add_challenge(&self, nonce: &[u8; 32], expires_at: Timestamp) -> Result<(), StoreError> {
-        self.conn().execute("INSERT INTO challenges (nonce, expires_at) VALUES (?1, ?2)", params![&nonce[..], expires_at.0])?;
+        self.conn().execute(
+            "INSERT INTO challenges (nonce, expires_at) VALUES (?1, ?2)",
+            params![&nonce[..], expires_at.0],
+        )?;
         Ok(())
     }
 
     /// Checks a challenge without using it.
-    pub fn check_challenge(&self, nonce: &[u8; 32], now: Timestamp) -> Result<Result<(), Refusal>, StoreError> {
+    pub fn check_challenge(
+        &self,
+        nonce: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Result<(), Refusal>, StoreError> {
         let row: Option<(i64, Option<i64>)> = self
             .conn()
-            .query_row("SELECT expires_at, used_at FROM challenges WHERE nonce = ?1", params![&nonce[..]], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT expires_at, used_at FROM challenges WHERE nonce = ?1",
+                params![&nonce[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         Ok(challenge_state(row, now))
     }
@@ -197,7 +210,12 @@ impl BrokerStore {
     }
 
     /// The current decision for a measurement, if any.
-    pub fn decision(&self, agreement: &AgreementId, platform: Platform, measurement: &Measurement) -> Result<Option<CurrentDecision>, StoreError> {
+    pub fn decision(
+        &self,
+        agreement: &AgreementId,
+        platform: Platform,
+        measurement: &Measurement,
+    ) -> Result<Option<CurrentDecision>, StoreError> {
         Ok(self
             .conn()
             .query_row(
@@ -215,12 +233,23 @@ impl BrokerStore {
     }
 
     /// Whether the budget covers one more run (no change made).
-    pub fn check_budget(&self, agreement: &AgreementId, dataset: &str, epsilon: Epsilon, total: Epsilon) -> Result<Result<(), Refusal>, StoreError> {
+    pub fn check_budget(
+        &self,
+        agreement: &AgreementId,
+        dataset: &str,
+        epsilon: Epsilon,
+        total: Epsilon,
+    ) -> Result<Result<(), Refusal>, StoreError> {
         let spent = self.spent(&self.conn(), agreement, dataset)?;
         Ok(budget_state(dataset, spent, epsilon, total))
     }
 
-    fn spent(&self, conn: &rusqlite::Connection, agreement: &AgreementId, dataset: &str) -> Result<u64, StoreError> {
+    fn spent(
+        &self,
+        conn: &rusqlite::Connection,
+        agreement: &AgreementId,
+        dataset: &str,
+    ) -> Result<u64, StoreError> {
         let spent: Option<i64> = conn
             .query_row(
                 "SELECT spent_micros FROM budgets WHERE agreement = ?1 AND dataset = ?2",
@@ -233,18 +262,27 @@ impl BrokerStore {
 
     /// In one transaction: uses the nonce, debits the budget, records the release. Returns the ε left, in millionths.
     /// If the nonce is good but the budget is not, the nonce is still used up.
-    pub fn debit(&self, debit: &Debit<'_>, now: Timestamp) -> Result<Result<u64, Refusal>, StoreError> {
+    pub fn debit(
+        &self,
+        debit: &Debit<'_>,
+        now: Timestamp,
+    ) -> Result<Result<u64, Refusal>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row: Option<(i64, Option<i64>)> = tx
-            .query_row("SELECT expires_at, used_at FROM challenges WHERE nonce = ?1", params![&debit.nonce[..]], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT expires_at, used_at FROM challenges WHERE nonce = ?1",
+                params![&debit.nonce[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         if let Err(refusal) = challenge_state(row, now) {
             return Ok(Err(refusal));
         }
-        tx.execute("UPDATE challenges SET used_at = ?2 WHERE nonce = ?1", params![&debit.nonce[..], now.0])?;
+        tx.execute(
+            "UPDATE challenges SET used_at = ?2 WHERE nonce = ?1",
+            params![&debit.nonce[..], now.0],
+        )?;
         let agreement = debit.agreement.to_string();
         let spent = self.spent(&tx, &debit.agreement, debit.dataset)?;
         if let Err(refusal) = budget_state(debit.dataset, spent, debit.epsilon, debit.total) {
@@ -273,7 +311,14 @@ impl BrokerStore {
     }
 
     /// Records a refusal for the owner's audit.
-    pub fn add_refusal(&self, at: Timestamp, agreement: Option<&AgreementId>, dataset: Option<&str>, job: Option<&JobId>, refusal: &Refusal) -> Result<(), StoreError> {
+    pub fn add_refusal(
+        &self,
+        at: Timestamp,
+        agreement: Option<&AgreementId>,
+        dataset: Option<&str>,
+        job: Option<&JobId>,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO refusals (at, agreement, dataset, job, code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![at.0, agreement.map(|a| a.to_string()), dataset, job.map(|j| j.to_string()), refusal.code(), refusal.to_string()],
@@ -288,7 +333,13 @@ impl BrokerStore {
         let rows = stmt.query_map([], |r| {
             let agreement: String = r.get(0)?;
             Ok(BudgetStatus {
-                agreement: agreement.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?,
+                agreement: agreement.parse().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
                 dataset: r.get(1)?,
                 total_micros: r.get::<_, i64>(2)? as u64,
                 spent_micros: r.get::<_, i64>(3)? as u64,
@@ -319,7 +370,9 @@ impl BrokerStore {
     /// Every refusal, oldest first.
     pub fn refusals(&self) -> Result<Vec<RefusalRecord>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT at, agreement, dataset, job, code, detail FROM refusals ORDER BY id")?;
+        let mut stmt = conn.prepare(
+            "SELECT at, agreement, dataset, job, code, detail FROM refusals ORDER BY id",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(RefusalRecord {
                 at: Timestamp(r.get(0)?),
@@ -343,9 +396,18 @@ fn challenge_state(row: Option<(i64, Option<i64>)>, now: Timestamp) -> Result<()
     }
 }
 
-fn budget_state(dataset: &str, spent: u64, epsilon: Epsilon, total: Epsilon) -> Result<(), Refusal> {
+fn budget_state(
+    dataset: &str,
+    spent: u64,
+    epsilon: Epsilon,
+    total: Epsilon,
+) -> Result<(), Refusal> {
     if spent + epsilon.micros() > total.micros() {
-        let show = |m: u64| Epsilon::from_micros(m).map(|e| e.to_string()).unwrap_or_else(|_| "0".into());
+        let show = |m: u64| {
+            Epsilon::from_micros(m)
+                .map(|e| e.to_string())
+                .unwrap_or_else(|_| "0".into())
+        };
         return Err(Refusal::BudgetExhausted {
             dataset: dataset.into(),
             spent: show(spent),

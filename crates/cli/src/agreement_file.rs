@@ -3,17 +3,18 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use sealroom_core::agreement::{Agreement, PartySignature, SignedAgreement};
+use sealroom_core::agreement::{PartySignature, SignedAgreement};
 use sealroom_core::labels;
 use sealroom_crypto::Identity;
 use sealroom_programs::BuiltinCatalog;
 
 /// Reads an agreement from a `.toml` (validated, unsigned) or a signed `.json` file.
 pub fn load(path: &Path) -> anyhow::Result<SignedAgreement> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     if text.trim_start().starts_with('{') {
-        let signed: SignedAgreement =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a signed agreement file", path.display()))?;
+        let signed: SignedAgreement = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a signed agreement file", path.display()))?;
         let actual = signed.agreement.id();
         if actual != signed.id {
             return Err(crate::Refused(format!(
@@ -25,7 +26,7 @@ pub fn load(path: &Path) -> anyhow::Result<SignedAgreement> {
         }
         Ok(signed)
     } else {
-        let agreement = Agreement::from_toml(&text, &BuiltinCatalog)
+        let agreement = crate::agreement_toml::compile(&text, &BuiltinCatalog)
             .map_err(|e| crate::Refused(format!("{}: {e}", path.display())))?;
         Ok(SignedAgreement::unsigned(agreement))
     }
@@ -34,8 +35,16 @@ pub fn load(path: &Path) -> anyhow::Result<SignedAgreement> {
 /// Adds `identity`'s signature; the identity must be one of the parties, with the same signing key.
 pub fn sign(signed: &mut SignedAgreement, identity: &Identity) -> anyhow::Result<()> {
     let card = identity.card();
-    let Some(party) = signed.agreement.parties.iter().find(|p| p.name == card.name) else {
-        bail!(crate::Refused(format!("{} is not a party to this agreement", card.name)));
+    let Some(party) = signed
+        .agreement
+        .parties
+        .iter()
+        .find(|p| p.name == card.name)
+    else {
+        bail!(crate::Refused(format!(
+            "{} is not a party to this agreement",
+            card.name
+        )));
     };
     if party.signing_key != card.signing_key {
         bail!(crate::Refused(format!(
@@ -59,9 +68,14 @@ pub fn save(signed: &SignedAgreement, path: &Path) -> anyhow::Result<()> {
 
 /// Writes a file by renaming a complete temporary file into place, so no reader sees it half-written.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
     std::io::Write::write_all(&mut temp, bytes)?;
-    temp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

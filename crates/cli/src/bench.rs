@@ -46,7 +46,8 @@ const MEMORY_PHASE_BUFFER: u64 = 256 << 20;
 /// every byte read from memory, encrypted and written back once, which is the least any sealing can do.
 fn raw_aead(data: &mut [u8], bytes: u64) -> f64 {
     use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, DataKey::generate().expose()).expect("key"));
+    let key =
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, DataKey::generate().expose()).expect("key"));
     let chunk = DEFAULT_CHUNK_SIZE as usize;
     let mut done = 0u64;
     let mut counter = 0u64;
@@ -56,7 +57,13 @@ fn raw_aead(data: &mut [u8], bytes: u64) -> f64 {
             let mut nonce = [0u8; 12];
             nonce[4..].copy_from_slice(&counter.to_be_bytes());
             counter += 1;
-            let tag = key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(b"aad"), piece).expect("seals");
+            let tag = key
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(b"aad"),
+                    piece,
+                )
+                .expect("seals");
             let _ = std::hint::black_box(tag);
             done += piece.len() as u64;
             if done >= bytes {
@@ -70,7 +77,8 @@ fn raw_aead(data: &mut [u8], bytes: u64) -> f64 {
 /// Out-of-place AES-256-GCM from `data` into a chunk buffer, cycling until `bytes` are done.
 fn raw_aead_out_of_place(data: &[u8], bytes: u64) -> f64 {
     use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, DataKey::generate().expose()).expect("key"));
+    let key =
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, DataKey::generate().expose()).expect("key"));
     let chunk = DEFAULT_CHUNK_SIZE as usize;
     let mut out = vec![0u8; chunk + 16];
     let (mut done, mut counter) = (0u64, 0u64);
@@ -81,8 +89,15 @@ fn raw_aead_out_of_place(data: &[u8], bytes: u64) -> f64 {
             nonce[4..].copy_from_slice(&counter.to_be_bytes());
             counter += 1;
             let (ciphertext, tag) = out[..piece.len() + 16].split_at_mut(piece.len());
-            key.seal_out_of_place_scatter(Nonce::assume_unique_for_key(nonce), Aad::from(b"aad"), piece, ciphertext, &[], tag)
-                .expect("seals");
+            key.seal_out_of_place_scatter(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(b"aad"),
+                piece,
+                ciphertext,
+                &[],
+                tag,
+            )
+            .expect("seals");
             std::hint::black_box(&out);
             done += piece.len() as u64;
             if done >= bytes {
@@ -110,7 +125,11 @@ fn write_csv(path: &Path, bytes: u64) -> anyhow::Result<()> {
     let mut written = 0u64;
     let mut i = 0u64;
     while written < bytes {
-        let line = format!("u{:09},{}\n", i % 10_000_000, data::CAMPAIGNS[(i % 4) as usize]);
+        let line = format!(
+            "u{:09},{}\n",
+            i % 10_000_000,
+            data::CAMPAIGNS[(i % 4) as usize]
+        );
         out.write_all(line.as_bytes())?;
         written += line.len() as u64;
         i += 1;
@@ -120,16 +139,29 @@ fn write_csv(path: &Path, bytes: u64) -> anyhow::Result<()> {
 }
 
 fn bench_agreement(owner: &Identity, other: &Identity) -> anyhow::Result<SignedAgreement> {
-    let toml = crate::demo::agreement_toml(owner, other, &Measurement([0; 32]), DemoPrivacy::default());
-    Ok(SignedAgreement::unsigned(sealroom_core::agreement::Agreement::from_toml(&toml, &sealroom_programs::BuiltinCatalog)?))
+    let toml =
+        crate::demo::agreement_toml(owner, other, &Measurement([0; 32]), DemoPrivacy::default());
+    Ok(SignedAgreement::unsigned(crate::agreement_toml::compile(
+        &toml,
+        &sealroom_programs::BuiltinCatalog,
+    )?))
 }
 
 /// Opens an envelope file with its owner's key and reads it to the end; returns plaintext bytes.
 fn open_file(owner: &Identity, path: &Path) -> anyhow::Result<u64> {
     let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let (header, digest) = EnvelopeHeader::read_from(&mut file)?;
-    let aad = sealroom_crypto::envelope::wrap_aad(&header.owner_fingerprint, &header.dataset, &header.schema_digest);
-    let unwrapped = sealroom_crypto::open_sealed(owner.hpke_secret(), &header.wrapped_key, sealroom_core::labels::ENVELOPE_KEY, &aad)?;
+    let aad = sealroom_crypto::envelope::wrap_aad(
+        &header.owner_fingerprint,
+        &header.dataset,
+        &header.schema_digest,
+    );
+    let unwrapped = sealroom_crypto::open_sealed(
+        owner.hpke_secret(),
+        &header.wrapped_key,
+        sealroom_core::labels::ENVELOPE_KEY,
+        &aad,
+    )?;
     let key = DataKey::from_bytes(unwrapped.as_slice().try_into().context("key length")?);
     let mut reader = EnvelopeReader::new(file, &header, digest, &key);
     Ok(std::io::copy(&mut reader, &mut std::io::sink())?)
@@ -141,7 +173,12 @@ fn median(mut rates: Vec<f64>) -> f64 {
 }
 
 /// The envelope writer over `data`, cycled until `bytes` are sealed, into a sink.
-fn envelope_seal(data: &[u8], bytes: u64, header: &EnvelopeHeader, key: &DataKey) -> anyhow::Result<f64> {
+fn envelope_seal(
+    data: &[u8],
+    bytes: u64,
+    header: &EnvelopeHeader,
+    key: &DataKey,
+) -> anyhow::Result<f64> {
     let start = Instant::now();
     let mut writer = EnvelopeWriter::new(std::io::sink(), header, key)?;
     let mut left = bytes;
@@ -187,7 +224,15 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
     progress("sealroom seal on files");
     let out = dir.join("bench-input.envelope");
     let start = Instant::now();
-    crate::owner::seal_dataset(&owner, &agreement, "exposures", &csv, &out, None, Box::new(|_| {}))?;
+    crate::owner::seal_dataset(
+        &owner,
+        &agreement,
+        "exposures",
+        &csv,
+        &out,
+        None,
+        Box::new(|_| {}),
+    )?;
     let seal_file = rate(plain_size, start.elapsed());
     std::fs::remove_file(&csv)?;
     progress("opening the envelope file");
@@ -201,21 +246,36 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
     progress("raw AES-256-GCM against the envelope, memory to memory, 7 interleaved rounds");
     let mut data = vec![0x5au8; bytes.min(MEMORY_PHASE_BUFFER) as usize];
     let card = owner.card();
-    let params = HeaderParams { owner: &card, dataset: "exposures", schema_digest: Digest([0; 32]), chunk_size: DEFAULT_CHUNK_SIZE };
+    let params = HeaderParams {
+        owner: &card,
+        dataset: "exposures",
+        schema_digest: Digest([0; 32]),
+        chunk_size: DEFAULT_CHUNK_SIZE,
+    };
     let key = DataKey::generate();
     let header = EnvelopeHeader::new(&params, &key)?;
     let mut sealed = Vec::with_capacity(data.len() + data.len() / 1000 + 4096);
     let mut writer = EnvelopeWriter::new(&mut sealed, &header, &key)?;
     writer.write_all(&data)?;
     writer.finish()?;
-    let (mut raw, mut raw_oop, mut seal, mut open) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut raw, mut raw_oop, mut seal, mut open) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..7 {
         raw.push(raw_aead(&mut data, bytes));
         raw_oop.push(raw_aead_out_of_place(&data, bytes));
         seal.push(envelope_seal(&data, bytes, &header, &key)?);
         open.push(envelope_open(&sealed, bytes, &key)?);
     }
-    Ok(SealBench { bytes: plain_size, raw_aead: median(raw), raw_aead_out_of_place: median(raw_oop), envelope_seal: median(seal), envelope_open: median(open), seal_file, open_file, peak_rss: peak })
+    Ok(SealBench {
+        bytes: plain_size,
+        raw_aead: median(raw),
+        raw_aead_out_of_place: median(raw_oop),
+        envelope_seal: median(seal),
+        envelope_open: median(open),
+        seal_file,
+        open_file,
+        peak_rss: peak,
+    })
 }
 
 /// Latency of jobs over two datasets, in milliseconds.
@@ -235,9 +295,22 @@ pub struct JobBench {
 
 /// Runs `runs` jobs (after 3 warm-up runs) over two datasets of `rows` rows each and measures
 /// each from the run request to the stored sealed output.
-pub fn jobs(options: &DemoOptions, rows: u32, runs: usize, progress: &dyn Fn(&str)) -> anyhow::Result<JobBench> {
-    let privacy = DemoPrivacy { epsilon_per_run: 0.001, total_epsilon: 1000.0 };
-    let d = Deployment::start(options, privacy, data::generate_rows(rows, options.seed), progress)?;
+pub fn jobs(
+    options: &DemoOptions,
+    rows: u32,
+    runs: usize,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<JobBench> {
+    let privacy = DemoPrivacy {
+        epsilon_per_run: 0.001,
+        total_epsilon: 1000.0,
+    };
+    let d = Deployment::start(
+        options,
+        privacy,
+        data::generate_rows(rows, options.seed),
+        progress,
+    )?;
     progress("measuring jobs");
     let mut millis = Vec::with_capacity(runs);
     for i in 0..runs + 3 {
@@ -252,6 +325,13 @@ pub fn jobs(options: &DemoOptions, rows: u32, runs: usize, progress: &dyn Fn(&st
         }
     }
     millis.sort_by(f64::total_cmp);
-    let at = |q: f64| millis[((millis.len() as f64 * q).ceil() as usize).clamp(1, millis.len()) - 1];
-    Ok(JobBench { rows, runs, median_ms: at(0.5), p95_ms: at(0.95), min_ms: millis[0] })
+    let at =
+        |q: f64| millis[((millis.len() as f64 * q).ceil() as usize).clamp(1, millis.len()) - 1];
+    Ok(JobBench {
+        rows,
+        runs,
+        median_ms: at(0.5),
+        p95_ms: at(0.95),
+        min_ms: millis[0],
+    })
 }

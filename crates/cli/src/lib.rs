@@ -1,5 +1,6 @@
 //! The library behind the `sealroom` command: each module serves one role.
 //!
+//! - [`agreement_toml`]: the TOML form agreements are written in, validated into canonical form.
 //! - [`agreement_file`]: reading, signing and writing agreement files.
 //! - [`owner`]: what a data owner does: seal datasets, approve or revoke runtimes.
 //! - [`reader`]: what a result reader does: verify a receipt and open its outputs.
@@ -11,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod agreement_file;
+pub mod agreement_toml;
 pub mod bench;
 pub mod demo;
 pub mod owner;

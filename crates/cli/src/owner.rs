@@ -60,12 +60,25 @@ pub fn seal_dataset(
     progress: Box<dyn FnMut(u64)>,
 ) -> anyhow::Result<SealSummary> {
     let card = identity.card();
-    let terms = agreement.agreement.dataset(&card.name, dataset).ok_or_else(|| {
-        crate::Refused(format!("agreement {} names no dataset {dataset:?} owned by {}", agreement.id.short(), card.name))
-    })?;
-    let listed = agreement.agreement.party(&card.name).expect("dataset owner is a party");
+    let terms = agreement
+        .agreement
+        .dataset(&card.name, dataset)
+        .ok_or_else(|| {
+            crate::Refused(format!(
+                "agreement {} names no dataset {dataset:?} owned by {}",
+                agreement.id.short(),
+                card.name
+            ))
+        })?;
+    let listed = agreement
+        .agreement
+        .party(&card.name)
+        .expect("dataset owner is a party");
     if listed.hpke_key != card.hpke_key || listed.signing_key != card.signing_key {
-        bail!(crate::Refused(format!("the agreement lists different keys for {}: use the key file its card came from", card.name)));
+        bail!(crate::Refused(format!(
+            "the agreement lists different keys for {}: use the key file its card came from",
+            card.name
+        )));
     }
     let params = HeaderParams {
         owner: listed,
@@ -75,11 +88,24 @@ pub fn seal_dataset(
     };
     let key = DataKey::generate();
     let header = EnvelopeHeader::new(&params, &key)?;
-    let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    let writer = EnvelopeWriter::new(BufWriter::with_capacity(1 << 20, temp.reopen()?), &header, &key)?;
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let writer = EnvelopeWriter::new(
+        BufWriter::with_capacity(1 << 20, temp.reopen()?),
+        &header,
+        &key,
+    )?;
     let file = File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
-    let mut tee = Tee { input: BufReader::with_capacity(1 << 20, file), copy: writer, count: 0, progress };
+    let mut tee = Tee {
+        input: BufReader::with_capacity(1 << 20, file),
+        copy: writer,
+        count: 0,
+        progress,
+    };
     let rows = check_rows(&mut tee, &terms.schema)
         .map_err(|e| crate::Refused(format!("{}: {e}", input.display())))?;
     // The CSV reader stops at end of input; copy anything it left (nothing, normally).
@@ -90,7 +116,8 @@ pub fn seal_dataset(
     out.get_ref().sync_all()?;
     drop(out);
     let envelope_bytes = temp.as_file().metadata()?.len();
-    temp.persist(output).with_context(|| format!("cannot write {}", output.display()))?;
+    temp.persist(output)
+        .with_context(|| format!("cannot write {}", output.display()))?;
     Ok(SealSummary {
         dataset: terms.qualified_name(),
         rows,
@@ -101,7 +128,13 @@ pub fn seal_dataset(
 }
 
 /// A signed approval or revocation of a runtime measurement for an agreement.
-pub fn decide(identity: &Identity, agreement: AgreementId, platform: Platform, measurement: Measurement, decision: Decision) -> anyhow::Result<SignedDecision> {
+pub fn decide(
+    identity: &Identity,
+    agreement: AgreementId,
+    platform: Platform,
+    measurement: Measurement,
+    decision: Decision,
+) -> anyhow::Result<SignedDecision> {
     let statement = MeasurementDecision {
         decision,
         agreement,
@@ -112,5 +145,8 @@ pub fn decide(identity: &Identity, agreement: AgreementId, platform: Platform, m
     };
     let bytes = SignedDecision::signed_bytes(&statement)?;
     let signature = identity.sign(statement.label(), &bytes);
-    Ok(SignedDecision { statement, signature })
+    Ok(SignedDecision {
+        statement,
+        signature,
+    })
 }

@@ -5,7 +5,7 @@ use sealroom_attest::EvidenceVerifier;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::report_data;
 use sealroom_core::labels;
-use sealroom_core::output::{OutputBundle, ReleasedTable, Receipt, SealedOutput};
+use sealroom_core::output::{OutputBundle, Receipt, ReleasedTable, SealedOutput};
 use sealroom_crypto::{Identity, open_sealed};
 use serde::Serialize;
 
@@ -28,21 +28,52 @@ fn refused(message: String) -> anyhow::Error {
 /// `verifier`); that the evidence binds the job and the receipt's signing key; that the measured
 /// runtime is one the agreement accepts; that each output decrypts for this reader and matches the
 /// digest in the receipt.
-pub fn open_outputs(identity: &Identity, agreement: &SignedAgreement, bundle: &OutputBundle, verifier: &EvidenceVerifier) -> anyhow::Result<OpenedOutputs> {
+pub fn open_outputs(
+    identity: &Identity,
+    agreement: &SignedAgreement,
+    bundle: &OutputBundle,
+    verifier: &EvidenceVerifier,
+) -> anyhow::Result<OpenedOutputs> {
     let receipt = &bundle.receipt.receipt;
     if receipt.agreement_id != agreement.id {
-        bail!(refused(format!("the receipt is for agreement {}, not {}", receipt.agreement_id, agreement.id)));
+        bail!(refused(format!(
+            "the receipt is for agreement {}, not {}",
+            receipt.agreement_id, agreement.id
+        )));
     }
-    bundle.receipt.verify_signature().map_err(|_| refused("the receipt's signature does not verify".into()))?;
-    let claims = verifier.verify(&receipt.evidence).map_err(|e| refused(format!("the receipt's evidence is refused: {e}")))?;
-    if claims.report_data != report_data(receipt.job_id.as_bytes(), &receipt.agreement_id, &receipt.isolate_keys) {
-        bail!(refused("the receipt's evidence does not bind this job and the key that signed the receipt".into()));
+    bundle
+        .receipt
+        .verify_signature()
+        .map_err(|_| refused("the receipt's signature does not verify".into()))?;
+    let claims = verifier
+        .verify(&receipt.evidence)
+        .map_err(|e| refused(format!("the receipt's evidence is refused: {e}")))?;
+    if claims.report_data
+        != report_data(
+            receipt.job_id.as_bytes(),
+            &receipt.agreement_id,
+            &receipt.isolate_keys,
+        )
+    {
+        bail!(refused(
+            "the receipt's evidence does not bind this job and the key that signed the receipt"
+                .into()
+        ));
     }
     if claims.measurement != receipt.measurement || claims.platform != receipt.platform {
-        bail!(refused("the receipt names another runtime than its evidence".into()));
+        bail!(refused(
+            "the receipt names another runtime than its evidence".into()
+        ));
     }
-    if !agreement.agreement.accepted_measurements(claims.platform).contains(&claims.measurement) {
-        bail!(refused(format!("runtime {} is not one the agreement accepts on {}", claims.measurement, claims.platform)));
+    if !agreement
+        .agreement
+        .accepted_measurements(claims.platform)
+        .contains(&claims.measurement)
+    {
+        bail!(refused(format!(
+            "runtime {} is not one the agreement accepts on {}",
+            claims.measurement, claims.platform
+        )));
     }
     let me = identity.card();
     let fingerprint = me.fingerprint()?;
@@ -53,12 +84,23 @@ pub fn open_outputs(identity: &Identity, agreement: &SignedAgreement, bundle: &O
     if tables.is_empty() {
         bail!(refused(format!("no output is sealed to {}", me.name)));
     }
-    Ok(OpenedOutputs { receipt: receipt.clone(), tables })
+    Ok(OpenedOutputs {
+        receipt: receipt.clone(),
+        tables,
+    })
 }
 
-fn open_one(identity: &Identity, fingerprint: &sealroom_core::ids::Fingerprint, sealed: &SealedOutput, receipt: &Receipt) -> anyhow::Result<ReleasedTable> {
+fn open_one(
+    identity: &Identity,
+    fingerprint: &sealroom_core::ids::Fingerprint,
+    sealed: &SealedOutput,
+    receipt: &Receipt,
+) -> anyhow::Result<ReleasedTable> {
     if sealed.job_id != receipt.job_id {
-        bail!(refused(format!("output {} belongs to job {}, not {}", sealed.output, sealed.job_id, receipt.job_id)));
+        bail!(refused(format!(
+            "output {} belongs to job {}, not {}",
+            sealed.output, sealed.job_id, receipt.job_id
+        )));
     }
     if &sealed.reader_fingerprint != fingerprint {
         bail!(refused(format!(
@@ -70,12 +112,23 @@ fn open_one(identity: &Identity, fingerprint: &sealroom_core::ids::Fingerprint, 
     }
     let aad = SealedOutput::aad(&sealed.job_id, &sealed.output, fingerprint);
     let plaintext = open_sealed(identity.hpke_secret(), &sealed.sealed, labels::OUTPUT, &aad)
-        .map_err(|_| refused(format!("output {:?} does not open with your key: it is not sealed to you, or was altered", sealed.output)))?;
+        .map_err(|_| {
+            refused(format!(
+                "output {:?} does not open with your key: it is not sealed to you, or was altered",
+                sealed.output
+            ))
+        })?;
     let table: ReleasedTable = serde_json::from_slice(&plaintext)?;
     let listed = receipt.outputs.iter().find(|o| o.output == sealed.output);
     match listed {
         Some(record) if record.digest == table.digest()? => Ok(table),
-        Some(_) => bail!(refused(format!("output {:?} does not match the digest in the receipt", sealed.output))),
-        None => bail!(refused(format!("the receipt does not list output {:?}", sealed.output))),
+        Some(_) => bail!(refused(format!(
+            "output {:?} does not match the digest in the receipt",
+            sealed.output
+        ))),
+        None => bail!(refused(format!(
+            "the receipt does not list output {:?}",
+            sealed.output
+        ))),
     }
 }

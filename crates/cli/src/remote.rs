@@ -33,39 +33,64 @@ pub struct HostClient {
 impl HostClient {
     /// A client of the host at `base` (e.g. `http://127.0.0.1:7100`).
     pub fn new(base: &str) -> Self {
-        Self { base: base.trim_end_matches('/').into(), http: JsonClient::default() }
+        Self {
+            base: base.trim_end_matches('/').into(),
+            http: JsonClient::default(),
+        }
     }
 
     /// The platform the host runs.
     pub fn platform(&self) -> anyhow::Result<PlatformInfo> {
-        self.http.get(&format!("{}/v1/platform", self.base)).map_err(classify)
+        self.http
+            .get(&format!("{}/v1/platform", self.base))
+            .map_err(classify)
     }
 
     /// Streams an envelope file to the host.
-    pub fn upload(&self, owner: &str, dataset: &str, envelope: &Path) -> anyhow::Result<StoredBlob> {
-        let file = std::fs::File::open(envelope).with_context(|| format!("cannot open {}", envelope.display()))?;
-        self.http.put_stream(&format!("{}/v1/datasets/{owner}/{dataset}", self.base), file).map_err(classify)
+    pub fn upload(
+        &self,
+        owner: &str,
+        dataset: &str,
+        envelope: &Path,
+    ) -> anyhow::Result<StoredBlob> {
+        let file = std::fs::File::open(envelope)
+            .with_context(|| format!("cannot open {}", envelope.display()))?;
+        self.http
+            .put_stream(
+                &format!("{}/v1/datasets/{owner}/{dataset}", self.base),
+                file,
+            )
+            .map_err(classify)
     }
 
     /// Stores a signed agreement.
     pub fn publish(&self, agreement: &SignedAgreement) -> anyhow::Result<()> {
-        let _: serde_json::Value = self.http.post(&format!("{}/v1/agreements", self.base), agreement).map_err(classify)?;
+        let _: serde_json::Value = self
+            .http
+            .post(&format!("{}/v1/agreements", self.base), agreement)
+            .map_err(classify)?;
         Ok(())
     }
 
     /// Runs a job and waits for its end.
     pub fn run(&self, request: &RunJob) -> anyhow::Result<JobRecord> {
-        self.http.post(&format!("{}/v1/jobs", self.base), request).map_err(classify)
+        self.http
+            .post(&format!("{}/v1/jobs", self.base), request)
+            .map_err(classify)
     }
 
     /// A job's record.
     pub fn job(&self, job: &JobId) -> anyhow::Result<JobRecord> {
-        self.http.get(&format!("{}/v1/jobs/{job}", self.base)).map_err(classify)
+        self.http
+            .get(&format!("{}/v1/jobs/{job}", self.base))
+            .map_err(classify)
     }
 
     /// The receipt and outputs sealed to `reader`.
     pub fn outputs(&self, job: &JobId, reader: &str) -> anyhow::Result<OutputBundle> {
-        self.http.get(&format!("{}/v1/jobs/{job}/outputs/{reader}", self.base)).map_err(classify)
+        self.http
+            .get(&format!("{}/v1/jobs/{job}/outputs/{reader}", self.base))
+            .map_err(classify)
     }
 }
 
@@ -79,33 +104,50 @@ pub struct BrokerClient {
 impl BrokerClient {
     /// A client of the broker at `base`.
     pub fn new(base: &str) -> Self {
-        Self { base: base.trim_end_matches('/').into(), http: JsonClient::default() }
+        Self {
+            base: base.trim_end_matches('/').into(),
+            http: JsonClient::default(),
+        }
     }
 
     /// The owner's card.
     pub fn card(&self) -> anyhow::Result<PartyCard> {
-        self.http.get(&format!("{}/v1/card", self.base)).map_err(classify)
+        self.http
+            .get(&format!("{}/v1/card", self.base))
+            .map_err(classify)
     }
 
     /// Sends a signed approval or revocation.
     pub fn decide(&self, decision: &SignedDecision) -> anyhow::Result<bool> {
-        let answer: serde_json::Value = self.http.post(&format!("{}/v1/decisions", self.base), decision).map_err(classify)?;
-        Ok(answer.get("stored").and_then(|v| v.as_bool()).unwrap_or(false))
+        let answer: serde_json::Value = self
+            .http
+            .post(&format!("{}/v1/decisions", self.base), decision)
+            .map_err(classify)?;
+        Ok(answer
+            .get("stored")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false))
     }
 
     /// Budgets kept.
     pub fn budgets(&self) -> anyhow::Result<Vec<BudgetStatus>> {
-        self.http.get(&format!("{}/v1/budgets", self.base)).map_err(classify)
+        self.http
+            .get(&format!("{}/v1/budgets", self.base))
+            .map_err(classify)
     }
 
     /// Releases granted.
     pub fn releases(&self) -> anyhow::Result<Vec<ReleaseRecord>> {
-        self.http.get(&format!("{}/v1/releases", self.base)).map_err(classify)
+        self.http
+            .get(&format!("{}/v1/releases", self.base))
+            .map_err(classify)
     }
 
     /// Refusals given.
     pub fn refusals(&self) -> anyhow::Result<Vec<RefusalRecord>> {
-        self.http.get(&format!("{}/v1/refusals", self.base)).map_err(classify)
+        self.http
+            .get(&format!("{}/v1/refusals", self.base))
+            .map_err(classify)
     }
 }
 

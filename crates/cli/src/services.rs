@@ -24,8 +24,17 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Starts `program args…` and waits until `GET {url}{probe}` answers, for at most `wait`.
-    pub fn start(name: &str, program: &Path, args: &[String], url: String, probe: &str, log: &Path, wait: Duration) -> anyhow::Result<Self> {
-        let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    pub fn start(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        url: String,
+        probe: &str,
+        log: &Path,
+        wait: Duration,
+    ) -> anyhow::Result<Self> {
+        let log_file = std::fs::File::create(log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
         let child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -33,7 +42,11 @@ impl ServiceProcess {
             .stderr(log_file)
             .spawn()
             .with_context(|| format!("cannot start {} ({})", name, program.display()))?;
-        let mut service = Self { name: name.into(), child, url };
+        let mut service = Self {
+            name: name.into(),
+            child,
+            url,
+        };
         service.wait_ready(probe, log, wait)?;
         Ok(service)
     }
@@ -42,15 +55,26 @@ impl ServiceProcess {
         let client = JsonClient::new(Duration::from_secs(2));
         let start = Instant::now();
         loop {
-            if client.get::<serde_json::Value>(&format!("{}{probe}", self.url)).is_ok() {
+            if client
+                .get::<serde_json::Value>(&format!("{}{probe}", self.url))
+                .is_ok()
+            {
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {
                 let said = std::fs::read_to_string(log).unwrap_or_default();
-                bail!("{} exited ({status}) before it was ready: {}", self.name, said.trim());
+                bail!(
+                    "{} exited ({status}) before it was ready: {}",
+                    self.name,
+                    said.trim()
+                );
             }
             if start.elapsed() > wait {
-                bail!("{} did not answer on {} within {wait:?}", self.name, self.url);
+                bail!(
+                    "{} did not answer on {} within {wait:?}",
+                    self.name,
+                    self.url
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -86,7 +110,8 @@ pub struct Executables {
 impl Executables {
     /// `sealroom` and the `sealroom-isolate` beside it.
     pub fn beside(sealroom: PathBuf) -> anyhow::Result<Self> {
-        let isolate = sealroom.with_file_name(format!("sealroom-isolate{}", std::env::consts::EXE_SUFFIX));
+        let isolate =
+            sealroom.with_file_name(format!("sealroom-isolate{}", std::env::consts::EXE_SUFFIX));
         if !isolate.exists() {
             bail!(
                 "{} is missing: build it beside sealroom (`cargo build --workspace`, or `--release`)",
@@ -97,7 +122,13 @@ impl Executables {
     }
 
     /// Starts a key broker for the owner whose key file is `key`.
-    pub fn start_broker(&self, key: &Path, data: &Path, port: u16, sim_key: &str) -> anyhow::Result<ServiceProcess> {
+    pub fn start_broker(
+        &self,
+        key: &Path,
+        data: &Path,
+        port: u16,
+        sim_key: &str,
+    ) -> anyhow::Result<ServiceProcess> {
         let args = vec![
             "broker".into(),
             "--key".into(),
@@ -110,7 +141,15 @@ impl Executables {
             sim_key.into(),
         ];
         std::fs::create_dir_all(data)?;
-        ServiceProcess::start("broker", &self.sealroom, &args, format!("http://127.0.0.1:{port}"), "/v1/card", &data.join("broker.log"), Duration::from_secs(20))
+        ServiceProcess::start(
+            "broker",
+            &self.sealroom,
+            &args,
+            format!("http://127.0.0.1:{port}"),
+            "/v1/card",
+            &data.join("broker.log"),
+            Duration::from_secs(20),
+        )
     }
 
     /// Starts a host.
@@ -125,6 +164,14 @@ impl Executables {
             self.isolate.display().to_string(),
         ];
         std::fs::create_dir_all(data)?;
-        ServiceProcess::start("host", &self.sealroom, &args, format!("http://127.0.0.1:{port}"), "/v1/platform", &data.join("host.log"), Duration::from_secs(20))
+        ServiceProcess::start(
+            "host",
+            &self.sealroom,
+            &args,
+            format!("http://127.0.0.1:{port}"),
+            "/v1/platform",
+            &data.join("host.log"),
+            Duration::from_secs(20),
+        )
     }
 }

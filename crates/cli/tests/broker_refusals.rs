@@ -36,7 +36,16 @@ fn setup(terms: &Terms) -> Setup {
     let reader = Identity::generate("bob", Some("http://127.0.0.1:9".into())).unwrap();
     let agreement = agreement(&owner.identity, &reader, &M, terms);
     let (header, digest, key) = envelope_header(&owner.identity, &agreement, "visits");
-    Setup { platform, owner, reader, agreement, header, digest, key, client: JsonClient::default() }
+    Setup {
+        platform,
+        owner,
+        reader,
+        agreement,
+        header,
+        digest,
+        key,
+        client: JsonClient::default(),
+    }
 }
 
 impl Setup {
@@ -45,12 +54,25 @@ impl Setup {
     }
 
     fn decide(&self, decision: Decision) {
-        let d = sealroom_cli::owner::decide(&self.owner.identity, self.agreement.id, Platform::Sim, M, decision).unwrap();
+        let d = sealroom_cli::owner::decide(
+            &self.owner.identity,
+            self.agreement.id,
+            Platform::Sim,
+            M,
+            decision,
+        )
+        .unwrap();
         assert!(self.broker().decide(&d).unwrap());
     }
 
     fn challenge(&self) -> [u8; 32] {
-        let c: Challenge = self.client.post(&format!("{}/v1/challenges", self.owner.process.url), &serde_json::json!({})).unwrap();
+        let c: Challenge = self
+            .client
+            .post(
+                &format!("{}/v1/challenges", self.owner.process.url),
+                &serde_json::json!({}),
+            )
+            .unwrap();
         c.nonce
     }
 
@@ -58,7 +80,11 @@ impl Setup {
     fn request(&self, measurement: Measurement, isolate: &EphemeralIdentity) -> ReleaseRequest {
         let nonce = self.challenge();
         let keys = isolate.public();
-        let evidence = attester(&self.platform, measurement).attest(report_data(&nonce, &self.agreement.id, &keys));
+        let evidence = attester(&self.platform, measurement).attest(report_data(
+            &nonce,
+            &self.agreement.id,
+            &keys,
+        ));
         ReleaseRequest {
             agreement: self.agreement.clone(),
             dataset: "visits".into(),
@@ -73,17 +99,26 @@ impl Setup {
     }
 
     fn send(&self, request: &ReleaseRequest) -> Result<ReleaseAnswer, HttpError> {
-        self.client.post(&format!("{}/v1/releases", self.owner.process.url), request)
+        self.client
+            .post(&format!("{}/v1/releases", self.owner.process.url), request)
     }
 
     fn spent_micros(&self) -> u64 {
-        self.broker().budgets().unwrap().iter().map(|b| b.spent_micros).sum()
+        self.broker()
+            .budgets()
+            .unwrap()
+            .iter()
+            .map(|b| b.spent_micros)
+            .sum()
     }
 }
 
 fn refusal_code(result: Result<ReleaseAnswer, HttpError>) -> String {
     match result {
-        Err(HttpError::Refused(p)) => p.kind.trim_start_matches("urn:sealroom:refusal:").to_string(),
+        Err(HttpError::Refused(p)) => p
+            .kind
+            .trim_start_matches("urn:sealroom:refusal:")
+            .to_string(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -94,12 +129,28 @@ fn released_key_opens_only_for_the_isolate_and_debits_the_budget() {
     s.decide(Decision::Approve);
     let isolate = EphemeralIdentity::generate();
     let request = s.request(M, &isolate);
-    let ReleaseAnswer::Granted(grant) = s.send(&request).unwrap() else { panic!("not granted") };
+    let ReleaseAnswer::Granted(grant) = s.send(&request).unwrap() else {
+        panic!("not granted")
+    };
     let aad = release_aad(&s.agreement.id, &request.job_id, "visits", &s.digest);
-    let key = open_sealed(&isolate.hpke.secret, &grant.sealed_key, labels::RELEASED_KEY, &aad).unwrap();
+    let key = open_sealed(
+        &isolate.hpke.secret,
+        &grant.sealed_key,
+        labels::RELEASED_KEY,
+        &aad,
+    )
+    .unwrap();
     assert_eq!(key.as_slice(), s.key.expose());
     let stranger = EphemeralIdentity::generate();
-    assert!(open_sealed(&stranger.hpke.secret, &grant.sealed_key, labels::RELEASED_KEY, &aad).is_err());
+    assert!(
+        open_sealed(
+            &stranger.hpke.secret,
+            &grant.sealed_key,
+            labels::RELEASED_KEY,
+            &aad
+        )
+        .is_err()
+    );
     assert_eq!(grant.remaining_micros, 4_000_000);
     assert_eq!(s.spent_micros(), 1_000_000);
     assert_eq!(s.broker().releases().unwrap().len(), 1);
@@ -112,11 +163,17 @@ fn every_refusal_is_specific_and_releases_and_spends_nothing() {
     let mut cases: Vec<(&str, ReleaseRequest)> = Vec::new();
 
     // Before the owner approves anything.
-    assert_eq!(refusal_code(s.send(&s.request(M, &isolate))), "measurement-not-approved");
+    assert_eq!(
+        refusal_code(s.send(&s.request(M, &isolate))),
+        "measurement-not-approved"
+    );
     s.decide(Decision::Approve);
 
     // A modified runtime: its measurement is not the approved one.
-    cases.push(("measurement-not-in-agreement", s.request(Measurement([8; 32]), &isolate)));
+    cases.push((
+        "measurement-not-in-agreement",
+        s.request(Measurement([8; 32]), &isolate),
+    ));
 
     // Evidence that binds other keys than the ones presented.
     let mut r = s.request(M, &isolate);
@@ -130,7 +187,11 @@ fn every_refusal_is_specific_and_releases_and_spends_nothing() {
 
     // Evidence signed by a platform key the broker does not pin.
     let mut r = s.request(M, &isolate);
-    r.evidence = attester(&SimPlatformKey::generate(), M).attest(report_data(&r.nonce, &s.agreement.id, &r.isolate_keys));
+    r.evidence = attester(&SimPlatformKey::generate(), M).attest(report_data(
+        &r.nonce,
+        &s.agreement.id,
+        &r.isolate_keys,
+    ));
     cases.push(("evidence-invalid", r));
 
     // An agreement that not every party has signed.
@@ -152,13 +213,16 @@ fn every_refusal_is_specific_and_releases_and_spends_nothing() {
     let mut r = s.request(M, &isolate);
     let impostor = Identity::generate("alice", Some("http://127.0.0.1:9".into())).unwrap();
     let impostor_agreement = agreement(&impostor, &s.reader, &M, &Terms::default());
-    r.wrapped_key = envelope_header(&impostor, &impostor_agreement, "visits").0.wrapped_key;
+    r.wrapped_key = envelope_header(&impostor, &impostor_agreement, "visits")
+        .0
+        .wrapped_key;
     cases.push(("wrong-key", r));
 
     // A nonce the broker never issued.
     let mut r = s.request(M, &isolate);
     r.nonce = [9; 32];
-    r.evidence = attester(&s.platform, M).attest(report_data(&r.nonce, &s.agreement.id, &r.isolate_keys));
+    r.evidence =
+        attester(&s.platform, M).attest(report_data(&r.nonce, &s.agreement.id, &r.isolate_keys));
     cases.push(("nonce-unknown", r));
 
     let count = cases.len() + 1;
@@ -168,18 +232,35 @@ fn every_refusal_is_specific_and_releases_and_spends_nothing() {
     assert_eq!(s.spent_micros(), 0, "a refusal spent budget");
     assert!(s.broker().releases().unwrap().is_empty());
     let refusals = s.broker().refusals().unwrap();
-    assert_eq!(refusals.len(), count, "every refusal is recorded for the owner");
+    assert_eq!(
+        refusals.len(),
+        count,
+        "every refusal is recorded for the owner"
+    );
 }
 
 #[test]
 fn an_expired_agreement_is_refused() {
-    let s = setup(&Terms { valid_from: "2020-01-01T00:00:00Z", valid_until: "2021-01-01T00:00:00Z", ..Terms::default() });
+    let s = setup(&Terms {
+        valid_from: "2020-01-01T00:00:00Z",
+        valid_until: "2021-01-01T00:00:00Z",
+        ..Terms::default()
+    });
     s.decide(Decision::Approve);
     let isolate = EphemeralIdentity::generate();
     let result = s.send(&s.request(M, &isolate));
-    let Err(HttpError::Refused(problem)) = result else { panic!("expected a refusal") };
-    assert!(problem.kind.ends_with("agreement-not-in-force"), "{problem:?}");
-    assert!(problem.detail.contains("expired at 2021-01-01T00:00:00Z"), "{}", problem.detail);
+    let Err(HttpError::Refused(problem)) = result else {
+        panic!("expected a refusal")
+    };
+    assert!(
+        problem.kind.ends_with("agreement-not-in-force"),
+        "{problem:?}"
+    );
+    assert!(
+        problem.detail.contains("expired at 2021-01-01T00:00:00Z"),
+        "{}",
+        problem.detail
+    );
     assert_eq!(s.spent_micros(), 0);
 }
 
@@ -188,17 +269,29 @@ fn revocation_applies_to_every_later_release() {
     let s = setup(&Terms::default());
     let isolate = EphemeralIdentity::generate();
     s.decide(Decision::Approve);
-    assert!(matches!(s.send(&s.request(M, &isolate)).unwrap(), ReleaseAnswer::Granted(_)));
+    assert!(matches!(
+        s.send(&s.request(M, &isolate)).unwrap(),
+        ReleaseAnswer::Granted(_)
+    ));
     std::thread::sleep(std::time::Duration::from_millis(1100));
     s.decide(Decision::Revoke);
     let result = s.send(&s.request(M, &isolate));
-    let Err(HttpError::Refused(problem)) = result else { panic!("expected a refusal") };
+    let Err(HttpError::Refused(problem)) = result else {
+        panic!("expected a refusal")
+    };
     assert!(problem.kind.ends_with("measurement-revoked"));
-    assert!(problem.detail.contains("revoked by alice") && problem.detail.contains("re-approve"), "{}", problem.detail);
+    assert!(
+        problem.detail.contains("revoked by alice") && problem.detail.contains("re-approve"),
+        "{}",
+        problem.detail
+    );
     assert_eq!(s.spent_micros(), 1_000_000);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     s.decide(Decision::Approve);
-    assert!(matches!(s.send(&s.request(M, &isolate)).unwrap(), ReleaseAnswer::Granted(_)));
+    assert!(matches!(
+        s.send(&s.request(M, &isolate)).unwrap(),
+        ReleaseAnswer::Granted(_)
+    ));
 }
 
 #[test]
@@ -206,7 +299,10 @@ fn a_replayed_request_is_refused_and_spends_once() {
     let s = setup(&Terms::default());
     s.decide(Decision::Approve);
     let request = s.request(M, &EphemeralIdentity::generate());
-    assert!(matches!(s.send(&request).unwrap(), ReleaseAnswer::Granted(_)));
+    assert!(matches!(
+        s.send(&request).unwrap(),
+        ReleaseAnswer::Granted(_)
+    ));
     assert_eq!(refusal_code(s.send(&request)), "nonce-replayed");
     assert_eq!(s.spent_micros(), 1_000_000);
 }
@@ -217,19 +313,34 @@ fn a_dry_run_checks_everything_but_consumes_nothing() {
     s.decide(Decision::Approve);
     let mut request = s.request(M, &EphemeralIdentity::generate());
     request.dry_run = true;
-    assert!(matches!(s.send(&request).unwrap(), ReleaseAnswer::WouldGrant { .. }));
-    assert!(matches!(s.send(&request).unwrap(), ReleaseAnswer::WouldGrant { .. }));
+    assert!(matches!(
+        s.send(&request).unwrap(),
+        ReleaseAnswer::WouldGrant { .. }
+    ));
+    assert!(matches!(
+        s.send(&request).unwrap(),
+        ReleaseAnswer::WouldGrant { .. }
+    ));
     assert_eq!(s.spent_micros(), 0);
     request.dry_run = false;
-    assert!(matches!(s.send(&request).unwrap(), ReleaseAnswer::Granted(_)));
+    assert!(matches!(
+        s.send(&request).unwrap(),
+        ReleaseAnswer::Granted(_)
+    ));
     assert_eq!(s.spent_micros(), 1_000_000);
 }
 
 #[test]
 fn concurrent_releases_never_overspend_the_budget() {
-    let s = Arc::new(setup(&Terms { epsilon: 1.0, total: 5.0, ..Terms::default() }));
+    let s = Arc::new(setup(&Terms {
+        epsilon: 1.0,
+        total: 5.0,
+        ..Terms::default()
+    }));
     s.decide(Decision::Approve);
-    let requests: Vec<ReleaseRequest> = (0..20).map(|_| s.request(M, &EphemeralIdentity::generate())).collect();
+    let requests: Vec<ReleaseRequest> = (0..20)
+        .map(|_| s.request(M, &EphemeralIdentity::generate()))
+        .collect();
     let barrier = Arc::new(Barrier::new(requests.len()));
     let handles: Vec<_> = requests
         .into_iter()
@@ -242,7 +353,10 @@ fn concurrent_releases_never_overspend_the_budget() {
         })
         .collect();
     let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let granted = results.iter().filter(|r| matches!(r, Ok(ReleaseAnswer::Granted(_)))).count();
+    let granted = results
+        .iter()
+        .filter(|r| matches!(r, Ok(ReleaseAnswer::Granted(_))))
+        .count();
     let exhausted = results
         .iter()
         .filter(|r| matches!(r, Err(HttpError::Refused(p)) if p.kind.ends_with("budget-exhausted")))
@@ -250,5 +364,8 @@ fn concurrent_releases_never_overspend_the_budget() {
     assert_eq!((granted, exhausted), (5, 15));
     let budgets = s.broker().budgets().unwrap();
     assert_eq!(budgets.len(), 1);
-    assert_eq!((budgets[0].spent_micros, budgets[0].releases), (5_000_000, 5));
+    assert_eq!(
+        (budgets[0].spent_micros, budgets[0].releases),
+        (5_000_000, 5)
+    );
 }

@@ -8,12 +8,20 @@ use std::process::{Command, Output};
 use sealroom_cli::services::{ServiceProcess, free_port};
 
 fn sealroom(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sealroom")).args(args).current_dir(dir).output().expect("sealroom runs")
+    Command::new(env!("CARGO_BIN_EXE_sealroom"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("sealroom runs")
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
     let out = sealroom(dir, args);
-    assert!(out.status.success(), "sealroom {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sealroom {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -29,33 +37,60 @@ fn help_teaches_and_exit_codes_distinguish_refusals_from_usage_errors() {
     let help = ok(dir.path(), &["--help"]);
     assert!(help.contains("Exit codes") && help.contains("demo") && help.contains("seal"));
 
-    std::fs::write(dir.path().join("bad.toml"), "format = \"sealroom-agreement/v1\"\nname = \"x\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "format = \"sealroom-agreement/v1\"\nname = \"x\"\n",
+    )
+    .unwrap();
     let out = sealroom(dir.path(), &["agreement", "check", "bad.toml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing field"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing field"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = sealroom(dir.path(), &["agreement", "check", "missing.toml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(sealroom(dir.path(), &["no-such-command"]).status.code(), Some(2));
+    assert_eq!(
+        sealroom(dir.path(), &["no-such-command"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn party_files_are_private_never_overwritten_and_never_printed() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let made = json(dir.path(), &["party", "new", "alice", "--broker-url", "http://127.0.0.1:1"]);
+    let made = json(
+        dir.path(),
+        &[
+            "party",
+            "new",
+            "alice",
+            "--broker-url",
+            "http://127.0.0.1:1",
+        ],
+    );
     let key = dir.path().join("alice.key");
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let again = sealroom(dir.path(), &["party", "new", "alice"]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
 
     let shown = json(dir.path(), &["party", "show", "alice.card.json"]);
     assert_eq!(shown["fingerprint"], made["fingerprint"]);
-    let secret: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+    let secret: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
     let from_key = ok(dir.path(), &["party", "show", "alice.key"]);
     for field in ["signing_seed", "hpke_secret"] {
-        assert!(!from_key.contains(secret[field].as_str().unwrap()), "{field} printed");
+        assert!(
+            !from_key.contains(secret[field].as_str().unwrap()),
+            "{field} printed"
+        );
     }
 }
 
@@ -68,21 +103,75 @@ fn quickstart_by_hand() {
     for f in ["exposures.csv", "purchases.csv", "agreement.toml.template"] {
         std::fs::copy(examples.join(f), d.join(f)).unwrap();
     }
-    let (host_port, ad_port, shop_port) = (free_port().unwrap(), free_port().unwrap(), free_port().unwrap());
+    let (host_port, ad_port, shop_port) = (
+        free_port().unwrap(),
+        free_port().unwrap(),
+        free_port().unwrap(),
+    );
     let host_url = format!("http://127.0.0.1:{host_port}");
-    ok(d, &["party", "new", "adplatform", "--broker-url", &format!("http://127.0.0.1:{ad_port}")]);
-    ok(d, &["party", "new", "advertiser", "--broker-url", &format!("http://127.0.0.1:{shop_port}")]);
+    ok(
+        d,
+        &[
+            "party",
+            "new",
+            "adplatform",
+            "--broker-url",
+            &format!("http://127.0.0.1:{ad_port}"),
+        ],
+    );
+    ok(
+        d,
+        &[
+            "party",
+            "new",
+            "advertiser",
+            "--broker-url",
+            &format!("http://127.0.0.1:{shop_port}"),
+        ],
+    );
 
     let exe = Path::new(env!("CARGO_BIN_EXE_sealroom"));
     let service = |name: &str, args: Vec<String>, url: String, probe: &str| {
-        let args: Vec<String> = args.into_iter().map(|a| a.replace("{dir}", &d.display().to_string())).collect();
-        ServiceProcess::start(name, exe, &args, url, probe, &d.join(format!("{name}.log")), std::time::Duration::from_secs(20)).unwrap()
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| a.replace("{dir}", &d.display().to_string()))
+            .collect();
+        ServiceProcess::start(
+            name,
+            exe,
+            &args,
+            url,
+            probe,
+            &d.join(format!("{name}.log")),
+            std::time::Duration::from_secs(20),
+        )
+        .unwrap()
     };
-    let _host = service("host", vec!["host".into(), "--data".into(), "{dir}/host-data".into(), "--listen".into(), format!("127.0.0.1:{host_port}")], host_url.clone(), "/v1/platform");
+    let _host = service(
+        "host",
+        vec![
+            "host".into(),
+            "--data".into(),
+            "{dir}/host-data".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{host_port}"),
+        ],
+        host_url.clone(),
+        "/v1/platform",
+    );
     let platform = json(d, &["platform", "--host", &host_url]);
-    let sim = platform["simulator_platform_key"].as_str().unwrap().to_string();
-    let measurement = json(d, &["measure"])["measurement"].as_str().unwrap().to_string();
-    assert_eq!(platform["isolate_measurement"].as_str().unwrap(), measurement);
+    let sim = platform["simulator_platform_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let measurement = json(d, &["measure"])["measurement"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        platform["isolate_measurement"].as_str().unwrap(),
+        measurement
+    );
     let broker = |name: &str, port: u16| {
         service(
             &format!("{name}-broker"),
@@ -101,45 +190,191 @@ fn quickstart_by_hand() {
             "/v1/card",
         )
     };
-    let _brokers = [broker("adplatform", ad_port), broker("advertiser", shop_port)];
+    let _brokers = [
+        broker("adplatform", ad_port),
+        broker("advertiser", shop_port),
+    ];
 
     let mut toml = std::fs::read_to_string(d.join("agreement.toml.template")).unwrap();
     for name in ["adplatform", "advertiser"] {
-        let block = ok(d, &["party", "show", &format!("{name}.card.json"), "--toml"]);
+        let block = ok(
+            d,
+            &["party", "show", &format!("{name}.card.json"), "--toml"],
+        );
         toml = toml.replace(&format!("# PASTE {name}\n"), &block);
     }
-    std::fs::write(d.join("agreement.toml"), toml.replace("MEASUREMENT", &measurement)).unwrap();
+    std::fs::write(
+        d.join("agreement.toml"),
+        toml.replace("MEASUREMENT", &measurement),
+    )
+    .unwrap();
 
     let checked = json(d, &["agreement", "check", "agreement.toml"]);
-    assert_eq!(checked["missing_signatures"], serde_json::json!(["adplatform", "advertiser"]));
-    ok(d, &["agreement", "sign", "agreement.toml", "--key", "adplatform.key"]);
-    let signed = json(d, &["agreement", "sign", "agreement.signed.json", "--key", "advertiser.key"]);
+    assert_eq!(
+        checked["missing_signatures"],
+        serde_json::json!(["adplatform", "advertiser"])
+    );
+    ok(
+        d,
+        &[
+            "agreement",
+            "sign",
+            "agreement.toml",
+            "--key",
+            "adplatform.key",
+        ],
+    );
+    let signed = json(
+        d,
+        &[
+            "agreement",
+            "sign",
+            "agreement.signed.json",
+            "--key",
+            "advertiser.key",
+        ],
+    );
     assert_eq!(signed["missing_signatures"], serde_json::json!([]));
 
     for (owner, dataset) in [("adplatform", "exposures"), ("advertiser", "purchases")] {
-        let sealed = json(d, &["seal", "--key", &format!("{owner}.key"), "--agreement", "agreement.signed.json", "--dataset", dataset, "--input", &format!("{dataset}.csv"), "--out", &format!("{dataset}.envelope")]);
+        let sealed = json(
+            d,
+            &[
+                "seal",
+                "--key",
+                &format!("{owner}.key"),
+                "--agreement",
+                "agreement.signed.json",
+                "--dataset",
+                dataset,
+                "--input",
+                &format!("{dataset}.csv"),
+                "--out",
+                &format!("{dataset}.envelope"),
+            ],
+        );
         assert!(sealed["rows"].as_u64().unwrap() >= 200);
-        ok(d, &["upload", "--host", &host_url, &format!("{dataset}.envelope")]);
-        ok(d, &["approve", "--key", &format!("{owner}.key"), "--agreement", "agreement.signed.json", "--measurement", &measurement]);
+        ok(
+            d,
+            &[
+                "upload",
+                "--host",
+                &host_url,
+                &format!("{dataset}.envelope"),
+            ],
+        );
+        ok(
+            d,
+            &[
+                "approve",
+                "--key",
+                &format!("{owner}.key"),
+                "--agreement",
+                "agreement.signed.json",
+                "--measurement",
+                &measurement,
+            ],
+        );
     }
-    ok(d, &["publish", "--host", &host_url, "agreement.signed.json"]);
-    let job = json(d, &["run", "--host", &host_url, "--agreement", "agreement.signed.json"]);
+    ok(
+        d,
+        &["publish", "--host", &host_url, "agreement.signed.json"],
+    );
+    let job = json(
+        d,
+        &[
+            "run",
+            "--host",
+            &host_url,
+            "--agreement",
+            "agreement.signed.json",
+        ],
+    );
     assert_eq!(job["status"], "finished");
     let job_id = job["job_id"].as_str().unwrap();
 
-    let opened = json(d, &["open", "--key", "advertiser.key", "--agreement", "agreement.signed.json", "--host", &host_url, "--job", job_id, "--accept-simulator-evidence", &sim]);
+    let opened = json(
+        d,
+        &[
+            "open",
+            "--key",
+            "advertiser.key",
+            "--agreement",
+            "agreement.signed.json",
+            "--host",
+            &host_url,
+            "--job",
+            job_id,
+            "--accept-simulator-evidence",
+            &sim,
+        ],
+    );
     assert_eq!(opened["tables"][0]["rows"].as_array().unwrap().len(), 3);
-    let text = ok(d, &["open", "--key", "advertiser.key", "--agreement", "agreement.signed.json", "--host", &host_url, "--job", job_id, "--accept-simulator-evidence", &sim]);
+    let text = ok(
+        d,
+        &[
+            "open",
+            "--key",
+            "advertiser.key",
+            "--agreement",
+            "agreement.signed.json",
+            "--host",
+            &host_url,
+            "--job",
+            job_id,
+            "--accept-simulator-evidence",
+            &sim,
+        ],
+    );
     assert!(text.contains("SIMULATOR") && text.contains("spring-tv"));
 
-    let not_reader = sealroom(d, &["open", "--key", "adplatform.key", "--agreement", "agreement.signed.json", "--host", &host_url, "--job", job_id, "--accept-simulator-evidence", &sim]);
+    let not_reader = sealroom(
+        d,
+        &[
+            "open",
+            "--key",
+            "adplatform.key",
+            "--agreement",
+            "agreement.signed.json",
+            "--host",
+            &host_url,
+            "--job",
+            job_id,
+            "--accept-simulator-evidence",
+            &sim,
+        ],
+    );
     assert_eq!(not_reader.status.code(), Some(1));
 
     let budgets = json(d, &["budget", "--key", "adplatform.key"]);
     assert_eq!(budgets[0]["spent_micros"], 1_000_000);
 
-    ok(d, &["revoke", "--key", "advertiser.key", "--agreement", "agreement.signed.json", "--measurement", &measurement]);
-    let refused = sealroom(d, &["run", "--host", &host_url, "--agreement", "agreement.signed.json"]);
+    ok(
+        d,
+        &[
+            "revoke",
+            "--key",
+            "advertiser.key",
+            "--agreement",
+            "agreement.signed.json",
+            "--measurement",
+            &measurement,
+        ],
+    );
+    let refused = sealroom(
+        d,
+        &[
+            "run",
+            "--host",
+            &host_url,
+            "--agreement",
+            "agreement.signed.json",
+        ],
+    );
     assert_eq!(refused.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("revoked by advertiser"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("revoked by advertiser"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -10,7 +10,10 @@ use sealroom_host::JobStatus;
 use sealroom_privacy::DiscreteLaplace;
 
 fn options() -> DemoOptions {
-    DemoOptions { people: 3000, ..DemoOptions::new(common::executables()) }
+    DemoOptions {
+        people: 3000,
+        ..DemoOptions::new(common::executables())
+    }
 }
 
 #[test]
@@ -24,9 +27,15 @@ fn demo_releases_the_overlap_within_the_noise_bound_and_refuses_what_it_must() {
     let bound = DiscreteLaplace::new(4, 1).unwrap().error_bound(1.0 - 1e-9) as i64;
     assert_eq!(report.cells.len(), data::CAMPAIGNS.len());
     for cell in &report.cells {
-        assert!((cell.released - cell.exact).abs() <= bound, "{cell:?} outside ±{bound}");
+        assert!(
+            (cell.released - cell.exact).abs() <= bound,
+            "{cell:?} outside ±{bound}"
+        );
     }
-    assert!(report.cells.iter().any(|c| c.exact > 100), "the synthetic data overlaps");
+    assert!(
+        report.cells.iter().any(|c| c.exact > 100),
+        "the synthetic data overlaps"
+    );
     assert!(report.table.simulator, "simulator outputs say so");
     let receipt = &report.job.receipt.as_ref().unwrap().receipt;
     assert_eq!(receipt.inputs.len(), 2);
@@ -42,21 +51,38 @@ fn demo_releases_the_overlap_within_the_noise_bound_and_refuses_what_it_must() {
             "urn:sealroom:refusal:budget-exhausted"
         ]
     );
-    assert!(report.refusals[3].attempt.contains("after 3 more runs"), "{:?}", report.refusals[3]);
+    assert!(
+        report.refusals[3].attempt.contains("after 3 more runs"),
+        "{:?}",
+        report.refusals[3]
+    );
 }
 
 fn deployment(people: u32) -> Deployment {
-    Deployment::start(&options(), DemoPrivacy::default(), data::generate(people, 7), &|_| {}).expect("deployment starts")
+    Deployment::start(
+        &options(),
+        DemoPrivacy::default(),
+        data::generate(people, 7),
+        &|_| {},
+    )
+    .expect("deployment starts")
 }
 
 #[test]
 fn a_flipped_byte_fails_the_job_naming_dataset_and_chunk_and_stores_nothing() {
     let d = deployment(10_000);
-    let path = sealroom_host::blobs::BlobStore::new(&d.dir.join("host/blobs")).unwrap().dataset_path("adplatform", "exposures");
+    let path = sealroom_host::blobs::BlobStore::new(&d.dir.join("host/blobs"))
+        .unwrap()
+        .dataset_path("adplatform", "exposures");
     let mut bytes = std::fs::read(&path).unwrap();
-    let header_len = MAGIC.len() + 4 + u32::from_be_bytes(bytes[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap()) as usize;
+    let header_len = MAGIC.len()
+        + 4
+        + u32::from_be_bytes(bytes[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap()) as usize;
     let chunk = 64 * 1024 + TAG_LEN;
-    assert!(bytes.len() > header_len + 2 * chunk, "the test needs at least three chunks");
+    assert!(
+        bytes.len() > header_len + 2 * chunk,
+        "the test needs at least three chunks"
+    );
     bytes[header_len + chunk + 100] ^= 0x20;
     std::fs::write(&path, bytes).unwrap();
 
@@ -65,10 +91,19 @@ fn a_flipped_byte_fails_the_job_naming_dataset_and_chunk_and_stores_nothing() {
     let error = record.error.as_ref().unwrap();
     assert_eq!(error.code, "envelope-corrupt");
     assert_eq!(error.dataset.as_deref(), Some("adplatform/exposures"));
-    assert!(error.message.contains("adplatform/exposures") && error.message.contains("chunk 1"), "{}", error.message);
+    assert!(
+        error.message.contains("adplatform/exposures") && error.message.contains("chunk 1"),
+        "{}",
+        error.message
+    );
     assert!(record.outputs.is_empty() && record.receipt.is_none());
     let fetched = d.host.outputs(&record.job_id, "advertiser");
-    assert!(fetched.unwrap_err().to_string().contains("job-not-finished"));
+    assert!(
+        fetched
+            .unwrap_err()
+            .to_string()
+            .contains("job-not-finished")
+    );
 }
 
 #[test]
@@ -79,27 +114,44 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     let verifier = d.verifier();
 
     let refused = d.host.outputs(&record.job_id, "adplatform").unwrap_err();
-    assert!(refused.to_string().contains("no-output-for-reader"), "{refused}");
+    assert!(
+        refused.to_string().contains("no-output-for-reader"),
+        "{refused}"
+    );
 
     let bundle = d.host.outputs(&record.job_id, "advertiser").unwrap();
-    let opened = reader::open_outputs(&d.advertiser.identity, &d.agreement, &bundle, &verifier).unwrap();
+    let opened =
+        reader::open_outputs(&d.advertiser.identity, &d.agreement, &bundle, &verifier).unwrap();
     assert_eq!(opened.tables[0].rows.len(), data::CAMPAIGNS.len());
-    let err = reader::open_outputs(&d.adplatform.identity, &d.agreement, &bundle, &verifier).unwrap_err();
+    let err =
+        reader::open_outputs(&d.adplatform.identity, &d.agreement, &bundle, &verifier).unwrap_err();
     assert!(err.to_string().contains("not to you"), "{err}");
 
     let mut tampered = bundle.clone();
-    tampered.receipt.receipt.outputs[0].readers.push("adplatform".into());
-    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &tampered, &verifier).unwrap_err();
-    assert!(err.to_string().contains("signature does not verify"), "{err}");
+    tampered.receipt.receipt.outputs[0]
+        .readers
+        .push("adplatform".into());
+    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &tampered, &verifier)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("signature does not verify"),
+        "{err}"
+    );
 
     let mut swapped = bundle.clone();
     swapped.sealed[0].sealed.ciphertext[5] ^= 1;
-    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &swapped, &verifier).unwrap_err();
+    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &swapped, &verifier)
+        .unwrap_err();
     assert!(err.to_string().contains("does not open"), "{err}");
 
     let untrusting = sealroom_attest::EvidenceVerifier::new();
-    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &bundle, &untrusting).unwrap_err();
-    assert!(err.to_string().contains("simulator evidence is not accepted"), "{err}");
+    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &bundle, &untrusting)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("simulator evidence is not accepted"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,5 +160,8 @@ fn the_host_refuses_an_agreement_not_signed_by_every_party() {
     let mut partial: SignedAgreement = d.agreement.clone();
     partial.signatures.retain(|s| s.party == "adplatform");
     let err = d.host.publish(&partial).unwrap_err();
-    assert!(err.to_string().contains("not yet signed by advertiser"), "{err}");
+    assert!(
+        err.to_string().contains("not yet signed by advertiser"),
+        "{err}"
+    );
 }

@@ -35,17 +35,22 @@ pub mod b64_array {
     use super::*;
 
     /// Serializes a fixed-size array as base64.
-    pub fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, const N: usize>(
+        bytes: &[u8; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&encode(bytes))
     }
 
     /// Deserializes base64 into a fixed-size array, naming the expected length on mismatch.
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
         let text = String::deserialize(d)?;
         let bytes = decode(&text).map_err(serde::de::Error::custom)?;
         let len = bytes.len();
-        bytes
-            .try_into()
-            .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes of base64, found {len}")))
+        bytes.try_into().map_err(|_| {
+            serde::de::Error::custom(format!("expected {N} bytes of base64, found {len}"))
+        })
     }
 }

@@ -1,8 +1,8 @@
 //! Canonical encoding (RFC 8785 JSON) and domain-separated SHA-256.
 
 use serde::Serialize;
-pub use sha2::Sha256;
 use sha2::Digest as _;
+pub use sha2::Sha256;
 
 use crate::ids::Digest;
 
@@ -36,7 +36,10 @@ pub fn labeled_hasher(label: &str) -> Sha256 {
 }
 
 /// The labeled digest of a value's canonical JSON.
-pub fn canonical_digest<T: Serialize + ?Sized>(label: &str, value: &T) -> Result<Digest, CanonicalError> {
+pub fn canonical_digest<T: Serialize + ?Sized>(
+    label: &str,
+    value: &T,
+) -> Result<Digest, CanonicalError> {
     Ok(labeled_digest(label, &canonical_json(value)?))
 }
 

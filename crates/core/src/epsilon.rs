@@ -45,7 +45,9 @@ impl Epsilon {
             return Err(EpsilonError::NotPositive(0.0));
         }
         if micros > 1000 * MICROS_PER_UNIT {
-            return Err(EpsilonError::TooLarge(micros as f64 / MICROS_PER_UNIT as f64));
+            return Err(EpsilonError::TooLarge(
+                micros as f64 / MICROS_PER_UNIT as f64,
+            ));
         }
         Ok(Self { micros })
     }
@@ -118,15 +120,25 @@ impl std::str::FromStr for Epsilon {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let unreadable = || EpsilonError::Unreadable(s.chars().take(40).collect());
         let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if whole.is_empty()
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(unreadable());
         }
         if frac.len() > 6 {
             return Err(EpsilonError::TooPrecise(s.parse().unwrap_or(f64::NAN)));
         }
         let whole: u64 = whole.parse().map_err(|_| unreadable())?;
-        let frac_micros: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().map_err(|_| unreadable())? };
-        let micros = whole.checked_mul(MICROS_PER_UNIT).and_then(|w| w.checked_add(frac_micros)).ok_or_else(unreadable)?;
+        let frac_micros: u64 = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<6}").parse().map_err(|_| unreadable())?
+        };
+        let micros = whole
+            .checked_mul(MICROS_PER_UNIT)
+            .and_then(|w| w.checked_add(frac_micros))
+            .ok_or_else(unreadable)?;
         Self::from_micros(micros)
     }
 }
@@ -140,7 +152,9 @@ impl Serialize for Epsilon {
 
 impl<'de> Deserialize<'de> for Epsilon {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -160,12 +174,30 @@ mod tests {
 
     #[test]
     fn epsilon_refuses_bad_values() {
-        assert!(matches!(Epsilon::from_f64(f64::NAN), Err(EpsilonError::NotFinite(_))));
-        assert!(matches!(Epsilon::from_f64(f64::INFINITY), Err(EpsilonError::NotFinite(_))));
-        assert!(matches!(Epsilon::from_f64(0.0), Err(EpsilonError::NotPositive(_))));
-        assert!(matches!(Epsilon::from_f64(-1.0), Err(EpsilonError::NotPositive(_))));
-        assert!(matches!(Epsilon::from_f64(1e-9), Err(EpsilonError::TooPrecise(_))));
-        assert!(matches!("0.0000001".parse::<Epsilon>(), Err(EpsilonError::TooPrecise(_))));
+        assert!(matches!(
+            Epsilon::from_f64(f64::NAN),
+            Err(EpsilonError::NotFinite(_))
+        ));
+        assert!(matches!(
+            Epsilon::from_f64(f64::INFINITY),
+            Err(EpsilonError::NotFinite(_))
+        ));
+        assert!(matches!(
+            Epsilon::from_f64(0.0),
+            Err(EpsilonError::NotPositive(_))
+        ));
+        assert!(matches!(
+            Epsilon::from_f64(-1.0),
+            Err(EpsilonError::NotPositive(_))
+        ));
+        assert!(matches!(
+            Epsilon::from_f64(1e-9),
+            Err(EpsilonError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            "0.0000001".parse::<Epsilon>(),
+            Err(EpsilonError::TooPrecise(_))
+        ));
         assert!("-1".parse::<Epsilon>().is_err());
     }
 }

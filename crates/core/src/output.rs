@@ -144,7 +144,12 @@ impl SignedReceipt {
     /// Checks the signature against the key the receipt names (the caller must check that key's evidence).
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
         let bytes = Self::signed_bytes(&self.receipt).map_err(|_| SignatureError::Mismatch)?;
-        verify(&self.receipt.isolate_keys.signing, labels::RECEIPT, &bytes, &self.signature)
+        verify(
+            &self.receipt.isolate_keys.signing,
+            labels::RECEIPT,
+            &bytes,
+            &self.signature,
+        )
     }
 }
 

@@ -31,7 +31,12 @@ pub enum SignatureError {
 }
 
 /// Verifies `signature` over `label ‖ 0x00 ‖ bytes` with strict Ed25519 rules.
-pub fn verify(key: &SigningPublicKey, label: &str, bytes: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+pub fn verify(
+    key: &SigningPublicKey,
+    label: &str,
+    bytes: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
     let key = VerifyingKey::from_bytes(&key.0).map_err(|_| SignatureError::BadKey)?;
     let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
     key.verify_strict(&signing_message(label, bytes), &signature)

@@ -67,6 +67,11 @@ impl SignedDecision {
     /// Verifies the signature against the owner's card.
     pub fn verify(&self, owner: &PartyCard) -> Result<(), SignatureError> {
         let bytes = Self::signed_bytes(&self.statement).map_err(|_| SignatureError::Mismatch)?;
-        verify(&owner.signing_key, self.statement.label(), &bytes, &self.signature)
+        verify(
+            &owner.signing_key,
+            self.statement.label(),
+            &bytes,
+            &self.signature,
+        )
     }
 }

@@ -76,7 +76,12 @@ pub struct ReleaseRequest {
 }
 
 /// Associated data of a released key: binds it to agreement, job, dataset and envelope header.
-pub fn release_aad(agreement: &AgreementId, job: &JobId, dataset: &str, header_digest: &Digest) -> Vec<u8> {
+pub fn release_aad(
+    agreement: &AgreementId,
+    job: &JobId,
+    dataset: &str,
+    header_digest: &Digest,
+) -> Vec<u8> {
     let mut aad = Vec::with_capacity(32 + 16 + 32 + dataset.len());
     aad.extend_from_slice(agreement.as_bytes());
     aad.extend_from_slice(job.as_bytes());
@@ -155,8 +160,8 @@ pub struct JobSpec {
 pub enum JobOutcome {
     /// Outputs sealed and receipt signed.
     Finished {
-        /// The signed receipt.
-        receipt: SignedReceipt,
+        /// The signed receipt (boxed: it is far larger than a failure).
+        receipt: Box<SignedReceipt>,
         /// One sealed output per (output, reader).
         outputs: Vec<SealedOutput>,
     },

@@ -11,7 +11,9 @@ pub enum CryptoError {
     #[error("HPKE sealing failed")]
     SealFailed,
     /// The ciphertext does not open with this key and context: wrong key, wrong context, or tampered.
-    #[error("the ciphertext does not open with this key (wrong recipient, wrong context, or tampered)")]
+    #[error(
+        "the ciphertext does not open with this key (wrong recipient, wrong context, or tampered)"
+    )]
     OpenFailed,
     /// Decrypted data has the wrong length.
     #[error("decrypted key has {found} bytes, expected {expected}")]

@@ -80,7 +80,10 @@ pub struct Identity {
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity").field("name", &self.name).field("keys", &"[redacted]").finish()
+        f.debug_struct("Identity")
+            .field("name", &self.name)
+            .field("keys", &"[redacted]")
+            .finish()
     }
 }
 
@@ -134,38 +137,63 @@ impl Identity {
             signing_seed: bytes::encode(self.signing.as_bytes()),
             hpke_secret: bytes::encode(self.hpke.secret.expose()),
         };
-        let text = Zeroizing::new(serde_json::to_string_pretty(&file).expect("key file serializes"));
-        let io = |source| KeyFileError::Io { path: path.into(), source };
+        let text =
+            Zeroizing::new(serde_json::to_string_pretty(&file).expect("key file serializes"));
+        let io = |source| KeyFileError::Io {
+            path: path.into(),
+            source,
+        };
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut out = options.open(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists { KeyFileError::Exists(path.into()) } else { io(e) }
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                KeyFileError::Exists(path.into())
+            } else {
+                io(e)
+            }
         })?;
-        out.write_all(text.as_bytes()).and_then(|_| out.write_all(b"\n")).and_then(|_| out.sync_all()).map_err(io)
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.write_all(b"\n"))
+            .and_then(|_| out.sync_all())
+            .map_err(io)
     }
 
     /// Reads a key file, refusing one that other users can read.
     pub fn read_key_file(path: &Path) -> Result<Self, KeyFileError> {
-        let io = |source| KeyFileError::Io { path: path.into(), source };
+        let io = |source| KeyFileError::Io {
+            path: path.into(),
+            source,
+        };
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                return Err(KeyFileError::TooOpen { path: path.into(), mode });
+                return Err(KeyFileError::TooOpen {
+                    path: path.into(),
+                    mode,
+                });
             }
         }
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
-        let malformed = |reason: String| KeyFileError::Malformed { path: path.into(), reason };
+        let malformed = |reason: String| KeyFileError::Malformed {
+            path: path.into(),
+            reason,
+        };
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
         if file.format != KEY_FILE_FORMAT {
             return Err(malformed(format!("unsupported format {:?}", file.format)));
         }
         let read32 = |field: &str, text: &str| -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
-            let raw = Zeroizing::new(bytes::decode(text).map_err(|_| malformed(format!("{field} is not base64")))?);
-            let arr: [u8; 32] = raw.as_slice().try_into().map_err(|_| malformed(format!("{field} is not 32 bytes")))?;
+            let raw = Zeroizing::new(
+                bytes::decode(text).map_err(|_| malformed(format!("{field} is not base64")))?,
+            );
+            let arr: [u8; 32] = raw
+                .as_slice()
+                .try_into()
+                .map_err(|_| malformed(format!("{field} is not 32 bytes")))?;
             Ok(Zeroizing::new(arr))
         };
         let seed = read32("signing_seed", &file.signing_seed)?;
@@ -237,9 +265,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
-        assert!(matches!(id.write_key_file(&path), Err(KeyFileError::Exists(_))));
+        assert!(matches!(
+            id.write_key_file(&path),
+            Err(KeyFileError::Exists(_))
+        ));
         let back = Identity::read_key_file(&path).unwrap();
         assert_eq!(back.card(), id.card());
         let sig = back.sign("l", b"m");
@@ -253,8 +287,14 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
-        Identity::generate("bob", None).unwrap().write_key_file(&path).unwrap();
+        Identity::generate("bob", None)
+            .unwrap()
+            .write_key_file(&path)
+            .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(Identity::read_key_file(&path), Err(KeyFileError::TooOpen { .. })));
+        assert!(matches!(
+            Identity::read_key_file(&path),
+            Err(KeyFileError::TooOpen { .. })
+        ));
     }
 }

@@ -61,7 +61,13 @@ mod tests {
     fn secrets_never_print_their_bytes() {
         let key = DataKey::from_bytes([0xAB; 32]);
         let text = format!("{key:?}");
-        assert!(!text.contains("171") && !text.to_lowercase().contains("ab, ab"), "{text}");
-        assert_eq!(format!("{:?}", HpkeSecretKey::from_bytes([7; 32])), "HpkeSecretKey([redacted])");
+        assert!(
+            !text.contains("171") && !text.to_lowercase().contains("ab, ab"),
+            "{text}"
+        );
+        assert_eq!(
+            format!("{:?}", HpkeSecretKey::from_bytes([7; 32])),
+            "HpkeSecretKey([redacted])"
+        );
     }
 }

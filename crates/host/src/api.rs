@@ -97,10 +97,13 @@ impl Host {
         std::fs::create_dir_all(&config.data_dir).map_err(io(&config.data_dir))?;
         let key_path = config.data_dir.join("sim-platform.key");
         if !key_path.exists() {
-            SimPlatformKey::generate().write(&key_path).map_err(io(&key_path))?;
+            SimPlatformKey::generate()
+                .write(&key_path)
+                .map_err(io(&key_path))?;
         }
         let key = SimPlatformKey::read(&key_path)?;
-        let isolate_measurement = sealroom_attest::measure_file(&config.isolate).map_err(io(&config.isolate))?;
+        let isolate_measurement =
+            sealroom_attest::measure_file(&config.isolate).map_err(io(&config.isolate))?;
         let blobs_dir = config.data_dir.join("blobs");
         Ok(Arc::new(Self {
             store: HostStore::open(&config.data_dir.join("host.sqlite"))?,
@@ -111,7 +114,10 @@ impl Host {
                 timeout: config.job_timeout,
             },
             clock,
-            platform: PlatformInfo { simulator_platform_key: key.public(), isolate_measurement },
+            platform: PlatformInfo {
+                simulator_platform_key: key.public(),
+                isolate_measurement,
+            },
             max_upload_bytes: config.max_upload_bytes,
         }))
     }
@@ -140,27 +146,63 @@ impl Host {
             .store
             .agreement(&request.agreement_id)
             .map_err(internal)?
-            .ok_or_else(|| problem("agreement-unknown", StatusCode::NOT_FOUND, format!("no agreement {} is stored; POST it to /v1/agreements first", request.agreement_id)))?;
+            .ok_or_else(|| {
+                problem(
+                    "agreement-unknown",
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "no agreement {} is stored; POST it to /v1/agreements first",
+                        request.agreement_id
+                    ),
+                )
+            })?;
         let now = self.clock.now();
-        agreement
-            .check_in_force(now)
-            .map_err(|e| problem("agreement-not-in-force", StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        agreement.check_in_force(now).map_err(|e| {
+            problem(
+                "agreement-not-in-force",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.to_string(),
+            )
+        })?;
         let mut inputs = Vec::new();
         for d in &agreement.agreement.datasets {
-            let blob = self.store.dataset(&d.owner, &d.name).map_err(internal)?.ok_or_else(|| {
-                problem("dataset-missing", StatusCode::CONFLICT, format!("dataset {} has not been uploaded", d.qualified_name()))
-            })?;
-            inputs.push(JobInput { owner: d.owner.clone(), dataset: d.name.clone(), path: blob.path.to_string_lossy().into() });
+            let blob = self
+                .store
+                .dataset(&d.owner, &d.name)
+                .map_err(internal)?
+                .ok_or_else(|| {
+                    problem(
+                        "dataset-missing",
+                        StatusCode::CONFLICT,
+                        format!("dataset {} has not been uploaded", d.qualified_name()),
+                    )
+                })?;
+            inputs.push(JobInput {
+                owner: d.owner.clone(),
+                dataset: d.name.clone(),
+                path: blob.path.to_string_lossy().into(),
+            });
         }
         let job_id = JobId(sealroom_crypto::random::array());
-        self.store.start_job(&job_id, &agreement.id, now).map_err(internal)?;
-        let spec = JobSpec { job_id, agreement, inputs };
+        self.store
+            .start_job(&job_id, &agreement.id, now)
+            .map_err(internal)?;
+        let spec = JobSpec {
+            job_id,
+            agreement,
+            inputs,
+        };
         tracing::info!(job = %job_id, "starting isolate");
         let outcome = self.launcher.run(&spec).await;
         let finished_at = self.clock.now();
         match outcome {
-            JobOutcome::Finished { receipt, outputs } if receipt.receipt.job_id == job_id && outputs.iter().all(|o| o.job_id == job_id) => {
-                self.store.finish_job(&job_id, &receipt, &outputs, finished_at).map_err(internal)?;
+            JobOutcome::Finished { receipt, outputs }
+                if receipt.receipt.job_id == job_id
+                    && outputs.iter().all(|o| o.job_id == job_id) =>
+            {
+                self.store
+                    .finish_job(&job_id, &receipt, &outputs, finished_at)
+                    .map_err(internal)?;
             }
             JobOutcome::Finished { .. } => {
                 let failure = sealroom_core::wire::JobFailure {
@@ -169,14 +211,21 @@ impl Host {
                     refusal: None,
                     message: "the isolate returned outputs for another job".into(),
                 };
-                self.store.fail_job(&job_id, &failure, finished_at).map_err(internal)?;
+                self.store
+                    .fail_job(&job_id, &failure, finished_at)
+                    .map_err(internal)?;
             }
             JobOutcome::Failed { error } => {
                 tracing::warn!(job = %job_id, code = error.code, "job failed: {}", error.message);
-                self.store.fail_job(&job_id, &error, finished_at).map_err(internal)?;
+                self.store
+                    .fail_job(&job_id, &error, finished_at)
+                    .map_err(internal)?;
             }
         }
-        self.store.job(&job_id).map_err(internal)?.ok_or_else(|| internal("job vanished"))
+        self.store
+            .job(&job_id)
+            .map_err(internal)?
+            .ok_or_else(|| internal("job vanished"))
     }
 }
 
@@ -201,26 +250,49 @@ fn check_names(owner: &str, dataset: &str) -> Result<(), ProblemResponse> {
     if is_valid_name(owner) && is_valid_name(dataset) {
         Ok(())
     } else {
-        Err(problem("bad-name", StatusCode::BAD_REQUEST, "owner and dataset names are 1 to 64 of a-z, 0-9, '-' and '_'"))
+        Err(problem(
+            "bad-name",
+            StatusCode::BAD_REQUEST,
+            "owner and dataset names are 1 to 64 of a-z, 0-9, '-' and '_'",
+        ))
     }
 }
 
 fn parse_job(id: &str) -> Result<JobId, ProblemResponse> {
-    id.parse().map_err(|e: sealroom_core::ids::IdParseError| problem("bad-job-id", StatusCode::BAD_REQUEST, e.to_string()))
+    id.parse().map_err(|e: sealroom_core::ids::IdParseError| {
+        problem("bad-job-id", StatusCode::BAD_REQUEST, e.to_string())
+    })
 }
 
 async fn platform(State(h): Shared) -> Json<PlatformInfo> {
     Json(h.platform.clone())
 }
 
-async fn upload(State(h): Shared, Path((owner, dataset)): Path<(String, String)>, body: Body) -> Result<Json<crate::blobs::StoredBlob>, ProblemResponse> {
+async fn upload(
+    State(h): Shared,
+    Path((owner, dataset)): Path<(String, String)>,
+    body: Body,
+) -> Result<Json<crate::blobs::StoredBlob>, ProblemResponse> {
     check_names(&owner, &dataset)?;
-    let mut upload = h.blobs.begin(&owner, &dataset, h.max_upload_bytes).map_err(internal)?;
+    let mut upload = h
+        .blobs
+        .begin(&owner, &dataset, h.max_upload_bytes)
+        .map_err(internal)?;
     let mut body = body;
     let refused = |e: UploadError| match e {
-        UploadError::TooLarge { .. } => problem("upload-too-large", StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
-        UploadError::NotTheDataset(_) => problem("not-the-dataset", StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        UploadError::Interrupted(_) => problem("upload-interrupted", StatusCode::BAD_REQUEST, e.to_string()),
+        UploadError::TooLarge { .. } => problem(
+            "upload-too-large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            e.to_string(),
+        ),
+        UploadError::NotTheDataset(_) => problem(
+            "not-the-dataset",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.to_string(),
+        ),
+        UploadError::Interrupted(_) => {
+            problem("upload-interrupted", StatusCode::BAD_REQUEST, e.to_string())
+        }
         UploadError::Io(_) => internal(e),
     };
     while let Some(frame) = body.frame().await {
@@ -230,54 +302,112 @@ async fn upload(State(h): Shared, Path((owner, dataset)): Path<(String, String)>
         }
     }
     let blobs = h.blobs.clone();
-    let stored = tokio::task::spawn_blocking(move || blobs.commit(upload)).await.map_err(internal)?.map_err(refused)?;
-    h.store.put_dataset(&stored, h.clock.now()).map_err(internal)?;
+    let stored = tokio::task::spawn_blocking(move || blobs.commit(upload))
+        .await
+        .map_err(internal)?
+        .map_err(refused)?;
+    h.store
+        .put_dataset(&stored, h.clock.now())
+        .map_err(internal)?;
     tracing::info!(owner, dataset, size = stored.size, "dataset stored");
     Ok(Json(stored))
 }
 
-async fn dataset(State(h): Shared, Path((owner, dataset)): Path<(String, String)>) -> Result<Json<crate::blobs::StoredBlob>, ProblemResponse> {
+async fn dataset(
+    State(h): Shared,
+    Path((owner, dataset)): Path<(String, String)>,
+) -> Result<Json<crate::blobs::StoredBlob>, ProblemResponse> {
     check_names(&owner, &dataset)?;
     h.store
         .dataset(&owner, &dataset)
         .map_err(internal)?
         .map(Json)
-        .ok_or_else(|| problem("dataset-missing", StatusCode::NOT_FOUND, format!("dataset {owner}/{dataset} has not been uploaded")))
+        .ok_or_else(|| {
+            problem(
+                "dataset-missing",
+                StatusCode::NOT_FOUND,
+                format!("dataset {owner}/{dataset} has not been uploaded"),
+            )
+        })
 }
 
-async fn put_agreement(State(h): Shared, Json(signed): Json<SignedAgreement>) -> Result<Json<serde_json::Value>, ProblemResponse> {
-    signed
-        .check_in_force(h.clock.now())
-        .map_err(|e| problem("agreement-not-in-force", StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-    h.store.put_agreement(&signed, h.clock.now()).map_err(internal)?;
+async fn put_agreement(
+    State(h): Shared,
+    Json(signed): Json<SignedAgreement>,
+) -> Result<Json<serde_json::Value>, ProblemResponse> {
+    signed.check_in_force(h.clock.now()).map_err(|e| {
+        problem(
+            "agreement-not-in-force",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.to_string(),
+        )
+    })?;
+    h.store
+        .put_agreement(&signed, h.clock.now())
+        .map_err(internal)?;
     Ok(Json(serde_json::json!({ "agreement_id": signed.id })))
 }
 
-async fn agreement(State(h): Shared, Path(id): Path<String>) -> Result<Json<SignedAgreement>, ProblemResponse> {
-    let id = id.parse().map_err(|e: sealroom_core::ids::IdParseError| problem("bad-agreement-id", StatusCode::BAD_REQUEST, e.to_string()))?;
+async fn agreement(
+    State(h): Shared,
+    Path(id): Path<String>,
+) -> Result<Json<SignedAgreement>, ProblemResponse> {
+    let id = id.parse().map_err(|e: sealroom_core::ids::IdParseError| {
+        problem("bad-agreement-id", StatusCode::BAD_REQUEST, e.to_string())
+    })?;
     h.store
         .agreement(&id)
         .map_err(internal)?
         .map(Json)
-        .ok_or_else(|| problem("agreement-unknown", StatusCode::NOT_FOUND, format!("no agreement {id} is stored")))
+        .ok_or_else(|| {
+            problem(
+                "agreement-unknown",
+                StatusCode::NOT_FOUND,
+                format!("no agreement {id} is stored"),
+            )
+        })
 }
 
-async fn run_job(State(h): Shared, Json(request): Json<RunJob>) -> Result<Json<JobRecord>, ProblemResponse> {
+async fn run_job(
+    State(h): Shared,
+    Json(request): Json<RunJob>,
+) -> Result<Json<JobRecord>, ProblemResponse> {
     h.run_job(&request).await.map(Json)
 }
 
 async fn job(State(h): Shared, Path(id): Path<String>) -> Result<Json<JobRecord>, ProblemResponse> {
     let id = parse_job(&id)?;
-    h.store.job(&id).map_err(internal)?.map(Json).ok_or_else(|| problem("job-unknown", StatusCode::NOT_FOUND, format!("no job {id}")))
+    h.store
+        .job(&id)
+        .map_err(internal)?
+        .map(Json)
+        .ok_or_else(|| problem("job-unknown", StatusCode::NOT_FOUND, format!("no job {id}")))
 }
 
-async fn outputs(State(h): Shared, Path((id, reader)): Path<(String, String)>) -> Result<Json<OutputBundle>, ProblemResponse> {
+async fn outputs(
+    State(h): Shared,
+    Path((id, reader)): Path<(String, String)>,
+) -> Result<Json<OutputBundle>, ProblemResponse> {
     let id = parse_job(&id)?;
-    let record = h.store.job(&id).map_err(internal)?.ok_or_else(|| problem("job-unknown", StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    let receipt = record.receipt.ok_or_else(|| problem("job-not-finished", StatusCode::CONFLICT, format!("job {id} has no outputs: it is {:?}", record.status)))?;
+    let record = h
+        .store
+        .job(&id)
+        .map_err(internal)?
+        .ok_or_else(|| problem("job-unknown", StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    let receipt = record.receipt.ok_or_else(|| {
+        problem(
+            "job-not-finished",
+            StatusCode::CONFLICT,
+            format!("job {id} has no outputs: it is {:?}", record.status),
+        )
+    })?;
     let sealed = h.store.outputs_for(&id, &reader).map_err(internal)?;
     if sealed.is_empty() {
-        return Err(problem("no-output-for-reader", StatusCode::NOT_FOUND, format!("job {id} sealed no output to {reader:?}")));
+        return Err(problem(
+            "no-output-for-reader",
+            StatusCode::NOT_FOUND,
+            format!("job {id} sealed no output to {reader:?}"),
+        ));
     }
     Ok(Json(OutputBundle { receipt, sealed }))
 }

@@ -67,12 +67,17 @@ impl BlobStore {
     pub fn new(root: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(root.join("datasets"))?;
         std::fs::create_dir_all(root.join("incoming"))?;
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     /// Where an owner's dataset lives.
     pub fn dataset_path(&self, owner: &str, dataset: &str) -> PathBuf {
-        self.root.join("datasets").join(owner).join(format!("{dataset}.envelope"))
+        self.root
+            .join("datasets")
+            .join(owner)
+            .join(format!("{dataset}.envelope"))
     }
 
     /// Starts an upload of at most `limit` bytes.
@@ -91,7 +96,8 @@ impl BlobStore {
     pub fn commit(&self, mut upload: Upload) -> Result<StoredBlob, UploadError> {
         upload.temp.as_file_mut().sync_all()?;
         let mut file = std::fs::File::open(upload.temp.path())?;
-        let (header, _) = EnvelopeHeader::read_from(&mut file).map_err(|e| UploadError::NotTheDataset(e.to_string()))?;
+        let (header, _) = EnvelopeHeader::read_from(&mut file)
+            .map_err(|e| UploadError::NotTheDataset(e.to_string()))?;
         if header.owner != upload.owner || header.dataset != upload.dataset {
             return Err(UploadError::NotTheDataset(format!(
                 "the envelope is {}, not {}/{}",
@@ -102,7 +108,10 @@ impl BlobStore {
         }
         let path = self.dataset_path(&upload.owner, &upload.dataset);
         std::fs::create_dir_all(path.parent().expect("dataset path has a parent"))?;
-        upload.temp.persist(&path).map_err(|e| UploadError::Io(e.error))?;
+        upload
+            .temp
+            .persist(&path)
+            .map_err(|e| UploadError::Io(e.error))?;
         Ok(StoredBlob {
             owner: upload.owner,
             dataset: upload.dataset,

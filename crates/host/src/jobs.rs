@@ -80,7 +80,13 @@ impl IsolateLauncher {
     pub async fn run(&self, spec: &JobSpec) -> JobOutcome {
         match tokio::time::timeout(self.timeout, self.run_process(spec)).await {
             Ok(outcome) => outcome,
-            Err(_) => failed("isolate-timeout", format!("the isolate did not finish within {:?} and was killed", self.timeout)),
+            Err(_) => failed(
+                "isolate-timeout",
+                format!(
+                    "the isolate did not finish within {:?} and was killed",
+                    self.timeout
+                ),
+            ),
         }
     }
 
@@ -95,7 +101,12 @@ impl IsolateLauncher {
             .spawn();
         let mut child = match child {
             Ok(c) => c,
-            Err(e) => return failed("isolate-unavailable", format!("cannot start {}: {e}", self.executable.display())),
+            Err(e) => {
+                return failed(
+                    "isolate-unavailable",
+                    format!("cannot start {}: {e}", self.executable.display()),
+                );
+            }
         };
         let input = serde_json::to_vec(spec).expect("a job spec serializes");
         let mut stdin = child.stdin.take().expect("piped");
@@ -115,8 +126,23 @@ impl IsolateLauncher {
         );
         let status = child.wait().await;
         let crashed = |why: String| {
-            let tail = String::from_utf8_lossy(&err).trim().chars().rev().take(500).collect::<String>().chars().rev().collect::<String>();
-            failed("isolate-crashed", if tail.is_empty() { why } else { format!("{why}; it said: {tail}") })
+            let tail = String::from_utf8_lossy(&err)
+                .trim()
+                .chars()
+                .rev()
+                .take(500)
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect::<String>();
+            failed(
+                "isolate-crashed",
+                if tail.is_empty() {
+                    why
+                } else {
+                    format!("{why}; it said: {tail}")
+                },
+            )
         };
         if let Err(e) = written.and(read_out.map(|_| ())) {
             return crashed(format!("talking to the isolate failed: {e}"));
@@ -132,5 +158,12 @@ impl IsolateLauncher {
 }
 
 fn failed(code: &str, message: String) -> JobOutcome {
-    JobOutcome::Failed { error: JobFailure { code: code.into(), dataset: None, refusal: None, message } }
+    JobOutcome::Failed {
+        error: JobFailure {
+            code: code.into(),
+            dataset: None,
+            refusal: None,
+            message,
+        },
+    }
 }

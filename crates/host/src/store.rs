@@ -64,8 +64,14 @@ pub enum HostStoreError {
     },
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, HostStoreError> {
-    serde_json::from_str(text).map_err(|e| HostStoreError::Corrupt { what, reason: e.to_string() })
+fn from_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, HostStoreError> {
+    serde_json::from_str(text).map_err(|e| HostStoreError::Corrupt {
+        what,
+        reason: e.to_string(),
+    })
 }
 
 /// The host's store.
@@ -77,7 +83,9 @@ pub struct HostStore {
 impl HostStore {
     /// Opens or creates the store.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
-        Ok(Self { conn: Mutex::new(sealroom_service::open_database(path, SCHEMA)?) })
+        Ok(Self {
+            conn: Mutex::new(sealroom_service::open_database(path, SCHEMA)?),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
@@ -96,7 +104,11 @@ impl HostStore {
     }
 
     /// An uploaded dataset.
-    pub fn dataset(&self, owner: &str, dataset: &str) -> Result<Option<StoredBlob>, HostStoreError> {
+    pub fn dataset(
+        &self,
+        owner: &str,
+        dataset: &str,
+    ) -> Result<Option<StoredBlob>, HostStoreError> {
         let row: Option<(i64, String, String)> = self
             .conn()
             .query_row(
@@ -110,7 +122,14 @@ impl HostStore {
                 owner: owner.into(),
                 dataset: dataset.into(),
                 size: size as u64,
-                digest: digest.parse().map_err(|e: sealroom_core::ids::IdParseError| HostStoreError::Corrupt { what: "digest", reason: e.to_string() })?,
+                digest: digest
+                    .parse()
+                    .map_err(
+                        |e: sealroom_core::ids::IdParseError| HostStoreError::Corrupt {
+                            what: "digest",
+                            reason: e.to_string(),
+                        },
+                    )?,
                 path: path.into(),
             })
         })
@@ -118,11 +137,19 @@ impl HostStore {
     }
 
     /// Stores a signed agreement.
-    pub fn put_agreement(&self, agreement: &SignedAgreement, at: Timestamp) -> Result<(), HostStoreError> {
+    pub fn put_agreement(
+        &self,
+        agreement: &SignedAgreement,
+        at: Timestamp,
+    ) -> Result<(), HostStoreError> {
         self.conn().execute(
             "INSERT INTO agreements (id, body, stored_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            params![agreement.id.to_string(), serde_json::to_string(agreement).expect("serializes"), at.0],
+            params![
+                agreement.id.to_string(),
+                serde_json::to_string(agreement).expect("serializes"),
+                at.0
+            ],
         )?;
         Ok(())
     }
@@ -131,13 +158,22 @@ impl HostStore {
     pub fn agreement(&self, id: &AgreementId) -> Result<Option<SignedAgreement>, HostStoreError> {
         let body: Option<String> = self
             .conn()
-            .query_row("SELECT body FROM agreements WHERE id = ?1", params![id.to_string()], |r| r.get(0))
+            .query_row(
+                "SELECT body FROM agreements WHERE id = ?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            )
             .optional()?;
         body.map(|b| from_json("agreement", &b)).transpose()
     }
 
     /// Records a job as running.
-    pub fn start_job(&self, job: &JobId, agreement: &AgreementId, at: Timestamp) -> Result<(), HostStoreError> {
+    pub fn start_job(
+        &self,
+        job: &JobId,
+        agreement: &AgreementId,
+        at: Timestamp,
+    ) -> Result<(), HostStoreError> {
         self.conn().execute(
             "INSERT INTO jobs (id, agreement, status, created_at) VALUES (?1, ?2, 'running', ?3)",
             params![job.to_string(), agreement.to_string(), at.0],
@@ -146,28 +182,52 @@ impl HostStore {
     }
 
     /// Records a finished job and its sealed outputs, all or nothing.
-    pub fn finish_job(&self, job: &JobId, receipt: &SignedReceipt, outputs: &[SealedOutput], at: Timestamp) -> Result<(), HostStoreError> {
+    pub fn finish_job(
+        &self,
+        job: &JobId,
+        receipt: &SignedReceipt,
+        outputs: &[SealedOutput],
+        at: Timestamp,
+    ) -> Result<(), HostStoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for o in outputs {
             tx.execute(
                 "INSERT INTO outputs (job, output, reader, body) VALUES (?1, ?2, ?3, ?4)",
-                params![job.to_string(), o.output, o.reader, serde_json::to_string(o).expect("serializes")],
+                params![
+                    job.to_string(),
+                    o.output,
+                    o.reader,
+                    serde_json::to_string(o).expect("serializes")
+                ],
             )?;
         }
         tx.execute(
             "UPDATE jobs SET status = 'finished', finished_at = ?2, receipt = ?3 WHERE id = ?1",
-            params![job.to_string(), at.0, serde_json::to_string(receipt).expect("serializes")],
+            params![
+                job.to_string(),
+                at.0,
+                serde_json::to_string(receipt).expect("serializes")
+            ],
         )?;
         tx.commit()?;
         Ok(())
     }
 
     /// Records a failed job; no output is stored.
-    pub fn fail_job(&self, job: &JobId, failure: &JobFailure, at: Timestamp) -> Result<(), HostStoreError> {
+    pub fn fail_job(
+        &self,
+        job: &JobId,
+        failure: &JobFailure,
+        at: Timestamp,
+    ) -> Result<(), HostStoreError> {
         self.conn().execute(
             "UPDATE jobs SET status = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
-            params![job.to_string(), at.0, serde_json::to_string(failure).expect("serializes")],
+            params![
+                job.to_string(),
+                at.0,
+                serde_json::to_string(failure).expect("serializes")
+            ],
         )?;
         Ok(())
     }
@@ -191,14 +251,29 @@ impl HostStore {
                 },
             )
             .optional()?;
-        let Some((agreement, status, created, finished, error, receipt)) = row else { return Ok(None) };
-        let mut stmt = conn.prepare("SELECT output, reader FROM outputs WHERE job = ?1 ORDER BY output, reader")?;
+        let Some((agreement, status, created, finished, error, receipt)) = row else {
+            return Ok(None);
+        };
+        let mut stmt = conn
+            .prepare("SELECT output, reader FROM outputs WHERE job = ?1 ORDER BY output, reader")?;
         let outputs = stmt
-            .query_map(params![job.to_string()], |r| Ok(crate::jobs::OutputRef { output: r.get(0)?, reader: r.get(1)? }))?
+            .query_map(params![job.to_string()], |r| {
+                Ok(crate::jobs::OutputRef {
+                    output: r.get(0)?,
+                    reader: r.get(1)?,
+                })
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(JobRecord {
             job_id: *job,
-            agreement_id: agreement.parse().map_err(|e: sealroom_core::ids::IdParseError| HostStoreError::Corrupt { what: "agreement id", reason: e.to_string() })?,
+            agreement_id: agreement
+                .parse()
+                .map_err(
+                    |e: sealroom_core::ids::IdParseError| HostStoreError::Corrupt {
+                        what: "agreement id",
+                        reason: e.to_string(),
+                    },
+                )?,
             status: match status.as_str() {
                 "running" => JobStatus::Running,
                 "finished" => JobStatus::Finished,
@@ -213,10 +288,20 @@ impl HostStore {
     }
 
     /// The outputs of a job sealed to `reader`.
-    pub fn outputs_for(&self, job: &JobId, reader: &str) -> Result<Vec<SealedOutput>, HostStoreError> {
+    pub fn outputs_for(
+        &self,
+        job: &JobId,
+        reader: &str,
+    ) -> Result<Vec<SealedOutput>, HostStoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT body FROM outputs WHERE job = ?1 AND reader = ?2 ORDER BY output")?;
-        let bodies = stmt.query_map(params![job.to_string(), reader], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-        bodies.iter().map(|b| from_json("sealed output", b)).collect()
+        let mut stmt = conn
+            .prepare("SELECT body FROM outputs WHERE job = ?1 AND reader = ?2 ORDER BY output")?;
+        let bodies = stmt
+            .query_map(params![job.to_string(), reader], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        bodies
+            .iter()
+            .map(|b| from_json("sealed output", b))
+            .collect()
     }
 }

@@ -118,6 +118,11 @@ impl IsolateError {
             Self::KeyRefused { problem, .. } => Some(problem.kind.clone()),
             _ => None,
         };
-        JobFailure { code: self.code().into(), dataset, refusal, message: self.to_string() }
+        JobFailure {
+            code: self.code().into(),
+            dataset,
+            refusal,
+            message: self.to_string(),
+        }
     }
 }

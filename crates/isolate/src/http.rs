@@ -68,13 +68,21 @@ impl JsonClient {
     }
 
     /// `POST url` with a JSON body.
-    pub fn post<T: DeserializeOwned>(&self, url: &str, body: &impl Serialize) -> Result<T, HttpError> {
+    pub fn post<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &impl Serialize,
+    ) -> Result<T, HttpError> {
         let answer = self.agent.post(url).send_json(body);
         Self::read(url, answer)
     }
 
     /// `PUT url` with a raw body streamed from `reader`.
-    pub fn put_stream<T: DeserializeOwned>(&self, url: &str, reader: impl std::io::Read + Send + Sync + 'static) -> Result<T, HttpError> {
+    pub fn put_stream<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        reader: impl std::io::Read + Send + Sync + 'static,
+    ) -> Result<T, HttpError> {
         let answer = self
             .agent
             .put(url)
@@ -93,20 +101,33 @@ impl JsonClient {
         url: &str,
         answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, HttpError> {
-        let mut response = answer.map_err(|e| HttpError::Unreachable { url: url.into(), reason: e.to_string() })?;
+        let mut response = answer.map_err(|e| HttpError::Unreachable {
+            url: url.into(),
+            reason: e.to_string(),
+        })?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()
             .with_config()
             .limit(MAX_ANSWER)
             .read_to_string()
-            .map_err(|e| HttpError::BadAnswer { url: url.into(), reason: e.to_string() })?;
+            .map_err(|e| HttpError::BadAnswer {
+                url: url.into(),
+                reason: e.to_string(),
+            })?;
         if (200..300).contains(&status) {
-            return serde_json::from_str(&text).map_err(|e| HttpError::BadAnswer { url: url.into(), reason: e.to_string() });
+            return serde_json::from_str(&text).map_err(|e| HttpError::BadAnswer {
+                url: url.into(),
+                reason: e.to_string(),
+            });
         }
         match serde_json::from_str::<Problem>(&text) {
             Ok(problem) => Err(HttpError::Refused(problem)),
-            Err(_) => Err(HttpError::Status { url: url.into(), status, body: text.chars().take(300).collect() }),
+            Err(_) => Err(HttpError::Status {
+                url: url.into(),
+                status,
+                body: text.chars().take(300).collect(),
+            }),
         }
     }
 }

@@ -9,8 +9,8 @@ use sealroom_core::ids::Digest;
 use sealroom_core::labels;
 use sealroom_core::wire::JobInput;
 use sealroom_crypto::{DataKey, EnvelopeError, EnvelopeHeader, EnvelopeReader};
-use sealroom_programs::{Table, TableError};
 use sealroom_programs::csv_input::read_table;
+use sealroom_programs::{Table, TableError};
 use sha2::Digest as _;
 
 use crate::error::IsolateError;
@@ -43,18 +43,33 @@ pub struct OpenedInput {
 /// Opens an input file and checks that its header belongs to the dataset the agreement names.
 pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput, IsolateError> {
     let dataset = format!("{}/{}", input.owner, input.dataset);
-    let mismatch = |reason: String| IsolateError::InputMismatch { dataset: dataset.clone(), reason };
+    let mismatch = |reason: String| IsolateError::InputMismatch {
+        dataset: dataset.clone(),
+        reason,
+    };
     let terms = agreement
         .dataset(&input.owner, &input.dataset)
         .ok_or_else(|| mismatch("not a dataset of the agreement".into()))?
         .clone();
-    let file = File::open(&input.path).map_err(|e| mismatch(format!("cannot open {}: {e}", input.path)))?;
-    let mut reader = HashingReader { inner: BufReader::with_capacity(1 << 16, file), hasher: labeled_hasher(labels::ENVELOPE) };
-    let (header, header_digest) = EnvelopeHeader::read_from(&mut reader)
-        .map_err(|source| IsolateError::Envelope { dataset: dataset.clone(), source })?;
-    let owner = agreement.party(&input.owner).ok_or_else(|| mismatch("the owner is not a party".into()))?;
+    let file = File::open(&input.path)
+        .map_err(|e| mismatch(format!("cannot open {}: {e}", input.path)))?;
+    let mut reader = HashingReader {
+        inner: BufReader::with_capacity(1 << 16, file),
+        hasher: labeled_hasher(labels::ENVELOPE),
+    };
+    let (header, header_digest) =
+        EnvelopeHeader::read_from(&mut reader).map_err(|source| IsolateError::Envelope {
+            dataset: dataset.clone(),
+            source,
+        })?;
+    let owner = agreement
+        .party(&input.owner)
+        .ok_or_else(|| mismatch("the owner is not a party".into()))?;
     let owner_fp = owner.fingerprint().map_err(|e| mismatch(e.to_string()))?;
-    if header.owner != input.owner || header.dataset != input.dataset || header.owner_fingerprint != owner_fp {
+    if header.owner != input.owner
+        || header.dataset != input.dataset
+        || header.owner_fingerprint != owner_fp
+    {
         return Err(mismatch(format!(
             "the envelope was sealed for {} by a key with fingerprint {}, not by this agreement's {}",
             header.qualified_name(),
@@ -64,9 +79,16 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
     }
     let schema_digest = terms.schema.digest().map_err(|e| mismatch(e.to_string()))?;
     if header.schema_digest != schema_digest {
-        return Err(mismatch("the envelope was sealed under a different schema than the agreement declares".into()));
+        return Err(mismatch(
+            "the envelope was sealed under a different schema than the agreement declares".into(),
+        ));
     }
-    Ok(OpenedInput { terms, header, header_digest, reader })
+    Ok(OpenedInput {
+        terms,
+        header,
+        header_digest,
+        reader,
+    })
 }
 
 impl OpenedInput {
@@ -78,15 +100,22 @@ impl OpenedInput {
     /// Decrypts and parses the whole input; returns the table and the digest of the envelope file.
     pub fn read(self, key: &DataKey) -> Result<(Table, Digest), IsolateError> {
         let dataset = self.qualified_name();
-        let envelope_error = |source| IsolateError::Envelope { dataset: dataset.clone(), source };
+        let envelope_error = |source| IsolateError::Envelope {
+            dataset: dataset.clone(),
+            source,
+        };
         let mut plaintext = EnvelopeReader::new(self.reader, &self.header, self.header_digest, key);
         let table = read_table(&mut plaintext, &self.terms.schema).map_err(|e| match e {
             TableError::Read(io) => envelope_error(EnvelopeError::from_io(io)),
-            source => IsolateError::Input { dataset: dataset.clone(), source },
+            source => IsolateError::Input {
+                dataset: dataset.clone(),
+                source,
+            },
         })?;
         // The CSV reader stops at end of stream, so the final chunk has been authenticated; make sure.
         if !plaintext.is_complete() {
-            std::io::copy(&mut plaintext, &mut std::io::sink()).map_err(|e| envelope_error(EnvelopeError::from_io(e)))?;
+            std::io::copy(&mut plaintext, &mut std::io::sink())
+                .map_err(|e| envelope_error(EnvelopeError::from_io(e)))?;
         }
         let hasher = plaintext.into_inner().hasher;
         Ok((table, Digest(hasher.finalize().into())))

@@ -6,7 +6,9 @@ use sealroom_attest::Attester;
 use sealroom_core::attestation::{Platform, report_data};
 use sealroom_core::clock::Timestamp;
 use sealroom_core::labels;
-use sealroom_core::output::{InputRecord, OutputRecord, RECEIPT_FORMAT, Receipt, SealedOutput, SignedReceipt};
+use sealroom_core::output::{
+    InputRecord, OutputRecord, RECEIPT_FORMAT, Receipt, SealedOutput, SignedReceipt,
+};
 use sealroom_core::wire::JobSpec;
 use sealroom_privacy::NoiseRng;
 use sealroom_programs::{BuiltinCatalog, Table};
@@ -34,19 +36,38 @@ pub fn run_job(
         opened.push(open_input(input, agreement)?);
     }
     for d in &agreement.datasets {
-        if !opened.iter().any(|o| o.terms.owner == d.owner && o.terms.name == d.name) {
-            return Err(IsolateError::InputMismatch { dataset: d.qualified_name(), reason: "the host did not provide it".into() });
+        if !opened
+            .iter()
+            .any(|o| o.terms.owner == d.owner && o.terms.name == d.name)
+        {
+            return Err(IsolateError::InputMismatch {
+                dataset: d.qualified_name(),
+                reason: "the host did not provide it".into(),
+            });
         }
     }
 
     // Every broker is asked first without spending anything, so that one owner's refusal
     // does not cost another owner's budget; only then are keys released.
-    let requester = KeyRequester { client, attester, identity: &identity, agreement: signed, job_id: spec.job_id };
+    let requester = KeyRequester {
+        client,
+        attester,
+        identity: &identity,
+        agreement: signed,
+        job_id: spec.job_id,
+    };
     let targets: Vec<KeyTarget<'_>> = opened
         .iter()
-        .map(|o| KeyTarget { dataset: &o.terms, header: &o.header, header_digest: o.header_digest })
+        .map(|o| KeyTarget {
+            dataset: &o.terms,
+            header: &o.header,
+            header_digest: o.header_digest,
+        })
         .collect();
-    let pending = targets.iter().map(|t| requester.preflight(t)).collect::<Result<Vec<_>, _>>()?;
+    let pending = targets
+        .iter()
+        .map(|t| requester.preflight(t))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut keys = Vec::with_capacity(pending.len());
     for p in pending {
         keys.push(requester.release(p)?);
@@ -58,7 +79,12 @@ pub fn run_job(
         let name = input.qualified_name();
         let (owner, dataset) = (input.terms.owner.clone(), input.terms.name.clone());
         let (table, envelope_digest) = input.read(key)?;
-        inputs.push(InputRecord { owner, dataset, envelope_digest, epsilon_debited: *epsilon });
+        inputs.push(InputRecord {
+            owner,
+            dataset,
+            envelope_digest,
+            epsilon_debited: *epsilon,
+        });
         tables.insert(name, table);
     }
     drop(keys);
@@ -72,7 +98,9 @@ pub fn run_job(
     let mut outputs = Vec::new();
     for aggregate in &aggregates {
         let table = add_noise(aggregate, agreement, simulator, &mut rng)?;
-        let digest = table.digest().expect("a released table has a canonical form");
+        let digest = table
+            .digest()
+            .expect("a released table has a canonical form");
         let for_readers = seal_for_readers(&table, agreement, spec.job_id)?;
         outputs.push(OutputRecord {
             output: table.output.clone(),
@@ -93,7 +121,11 @@ pub fn run_job(
         inputs,
         outputs,
         isolate_keys,
-        evidence: attester.attest(report_data(spec.job_id.as_bytes(), &signed.id, &isolate_keys)),
+        evidence: attester.attest(report_data(
+            spec.job_id.as_bytes(),
+            &signed.id,
+            &isolate_keys,
+        )),
         log_checkpoint: None,
     };
     let bytes = SignedReceipt::signed_bytes(&receipt).expect("a receipt has a canonical form");

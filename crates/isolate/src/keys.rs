@@ -24,12 +24,18 @@ pub struct EphemeralIdentity {
 impl EphemeralIdentity {
     /// Fresh keys.
     pub fn generate() -> Self {
-        Self { hpke: HpkeKeyPair::generate(), signer: EphemeralSigner::generate() }
+        Self {
+            hpke: HpkeKeyPair::generate(),
+            signer: EphemeralSigner::generate(),
+        }
     }
 
     /// The public halves.
     pub fn public(&self) -> IsolateKeys {
-        IsolateKeys { hpke: self.hpke.public, signing: self.signer.public() }
+        IsolateKeys {
+            hpke: self.hpke.public,
+            signing: self.signer.public(),
+        }
     }
 }
 
@@ -68,17 +74,29 @@ pub struct PendingRelease {
 
 impl KeyRequester<'_> {
     fn broker_url(&self, target: &KeyTarget<'_>) -> Result<String, IsolateError> {
-        let owner = self.agreement.agreement.party(&target.dataset.owner).and_then(|p| p.broker_url.clone());
-        owner.map(|u| u.trim_end_matches('/').to_string()).ok_or_else(|| IsolateError::InputMismatch {
-            dataset: target.dataset.qualified_name(),
-            reason: "the owner has no broker URL".into(),
-        })
+        let owner = self
+            .agreement
+            .agreement
+            .party(&target.dataset.owner)
+            .and_then(|p| p.broker_url.clone());
+        owner
+            .map(|u| u.trim_end_matches('/').to_string())
+            .ok_or_else(|| IsolateError::InputMismatch {
+                dataset: target.dataset.qualified_name(),
+                reason: "the owner has no broker URL".into(),
+            })
     }
 
     fn unavailable(dataset: &str, e: HttpError) -> IsolateError {
         match e {
-            HttpError::Refused(problem) => IsolateError::KeyRefused { dataset: dataset.into(), problem },
-            other => IsolateError::BrokerUnavailable { dataset: dataset.into(), reason: other.to_string() },
+            HttpError::Refused(problem) => IsolateError::KeyRefused {
+                dataset: dataset.into(),
+                problem,
+            },
+            other => IsolateError::BrokerUnavailable {
+                dataset: dataset.into(),
+                reason: other.to_string(),
+            },
         }
     }
 
@@ -91,7 +109,9 @@ impl KeyRequester<'_> {
             .post(&format!("{url}/v1/challenges"), &serde_json::json!({}))
             .map_err(|e| Self::unavailable(&dataset, e))?;
         let keys = self.identity.public();
-        let evidence = self.attester.attest(report_data(&challenge.nonce, &self.agreement.id, &keys));
+        let evidence =
+            self.attester
+                .attest(report_data(&challenge.nonce, &self.agreement.id, &keys));
         let mut request = ReleaseRequest {
             agreement: self.agreement.clone(),
             dataset: target.dataset.name.clone(),
@@ -103,30 +123,70 @@ impl KeyRequester<'_> {
             header_digest: target.header_digest,
             dry_run: true,
         };
-        let answer: ReleaseAnswer =
-            self.client.post(&format!("{url}/v1/releases"), &request).map_err(|e| Self::unavailable(&dataset, e))?;
+        let answer: ReleaseAnswer = self
+            .client
+            .post(&format!("{url}/v1/releases"), &request)
+            .map_err(|e| Self::unavailable(&dataset, e))?;
         if !matches!(answer, ReleaseAnswer::WouldGrant { .. }) {
-            return Err(IsolateError::BrokerUnavailable { dataset, reason: "the broker ignored the dry run".into() });
+            return Err(IsolateError::BrokerUnavailable {
+                dataset,
+                reason: "the broker ignored the dry run".into(),
+            });
         }
         request.dry_run = false;
-        Ok(PendingRelease { request, url, dataset })
+        Ok(PendingRelease {
+            request,
+            url,
+            dataset,
+        })
     }
 
     /// Asks for the key for real: the broker debits the budget and releases it.
-    pub fn release(&self, pending: PendingRelease) -> Result<(DataKey, sealroom_core::Epsilon), IsolateError> {
-        let PendingRelease { request, url, dataset } = pending;
-        let answer: ReleaseAnswer =
-            self.client.post(&format!("{url}/v1/releases"), &request).map_err(|e| Self::unavailable(&dataset, e))?;
-        let ReleaseAnswer::Granted(grant) = answer else {
-            return Err(IsolateError::BrokerUnavailable { dataset, reason: "the broker answered a release with a dry run".into() });
-        };
-        let aad = release_aad(&self.agreement.id, &self.job_id, &request.dataset, &request.header_digest);
-        let bytes = open_sealed(&self.identity.hpke.secret, &grant.sealed_key, labels::RELEASED_KEY, &aad)
-            .map_err(|source| IsolateError::KeyUnusable { dataset: dataset.clone(), source })?;
-        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| IsolateError::KeyUnusable {
+    pub fn release(
+        &self,
+        pending: PendingRelease,
+    ) -> Result<(DataKey, sealroom_core::Epsilon), IsolateError> {
+        let PendingRelease {
+            request,
+            url,
             dataset,
-            source: sealroom_crypto::CryptoError::BadLength { expected: 32, found: bytes.len() },
+        } = pending;
+        let answer: ReleaseAnswer = self
+            .client
+            .post(&format!("{url}/v1/releases"), &request)
+            .map_err(|e| Self::unavailable(&dataset, e))?;
+        let ReleaseAnswer::Granted(grant) = answer else {
+            return Err(IsolateError::BrokerUnavailable {
+                dataset,
+                reason: "the broker answered a release with a dry run".into(),
+            });
+        };
+        let aad = release_aad(
+            &self.agreement.id,
+            &self.job_id,
+            &request.dataset,
+            &request.header_digest,
+        );
+        let bytes = open_sealed(
+            &self.identity.hpke.secret,
+            &grant.sealed_key,
+            labels::RELEASED_KEY,
+            &aad,
+        )
+        .map_err(|source| IsolateError::KeyUnusable {
+            dataset: dataset.clone(),
+            source,
         })?;
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| IsolateError::KeyUnusable {
+                dataset,
+                source: sealroom_crypto::CryptoError::BadLength {
+                    expected: 32,
+                    found: bytes.len(),
+                },
+            })?;
         Ok((DataKey::from_bytes(key), grant.epsilon_debited))
     }
 }

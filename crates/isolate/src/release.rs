@@ -5,7 +5,8 @@ use sealroom_core::agreement::{Agreement, NoiseMechanism};
 use sealroom_core::ids::JobId;
 use sealroom_core::labels;
 use sealroom_core::output::{
-    NoiseAnnotation, RELEASED_TABLE_FORMAT, ReleasedRow, ReleasedTable, SEALED_OUTPUT_FORMAT, SealedOutput,
+    NoiseAnnotation, RELEASED_TABLE_FORMAT, ReleasedRow, ReleasedTable, SEALED_OUTPUT_FORMAT,
+    SealedOutput,
 };
 use sealroom_crypto::seal_to;
 use sealroom_privacy::DiscreteLaplace;
@@ -28,7 +29,10 @@ pub fn add_noise(
             let rows = aggregate
                 .cells
                 .iter()
-                .map(|(group, value)| ReleasedRow { group: group.clone(), value: value.saturating_add(dist.sample(rng)) })
+                .map(|(group, value)| ReleasedRow {
+                    group: group.clone(),
+                    value: value.saturating_add(dist.sample(rng)),
+                })
                 .collect();
             let (s, t) = dist.scale();
             let annotation = NoiseAnnotation {
@@ -41,7 +45,14 @@ pub fn add_noise(
             (rows, annotation)
         }
         NoiseMechanism::None => {
-            let rows = aggregate.cells.iter().map(|(group, value)| ReleasedRow { group: group.clone(), value: *value }).collect();
+            let rows = aggregate
+                .cells
+                .iter()
+                .map(|(group, value)| ReleasedRow {
+                    group: group.clone(),
+                    value: *value,
+                })
+                .collect();
             let annotation = NoiseAnnotation {
                 mechanism: "none".into(),
                 scale: "0/1".into(),
@@ -64,23 +75,39 @@ pub fn add_noise(
 }
 
 /// Seals a released table to each reader the agreement names for it.
-pub fn seal_for_readers(table: &ReleasedTable, agreement: &Agreement, job_id: JobId) -> Result<Vec<SealedOutput>, IsolateError> {
-    let terms = agreement.outputs.iter().find(|o| o.name == table.output).ok_or_else(|| {
-        IsolateError::Program(sealroom_programs::ProgramError::BadParameters(format!(
-            "the program produced output {:?}, which the agreement does not name",
-            table.output
-        )))
-    })?;
-    let plaintext = sealroom_core::canonical_json(table).expect("a released table has a canonical form");
+pub fn seal_for_readers(
+    table: &ReleasedTable,
+    agreement: &Agreement,
+    job_id: JobId,
+) -> Result<Vec<SealedOutput>, IsolateError> {
+    let terms = agreement
+        .outputs
+        .iter()
+        .find(|o| o.name == table.output)
+        .ok_or_else(|| {
+            IsolateError::Program(sealroom_programs::ProgramError::BadParameters(format!(
+                "the program produced output {:?}, which the agreement does not name",
+                table.output
+            )))
+        })?;
+    let plaintext =
+        sealroom_core::canonical_json(table).expect("a released table has a canonical form");
     terms
         .readers
         .iter()
         .map(|reader| {
-            let card = agreement.party(reader).expect("validated agreement names only its parties");
+            let card = agreement
+                .party(reader)
+                .expect("validated agreement names only its parties");
             let fingerprint = card.fingerprint().expect("card has a canonical form");
             let aad = SealedOutput::aad(&job_id, &table.output, &fingerprint);
-            let sealed = seal_to(&card.hpke_key, labels::OUTPUT, &aad, &plaintext)
-                .map_err(|source| IsolateError::Seal { reader: reader.clone(), source })?;
+            let sealed =
+                seal_to(&card.hpke_key, labels::OUTPUT, &aad, &plaintext).map_err(|source| {
+                    IsolateError::Seal {
+                        reader: reader.clone(),
+                        source,
+                    }
+                })?;
             Ok(SealedOutput {
                 format: SEALED_OUTPUT_FORMAT.into(),
                 job_id,

@@ -37,20 +37,31 @@ impl DiscreteLaplace {
     /// Scale `numerator / denominator`.
     pub fn new(numerator: u64, denominator: u64) -> Result<Self, LaplaceError> {
         if numerator == 0 || denominator == 0 {
-            return Err(LaplaceError::NonPositiveScale { numerator, denominator });
+            return Err(LaplaceError::NonPositiveScale {
+                numerator,
+                denominator,
+            });
         }
         if numerator > 1 << 40 || denominator > 1 << 40 {
-            return Err(LaplaceError::ScaleTooLarge { numerator, denominator });
+            return Err(LaplaceError::ScaleTooLarge {
+                numerator,
+                denominator,
+            });
         }
-        Ok(Self { numerator, denominator })
+        Ok(Self {
+            numerator,
+            denominator,
+        })
     }
 
     /// The scale that gives ε-DP for a query of L1 `sensitivity`, with ε = `eps_num / eps_den`: sensitivity / ε.
     pub fn for_epsilon(sensitivity: u64, eps_num: u64, eps_den: u64) -> Result<Self, LaplaceError> {
-        let numerator = sensitivity.checked_mul(eps_den).ok_or(LaplaceError::ScaleTooLarge {
-            numerator: sensitivity,
-            denominator: eps_num,
-        })?;
+        let numerator = sensitivity
+            .checked_mul(eps_den)
+            .ok_or(LaplaceError::ScaleTooLarge {
+                numerator: sensitivity,
+                denominator: eps_num,
+            })?;
         let g = gcd(numerator, eps_num);
         Self::new(numerator / g.max(1), eps_num / g.max(1))
     }
@@ -130,13 +141,26 @@ mod tests {
             let x = dist.sample(&mut rng);
             sum += x as f64;
             sum_sq += (x * x) as f64;
-            let bin = if x < -cut { 0 } else if x > cut { 2 * cut + 2 } else { x + cut + 1 };
+            let bin = if x < -cut {
+                0
+            } else if x > cut {
+                2 * cut + 2
+            } else {
+                x + cut + 1
+            };
             counts[bin as usize] += 1;
         }
         let mean = sum / draws as f64;
         let var = sum_sq / draws as f64 - mean * mean;
-        assert!((mean).abs() < 5.0 * (dist.variance() / draws as f64).sqrt(), "mean {mean}");
-        assert!((var / dist.variance() - 1.0).abs() < 0.02, "variance {var} vs {}", dist.variance());
+        assert!(
+            (mean).abs() < 5.0 * (dist.variance() / draws as f64).sqrt(),
+            "mean {mean}"
+        );
+        assert!(
+            (var / dist.variance() - 1.0).abs() < 0.02,
+            "variance {var} vs {}",
+            dist.variance()
+        );
         let tail: f64 = 1.0 - (-cut..=cut).map(|x| dist.probability(x)).sum::<f64>();
         let mut stat = 0.0;
         for (bin, &observed) in counts.iter().enumerate() {
@@ -154,18 +178,30 @@ mod tests {
     #[test]
     fn samples_follow_the_exact_distribution() {
         // Critical values of chi-square at significance 0.001: dof + 3.1·sqrt(2·dof) bounds them closely enough for dof ≥ 10.
-        for (i, (num, den)) in [(1u64, 1u64), (2, 1), (10, 3), (20, 1)].into_iter().enumerate() {
+        for (i, (num, den)) in [(1u64, 1u64), (2, 1), (10, 3), (20, 1)]
+            .into_iter()
+            .enumerate()
+        {
             let dist = DiscreteLaplace::new(num, den).unwrap();
             let (stat, dof) = chi_square(dist, 300_000, 10 + i as u64);
             let critical = dof as f64 + 3.1 * (2.0 * dof as f64).sqrt() + 5.0;
-            assert!(stat < critical, "scale {num}/{den}: chi-square {stat:.1} with {dof} dof ≥ {critical:.1}");
+            assert!(
+                stat < critical,
+                "scale {num}/{den}: chi-square {stat:.1} with {dof} dof ≥ {critical:.1}"
+            );
         }
     }
 
     #[test]
     fn scale_for_epsilon_is_sensitivity_over_epsilon() {
-        assert_eq!(DiscreteLaplace::for_epsilon(2, 1, 2).unwrap().scale(), (4, 1));
-        assert_eq!(DiscreteLaplace::for_epsilon(3, 3, 10).unwrap().scale(), (10, 1));
+        assert_eq!(
+            DiscreteLaplace::for_epsilon(2, 1, 2).unwrap().scale(),
+            (4, 1)
+        );
+        assert_eq!(
+            DiscreteLaplace::for_epsilon(3, 3, 10).unwrap().scale(),
+            (10, 1)
+        );
         assert!(DiscreteLaplace::new(0, 1).is_err());
     }
 
@@ -175,6 +211,9 @@ mod tests {
         let k = dist.error_bound(0.95) as i64;
         let inside: f64 = (-k..=k).map(|x| dist.probability(x)).sum();
         let inside_less: f64 = (-(k - 1)..=(k - 1)).map(|x| dist.probability(x)).sum();
-        assert!(inside >= 0.95 && inside_less < 0.95, "k={k} {inside} {inside_less}");
+        assert!(
+            inside >= 0.95 && inside_less < 0.95,
+            "k={k} {inside} {inside_less}"
+        );
     }
 }

@@ -36,7 +36,9 @@ pub fn bernoulli_exp_minus(rng: &mut impl RngCore, num: u64, den: u64) -> bool {
 fn bernoulli_exp_minus_at_most_one(rng: &mut impl RngCore, num: u64, den: u64) -> bool {
     let mut k: u64 = 1;
     loop {
-        let den_k = den.checked_mul(k).expect("Bernoulli(exp) denominator overflow");
+        let den_k = den
+            .checked_mul(k)
+            .expect("Bernoulli(exp) denominator overflow");
         if !bernoulli(rng, num, den_k) {
             return k % 2 == 1;
         }
@@ -56,7 +58,10 @@ mod tests {
         for _ in 0..70_000 {
             counts[uniform_below(&mut rng, 7) as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (9_400..10_600).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (9_400..10_600).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
@@ -64,7 +69,9 @@ mod tests {
         let mut rng = NoiseRng::from_test_seed(2);
         for (num, den) in [(1u64, 2u64), (3, 2), (5, 1)] {
             let n = 200_000;
-            let hits = (0..n).filter(|_| bernoulli_exp_minus(&mut rng, num, den)).count() as f64;
+            let hits = (0..n)
+                .filter(|_| bernoulli_exp_minus(&mut rng, num, den))
+                .count() as f64;
             let p = (-(num as f64) / den as f64).exp();
             let sd = (p * (1.0 - p) / n as f64).sqrt();
             assert!((hits / n as f64 - p).abs() < 5.0 * sd, "exp(-{num}/{den})");

@@ -1,6 +1,8 @@
 //! The built-in programs by id and version.
 
-use sealroom_core::agreement::{Agreement, DatasetTerms, ProgramCatalog, ProgramCheckError, ProgramTerms};
+use sealroom_core::agreement::{
+    Agreement, DatasetTerms, ProgramCatalog, ProgramCheckError, ProgramTerms,
+};
 
 use crate::overlap::{self, OverlapParams};
 use crate::table::Table;
@@ -69,28 +71,51 @@ impl BuiltinCatalog {
     }
 
     /// Runs the agreement's program over `tables`, found by `owner/name`.
-    pub fn run<'t>(&self, agreement: &Agreement, tables: &dyn Fn(&str) -> Option<&'t Table>) -> Result<Vec<Aggregate>, ProgramError> {
+    pub fn run<'t>(
+        &self,
+        agreement: &Agreement,
+        tables: &dyn Fn(&str) -> Option<&'t Table>,
+    ) -> Result<Vec<Aggregate>, ProgramError> {
         let p = &agreement.program;
         match (p.id.as_str(), p.version) {
             (overlap::ID, overlap::VERSION) => {
-                let params = OverlapParams::check(&p.params, &agreement.datasets).map_err(ProgramError::BadParameters)?;
-                let left = tables(&params.left).ok_or_else(|| ProgramError::MissingInput(params.left.clone()))?;
-                let right = tables(&params.right).ok_or_else(|| ProgramError::MissingInput(params.right.clone()))?;
-                Ok(vec![overlap::run(&params, left, right, agreement.privacy.max_groups_per_person)?])
+                let params = OverlapParams::check(&p.params, &agreement.datasets)
+                    .map_err(ProgramError::BadParameters)?;
+                let left = tables(&params.left)
+                    .ok_or_else(|| ProgramError::MissingInput(params.left.clone()))?;
+                let right = tables(&params.right)
+                    .ok_or_else(|| ProgramError::MissingInput(params.right.clone()))?;
+                Ok(vec![overlap::run(
+                    &params,
+                    left,
+                    right,
+                    agreement.privacy.max_groups_per_person,
+                )?])
             }
-            _ => Err(ProgramError::Unknown { id: p.id.clone(), version: p.version }),
+            _ => Err(ProgramError::Unknown {
+                id: p.id.clone(),
+                version: p.version,
+            }),
         }
     }
 }
 
 impl ProgramCatalog for BuiltinCatalog {
-    fn check_program(&self, program: &ProgramTerms, datasets: &[DatasetTerms]) -> Result<Vec<String>, ProgramCheckError> {
+    fn check_program(
+        &self,
+        program: &ProgramTerms,
+        datasets: &[DatasetTerms],
+    ) -> Result<Vec<String>, ProgramCheckError> {
         match (program.id.as_str(), program.version) {
             (overlap::ID, overlap::VERSION) => {
-                OverlapParams::check(&program.params, datasets).map_err(ProgramCheckError::BadParameters)?;
+                OverlapParams::check(&program.params, datasets)
+                    .map_err(ProgramCheckError::BadParameters)?;
                 Ok(vec![overlap::OUTPUT.into()])
             }
-            _ => Err(ProgramCheckError::Unknown { id: program.id.clone(), version: program.version }),
+            _ => Err(ProgramCheckError::Unknown {
+                id: program.id.clone(),
+                version: program.version,
+            }),
         }
     }
 }

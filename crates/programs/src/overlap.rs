@@ -45,23 +45,36 @@ impl OverlapParams {
             datasets
                 .iter()
                 .find(|d| d.qualified_name() == name)
-                .ok_or_else(|| format!("{which} = {name:?} is not a dataset of this agreement (write owner/name)"))
+                .ok_or_else(|| {
+                    format!(
+                        "{which} = {name:?} is not a dataset of this agreement (write owner/name)"
+                    )
+                })
         };
         let left = find(&p.left, "left")?;
         let right = find(&p.right, "right")?;
         if p.left == p.right {
             return Err("left and right must be different datasets".into());
         }
-        let column = left
-            .schema
-            .column(&p.group_column)
-            .ok_or_else(|| format!("group_column {:?} is not a column of {}", p.group_column, p.left))?;
+        let column = left.schema.column(&p.group_column).ok_or_else(|| {
+            format!(
+                "group_column {:?} is not a column of {}",
+                p.group_column, p.left
+            )
+        })?;
         if column.kind != ColumnType::String {
-            return Err(format!("group_column {:?} must be a string column", p.group_column));
+            return Err(format!(
+                "group_column {:?} must be a string column",
+                p.group_column
+            ));
         }
-        let person_type = |d: &DatasetTerms| d.schema.column(&d.schema.person_column).map(|c| c.kind);
+        let person_type =
+            |d: &DatasetTerms| d.schema.column(&d.schema.person_column).map(|c| c.kind);
         if person_type(left) != person_type(right) {
-            return Err(format!("the person columns of {} and {} have different types", p.left, p.right));
+            return Err(format!(
+                "the person columns of {} and {} have different types",
+                p.left, p.right
+            ));
         }
         if p.groups.is_empty() {
             return Err("groups must declare at least one group".into());
@@ -75,13 +88,30 @@ impl OverlapParams {
 }
 
 /// Runs `overlap` over the `left` and `right` tables.
-pub fn run(params: &OverlapParams, left: &Table, right: &Table, max_groups_per_person: u32) -> Result<Aggregate, ProgramError> {
-    let person_at = |t: &Table| t.schema.index_of(&t.schema.person_column).expect("validated schema");
-    let group_at = left.schema.index_of(&params.group_column).expect("validated params");
+pub fn run(
+    params: &OverlapParams,
+    left: &Table,
+    right: &Table,
+    max_groups_per_person: u32,
+) -> Result<Aggregate, ProgramError> {
+    let person_at = |t: &Table| {
+        t.schema
+            .index_of(&t.schema.person_column)
+            .expect("validated schema")
+    };
+    let group_at = left
+        .schema
+        .index_of(&params.group_column)
+        .expect("validated params");
     let (left_person, right_person) = (person_at(left), person_at(right));
 
     let in_right: HashSet<&Value> = right.rows.iter().map(|r| &r[right_person]).collect();
-    let rank: HashMap<&str, usize> = params.groups.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
+    let rank: HashMap<&str, usize> = params
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.as_str(), i))
+        .collect();
 
     // For each matched person, the declared groups they appear in (as ranks, deduplicated).
     let mut groups_of: HashMap<&Value, BTreeSet<usize>> = HashMap::new();
@@ -90,10 +120,10 @@ pub fn run(params: &OverlapParams, left: &Table, right: &Table, max_groups_per_p
         if !in_right.contains(person) {
             continue;
         }
-        if let Value::Text(group) = &row[group_at] {
-            if let Some(&r) = rank.get(group.as_str()) {
-                groups_of.entry(person).or_default().insert(r);
-            }
+        if let Value::Text(group) = &row[group_at]
+            && let Some(&r) = rank.get(group.as_str())
+        {
+            groups_of.entry(person).or_default().insert(r);
         }
     }
 
@@ -120,10 +150,19 @@ mod tests {
     fn table(cols: &[&str], rows: &[&[&str]]) -> Table {
         Table {
             schema: Schema {
-                columns: cols.iter().map(|c| Column { name: c.to_string(), kind: ColumnType::String }).collect(),
+                columns: cols
+                    .iter()
+                    .map(|c| Column {
+                        name: c.to_string(),
+                        kind: ColumnType::String,
+                    })
+                    .collect(),
                 person_column: cols[0].into(),
             },
-            rows: rows.iter().map(|r| r.iter().map(|v| Value::Text(v.to_string())).collect()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|v| Value::Text(v.to_string())).collect())
+                .collect(),
         }
     }
 
@@ -138,27 +177,51 @@ mod tests {
 
     #[test]
     fn counts_distinct_people_in_both_per_group() {
-        let left = table(&["id", "g"], &[&["p1", "g1"], &["p1", "g1"], &["p2", "g1"], &["p2", "g2"], &["p3", "g2"], &["p4", "other"]]);
+        let left = table(
+            &["id", "g"],
+            &[
+                &["p1", "g1"],
+                &["p1", "g1"],
+                &["p2", "g1"],
+                &["p2", "g2"],
+                &["p3", "g2"],
+                &["p4", "other"],
+            ],
+        );
         let right = table(&["id"], &[&["p1"], &["p2"], &["p4"], &["p9"]]);
         let out = run(&params(), &left, &right, 2).unwrap();
-        assert_eq!(out.cells, vec![("g1".into(), 2), ("g2".into(), 1), ("empty".into(), 0)]);
+        assert_eq!(
+            out.cells,
+            vec![("g1".into(), 2), ("g2".into(), 1), ("empty".into(), 0)]
+        );
         assert_eq!(out.sensitivity, 2);
         let bounded = run(&params(), &left, &right, 1).unwrap();
-        assert_eq!(bounded.cells, vec![("g1".into(), 2), ("g2".into(), 0), ("empty".into(), 0)]);
+        assert_eq!(
+            bounded.cells,
+            vec![("g1".into(), 2), ("g2".into(), 0), ("empty".into(), 0)]
+        );
     }
 
     #[test]
     fn one_person_with_many_rows_moves_the_total_by_at_most_the_bound() {
         let mut rows: Vec<Vec<Value>> = Vec::new();
         for i in 0..10_000 {
-            rows.push(vec![Value::Text("heavy".into()), Value::Text(if i % 2 == 0 { "g1" } else { "g2" }.into())]);
+            rows.push(vec![
+                Value::Text("heavy".into()),
+                Value::Text(if i % 2 == 0 { "g1" } else { "g2" }.into()),
+            ]);
         }
         let mut left = table(&["id", "g"], &[&["p1", "g1"]]);
         let right = table(&["id"], &[&["p1"], &["heavy"]]);
         let before = run(&params(), &left, &right, 1).unwrap();
         left.rows.extend(rows);
         let after = run(&params(), &left, &right, 1).unwrap();
-        let change: i64 = before.cells.iter().zip(&after.cells).map(|(a, b)| (a.1 - b.1).abs()).sum();
+        let change: i64 = before
+            .cells
+            .iter()
+            .zip(&after.cells)
+            .map(|(a, b)| (a.1 - b.1).abs())
+            .sum();
         assert!(change <= 1, "change {change}");
     }
 }

@@ -18,7 +18,13 @@ pub struct ProblemResponse(pub Problem);
 
 impl ProblemResponse {
     /// A problem of type `urn:sealroom:{namespace}:{code}`.
-    pub fn new(namespace: &str, code: &str, status: StatusCode, title: &str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        namespace: &str,
+        code: &str,
+        status: StatusCode,
+        title: &str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self(Problem {
             kind: format!("urn:sealroom:{namespace}:{code}"),
             title: title.into(),
@@ -30,9 +36,12 @@ impl ProblemResponse {
 
 impl IntoResponse for ProblemResponse {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(self.0)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response
     }
 }
@@ -66,20 +75,33 @@ pub enum ServiceError {
 pub async fn bind(addr: &str) -> Result<(tokio::net::TcpListener, SocketAddr), ServiceError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| ServiceError::Bind { addr: addr.into(), source })?;
-    let local = listener.local_addr().map_err(|source| ServiceError::Bind { addr: addr.into(), source })?;
+        .map_err(|source| ServiceError::Bind {
+            addr: addr.into(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServiceError::Bind {
+        addr: addr.into(),
+        source,
+    })?;
     Ok((listener, local))
 }
 
 /// Serves `router` until ctrl-c or SIGTERM.
-pub async fn serve_until_stopped(listener: tokio::net::TcpListener, router: axum::Router) -> Result<(), ServiceError> {
-    axum::serve(listener, router).with_graceful_shutdown(stop_signal()).await.map_err(ServiceError::Serve)
+pub async fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+) -> Result<(), ServiceError> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop_signal())
+        .await
+        .map_err(ServiceError::Serve)
 }
 
 async fn stop_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -92,11 +114,17 @@ async fn stop_signal() {
 
 /// Opens (creating if needed) a SQLite database in WAL mode and applies `schema`.
 pub fn open_database(path: &Path, schema: &str) -> Result<rusqlite::Connection, ServiceError> {
-    let err = |source| ServiceError::Database { path: path.display().to_string(), source };
+    let err = |source| ServiceError::Database {
+        path: path.display().to_string(),
+        source,
+    };
     let conn = rusqlite::Connection::open(path).map_err(err)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
     conn.execute_batch(schema).map_err(err)?;
     Ok(conn)
 }

@@ -32,7 +32,13 @@ use serde::Serialize;
 /// operator runs `host`; anyone runs `run`; each reader runs `open`.
 /// `sealroom demo` does all of this on one machine.
 #[derive(Parser)]
-#[command(name = "sealroom", version, about, long_about, after_help = "Exit codes: 0 ok, 1 refused or check failed, 2 usage or I/O error.")]
+#[command(
+    name = "sealroom",
+    version,
+    about,
+    long_about,
+    after_help = "Exit codes: 0 ok, 1 refused or check failed, 2 usage or I/O error."
+)]
 struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -299,12 +305,19 @@ enum BenchCommand {
 }
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
-    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| "one of sim, sev-snp, tdx, nitro".into())
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .map_err(|_| "one of sim, sev-snp, tdx, nitro".into())
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
-    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a size like 100M or 1G"))?;
+    let (digits, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(s.trim().len()),
+    );
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 100M or 1G"))?;
     let mul = match unit.to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" => 1 << 10,
@@ -322,14 +335,21 @@ fn main() -> ExitCode {
         _ => "warn",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SEALROOM_LOG").unwrap_or_else(|_| filter.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEALROOM_LOG")
+                .unwrap_or_else(|_| filter.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.chain().any(|c| c.is::<Refused>()) { ExitCode::from(1) } else { ExitCode::from(2) }
+            if e.chain().any(|c| c.is::<Refused>()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }
@@ -340,7 +360,8 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 }
 
 fn read_card(path: &Path) -> anyhow::Result<PartyCard> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     if text.contains("\"signing_seed\"") {
         return Ok(Identity::read_key_file(path)?.card());
     }
@@ -349,7 +370,9 @@ fn read_card(path: &Path) -> anyhow::Result<PartyCard> {
 
 fn platform_key(text: &str) -> anyhow::Result<SigningPublicKey> {
     let bytes = bytes::decode(text.trim()).context("the platform key is not base64")?;
-    Ok(SigningPublicKey(bytes.try_into().map_err(|_| anyhow::anyhow!("the platform key is not 32 bytes"))?))
+    Ok(SigningPublicKey(bytes.try_into().map_err(|_| {
+        anyhow::anyhow!("the platform key is not 32 bytes")
+    })?))
 }
 
 fn executables() -> anyhow::Result<Executables> {
@@ -369,29 +392,49 @@ fn spinner(json: bool) -> ProgressBar {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
-        Command::Party(PartyCommand::New { name, broker_url, dir }) => {
+        Command::Party(PartyCommand::New {
+            name,
+            broker_url,
+            dir,
+        }) => {
             let identity = Identity::generate(&name, broker_url)?;
             let key = dir.join(format!("{name}.key"));
             let card_path = dir.join(format!("{name}.card.json"));
             if card_path.exists() {
-                bail!("{} already exists; refusing to overwrite", card_path.display());
+                bail!(
+                    "{} already exists; refusing to overwrite",
+                    card_path.display()
+                );
             }
             identity.write_key_file(&key)?;
             let card = identity.card();
             std::fs::write(&card_path, serde_json::to_string_pretty(&card)? + "\n")?;
             if json {
-                print_json(&serde_json::json!({ "key_file": key, "card_file": card_path, "fingerprint": card.fingerprint()? }))?;
+                print_json(
+                    &serde_json::json!({ "key_file": key, "card_file": card_path, "fingerprint": card.fingerprint()? }),
+                )?;
             } else {
-                println!("wrote {} (private, mode 0600) and {} (public)", key.display(), card_path.display());
+                println!(
+                    "wrote {} (private, mode 0600) and {} (public)",
+                    key.display(),
+                    card_path.display()
+                );
                 println!("fingerprint {}", card.fingerprint()?);
             }
         }
         Command::Party(PartyCommand::Show { file, toml }) => {
             let card = read_card(&file)?;
             if json {
-                print_json(&serde_json::json!({ "card": card, "fingerprint": card.fingerprint()? }))?;
+                print_json(
+                    &serde_json::json!({ "card": card, "fingerprint": card.fingerprint()? }),
+                )?;
             } else if toml {
-                println!("[[party]]\nname = \"{}\"\nsigning_key = \"{}\"\nhpke_key = \"{}\"", card.name, bytes::encode(&card.signing_key.0), bytes::encode(&card.hpke_key.0));
+                println!(
+                    "[[party]]\nname = \"{}\"\nsigning_key = \"{}\"\nhpke_key = \"{}\"",
+                    card.name,
+                    bytes::encode(&card.signing_key.0),
+                    bytes::encode(&card.hpke_key.0)
+                );
                 if let Some(url) = &card.broker_url {
                     println!("broker_url = \"{url}\"");
                 }
@@ -400,7 +443,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("fingerprint  {}", card.fingerprint()?);
                 println!("signing key  {}", bytes::encode(&card.signing_key.0));
                 println!("hpke key     {}", bytes::encode(&card.hpke_key.0));
-                println!("broker       {}", card.broker_url.as_deref().unwrap_or("(none)"));
+                println!(
+                    "broker       {}",
+                    card.broker_url.as_deref().unwrap_or("(none)")
+                );
             }
         }
         Command::Agreement(cmd) => agreement_command(cmd, json)?,
@@ -410,7 +456,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&list.iter().map(|p| serde_json::json!({"id": p.id, "version": p.version, "summary": p.summary, "params": p.params})).collect::<Vec<_>>())?;
             } else {
                 for p in list {
-                    println!("{} v{}: {}\n  params: {}", p.id, p.version, p.summary, p.params);
+                    println!(
+                        "{} v{}: {}\n  params: {}",
+                        p.id, p.version, p.summary, p.params
+                    );
                 }
             }
         }
@@ -419,9 +468,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(p) => p,
                 None => executables()?.isolate,
             };
-            let m = sealroom_attest::measure_file(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let m = sealroom_attest::measure_file(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             if json {
-                print_json(&serde_json::json!({ "path": path, "platform": "sim", "measurement": m }))?;
+                print_json(
+                    &serde_json::json!({ "path": path, "platform": "sim", "measurement": m }),
+                )?;
             } else {
                 println!("{m}");
             }
@@ -429,27 +481,57 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seal(a) => {
             let identity = Identity::read_key_file(&a.key)?;
             let agreement = agreement_file::load(&a.agreement)?;
-            let total = std::fs::metadata(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?.len();
-            let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(total) };
-            bar.set_style(ProgressStyle::with_template("sealing {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}").expect("template"));
+            let total = std::fs::metadata(&a.input)
+                .with_context(|| format!("cannot read {}", a.input.display()))?
+                .len();
+            let bar = if json {
+                ProgressBar::hidden()
+            } else {
+                ProgressBar::new(total)
+            };
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "sealing {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("template"),
+            );
             let progress_bar = bar.clone();
-            let summary = owner::seal_dataset(&identity, &agreement, &a.dataset, &a.input, &a.out, a.chunk_size, Box::new(move |n| progress_bar.set_position(n)));
+            let summary = owner::seal_dataset(
+                &identity,
+                &agreement,
+                &a.dataset,
+                &a.input,
+                &a.out,
+                a.chunk_size,
+                Box::new(move |n| progress_bar.set_position(n)),
+            );
             bar.finish_and_clear();
             let summary = summary?;
             if json {
                 print_json(&summary)?;
             } else {
-                println!("sealed {} rows of {} into {} ({} bytes)", summary.rows, summary.dataset, summary.output.display(), summary.envelope_bytes);
+                println!(
+                    "sealed {} rows of {} into {} ({} bytes)",
+                    summary.rows,
+                    summary.dataset,
+                    summary.output.display(),
+                    summary.envelope_bytes
+                );
             }
         }
         Command::Upload { host, envelope } => {
-            let mut file = std::fs::File::open(&envelope).with_context(|| format!("cannot open {}", envelope.display()))?;
+            let mut file = std::fs::File::open(&envelope)
+                .with_context(|| format!("cannot open {}", envelope.display()))?;
             let (header, _) = sealroom_crypto::EnvelopeHeader::read_from(&mut file)?;
-            let stored = remote::HostClient::new(&host).upload(&header.owner, &header.dataset, &envelope)?;
+            let stored =
+                remote::HostClient::new(&host).upload(&header.owner, &header.dataset, &envelope)?;
             if json {
                 print_json(&stored)?;
             } else {
-                println!("uploaded {}/{}: {} bytes, digest {}", stored.owner, stored.dataset, stored.size, stored.digest);
+                println!(
+                    "uploaded {}/{}: {} bytes, digest {}",
+                    stored.owner, stored.dataset, stored.size, stored.digest
+                );
             }
         }
         Command::Approve(a) => decision_command(a, Decision::Approve, json)?,
@@ -467,7 +549,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let signed = agreement_file::load(&agreement)?;
             let bar = spinner(json);
             bar.set_message("running the job in a fresh isolate");
-            let record = remote::HostClient::new(&host).run(&RunJob { agreement_id: signed.id });
+            let record = remote::HostClient::new(&host).run(&RunJob {
+                agreement_id: signed.id,
+            });
             bar.finish_and_clear();
             let record = record?;
             if json {
@@ -477,7 +561,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 return Err(remote::job_failed(&record));
             }
             if !json {
-                println!("job {} finished; outputs sealed to {}", record.job_id, record.outputs.iter().map(|o| o.reader.as_str()).collect::<Vec<_>>().join(", "));
+                println!(
+                    "job {} finished; outputs sealed to {}",
+                    record.job_id,
+                    record
+                        .outputs
+                        .iter()
+                        .map(|o| o.reader.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
         }
         Command::Open(a) => {
@@ -485,7 +578,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let agreement = agreement_file::load(&a.agreement)?;
             let mut verifier = EvidenceVerifier::new();
             if let Some(key) = &a.accept_simulator_evidence {
-                eprintln!("warning: accepting SIMULATOR evidence: the simulator protects nothing from the operator");
+                eprintln!(
+                    "warning: accepting SIMULATOR evidence: the simulator protects nothing from the operator"
+                );
                 verifier = verifier.accept_simulator_evidence(platform_key(key)?);
             }
             let bundle = remote::HostClient::new(&a.host).outputs(&a.job, identity.name())?;
@@ -499,7 +594,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Budget { broker, key } => {
             let url = match (broker, key) {
                 (Some(url), _) => url,
-                (None, Some(key)) => Identity::read_key_file(&key)?.card().broker_url.context("your key file names no broker URL; pass --broker")?,
+                (None, Some(key)) => Identity::read_key_file(&key)?
+                    .card()
+                    .broker_url
+                    .context("your key file names no broker URL; pass --broker")?,
                 (None, None) => bail!("pass --broker URL or --key KEYFILE"),
             };
             let budgets = remote::BrokerClient::new(&url).budgets()?;
@@ -509,8 +607,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("no budget spent yet");
             } else {
                 for b in budgets {
-                    let eps = |m: u64| sealroom_core::Epsilon::from_micros(m).map(|e| e.to_string()).unwrap_or_else(|_| "0".into());
-                    println!("{} {}: spent ε {} of {} in {} releases", b.agreement.short(), b.dataset, eps(b.spent_micros), eps(b.total_micros), b.releases);
+                    let eps = |m: u64| {
+                        sealroom_core::Epsilon::from_micros(m)
+                            .map(|e| e.to_string())
+                            .unwrap_or_else(|_| "0".into())
+                    };
+                    println!(
+                        "{} {}: spent ε {} of {} in {} releases",
+                        b.agreement.short(),
+                        b.dataset,
+                        eps(b.spent_micros),
+                        eps(b.total_micros),
+                        b.releases
+                    );
                 }
             }
         }
@@ -519,7 +628,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 print_json(&p)?;
             } else {
-                println!("simulator platform key  {}", bytes::encode(&p.simulator_platform_key.0));
+                println!(
+                    "simulator platform key  {}",
+                    bytes::encode(&p.simulator_platform_key.0)
+                );
                 println!("isolate measurement     {}", p.isolate_measurement);
             }
         }
@@ -527,7 +639,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = sealroom_broker::BrokerConfig {
                 key_file: a.key,
                 data_dir: a.data,
-                accept_simulator_evidence: a.accept_simulator_evidence.as_deref().map(platform_key).transpose()?,
+                accept_simulator_evidence: a
+                    .accept_simulator_evidence
+                    .as_deref()
+                    .map(platform_key)
+                    .transpose()?,
                 challenge_ttl_seconds: a.challenge_ttl,
             };
             let broker = sealroom_broker::Broker::open(&config, Arc::new(SystemClock))?;
@@ -548,7 +664,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             serve(&a.listen, host.router(), "host")?;
         }
         Command::Demo { dir, people, seed } => {
-            let options = demo::DemoOptions { dir, people, seed, ..demo::DemoOptions::new(executables()?) };
+            let options = demo::DemoOptions {
+                dir,
+                people,
+                seed,
+                ..demo::DemoOptions::new(executables()?)
+            };
             let bar = spinner(json);
             let report = demo::run(&options, &|msg| bar.set_message(msg.to_string()));
             bar.finish_and_clear();
@@ -570,25 +691,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 let gb = |x: f64| x / 1e9;
                 println!("plaintext            {:.0} MB", r.bytes as f64 / 1e6);
-                let vs = |x: f64| format!("{:.2} GB/s  {:.2} of in-place, {:.2} of out-of-place AEAD", gb(x), x / r.raw_aead, x / r.raw_aead_out_of_place);
+                let vs = |x: f64| {
+                    format!(
+                        "{:.2} GB/s  {:.2} of in-place, {:.2} of out-of-place AEAD",
+                        gb(x),
+                        x / r.raw_aead,
+                        x / r.raw_aead_out_of_place
+                    )
+                };
                 println!("raw AES-256-GCM in place      {:.2} GB/s", gb(r.raw_aead));
-                println!("raw AES-256-GCM out of place  {:.2} GB/s", gb(r.raw_aead_out_of_place));
+                println!(
+                    "raw AES-256-GCM out of place  {:.2} GB/s",
+                    gb(r.raw_aead_out_of_place)
+                );
                 println!("envelope seal (memory)        {}", vs(r.envelope_seal));
                 println!("envelope open (memory)        {}", vs(r.envelope_open));
-                println!("sealroom seal (files)         {}  (bounded by the CSV schema check)", vs(r.seal_file));
+                println!(
+                    "sealroom seal (files)         {}  (bounded by the CSV schema check)",
+                    vs(r.seal_file)
+                );
                 println!("open (files)                  {}", vs(r.open_file));
-                println!("peak memory after file phases {:.1} MB", r.peak_rss as f64 / 1e6);
+                println!(
+                    "peak memory after file phases {:.1} MB",
+                    r.peak_rss as f64 / 1e6
+                );
             }
         }
         Command::Bench(BenchCommand::Job { rows, runs }) => {
             let bar = spinner(json);
-            let result = bench::jobs(&demo::DemoOptions::new(executables()?), rows, runs, &|m| bar.set_message(m.to_string()));
+            let result = bench::jobs(&demo::DemoOptions::new(executables()?), rows, runs, &|m| {
+                bar.set_message(m.to_string())
+            });
             bar.finish_and_clear();
             let r = result?;
             if json {
                 print_json(&r)?;
             } else {
-                println!("{} jobs over two {}-row datasets: median {:.1} ms, p95 {:.1} ms, fastest {:.1} ms", r.runs, r.rows, r.median_ms, r.p95_ms, r.min_ms);
+                println!(
+                    "{} jobs over two {}-row datasets: median {:.1} ms, p95 {:.1} ms, fastest {:.1} ms",
+                    r.runs, r.rows, r.median_ms, r.p95_ms, r.min_ms
+                );
             }
         }
     }
@@ -596,7 +738,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn serve(listen: &str, router: axum::Router, what: &str) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let (listener, addr) = sealroom_service::bind(listen).await?;
         tracing::info!("{what} listening on http://{addr}");
@@ -611,7 +755,9 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
             let signed = agreement_file::load(&file)?;
             let missing = signed.missing_signers();
             if json {
-                print_json(&serde_json::json!({ "valid": true, "agreement_id": signed.id, "missing_signatures": missing }))?;
+                print_json(
+                    &serde_json::json!({ "valid": true, "agreement_id": signed.id, "missing_signatures": missing }),
+                )?;
             } else {
                 println!("valid agreement {}", signed.id);
                 if !missing.is_empty() {
@@ -632,16 +778,29 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
             let mut signed = agreement_file::load(&file)?;
             agreement_file::sign(&mut signed, &identity)?;
             let out = out.unwrap_or_else(|| {
-                if file.extension().is_some_and(|e| e == "json") { file.clone() } else { file.with_extension("signed.json") }
+                if file.extension().is_some_and(|e| e == "json") {
+                    file.clone()
+                } else {
+                    file.with_extension("signed.json")
+                }
             });
             agreement_file::save(&signed, &out)?;
             let missing = signed.missing_signers();
             if json {
-                print_json(&serde_json::json!({ "agreement_id": signed.id, "file": out, "missing_signatures": missing }))?;
+                print_json(
+                    &serde_json::json!({ "agreement_id": signed.id, "file": out, "missing_signatures": missing }),
+                )?;
             } else {
-                println!("{} signed agreement {} into {}", identity.name(), signed.id.short(), out.display());
+                println!(
+                    "{} signed agreement {} into {}",
+                    identity.name(),
+                    signed.id.short(),
+                    out.display()
+                );
                 if missing.is_empty() {
-                    println!("every party has signed: the agreement is in force within its validity window");
+                    println!(
+                        "every party has signed: the agreement is in force within its validity window"
+                    );
                 } else {
                     println!("still to sign: {}", missing.join(", "));
                 }
@@ -657,13 +816,31 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
             println!("valid {} to {}", a.valid_from, a.valid_until);
             for p in &a.parties {
                 let signed_by = signed.signatures.iter().any(|s| s.party == p.name);
-                println!("  party {:<16} {}  {}", p.name, p.fingerprint()?.short(), if signed_by { "signed" } else { "NOT SIGNED" });
+                println!(
+                    "  party {:<16} {}  {}",
+                    p.name,
+                    p.fingerprint()?.short(),
+                    if signed_by { "signed" } else { "NOT SIGNED" }
+                );
             }
             for d in &a.datasets {
-                let cols: Vec<String> = d.schema.columns.iter().map(|c| format!("{}:{}", c.name, c.kind.name())).collect();
-                println!("  dataset {} [{}] person column {}", d.qualified_name(), cols.join(", "), d.schema.person_column);
+                let cols: Vec<String> = d
+                    .schema
+                    .columns
+                    .iter()
+                    .map(|c| format!("{}:{}", c.name, c.kind.name()))
+                    .collect();
+                println!(
+                    "  dataset {} [{}] person column {}",
+                    d.qualified_name(),
+                    cols.join(", "),
+                    d.schema.person_column
+                );
             }
-            println!("  program {} v{} {}", a.program.id, a.program.version, a.program.params);
+            println!(
+                "  program {} v{} {}",
+                a.program.id, a.program.version, a.program.params
+            );
             for r in &a.runtimes {
                 for m in &r.measurements {
                     println!("  runtime {} {}", r.platform, m);
@@ -673,7 +850,14 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
                 println!("  output {} -> {}", o.name, o.readers.join(", "));
             }
             let p = &a.privacy;
-            println!("  privacy ε {} per run, δ {}, total ε {} per dataset, ≤ {} groups per person, noise {:?}", p.epsilon_per_run, p.delta_per_run, p.total_epsilon_per_dataset, p.max_groups_per_person, p.noise);
+            println!(
+                "  privacy ε {} per run, δ {}, total ε {} per dataset, ≤ {} groups per person, noise {:?}",
+                p.epsilon_per_run,
+                p.delta_per_run,
+                p.total_epsilon_per_dataset,
+                p.max_groups_per_person,
+                p.noise
+            );
         }
     }
     Ok(())
@@ -684,15 +868,27 @@ fn decision_command(a: DecisionArgs, decision: Decision, json: bool) -> anyhow::
     let agreement = agreement_file::load(&a.agreement)?;
     let url = match a.broker {
         Some(url) => url,
-        None => identity.card().broker_url.context("your key file names no broker URL; pass --broker")?,
+        None => identity
+            .card()
+            .broker_url
+            .context("your key file names no broker URL; pass --broker")?,
     };
     let signed = owner::decide(&identity, agreement.id, a.platform, a.measurement, decision)?;
     let stored = remote::BrokerClient::new(&url).decide(&signed)?;
-    let verb = if decision == Decision::Approve { "approved" } else { "revoked" };
+    let verb = if decision == Decision::Approve {
+        "approved"
+    } else {
+        "revoked"
+    };
     if json {
         print_json(&serde_json::json!({ "decision": signed.statement, "stored": stored }))?;
     } else if stored {
-        println!("{verb} {} measurement {} for agreement {}", a.platform, a.measurement.short(), agreement.id.short());
+        println!(
+            "{verb} {} measurement {} for agreement {}",
+            a.platform,
+            a.measurement.short(),
+            agreement.id.short()
+        );
     } else {
         println!("a newer decision already stands at the broker; nothing changed");
     }
@@ -702,11 +898,27 @@ fn decision_command(a: DecisionArgs, decision: Decision, json: bool) -> anyhow::
 fn print_opened(opened: &reader::OpenedOutputs) {
     let r = &opened.receipt;
     if r.simulator {
-        println!("!! produced under the SIMULATOR: the operator could have read or altered everything !!");
+        println!(
+            "!! produced under the SIMULATOR: the operator could have read or altered everything !!"
+        );
     }
-    println!("job {} under agreement {} on {} runtime {}", r.job_id, r.agreement_id.short(), r.platform, r.measurement.short());
+    println!(
+        "job {} under agreement {} on {} runtime {}",
+        r.job_id,
+        r.agreement_id.short(),
+        r.platform,
+        r.measurement.short()
+    );
     for t in &opened.tables {
-        println!("\n{} ({} noise, scale {}, ε {}, sensitivity {}, 95% of values within ±{})", t.output, t.noise.mechanism, t.noise.scale, t.noise.epsilon, t.noise.sensitivity, t.noise.error_bound_95);
+        println!(
+            "\n{} ({} noise, scale {}, ε {}, sensitivity {}, 95% of values within ±{})",
+            t.output,
+            t.noise.mechanism,
+            t.noise.scale,
+            t.noise.epsilon,
+            t.noise.sensitivity,
+            t.noise.error_bound_95
+        );
         println!("{:<20} {:>12}", t.group_column, t.value_column);
         for row in &t.rows {
             println!("{:<20} {:>12}", row.group, row.value);
@@ -716,36 +928,67 @@ fn print_opened(opened: &reader::OpenedOutputs) {
 
 fn print_demo(r: &demo::DemoReport) {
     let t = &r.table;
-    println!("sealroom demo — an ad platform and an advertiser measure campaign reach without sharing rows\n");
+    println!(
+        "sealroom demo — an ad platform and an advertiser measure campaign reach without sharing rows\n"
+    );
     println!("agreement  {}", r.agreement_id);
     println!("isolate    sim measurement {}", r.measurement);
-    println!("job        {} finished in {} ms\n", r.job.job_id, r.job_millis);
-    println!("People who saw each campaign and later bought (opened by the advertiser, receipt verified):");
-    println!("  {:<16} {:>10} {:>14}", "campaign", "released", "exact (demo)");
+    println!(
+        "job        {} finished in {} ms\n",
+        r.job.job_id, r.job_millis
+    );
+    println!(
+        "People who saw each campaign and later bought (opened by the advertiser, receipt verified):"
+    );
+    println!(
+        "  {:<16} {:>10} {:>14}",
+        "campaign", "released", "exact (demo)"
+    );
     for c in &r.cells {
         println!("  {:<16} {:>10} {:>14}", c.group, c.released, c.exact);
     }
     println!(
         "  noise: {} with scale {} (ε {}, sensitivity {}); 95% of released values lie within ±{} of the exact ones",
-        t.noise.mechanism, t.noise.scale, t.noise.epsilon, t.noise.sensitivity, t.noise.error_bound_95
+        t.noise.mechanism,
+        t.noise.scale,
+        t.noise.epsilon,
+        t.noise.sensitivity,
+        t.noise.error_bound_95
     );
     if t.simulator {
-        println!("  SIMULATOR: this ran in the software simulator, which protects nothing from the operator.");
+        println!(
+            "  SIMULATOR: this ran in the software simulator, which protects nothing from the operator."
+        );
     }
     if let Some(receipt) = &r.job.receipt {
         println!("\nReceipt signed by the isolate's ephemeral key:");
         for i in &receipt.receipt.inputs {
-            println!("  read  {}/{} (envelope {}) debiting ε {}", i.owner, i.dataset, i.envelope_digest.short(), i.epsilon_debited);
+            println!(
+                "  read  {}/{} (envelope {}) debiting ε {}",
+                i.owner,
+                i.dataset,
+                i.envelope_digest.short(),
+                i.epsilon_debited
+            );
         }
         for o in &receipt.receipt.outputs {
-            println!("  wrote {} (digest {}) for {}", o.output, o.digest.short(), o.readers.join(", "));
+            println!(
+                "  wrote {} (digest {}) for {}",
+                o.output,
+                o.digest.short(),
+                o.readers.join(", ")
+            );
         }
     }
     println!("\nRefused, as they should be:");
     for f in &r.refusals {
         println!("  - {}\n    [{}] {}", f.attempt, f.code, f.message);
     }
-    println!("\ndone in {} ms; working directory {}", r.total_millis, r.dir.display());
+    println!(
+        "\ndone in {} ms; working directory {}",
+        r.total_millis,
+        r.dir.display()
+    );
 }
 
 #[cfg(test)]
@@ -754,9 +997,34 @@ mod tests {
 
     #[test]
     fn platform_keys_may_start_with_a_hyphen() {
-        let parsed = Cli::try_parse_from(["sealroom", "broker", "--key", "k", "--data", "d", "--accept-simulator-evidence", "-QJx0"]);
-        assert!(parsed.is_ok(), "a base64url key starting with '-' is a value, not a flag");
-        let parsed = Cli::try_parse_from(["sealroom", "open", "--key", "k", "--agreement", "a", "--host", "h", "--job", &"0".repeat(32), "--accept-simulator-evidence", "-x"]);
+        let parsed = Cli::try_parse_from([
+            "sealroom",
+            "broker",
+            "--key",
+            "k",
+            "--data",
+            "d",
+            "--accept-simulator-evidence",
+            "-QJx0",
+        ]);
+        assert!(
+            parsed.is_ok(),
+            "a base64url key starting with '-' is a value, not a flag"
+        );
+        let parsed = Cli::try_parse_from([
+            "sealroom",
+            "open",
+            "--key",
+            "k",
+            "--agreement",
+            "a",
+            "--host",
+            "h",
+            "--job",
+            &"0".repeat(32),
+            "--accept-simulator-evidence",
+            "-x",
+        ]);
         assert!(parsed.is_ok());
     }
 

@@ -6,7 +6,12 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
 /// The demo's campaigns.
-pub const CAMPAIGNS: [&str; 4] = ["spring-tv", "summer-social", "autumn-search", "winter-video"];
+pub const CAMPAIGNS: [&str; 4] = [
+    "spring-tv",
+    "summer-social",
+    "autumn-search",
+    "winter-video",
+];
 
 /// Two CSV files: `user_id,campaign` exposures and `user_id,amount_cents` purchases.
 #[derive(Debug, Clone)]
@@ -41,11 +46,15 @@ pub fn generate(people: u32, seed: u64) -> DemoData {
         }
         if below(&mut rng, 100) < lift {
             for _ in 0..=below(&mut rng, 2) {
-                writeln!(purchases, "{user},{}", 500 + below(&mut rng, 20_000)).expect("string write");
+                writeln!(purchases, "{user},{}", 500 + below(&mut rng, 20_000))
+                    .expect("string write");
             }
         }
     }
-    DemoData { exposures_csv: exposures, purchases_csv: purchases }
+    DemoData {
+        exposures_csv: exposures,
+        purchases_csv: purchases,
+    }
 }
 
 /// Exactly `rows` exposure rows and `rows` purchase rows over overlapping users, for benchmarks.
@@ -57,7 +66,16 @@ pub fn generate_rows(rows: u32, seed: u64) -> DemoData {
     for _ in 0..rows {
         let campaign = CAMPAIGNS[below(&mut rng, CAMPAIGNS.len() as u32) as usize];
         writeln!(exposures, "u{:07},{campaign}", below(&mut rng, users)).expect("string write");
-        writeln!(purchases, "u{:07},{}", below(&mut rng, 2 * users), 500 + below(&mut rng, 20_000)).expect("string write");
+        writeln!(
+            purchases,
+            "u{:07},{}",
+            below(&mut rng, 2 * users),
+            500 + below(&mut rng, 20_000)
+        )
+        .expect("string write");
     }
-    DemoData { exposures_csv: exposures, purchases_csv: purchases }
+    DemoData {
+        exposures_csv: exposures,
+        purchases_csv: purchases,
+    }
 }

@@ -45,7 +45,12 @@ pub struct DemoOptions {
 impl DemoOptions {
     /// The demo's defaults: 20,000 people, seed 2026, a temporary directory.
     pub fn new(executables: Executables) -> Self {
-        Self { executables, dir: None, people: 20_000, seed: 2026 }
+        Self {
+            executables,
+            dir: None,
+            people: 20_000,
+            seed: 2026,
+        }
     }
 }
 
@@ -104,17 +109,28 @@ pub struct Party {
     pub broker: BrokerClient,
 }
 
-
 fn new_party(dir: &Path, name: &str, port: u16) -> anyhow::Result<Party> {
     let url = format!("http://127.0.0.1:{port}");
     let identity = Identity::generate(name, Some(url.clone()))?;
     let key_file = dir.join(format!("{name}.key"));
     identity.write_key_file(&key_file)?;
-    std::fs::write(dir.join(format!("{name}.card.json")), serde_json::to_string_pretty(&identity.card())?)?;
-    Ok(Party { identity, key_file, broker: BrokerClient::new(&url) })
+    std::fs::write(
+        dir.join(format!("{name}.card.json")),
+        serde_json::to_string_pretty(&identity.card())?,
+    )?;
+    Ok(Party {
+        identity,
+        key_file,
+        broker: BrokerClient::new(&url),
+    })
 }
 
-pub(crate) fn agreement_toml(ad: &Identity, shop: &Identity, measurement: &Measurement, privacy: DemoPrivacy) -> String {
+pub(crate) fn agreement_toml(
+    ad: &Identity,
+    shop: &Identity,
+    measurement: &Measurement,
+    privacy: DemoPrivacy,
+) -> String {
     let party = |id: &Identity| {
         let c = id.card();
         format!(
@@ -125,7 +141,11 @@ pub(crate) fn agreement_toml(ad: &Identity, shop: &Identity, measurement: &Measu
             c.broker_url.unwrap_or_default()
         )
     };
-    let campaigns = data::CAMPAIGNS.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+    let campaigns = data::CAMPAIGNS
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"# Which campaigns reached people who later bought? Neither side sees the other's rows.
 format = "sealroom-agreement/v1"
@@ -176,10 +196,17 @@ noise = "discrete-laplace"
 
 fn failure(record: &JobRecord, attempt: &str) -> anyhow::Result<DemoRefusal> {
     if record.status != JobStatus::Failed {
-        bail!("{attempt}: expected a refusal but the job {:?}", record.status);
+        bail!(
+            "{attempt}: expected a refusal but the job {:?}",
+            record.status
+        );
     }
     let e = record.error.clone().context("failed job without error")?;
-    Ok(DemoRefusal { attempt: attempt.into(), code: e.refusal.unwrap_or(e.code), message: e.message })
+    Ok(DemoRefusal {
+        attempt: attempt.into(),
+        code: e.refusal.unwrap_or(e.code),
+        message: e.message,
+    })
 }
 
 /// Privacy terms of the demo agreement.
@@ -193,7 +220,10 @@ pub struct DemoPrivacy {
 
 impl Default for DemoPrivacy {
     fn default() -> Self {
-        Self { epsilon_per_run: 0.5, total_epsilon: 2.0 }
+        Self {
+            epsilon_per_run: 0.5,
+            total_epsilon: 2.0,
+        }
     }
 }
 
@@ -224,14 +254,21 @@ pub struct Deployment {
 
 impl Deployment {
     /// Sets everything up, up to the point where a job can run.
-    pub fn start(options: &DemoOptions, privacy: DemoPrivacy, data: data::DemoData, step: &dyn Fn(&str)) -> anyhow::Result<Self> {
+    pub fn start(
+        options: &DemoOptions,
+        privacy: DemoPrivacy,
+        data: data::DemoData,
+        step: &dyn Fn(&str),
+    ) -> anyhow::Result<Self> {
         let (dir, temp) = match &options.dir {
             Some(d) => {
                 std::fs::create_dir_all(d)?;
                 (d.clone(), None)
             }
             None => {
-                let temp = tempfile::Builder::new().prefix("sealroom-demo-").tempdir()?;
+                let temp = tempfile::Builder::new()
+                    .prefix("sealroom-demo-")
+                    .tempdir()?;
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
@@ -251,28 +288,55 @@ impl Deployment {
             Ok(url.rsplit(':').next().context("port")?.parse()?)
         };
         let broker_processes = vec![
-            exes.start_broker(&ad.key_file, &dir.join("adplatform-broker"), port_of(&ad)?, &sim_key)?,
-            exes.start_broker(&shop.key_file, &dir.join("advertiser-broker"), port_of(&shop)?, &sim_key)?,
+            exes.start_broker(
+                &ad.key_file,
+                &dir.join("adplatform-broker"),
+                port_of(&ad)?,
+                &sim_key,
+            )?,
+            exes.start_broker(
+                &shop.key_file,
+                &dir.join("advertiser-broker"),
+                port_of(&shop)?,
+                &sim_key,
+            )?,
         ];
         let measurement = sealroom_attest::measure_file(&exes.isolate)?;
         if measurement != platform.isolate_measurement {
-            bail!("the host runs a different isolate than {}", exes.isolate.display());
+            bail!(
+                "the host runs a different isolate than {}",
+                exes.isolate.display()
+            );
         }
 
         step("writing the agreement; both parties sign it");
         let toml_path = dir.join("agreement.toml");
-        std::fs::write(&toml_path, agreement_toml(&ad.identity, &shop.identity, &measurement, privacy))?;
+        std::fs::write(
+            &toml_path,
+            agreement_toml(&ad.identity, &shop.identity, &measurement, privacy),
+        )?;
         let mut signed = agreement_file::load(&toml_path)?;
         agreement_file::sign(&mut signed, &ad.identity)?;
         agreement_file::sign(&mut signed, &shop.identity)?;
         agreement_file::save(&signed, &dir.join("agreement.signed.json"))?;
 
         step("each owner seals its dataset and uploads the envelope");
-        for (party, dataset, csv) in [(&ad, "exposures", &data.exposures_csv), (&shop, "purchases", &data.purchases_csv)] {
+        for (party, dataset, csv) in [
+            (&ad, "exposures", &data.exposures_csv),
+            (&shop, "purchases", &data.purchases_csv),
+        ] {
             let plain = dir.join(format!("{dataset}.csv"));
             std::fs::write(&plain, csv)?;
             let sealed = dir.join(format!("{dataset}.envelope"));
-            owner::seal_dataset(&party.identity, &signed, dataset, &plain, &sealed, None, Box::new(|_| {}))?;
+            owner::seal_dataset(
+                &party.identity,
+                &signed,
+                dataset,
+                &plain,
+                &sealed,
+                None,
+                Box::new(|_| {}),
+            )?;
             host.upload(party.identity.name(), dataset, &sealed)?;
         }
 
@@ -298,13 +362,21 @@ impl Deployment {
 
     /// `party` approves or revokes the isolate for the agreement at its broker.
     pub fn decide(&self, party: &Party, decision: Decision) -> anyhow::Result<()> {
-        party.broker.decide(&owner::decide(&party.identity, self.agreement.id, Platform::Sim, self.measurement, decision)?)?;
+        party.broker.decide(&owner::decide(
+            &party.identity,
+            self.agreement.id,
+            Platform::Sim,
+            self.measurement,
+            decision,
+        )?)?;
         Ok(())
     }
 
     /// Asks the host to run the agreement once.
     pub fn run_job(&self) -> anyhow::Result<JobRecord> {
-        self.host.run(&RunJob { agreement_id: self.agreement.id })
+        self.host.run(&RunJob {
+            agreement_id: self.agreement.id,
+        })
     }
 
     /// A verifier that pins this deployment's simulator platform key.
@@ -316,7 +388,12 @@ impl Deployment {
 /// Runs the whole demo; `step` is told what is happening.
 pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoReport> {
     let started = Instant::now();
-    let d = Deployment::start(options, DemoPrivacy::default(), data::generate(options.people, options.seed), step)?;
+    let d = Deployment::start(
+        options,
+        DemoPrivacy::default(),
+        data::generate(options.people, options.seed),
+        step,
+    )?;
 
     step("the host runs the job in a fresh isolate");
     let job_started = Instant::now();
@@ -347,7 +424,10 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
     refusals.push(modified_isolate(&d, &options.executables)?);
 
     d.decide(&d.advertiser, Decision::Revoke)?;
-    refusals.push(failure(&d.run_job()?, "run after the advertiser revoked its approval")?);
+    refusals.push(failure(
+        &d.run_job()?,
+        "run after the advertiser revoked its approval",
+    )?);
     d.decide(&d.advertiser, Decision::Approve)?;
 
     let mut extra_runs = 0;
@@ -361,10 +441,19 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
             bail!("the budget never ran out");
         }
     };
-    refusals.push(failure(&exhausted, &format!("run again after {extra_runs} more runs spent the budget (total ε 2, 0.5 per run)"))?);
+    refusals.push(failure(
+        &exhausted,
+        &format!(
+            "run again after {extra_runs} more runs spent the budget (total ε 2, 0.5 per run)"
+        ),
+    )?);
 
     Ok(DemoReport {
-        dir: if options.dir.is_some() { d.dir.clone() } else { PathBuf::from("(temporary, removed)") },
+        dir: if options.dir.is_some() {
+            d.dir.clone()
+        } else {
+            PathBuf::from("(temporary, removed)")
+        },
         agreement_id: d.agreement.id.to_string(),
         measurement: d.measurement,
         job,
@@ -384,17 +473,35 @@ fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRe
     bytes.push(0);
     std::fs::write(&modified, bytes)?;
     #[cfg(unix)]
-    std::fs::set_permissions(&modified, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    std::fs::set_permissions(
+        &modified,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
     let blobs = sealroom_host::blobs::BlobStore::new(&host_dir.join("blobs"))?;
     let inputs = signed
         .agreement
         .datasets
         .iter()
-        .map(|d| JobInput { owner: d.owner.clone(), dataset: d.name.clone(), path: blobs.dataset_path(&d.owner, &d.name).display().to_string() })
+        .map(|d| JobInput {
+            owner: d.owner.clone(),
+            dataset: d.name.clone(),
+            path: blobs.dataset_path(&d.owner, &d.name).display().to_string(),
+        })
         .collect();
-    let launcher = IsolateLauncher { executable: modified, sim_platform_key: host_dir.join("sim-platform.key"), timeout: Duration::from_secs(60) };
-    let spec = JobSpec { job_id: sealroom_core::ids::JobId(sealroom_crypto::random::array()), agreement: signed.clone(), inputs };
-    let outcome = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(launcher.run(&spec));
+    let launcher = IsolateLauncher {
+        executable: modified,
+        sim_platform_key: host_dir.join("sim-platform.key"),
+        timeout: Duration::from_secs(60),
+    };
+    let spec = JobSpec {
+        job_id: sealroom_core::ids::JobId(sealroom_crypto::random::array()),
+        agreement: signed.clone(),
+        inputs,
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(launcher.run(&spec));
     match outcome {
         JobOutcome::Failed { error } => Ok(DemoRefusal {
             attempt: "operator runs a modified isolate (one byte appended)".into(),
@@ -405,11 +512,25 @@ fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRe
     }
 }
 
-fn exact_cells(signed: &SignedAgreement, data: &data::DemoData, table: &ReleasedTable) -> anyhow::Result<Vec<DemoCell>> {
+fn exact_cells(
+    signed: &SignedAgreement,
+    data: &data::DemoData,
+    table: &ReleasedTable,
+) -> anyhow::Result<Vec<DemoCell>> {
     let a = &signed.agreement;
-    let schema = |owner: &str, name: &str| a.dataset(owner, name).map(|d| d.schema.clone()).context("dataset");
-    let left = read_table(data.exposures_csv.as_bytes(), &schema("adplatform", "exposures")?)?;
-    let right = read_table(data.purchases_csv.as_bytes(), &schema("advertiser", "purchases")?)?;
+    let schema = |owner: &str, name: &str| {
+        a.dataset(owner, name)
+            .map(|d| d.schema.clone())
+            .context("dataset")
+    };
+    let left = read_table(
+        data.exposures_csv.as_bytes(),
+        &schema("adplatform", "exposures")?,
+    )?;
+    let right = read_table(
+        data.purchases_csv.as_bytes(),
+        &schema("advertiser", "purchases")?,
+    )?;
     let exact = BuiltinCatalog.run(a, &|name| match name {
         "adplatform/exposures" => Some(&left),
         "advertiser/purchases" => Some(&right),
@@ -420,6 +541,10 @@ fn exact_cells(signed: &SignedAgreement, data: &data::DemoData, table: &Released
         .rows
         .iter()
         .zip(&exact.cells)
-        .map(|(row, (_, value))| DemoCell { group: row.group.clone(), released: row.value, exact: *value })
+        .map(|(row, (_, value))| DemoCell {
+            group: row.group.clone(),
+            released: row.value,
+            exact: *value,
+        })
         .collect())
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use sealroom_attest::{SimAttester, SimPlatformKey};
 use sealroom_cli::agreement_file;
 use sealroom_cli::services::{Executables, ServiceProcess, free_port};
-use sealroom_core::agreement::{Agreement, SignedAgreement};
+use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::bytes;
 use sealroom_core::ids::{Digest, Measurement};
 use sealroom_crypto::envelope::HeaderParams;
@@ -15,7 +15,8 @@ use sealroom_programs::BuiltinCatalog;
 
 /// The binaries under test.
 pub fn executables() -> Executables {
-    Executables::beside(PathBuf::from(env!("CARGO_BIN_EXE_sealroom"))).expect("sealroom-isolate is built beside sealroom")
+    Executables::beside(PathBuf::from(env!("CARGO_BIN_EXE_sealroom")))
+        .expect("sealroom-isolate is built beside sealroom")
 }
 
 /// Terms of a test agreement.
@@ -28,12 +29,22 @@ pub struct Terms {
 
 impl Default for Terms {
     fn default() -> Self {
-        Self { valid_from: "2020-01-01T00:00:00Z", valid_until: "2100-01-01T00:00:00Z", epsilon: 1.0, total: 5.0 }
+        Self {
+            valid_from: "2020-01-01T00:00:00Z",
+            valid_until: "2100-01-01T00:00:00Z",
+            epsilon: 1.0,
+            total: 5.0,
+        }
     }
 }
 
 /// An agreement where `owner` owns `visits` and `other` owns `orders` and reads the overlap.
-pub fn agreement(owner: &Identity, other: &Identity, measurement: &Measurement, terms: &Terms) -> SignedAgreement {
+pub fn agreement(
+    owner: &Identity,
+    other: &Identity,
+    measurement: &Measurement,
+    terms: &Terms,
+) -> SignedAgreement {
     let party = |id: &Identity| {
         let c = id.card();
         format!(
@@ -92,7 +103,10 @@ max_groups_per_person = 1
         eps = terms.epsilon,
         total = terms.total,
     );
-    let mut signed = SignedAgreement::unsigned(Agreement::from_toml(&text, &BuiltinCatalog).expect("test agreement is valid"));
+    let mut signed = SignedAgreement::unsigned(
+        sealroom_cli::agreement_toml::compile(&text, &BuiltinCatalog)
+            .expect("test agreement is valid"),
+    );
     agreement_file::sign(&mut signed, owner).unwrap();
     agreement_file::sign(&mut signed, other).unwrap();
     signed
@@ -112,16 +126,37 @@ pub fn start_owner_broker(name: &str, platform: &SimPlatformKey) -> OwnerBroker 
     let key = dir.path().join("owner.key");
     identity.write_key_file(&key).unwrap();
     let process = executables()
-        .start_broker(&key, &dir.path().join("broker"), port, &bytes::encode(&platform.public().0))
+        .start_broker(
+            &key,
+            &dir.path().join("broker"),
+            port,
+            &bytes::encode(&platform.public().0),
+        )
         .expect("broker starts");
-    OwnerBroker { identity, process, dir }
+    OwnerBroker {
+        identity,
+        process,
+        dir,
+    }
 }
 
 /// A sealed envelope header for `owner`'s dataset: the wrapped key and the header digest.
-pub fn envelope_header(owner: &Identity, agreement: &SignedAgreement, dataset: &str) -> (EnvelopeHeader, Digest, DataKey) {
-    let terms = agreement.agreement.dataset(owner.name(), dataset).expect("dataset");
+pub fn envelope_header(
+    owner: &Identity,
+    agreement: &SignedAgreement,
+    dataset: &str,
+) -> (EnvelopeHeader, Digest, DataKey) {
+    let terms = agreement
+        .agreement
+        .dataset(owner.name(), dataset)
+        .expect("dataset");
     let card = owner.card();
-    let params = HeaderParams { owner: &card, dataset, schema_digest: terms.schema.digest().unwrap(), chunk_size: 4096 };
+    let params = HeaderParams {
+        owner: &card,
+        dataset,
+        schema_digest: terms.schema.digest().unwrap(),
+        chunk_size: 4096,
+    };
     let key = DataKey::generate();
     let header = EnvelopeHeader::new(&params, &key).unwrap();
     let digest = header.write_to(&mut Vec::new()).unwrap();

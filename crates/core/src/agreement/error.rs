@@ -41,7 +41,9 @@ pub enum AgreementError {
         second: String,
     },
     /// A key could not be read.
-    #[error("party {party:?} has an unreadable {which}: expected 32 bytes of unpadded URL-safe base64")]
+    #[error(
+        "party {party:?} has an unreadable {which}: expected 32 bytes of unpadded URL-safe base64"
+    )]
     BadKey {
         /// The party.
         party: String,
@@ -112,7 +114,9 @@ pub enum AgreementError {
         column: String,
     },
     /// The program id or version is not known.
-    #[error("unknown program {id:?} version {version}; `sealroom programs` lists the built-in programs")]
+    #[error(
+        "unknown program {id:?} version {version}; `sealroom programs` lists the built-in programs"
+    )]
     UnknownProgram {
         /// The id given.
         id: String,
@@ -155,13 +159,17 @@ pub enum AgreementError {
         source: EpsilonError,
     },
     /// δ is not in (0, 1).
-    #[error("privacy.delta_per_run must be a finite number greater than 0 and less than 1, found {value}")]
+    #[error(
+        "privacy.delta_per_run must be a finite number greater than 0 and less than 1, found {value}"
+    )]
     BadDelta {
         /// The value given.
         value: f64,
     },
     /// The total budget is below one run.
-    #[error("privacy.total_epsilon_per_dataset ({total}) is less than privacy.epsilon_per_run ({per_run}): no run could ever happen")]
+    #[error(
+        "privacy.total_epsilon_per_dataset ({total}) is less than privacy.epsilon_per_run ({per_run}): no run could ever happen"
+    )]
     BudgetBelowOneRun {
         /// Total.
         total: String,
@@ -180,7 +188,9 @@ pub enum AgreementError {
         reason: String,
     },
     /// The validity window is empty.
-    #[error("the validity window is empty: valid_from {valid_from} is not before valid_until {valid_until}")]
+    #[error(
+        "the validity window is empty: valid_from {valid_from} is not before valid_until {valid_until}"
+    )]
     EmptyValidityWindow {
         /// Start.
         valid_from: Timestamp,
@@ -188,7 +198,9 @@ pub enum AgreementError {
         valid_until: Timestamp,
     },
     /// The stated id is not the agreement's id.
-    #[error("the file states agreement id {stated} but its contents hash to {actual}: it was altered")]
+    #[error(
+        "the file states agreement id {stated} but its contents hash to {actual}: it was altered"
+    )]
     IdMismatch {
         /// Stated.
         stated: AgreementId,

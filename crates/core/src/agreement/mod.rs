@@ -1,11 +1,10 @@
 //! The agreement: the collaboration contract every party signs.
 //!
-//! Authors write TOML ([`authoring`]); [`Agreement::from_toml`] validates it
-//! into the canonical [`Agreement`], whose id is the labeled SHA-256 of its
-//! RFC 8785 form. A [`SignedAgreement`] is in force only when every party has
+//! Authors write TOML, which the `sealroom` tool validates into the canonical
+//! [`Agreement`] (see `sealroom_cli::agreement_toml`); its id is the labeled
+//! SHA-256 of its RFC 8785 form. A [`SignedAgreement`] is in force only when every party has
 //! signed that id and the validity window contains the current time.
 
-pub mod authoring;
 mod error;
 
 use serde::{Deserialize, Serialize};
@@ -131,7 +130,11 @@ pub struct Agreement {
 /// Checks program ids and parameters; implemented by the program catalog so that `core` need not know programs.
 pub trait ProgramCatalog {
     /// Checks the program and its parameters against the datasets; returns the names of its outputs.
-    fn check_program(&self, program: &ProgramTerms, datasets: &[DatasetTerms]) -> Result<Vec<String>, ProgramCheckError>;
+    fn check_program(
+        &self,
+        program: &ProgramTerms,
+        datasets: &[DatasetTerms],
+    ) -> Result<Vec<String>, ProgramCheckError>;
 }
 
 /// Why a catalog refused a program.
@@ -151,12 +154,20 @@ pub enum ProgramCheckError {
     BadParameters(String),
 }
 
-impl Agreement {
-    /// Parses and validates an agreement written in TOML.
-    pub fn from_toml(text: &str, catalog: &dyn ProgramCatalog) -> Result<Self, AgreementError> {
-        authoring::compile(text, catalog)
+impl ProgramCheckError {
+    /// The agreement error this refusal amounts to, for program `program`.
+    pub fn into_agreement_error(self, program: &str) -> AgreementError {
+        match self {
+            Self::Unknown { id, version } => AgreementError::UnknownProgram { id, version },
+            Self::BadParameters(reason) => AgreementError::BadProgramParameters {
+                program: program.into(),
+                reason,
+            },
+        }
     }
+}
 
+impl Agreement {
     /// The agreement id: labeled SHA-256 of the canonical form.
     pub fn id(&self) -> AgreementId {
         canonical_digest(labels::AGREEMENT, self)
@@ -176,7 +187,9 @@ impl Agreement {
 
     /// A dataset by owner and name.
     pub fn dataset(&self, owner: &str, name: &str) -> Option<&DatasetTerms> {
-        self.datasets.iter().find(|d| d.owner == owner && d.name == name)
+        self.datasets
+            .iter()
+            .find(|d| d.owner == owner && d.name == name)
     }
 
     /// The measurements accepted on `platform`.
@@ -191,10 +204,16 @@ impl Agreement {
     /// Checks that `now` lies in the validity window.
     pub fn check_window(&self, now: Timestamp) -> Result<(), AgreementError> {
         if now < self.valid_from {
-            return Err(AgreementError::NotYetValid { valid_from: self.valid_from, now });
+            return Err(AgreementError::NotYetValid {
+                valid_from: self.valid_from,
+                now,
+            });
         }
         if now >= self.valid_until {
-            return Err(AgreementError::Expired { valid_until: self.valid_until, now });
+            return Err(AgreementError::Expired {
+                valid_until: self.valid_until,
+                now,
+            });
         }
         Ok(())
     }
@@ -232,7 +251,12 @@ pub struct SignedAgreement {
 impl SignedAgreement {
     /// An agreement with no signatures yet.
     pub fn unsigned(agreement: Agreement) -> Self {
-        Self { format: SIGNED_AGREEMENT_FORMAT.into(), id: agreement.id(), agreement, signatures: Vec::new() }
+        Self {
+            format: SIGNED_AGREEMENT_FORMAT.into(),
+            id: agreement.id(),
+            agreement,
+            signatures: Vec::new(),
+        }
     }
 
     /// Adds or replaces a party's signature after verifying it.
@@ -245,12 +269,20 @@ impl SignedAgreement {
     }
 
     fn verify_signature(&self, signature: &PartySignature) -> Result<(), AgreementError> {
-        let card = self
-            .agreement
-            .party(&signature.party)
-            .ok_or_else(|| AgreementError::SignatureByUnknownParty { party: signature.party.clone() })?;
-        verify(&card.signing_key, labels::AGREEMENT_SIGNATURE, self.id.as_bytes(), &signature.signature)
-            .map_err(|_| AgreementError::BadSignature { party: signature.party.clone() })
+        let card = self.agreement.party(&signature.party).ok_or_else(|| {
+            AgreementError::SignatureByUnknownParty {
+                party: signature.party.clone(),
+            }
+        })?;
+        verify(
+            &card.signing_key,
+            labels::AGREEMENT_SIGNATURE,
+            self.id.as_bytes(),
+            &signature.signature,
+        )
+        .map_err(|_| AgreementError::BadSignature {
+            party: signature.party.clone(),
+        })
     }
 
     /// Parties that have not signed yet.
@@ -267,7 +299,10 @@ impl SignedAgreement {
     pub fn check_in_force(&self, now: Timestamp) -> Result<(), AgreementError> {
         let actual = self.agreement.id();
         if actual != self.id {
-            return Err(AgreementError::IdMismatch { stated: self.id, actual });
+            return Err(AgreementError::IdMismatch {
+                stated: self.id,
+                actual,
+            });
         }
         for signature in &self.signatures {
             self.verify_signature(signature)?;
@@ -279,6 +314,3 @@ impl SignedAgreement {
         self.agreement.check_window(now)
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -79,10 +79,18 @@ impl EnvelopeHeader {
                 params.chunk_size
             )));
         }
-        let owner_fingerprint = params.owner.fingerprint().map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
-        let aad = wrap_aad(&owner_fingerprint, params.dataset, &params.schema_digest);
-        let wrapped_key = seal_to(&params.owner.hpke_key, labels::ENVELOPE_KEY, &aad, key.expose())
+        let owner_fingerprint = params
+            .owner
+            .fingerprint()
             .map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
+        let aad = wrap_aad(&owner_fingerprint, params.dataset, &params.schema_digest);
+        let wrapped_key = seal_to(
+            &params.owner.hpke_key,
+            labels::ENVELOPE_KEY,
+            &aad,
+            key.expose(),
+        )
+        .map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
         Ok(Self {
             format: "sealroom-envelope/v1".into(),
             owner: params.owner.name.clone(),
@@ -119,25 +127,44 @@ impl EnvelopeHeader {
             return Err(EnvelopeError::NotAnEnvelope);
         }
         let mut len = [0u8; 4];
-        read_exact_or(input, &mut len, EnvelopeError::BadHeader("file ends inside the header length".into()))?;
+        read_exact_or(
+            input,
+            &mut len,
+            EnvelopeError::BadHeader("file ends inside the header length".into()),
+        )?;
         let len = u32::from_be_bytes(len);
         if len > MAX_HEADER_LEN {
             return Err(EnvelopeError::HeaderTooLarge(len));
         }
         let mut bytes = vec![0u8; len as usize];
-        read_exact_or(input, &mut bytes, EnvelopeError::BadHeader("file ends inside the header".into()))?;
-        let header: Self = serde_json::from_slice(&bytes).map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
+        read_exact_or(
+            input,
+            &mut bytes,
+            EnvelopeError::BadHeader("file ends inside the header".into()),
+        )?;
+        let header: Self =
+            serde_json::from_slice(&bytes).map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
         if header.format != "sealroom-envelope/v1" || header.aead != "AES-256-GCM" {
-            return Err(EnvelopeError::BadHeader(format!("unsupported format {} with {}", header.format, header.aead)));
+            return Err(EnvelopeError::BadHeader(format!(
+                "unsupported format {} with {}",
+                header.format, header.aead
+            )));
         }
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&header.chunk_size) {
-            return Err(EnvelopeError::BadHeader(format!("chunk size {} is out of range", header.chunk_size)));
+            return Err(EnvelopeError::BadHeader(format!(
+                "chunk size {} is out of range",
+                header.chunk_size
+            )));
         }
         Ok((header, labeled_digest(labels::ENVELOPE_HEADER, &bytes)))
     }
 }
 
-fn read_exact_or(input: &mut impl Read, buf: &mut [u8], short: EnvelopeError) -> Result<(), EnvelopeError> {
+fn read_exact_or(
+    input: &mut impl Read,
+    buf: &mut [u8],
+    short: EnvelopeError,
+) -> Result<(), EnvelopeError> {
     match input.read_exact(buf) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(short),

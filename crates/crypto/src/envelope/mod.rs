@@ -15,7 +15,10 @@ mod header;
 mod reader;
 mod writer;
 
-pub use header::{EnvelopeHeader, HeaderParams, MAGIC, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, DEFAULT_CHUNK_SIZE, wrap_aad};
+pub use header::{
+    DEFAULT_CHUNK_SIZE, EnvelopeHeader, HeaderParams, MAGIC, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
+    wrap_aad,
+};
 pub use reader::EnvelopeReader;
 pub use writer::EnvelopeWriter;
 
@@ -36,7 +39,9 @@ pub enum EnvelopeError {
     #[error("envelope header is malformed: {0}")]
     BadHeader(String),
     /// A chunk does not authenticate.
-    #[error("dataset {dataset}: chunk {chunk} failed authentication (tampered, reordered, truncated, from another file, or the wrong key)")]
+    #[error(
+        "dataset {dataset}: chunk {chunk} failed authentication (tampered, reordered, truncated, from another file, or the wrong key)"
+    )]
     ChunkRejected {
         /// `owner/name` from the header.
         dataset: String,
@@ -44,7 +49,9 @@ pub enum EnvelopeError {
         chunk: u64,
     },
     /// The file ends without its final chunk.
-    #[error("dataset {dataset}: envelope is truncated after chunk {chunk}: the final chunk is missing")]
+    #[error(
+        "dataset {dataset}: envelope is truncated after chunk {chunk}: the final chunk is missing"
+    )]
     Truncated {
         /// `owner/name`.
         dataset: String,
@@ -70,7 +77,8 @@ impl From<EnvelopeError> for std::io::Error {
 
 /// The AES-256-GCM key of an envelope (aws-lc-rs: AES-NI/VAES and carry-less multiply, about 10× the portable implementation here).
 fn cipher(key: &crate::secret::DataKey) -> aws_lc_rs::aead::LessSafeKey {
-    let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key.expose()).expect("a 32-byte key is an AES-256 key");
+    let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key.expose())
+        .expect("a 32-byte key is an AES-256 key");
     aws_lc_rs::aead::LessSafeKey::new(unbound)
 }
 
@@ -89,7 +97,10 @@ mod tests;
 impl EnvelopeError {
     /// Recovers the envelope error carried inside an `io::Error` returned by [`EnvelopeReader`]'s `Read` impl.
     pub fn from_io(error: std::io::Error) -> Self {
-        if error.get_ref().is_some_and(|inner| inner.is::<EnvelopeError>()) {
+        if error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<EnvelopeError>())
+        {
             let inner = error.into_inner().expect("checked above");
             *inner.downcast::<EnvelopeError>().expect("checked above")
         } else {

@@ -41,9 +41,15 @@ impl<R: Read> ChunkOpener<R> {
         let len = self.read_sealed_chunk()?;
         if len < TAG_LEN {
             return Err(if len == 0 && self.counter > 0 {
-                EnvelopeError::Truncated { dataset: self.dataset.clone(), chunk: self.counter - 1 }
+                EnvelopeError::Truncated {
+                    dataset: self.dataset.clone(),
+                    chunk: self.counter - 1,
+                }
             } else {
-                EnvelopeError::ChunkRejected { dataset: self.dataset.clone(), chunk: self.counter }
+                EnvelopeError::ChunkRejected {
+                    dataset: self.dataset.clone(),
+                    chunk: self.counter,
+                }
             });
         }
         // Every chunk but the final one is full; a short chunk must authenticate as the final one.
@@ -52,10 +58,23 @@ impl<R: Read> ChunkOpener<R> {
         let nonce = Nonce::assume_unique_for_key(chunk_nonce(&self.prefix, counter, last));
         let n = len - TAG_LEN;
         let (ciphertext, tag) = self.sealed[..len].split_at(n);
-        if self.cipher.open_separate_gather(nonce, Aad::from(self.aad.as_bytes()), ciphertext, tag, &mut plain[..n]).is_err() {
+        if self
+            .cipher
+            .open_separate_gather(
+                nonce,
+                Aad::from(self.aad.as_bytes()),
+                ciphertext,
+                tag,
+                &mut plain[..n],
+            )
+            .is_err()
+        {
             // Wipe whatever a failed open left behind.
             plain[..n].zeroize();
-            return Err(EnvelopeError::ChunkRejected { dataset: self.dataset.clone(), chunk: self.counter });
+            return Err(EnvelopeError::ChunkRejected {
+                dataset: self.dataset.clone(),
+                chunk: self.counter,
+            });
         }
         // Bytes appended after the final chunk would have made it longer and failed authentication above.
         self.done = last;
@@ -128,7 +147,10 @@ impl<R: Read> Read for EnvelopeReader<R> {
                 continue;
             }
             self.plain.resize(self.opener.chunk_size, 0);
-            let n = self.opener.open_into(&mut self.plain).inspect_err(|_| self.plain.clear())?;
+            let n = self
+                .opener
+                .open_into(&mut self.plain)
+                .inspect_err(|_| self.plain.clear())?;
             self.plain.truncate(n);
             self.pos = 0;
         }

@@ -10,7 +10,12 @@ const CHUNK: u32 = MIN_CHUNK_SIZE;
 
 fn seal(owner: &Identity, plaintext: &[u8], key: &DataKey) -> Vec<u8> {
     let card = owner.card();
-    let params = HeaderParams { owner: &card, dataset: "visits", schema_digest: Digest([9; 32]), chunk_size: CHUNK };
+    let params = HeaderParams {
+        owner: &card,
+        dataset: "visits",
+        schema_digest: Digest([9; 32]),
+        chunk_size: CHUNK,
+    };
     let header = EnvelopeHeader::new(&params, key).unwrap();
     let mut w = EnvelopeWriter::new(Vec::new(), &header, key).unwrap();
     // Write in odd-sized pieces to exercise buffering.
@@ -25,12 +30,16 @@ fn open(bytes: &[u8], key: &DataKey) -> Result<Vec<u8>, EnvelopeError> {
     let (header, digest) = EnvelopeHeader::read_from(&mut input)?;
     let mut reader = EnvelopeReader::new(input, &header, digest, key);
     let mut out = Vec::new();
-    reader.read_to_end(&mut out).map_err(EnvelopeError::from_io)?;
+    reader
+        .read_to_end(&mut out)
+        .map_err(EnvelopeError::from_io)?;
     Ok(out)
 }
 
 fn header_len(bytes: &[u8]) -> usize {
-    MAGIC.len() + 4 + u32::from_be_bytes(bytes[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap()) as usize
+    MAGIC.len()
+        + 4
+        + u32::from_be_bytes(bytes[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap()) as usize
 }
 
 fn data(len: usize) -> Vec<u8> {
@@ -46,7 +55,11 @@ fn round_trips_at_every_chunk_boundary() {
         let plain = data(len);
         let sealed = seal(&owner, &plain, &key);
         let chunks = len / c + 1;
-        assert_eq!(sealed.len(), header_len(&sealed) + len + chunks * TAG_LEN, "len {len}");
+        assert_eq!(
+            sealed.len(),
+            header_len(&sealed) + len + chunks * TAG_LEN,
+            "len {len}"
+        );
         assert_eq!(open(&sealed, &key).unwrap(), plain, "len {len}");
     }
 }
@@ -85,29 +98,51 @@ fn truncation_reordering_splicing_and_appended_data_are_caught() {
     let full = c + TAG_LEN;
 
     let at_boundary = &sealed[..body + 2 * full];
-    assert!(matches!(open(at_boundary, &key), Err(EnvelopeError::Truncated { chunk: 1, .. })));
+    assert!(matches!(
+        open(at_boundary, &key),
+        Err(EnvelopeError::Truncated { chunk: 1, .. })
+    ));
     let mid_chunk = &sealed[..body + full + 100];
-    assert!(matches!(open(mid_chunk, &key), Err(EnvelopeError::ChunkRejected { chunk: 1, .. })));
+    assert!(matches!(
+        open(mid_chunk, &key),
+        Err(EnvelopeError::ChunkRejected { chunk: 1, .. })
+    ));
 
     let mut swapped = sealed.clone();
     let (a, b) = (body..body + full, body + full..body + 2 * full);
     let first = sealed[a.clone()].to_vec();
     swapped[a].copy_from_slice(&sealed[b.clone()]);
     swapped[b].copy_from_slice(&first);
-    assert!(matches!(open(&swapped, &key), Err(EnvelopeError::ChunkRejected { chunk: 0, .. })));
+    assert!(matches!(
+        open(&swapped, &key),
+        Err(EnvelopeError::ChunkRejected { chunk: 0, .. })
+    ));
 
     let mut trailing = sealed.clone();
     trailing.push(0);
-    assert!(matches!(open(&trailing, &key), Err(EnvelopeError::ChunkRejected { chunk: 3, .. })));
+    assert!(matches!(
+        open(&trailing, &key),
+        Err(EnvelopeError::ChunkRejected { chunk: 3, .. })
+    ));
 
     // Chunks from another envelope under the same key but another header do not open.
     let other = seal(&owner, &data(3 * c + 5), &key);
     let mut spliced = sealed[..body].to_vec();
     spliced.extend_from_slice(&other[header_len(&other)..]);
-    let r = open(&spliced, &key); assert!(matches!(r, Err(EnvelopeError::ChunkRejected { chunk: 0, .. })), "{r:?}");
+    let r = open(&spliced, &key);
+    assert!(
+        matches!(r, Err(EnvelopeError::ChunkRejected { chunk: 0, .. })),
+        "{r:?}"
+    );
 
-    assert!(matches!(open(&sealed, &DataKey::generate()), Err(EnvelopeError::ChunkRejected { chunk: 0, .. })));
-    assert!(matches!(open(b"not an envelope at all", &key), Err(EnvelopeError::NotAnEnvelope)));
+    assert!(matches!(
+        open(&sealed, &DataKey::generate()),
+        Err(EnvelopeError::ChunkRejected { chunk: 0, .. })
+    ));
+    assert!(matches!(
+        open(b"not an envelope at all", &key),
+        Err(EnvelopeError::NotAnEnvelope)
+    ));
 }
 
 #[test]
@@ -119,10 +154,28 @@ fn wrapped_key_opens_only_for_the_owner_and_the_same_dataset() {
     let sealed = seal(&owner, b"x", &key);
     let (header, _) = EnvelopeHeader::read_from(&mut Cursor::new(&sealed)).unwrap();
     let aad = wrap_aad(&header.owner_fingerprint, "visits", &header.schema_digest);
-    let opened = open_sealed(owner.hpke_secret(), &header.wrapped_key, labels::ENVELOPE_KEY, &aad).unwrap();
+    let opened = open_sealed(
+        owner.hpke_secret(),
+        &header.wrapped_key,
+        labels::ENVELOPE_KEY,
+        &aad,
+    )
+    .unwrap();
     assert_eq!(opened.as_slice(), key.expose());
-    let other_dataset = wrap_aad(&header.owner_fingerprint, "purchases", &header.schema_digest);
-    assert!(open_sealed(owner.hpke_secret(), &header.wrapped_key, labels::ENVELOPE_KEY, &other_dataset).is_err());
+    let other_dataset = wrap_aad(
+        &header.owner_fingerprint,
+        "purchases",
+        &header.schema_digest,
+    );
+    assert!(
+        open_sealed(
+            owner.hpke_secret(),
+            &header.wrapped_key,
+            labels::ENVELOPE_KEY,
+            &other_dataset
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -133,13 +186,26 @@ fn whole_chunk_writes_and_small_reads_give_the_same_envelope_semantics() {
     for len in [0, c - 1, c, 2 * c, 5 * c + 3] {
         let plain = data(len);
         let card = owner.card();
-        let params = HeaderParams { owner: &card, dataset: "visits", schema_digest: Digest([9; 32]), chunk_size: CHUNK };
+        let params = HeaderParams {
+            owner: &card,
+            dataset: "visits",
+            schema_digest: Digest([9; 32]),
+            chunk_size: CHUNK,
+        };
         let header = EnvelopeHeader::new(&params, &key).unwrap();
         let mut w = EnvelopeWriter::new(Vec::new(), &header, &key).unwrap();
         w.write_all(&plain).unwrap();
         let sealed = w.finish().unwrap();
-        assert_eq!(sealed.len(), header_len(&sealed) + len + (len / c + 1) * TAG_LEN, "len {len}");
-        assert_eq!(open(&sealed, &key).unwrap(), plain, "large reads, len {len}");
+        assert_eq!(
+            sealed.len(),
+            header_len(&sealed) + len + (len / c + 1) * TAG_LEN,
+            "len {len}"
+        );
+        assert_eq!(
+            open(&sealed, &key).unwrap(),
+            plain,
+            "large reads, len {len}"
+        );
 
         let mut input = Cursor::new(&sealed);
         let (h, digest) = EnvelopeHeader::read_from(&mut input).unwrap();

@@ -24,10 +24,20 @@ impl<W: Write> ChunkSealer<W> {
         let (ciphertext, tag) = self.sealed[..n + TAG_LEN].split_at_mut(n);
         let nonce = Nonce::assume_unique_for_key(chunk_nonce(&self.prefix, self.counter, last));
         self.cipher
-            .seal_out_of_place_scatter(nonce, Aad::from(self.aad.as_bytes()), plaintext, ciphertext, &[], tag)
+            .seal_out_of_place_scatter(
+                nonce,
+                Aad::from(self.aad.as_bytes()),
+                plaintext,
+                ciphertext,
+                &[],
+                tag,
+            )
             .map_err(|_| EnvelopeError::TooManyChunks)?;
         self.out.write_all(&self.sealed[..n + TAG_LEN])?;
-        self.counter = self.counter.checked_add(1).ok_or(EnvelopeError::TooManyChunks)?;
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or(EnvelopeError::TooManyChunks)?;
         Ok(())
     }
 }

@@ -15,24 +15,50 @@ use sealroom_isolate::http::JsonClient;
 
 fn main() -> ExitCode {
     let (outcome, code) = match run() {
-        Ok((receipt, outputs)) => (JobOutcome::Finished { receipt, outputs }, 0),
+        Ok((receipt, outputs)) => (
+            JobOutcome::Finished {
+                receipt: Box::new(receipt),
+                outputs,
+            },
+            0,
+        ),
         Err(e) => {
-            let code = if matches!(e, IsolateError::BadSpec(_) | IsolateError::Attestation(_)) { 2 } else { 1 };
-            (JobOutcome::Failed { error: e.to_failure() }, code)
+            let code = if matches!(e, IsolateError::BadSpec(_) | IsolateError::Attestation(_)) {
+                2
+            } else {
+                1
+            };
+            (
+                JobOutcome::Failed {
+                    error: e.to_failure(),
+                },
+                code,
+            )
         }
     };
     let mut out = std::io::stdout().lock();
-    let written = serde_json::to_writer(&mut out, &outcome).and_then(|_| out.flush().map_err(serde_json::Error::io));
+    let written = serde_json::to_writer(&mut out, &outcome)
+        .and_then(|_| out.flush().map_err(serde_json::Error::io));
     if written.is_err() {
         return ExitCode::from(2);
     }
     ExitCode::from(code)
 }
 
-fn run() -> Result<(sealroom_core::output::SignedReceipt, Vec<sealroom_core::output::SealedOutput>), IsolateError> {
+fn run() -> Result<
+    (
+        sealroom_core::output::SignedReceipt,
+        Vec<sealroom_core::output::SealedOutput>,
+    ),
+    IsolateError,
+> {
     let mut text = String::new();
-    std::io::stdin().take(64 << 20).read_to_string(&mut text).map_err(|e| IsolateError::BadSpec(e.to_string()))?;
-    let spec: JobSpec = serde_json::from_str(&text).map_err(|e| IsolateError::BadSpec(e.to_string()))?;
+    std::io::stdin()
+        .take(64 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| IsolateError::BadSpec(e.to_string()))?;
+    let spec: JobSpec =
+        serde_json::from_str(&text).map_err(|e| IsolateError::BadSpec(e.to_string()))?;
     let attester = SimAttester::for_current_process()?;
     sealroom_isolate::run_job(&spec, &attester, &JsonClient::default(), SystemClock.now())
 }

@@ -1,19 +1,23 @@
-//! The TOML form in which people write agreements, and its validation into [`Agreement`].
+//! The TOML form in which people write agreements, and its validation into the canonical
+//! [`Agreement`]. It lives here, not in `sealroom-core`, so that the isolate never carries a TOML parser.
 
 use std::collections::{BTreeSet, HashSet};
 
 use serde::Deserialize;
 
-use super::{
-    AGREEMENT_FORMAT, Agreement, AgreementError, DatasetTerms, NoiseMechanism, OutputTerms, PrivacyTerms,
-    ProgramCatalog, ProgramCheckError, ProgramTerms, RuntimeTerms,
+use sealroom_core::agreement::{
+    AGREEMENT_FORMAT, Agreement, AgreementError, DatasetTerms, NoiseMechanism, OutputTerms,
+    PrivacyTerms, ProgramCatalog, ProgramTerms, RuntimeTerms,
 };
-use crate::attestation::Platform;
-use crate::clock::Timestamp;
-use crate::epsilon::Epsilon;
-use crate::ids::Measurement;
-use crate::party::{HpkePublicKey, PARTY_CARD_FORMAT, PartyCard, SigningPublicKey, is_valid_name};
-use crate::schema::{Column, Schema};
+use sealroom_core::attestation::Platform;
+use sealroom_core::bytes;
+use sealroom_core::clock::Timestamp;
+use sealroom_core::epsilon::Epsilon;
+use sealroom_core::ids::Measurement;
+use sealroom_core::party::{
+    HpkePublicKey, PARTY_CARD_FORMAT, PartyCard, SigningPublicKey, is_valid_name,
+};
+use sealroom_core::schema::{Column, Schema};
 
 /// The agreement as authored in TOML.
 #[derive(Debug, Deserialize)]
@@ -127,35 +131,42 @@ fn default_noise() -> NoiseMechanism {
     NoiseMechanism::DiscreteLaplace
 }
 
-/// Parses and validates agreement TOML.
+/// Parses and validates agreement TOML against the programs `catalog` knows.
 pub fn compile(text: &str, catalog: &dyn ProgramCatalog) -> Result<Agreement, AgreementError> {
-    let raw: AgreementToml = toml::from_str(text).map_err(|e| AgreementError::Syntax(e.to_string()))?;
+    let raw: AgreementToml =
+        toml::from_str(text).map_err(|e| AgreementError::Syntax(e.to_string()))?;
     if raw.format != AGREEMENT_FORMAT {
         return Err(AgreementError::UnsupportedFormat { found: raw.format });
     }
     let valid_from = read_time("valid_from", &raw.valid_from)?;
     let valid_until = read_time("valid_until", &raw.valid_until)?;
     if valid_from >= valid_until {
-        return Err(AgreementError::EmptyValidityWindow { valid_from, valid_until });
+        return Err(AgreementError::EmptyValidityWindow {
+            valid_from,
+            valid_until,
+        });
     }
-    let readers: HashSet<&str> = raw.outputs.iter().flat_map(|o| o.readers.iter().map(String::as_str)).collect();
+    let readers: HashSet<&str> = raw
+        .outputs
+        .iter()
+        .flat_map(|o| o.readers.iter().map(String::as_str))
+        .collect();
     let owners: HashSet<&str> = raw.datasets.iter().map(|d| d.owner.as_str()).collect();
     let parties = compile_parties(&raw.parties, &readers, &owners)?;
     let datasets = compile_datasets(raw.datasets, &parties)?;
     let program = ProgramTerms {
         id: raw.program.id,
         version: raw.program.version,
-        params: serde_json::to_value(&raw.program.params).map_err(|e| AgreementError::BadProgramParameters {
-            program: "?".into(),
-            reason: e.to_string(),
+        params: serde_json::to_value(&raw.program.params).map_err(|e| {
+            AgreementError::BadProgramParameters {
+                program: "?".into(),
+                reason: e.to_string(),
+            }
         })?,
     };
-    let output_names = catalog.check_program(&program, &datasets).map_err(|e| match e {
-        ProgramCheckError::Unknown { id, version } => AgreementError::UnknownProgram { id, version },
-        ProgramCheckError::BadParameters(reason) => {
-            AgreementError::BadProgramParameters { program: program.id.clone(), reason }
-        }
-    })?;
+    let output_names = catalog
+        .check_program(&program, &datasets)
+        .map_err(|e| e.into_agreement_error(&program.id))?;
     let runtimes = compile_runtimes(raw.runtimes)?;
     check_outputs(&raw.outputs, &output_names, &parties)?;
     let privacy = compile_privacy(&raw.privacy)?;
@@ -182,10 +193,13 @@ fn read_time(field: &'static str, time: &TomlTime) -> Result<Timestamp, Agreemen
 }
 
 fn read_key(party: &str, which: &'static str, text: &str) -> Result<[u8; 32], AgreementError> {
-    crate::bytes::decode(text.trim())
+    bytes::decode(text.trim())
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| AgreementError::BadKey { party: party.into(), which })
+        .ok_or_else(|| AgreementError::BadKey {
+            party: party.into(),
+            which,
+        })
 }
 
 fn compile_parties(
@@ -199,14 +213,22 @@ fn compile_parties(
     let mut cards: Vec<PartyCard> = Vec::with_capacity(raw.len());
     for p in raw {
         if !is_valid_name(&p.name) {
-            return Err(AgreementError::BadName { what: "party", name: p.name.clone() });
+            return Err(AgreementError::BadName {
+                what: "party",
+                name: p.name.clone(),
+            });
         }
         if cards.iter().any(|c| c.name == p.name) {
-            return Err(AgreementError::DuplicateParty { party: p.name.clone() });
+            return Err(AgreementError::DuplicateParty {
+                party: p.name.clone(),
+            });
         }
         let signing_key = SigningPublicKey(read_key(&p.name, "signing_key", &p.signing_key)?);
         if let Some(other) = cards.iter().find(|c| c.signing_key == signing_key) {
-            return Err(AgreementError::SharedSigningKey { first: other.name.clone(), second: p.name.clone() });
+            return Err(AgreementError::SharedSigningKey {
+                first: other.name.clone(),
+                second: p.name.clone(),
+            });
         }
         let role = if owners.contains(p.name.as_str()) {
             Some("data owner")
@@ -217,7 +239,12 @@ fn compile_parties(
         };
         let hpke_key = match (&p.hpke_key, role) {
             (Some(text), _) => HpkePublicKey(read_key(&p.name, "hpke_key", text)?),
-            (None, Some(role)) => return Err(AgreementError::MissingHpkeKey { party: p.name.clone(), role }),
+            (None, Some(role)) => {
+                return Err(AgreementError::MissingHpkeKey {
+                    party: p.name.clone(),
+                    role,
+                });
+            }
             // A party that neither owns nor reads still signs; an all-zero key marks "none".
             (None, None) => HpkePublicKey([0; 32]),
         };
@@ -232,7 +259,10 @@ fn compile_parties(
     Ok(cards)
 }
 
-fn compile_datasets(raw: Vec<DatasetToml>, parties: &[PartyCard]) -> Result<Vec<DatasetTerms>, AgreementError> {
+fn compile_datasets(
+    raw: Vec<DatasetToml>,
+    parties: &[PartyCard],
+) -> Result<Vec<DatasetTerms>, AgreementError> {
     if raw.is_empty() {
         return Err(AgreementError::NoDatasets);
     }
@@ -240,13 +270,22 @@ fn compile_datasets(raw: Vec<DatasetToml>, parties: &[PartyCard]) -> Result<Vec<
     for d in raw {
         let qualified = format!("{}/{}", d.owner, d.name);
         if !is_valid_name(&d.name) {
-            return Err(AgreementError::BadName { what: "dataset", name: d.name });
+            return Err(AgreementError::BadName {
+                what: "dataset",
+                name: d.name,
+            });
         }
         let Some(owner) = parties.iter().find(|p| p.name == d.owner) else {
-            return Err(AgreementError::DatasetOwnerNotAParty { dataset: d.name, owner: d.owner });
+            return Err(AgreementError::DatasetOwnerNotAParty {
+                dataset: d.name,
+                owner: d.owner,
+            });
         };
         if owner.broker_url.as_deref().unwrap_or("").is_empty() {
-            return Err(AgreementError::OwnerWithoutBroker { party: d.owner, dataset: d.name });
+            return Err(AgreementError::OwnerWithoutBroker {
+                party: d.owner,
+                dataset: d.name,
+            });
         }
         if out.iter().any(|x| x.owner == d.owner && x.name == d.name) {
             return Err(AgreementError::DuplicateDataset { dataset: qualified });
@@ -257,19 +296,31 @@ fn compile_datasets(raw: Vec<DatasetToml>, parties: &[PartyCard]) -> Result<Vec<
         let mut seen = BTreeSet::new();
         for c in &d.columns {
             if !is_valid_name(&c.name) {
-                return Err(AgreementError::BadName { what: "column", name: c.name.clone() });
+                return Err(AgreementError::BadName {
+                    what: "column",
+                    name: c.name.clone(),
+                });
             }
             if !seen.insert(c.name.as_str()) {
-                return Err(AgreementError::DuplicateColumn { dataset: qualified, column: c.name.clone() });
+                return Err(AgreementError::DuplicateColumn {
+                    dataset: qualified,
+                    column: c.name.clone(),
+                });
             }
         }
         if !seen.contains(d.person_column.as_str()) {
-            return Err(AgreementError::MissingPersonColumn { dataset: qualified, column: d.person_column });
+            return Err(AgreementError::MissingPersonColumn {
+                dataset: qualified,
+                column: d.person_column,
+            });
         }
         out.push(DatasetTerms {
             owner: d.owner,
             name: d.name,
-            schema: Schema { columns: d.columns, person_column: d.person_column },
+            schema: Schema {
+                columns: d.columns,
+                person_column: d.person_column,
+            },
         });
     }
     Ok(out)
@@ -283,23 +334,39 @@ fn compile_runtimes(raw: Vec<RuntimeToml>) -> Result<Vec<RuntimeTerms>, Agreemen
     for r in raw {
         let platform = r.platform.name().to_string();
         if out.iter().any(|x| x.platform == r.platform) {
-            return Err(AgreementError::BadRuntime { platform, reason: "listed twice; merge the measurements".into() });
+            return Err(AgreementError::BadRuntime {
+                platform,
+                reason: "listed twice; merge the measurements".into(),
+            });
         }
         if r.measurements.is_empty() {
-            return Err(AgreementError::BadRuntime { platform, reason: "no measurements are accepted".into() });
+            return Err(AgreementError::BadRuntime {
+                platform,
+                reason: "no measurements are accepted".into(),
+            });
         }
         let measurements = r
             .measurements
             .iter()
             .map(|m| m.trim().parse::<Measurement>())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AgreementError::BadRuntime { platform, reason: e.to_string() })?;
-        out.push(RuntimeTerms { platform: r.platform, measurements });
+            .map_err(|e| AgreementError::BadRuntime {
+                platform,
+                reason: e.to_string(),
+            })?;
+        out.push(RuntimeTerms {
+            platform: r.platform,
+            measurements,
+        });
     }
     Ok(out)
 }
 
-fn check_outputs(outputs: &[OutputTerms], produced: &[String], parties: &[PartyCard]) -> Result<(), AgreementError> {
+fn check_outputs(
+    outputs: &[OutputTerms],
+    produced: &[String],
+    parties: &[PartyCard],
+) -> Result<(), AgreementError> {
     for (i, o) in outputs.iter().enumerate() {
         if !produced.contains(&o.name) {
             return Err(AgreementError::BadOutput {
@@ -308,14 +375,23 @@ fn check_outputs(outputs: &[OutputTerms], produced: &[String], parties: &[PartyC
             });
         }
         if outputs[..i].iter().any(|x| x.name == o.name) {
-            return Err(AgreementError::BadOutput { output: o.name.clone(), reason: "listed twice".into() });
+            return Err(AgreementError::BadOutput {
+                output: o.name.clone(),
+                reason: "listed twice".into(),
+            });
         }
         if o.readers.is_empty() {
-            return Err(AgreementError::BadOutput { output: o.name.clone(), reason: "names no readers".into() });
+            return Err(AgreementError::BadOutput {
+                output: o.name.clone(),
+                reason: "names no readers".into(),
+            });
         }
         for r in &o.readers {
             if !parties.iter().any(|p| &p.name == r) {
-                return Err(AgreementError::UnknownParty { party: r.clone(), context: format!("output {:?}", o.name) });
+                return Err(AgreementError::UnknownParty {
+                    party: r.clone(),
+                    context: format!("output {:?}", o.name),
+                });
             }
         }
     }
@@ -331,19 +407,31 @@ fn check_outputs(outputs: &[OutputTerms], produced: &[String], parties: &[PartyC
 }
 
 fn compile_privacy(raw: &PrivacyToml) -> Result<PrivacyTerms, AgreementError> {
-    let epsilon_per_run = Epsilon::from_f64(raw.epsilon_per_run)
-        .map_err(|source| AgreementError::BadEpsilon { field: "epsilon_per_run", source })?;
-    let total = Epsilon::from_f64(raw.total_epsilon_per_dataset)
-        .map_err(|source| AgreementError::BadEpsilon { field: "total_epsilon_per_dataset", source })?;
+    let epsilon_per_run =
+        Epsilon::from_f64(raw.epsilon_per_run).map_err(|source| AgreementError::BadEpsilon {
+            field: "epsilon_per_run",
+            source,
+        })?;
+    let total = Epsilon::from_f64(raw.total_epsilon_per_dataset).map_err(|source| {
+        AgreementError::BadEpsilon {
+            field: "total_epsilon_per_dataset",
+            source,
+        }
+    })?;
     if total < epsilon_per_run {
-        return Err(AgreementError::BudgetBelowOneRun { total: total.to_string(), per_run: epsilon_per_run.to_string() });
+        return Err(AgreementError::BudgetBelowOneRun {
+            total: total.to_string(),
+            per_run: epsilon_per_run.to_string(),
+        });
     }
     let delta = raw.delta_per_run;
     if !(delta.is_finite() && delta > 0.0 && delta < 1.0) {
         return Err(AgreementError::BadDelta { value: delta });
     }
-    let max_groups_per_person =
-        u32::try_from(raw.max_groups_per_person).ok().filter(|&k| k >= 1).ok_or(AgreementError::BadContributionBound)?;
+    let max_groups_per_person = u32::try_from(raw.max_groups_per_person)
+        .ok()
+        .filter(|&k| k >= 1)
+        .ok_or(AgreementError::BadContributionBound)?;
     Ok(PrivacyTerms {
         epsilon_per_run,
         delta_per_run: delta,
@@ -352,3 +440,6 @@ fn compile_privacy(raw: &PrivacyToml) -> Result<PrivacyTerms, AgreementError> {
         noise: raw.noise,
     })
 }
+
+#[cfg(test)]
+mod tests;
