@@ -185,6 +185,8 @@ impl BrokerStore {
     }
 
     /// Stores an owner's decision if it is newer than the current one; returns whether it was stored.
+    /// Within the same second a revocation wins, so replaying an approval signed in the second of a
+    /// revocation cannot undo it.
     pub fn put_decision(&self, signed: &SignedDecision) -> Result<bool, StoreError> {
         let s = &signed.statement;
         let decision = match s.decision {
@@ -196,7 +198,8 @@ impl BrokerStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (agreement, platform, measurement) DO UPDATE SET
                decision = excluded.decision, issued_at = excluded.issued_at, statement = excluded.statement
-             WHERE excluded.issued_at >= decisions.issued_at",
+             WHERE excluded.issued_at > decisions.issued_at
+                OR (excluded.issued_at = decisions.issued_at AND excluded.decision = 'revoke')",
             params![
                 s.agreement.to_string(),
                 platform_text(s.platform),

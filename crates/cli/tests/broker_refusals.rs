@@ -369,3 +369,42 @@ fn concurrent_releases_never_overspend_the_budget() {
         (5_000_000, 5)
     );
 }
+
+#[test]
+fn a_replayed_approval_cannot_undo_a_revocation_in_the_same_second() {
+    let s = setup(&Terms::default());
+    let approval = sealroom_cli::owner::decide(
+        &s.owner.identity,
+        s.agreement.id,
+        Platform::Sim,
+        M,
+        Decision::Approve,
+    )
+    .unwrap();
+    let mut revocation = sealroom_cli::owner::decide(
+        &s.owner.identity,
+        s.agreement.id,
+        Platform::Sim,
+        M,
+        Decision::Revoke,
+    )
+    .unwrap();
+    if revocation.statement.issued_at != approval.statement.issued_at {
+        // Crossed a second boundary: sign the revocation again at the approval's second.
+        revocation.statement.issued_at = approval.statement.issued_at;
+        let bytes =
+            sealroom_core::statement::SignedDecision::signed_bytes(&revocation.statement).unwrap();
+        revocation.signature = s.owner.identity.sign(revocation.statement.label(), &bytes);
+    }
+    assert!(s.broker().decide(&approval).unwrap());
+    assert!(s.broker().decide(&revocation).unwrap());
+    assert!(
+        !s.broker().decide(&approval).unwrap(),
+        "the replayed approval must not be stored"
+    );
+    let isolate = EphemeralIdentity::generate();
+    assert_eq!(
+        refusal_code(s.send(&s.request(M, &isolate))),
+        "measurement-revoked"
+    );
+}

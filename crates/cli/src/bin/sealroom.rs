@@ -850,13 +850,14 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
                 println!("  output {} -> {}", o.name, o.readers.join(", "));
             }
             let p = &a.privacy;
+            let noise = serde_json::to_value(p.noise)?;
             println!(
-                "  privacy ε {} per run, δ {}, total ε {} per dataset, ≤ {} groups per person, noise {:?}",
+                "  privacy ε {} per run, δ {}, total ε {} per dataset, ≤ {} groups per person, noise {}",
                 p.epsilon_per_run,
                 p.delta_per_run,
                 p.total_epsilon_per_dataset,
                 p.max_groups_per_person,
-                p.noise
+                noise.as_str().unwrap_or("?")
             );
         }
     }

@@ -428,6 +428,12 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
         &d.run_job()?,
         "run after the advertiser revoked its approval",
     )?);
+    // Decisions are ordered by their second, and a revocation wins a tie: re-approve in the next second.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    std::thread::sleep(
+        Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos()))
+            + Duration::from_millis(5),
+    );
     d.decide(&d.advertiser, Decision::Approve)?;
 
     let mut extra_runs = 0;
