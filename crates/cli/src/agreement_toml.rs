@@ -131,6 +131,20 @@ fn default_noise() -> NoiseMechanism {
     NoiseMechanism::DiscreteLaplace
 }
 
+/// The `[[party]]` block of an agreement for `card`, ready to paste.
+pub fn party_block(card: &PartyCard) -> String {
+    let mut block = format!(
+        "[[party]]\nname = \"{}\"\nsigning_key = \"{}\"\nhpke_key = \"{}\"\n",
+        card.name,
+        bytes::encode(&card.signing_key.0),
+        bytes::encode(&card.hpke_key.0)
+    );
+    if let Some(url) = &card.broker_url {
+        block.push_str(&format!("broker_url = \"{url}\"\n"));
+    }
+    block
+}
+
 /// Parses and validates agreement TOML against the programs `catalog` knows.
 pub fn compile(text: &str, catalog: &dyn ProgramCatalog) -> Result<Agreement, AgreementError> {
     let raw: AgreementToml =

@@ -2,12 +2,13 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use sealroom_cli::services::{ServiceProcess, free_port};
 
-fn sealroom(dir: &Path, args: &[&str]) -> Output {
+fn sealroom<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sealroom"))
         .args(args)
         .current_dir(dir)
@@ -15,7 +16,7 @@ fn sealroom(dir: &Path, args: &[&str]) -> Output {
         .expect("sealroom runs")
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
+fn ok<S: AsRef<OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]) -> String {
     let out = sealroom(dir, args);
     assert!(
         out.status.success(),
@@ -25,9 +26,9 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
+fn json<S: AsRef<OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]) -> serde_json::Value {
+    let mut all: Vec<&OsStr> = vec![OsStr::new("--json")];
+    all.extend(args.iter().map(AsRef::as_ref));
     serde_json::from_str(&ok(dir, &all)).expect("--json prints JSON")
 }
 
@@ -293,12 +294,11 @@ fn quickstart_by_hand() {
     assert_eq!(job["status"], "finished");
     let job_id = job["job_id"].as_str().unwrap();
 
-    let opened = json(
-        d,
-        &[
+    let open_as = |key: &'static str| -> Vec<String> {
+        [
             "open",
             "--key",
-            "advertiser.key",
+            key,
             "--agreement",
             "agreement.signed.json",
             "--host",
@@ -307,43 +307,16 @@ fn quickstart_by_hand() {
             job_id,
             "--accept-simulator-evidence",
             &sim,
-        ],
-    );
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let opened = json(d, &open_as("advertiser.key"));
     assert_eq!(opened["tables"][0]["rows"].as_array().unwrap().len(), 3);
-    let text = ok(
-        d,
-        &[
-            "open",
-            "--key",
-            "advertiser.key",
-            "--agreement",
-            "agreement.signed.json",
-            "--host",
-            &host_url,
-            "--job",
-            job_id,
-            "--accept-simulator-evidence",
-            &sim,
-        ],
-    );
+    let text = ok(d, &open_as("advertiser.key"));
     assert!(text.contains("SIMULATOR") && text.contains("spring-tv"));
 
-    let not_reader = sealroom(
-        d,
-        &[
-            "open",
-            "--key",
-            "adplatform.key",
-            "--agreement",
-            "agreement.signed.json",
-            "--host",
-            &host_url,
-            "--job",
-            job_id,
-            "--accept-simulator-evidence",
-            &sim,
-        ],
-    );
+    let not_reader = sealroom(d, &open_as("adplatform.key"));
     assert_eq!(not_reader.status.code(), Some(1));
 
     let budgets = json(d, &["budget", "--key", "adplatform.key"]);

@@ -131,16 +131,7 @@ pub(crate) fn agreement_toml(
     measurement: &Measurement,
     privacy: DemoPrivacy,
 ) -> String {
-    let party = |id: &Identity| {
-        let c = id.card();
-        format!(
-            "[[party]]\nname = \"{}\"\nsigning_key = \"{}\"\nhpke_key = \"{}\"\nbroker_url = \"{}\"\n",
-            c.name,
-            bytes::encode(&c.signing_key.0),
-            bytes::encode(&c.hpke_key.0),
-            c.broker_url.unwrap_or_default()
-        )
-    };
+    let party = |id: &Identity| crate::agreement_toml::party_block(&id.card());
     let campaigns = data::CAMPAIGNS
         .iter()
         .map(|c| format!("\"{c}\""))

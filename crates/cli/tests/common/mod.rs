@@ -45,16 +45,7 @@ pub fn agreement(
     measurement: &Measurement,
     terms: &Terms,
 ) -> SignedAgreement {
-    let party = |id: &Identity| {
-        let c = id.card();
-        format!(
-            "[[party]]\nname = \"{}\"\nsigning_key = \"{}\"\nhpke_key = \"{}\"\nbroker_url = \"{}\"\n",
-            c.name,
-            bytes::encode(&c.signing_key.0),
-            bytes::encode(&c.hpke_key.0),
-            c.broker_url.unwrap_or_default()
-        )
-    };
+    let party = |id: &Identity| sealroom_cli::agreement_toml::party_block(&id.card());
     let text = format!(
         r#"format = "sealroom-agreement/v1"
 name = "test"

@@ -1,0 +1,356 @@
+//! Command-line arguments: every command, flag and help text of `sealroom`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use sealroom_core::attestation::Platform;
+use sealroom_core::ids::{JobId, Measurement};
+
+/// Privacy-preserving collaborative analytics: sealed rooms and split aggregation.
+///
+/// A typical sealed-room collaboration: each party runs `party new`; they write an
+/// agreement (TOML) and each runs `agreement sign`; each data owner runs its `broker`,
+/// `seal`s and `upload`s its dataset, and `approve`s the isolate measurement; the
+/// operator runs `host`; anyone runs `run`; each reader runs `open`.
+/// `sealroom demo` does all of this on one machine.
+#[derive(Parser)]
+#[command(
+    name = "sealroom",
+    version,
+    about,
+    long_about,
+    after_help = "Exit codes: 0 ok, 1 refused or check failed, 2 usage or I/O error."
+)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create or inspect a party identity.
+    #[command(subcommand)]
+    Party(PartyCommand),
+    /// Check, identify, sign or show an agreement.
+    #[command(subcommand)]
+    Agreement(AgreementCommand),
+    /// List the built-in programs an agreement can name.
+    Programs,
+    /// Print the measurement of an isolate executable (what owners approve).
+    Measure {
+        /// The executable; by default the `sealroom-isolate` beside this program.
+        path: Option<PathBuf>,
+    },
+    /// Check a CSV file against the agreement's schema and seal it into an envelope.
+    Seal(SealArgs),
+    /// Upload a sealed envelope to the host.
+    Upload {
+        /// Host URL, e.g. http://127.0.0.1:7100.
+        #[arg(long)]
+        host: String,
+        /// The envelope file.
+        envelope: PathBuf,
+    },
+    /// Approve an isolate measurement for an agreement, at your broker.
+    Approve(DecisionArgs),
+    /// Revoke an approval; every later key release is refused.
+    Revoke(DecisionArgs),
+    /// Give a signed agreement to the host so that it can be run.
+    Publish {
+        /// Host URL.
+        #[arg(long)]
+        host: String,
+        /// The signed agreement (.json).
+        agreement: PathBuf,
+    },
+    /// Ask the host to run an agreement's program once; waits for the job to end.
+    Run {
+        /// Host URL.
+        #[arg(long)]
+        host: String,
+        /// The signed agreement (.json).
+        #[arg(long)]
+        agreement: PathBuf,
+    },
+    /// Fetch, verify and decrypt the outputs of a job sealed to you.
+    Open(OpenArgs),
+    /// Show the privacy budgets your broker keeps.
+    Budget {
+        /// Broker URL; by default the one in your key file.
+        #[arg(long)]
+        broker: Option<String>,
+        /// Your key file, to find your broker.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Show a host's simulator platform key and isolate measurement.
+    Platform {
+        /// Host URL.
+        #[arg(long)]
+        host: String,
+    },
+    /// Run a data owner's key broker.
+    Broker(BrokerArgs),
+    /// Run the operator's host.
+    Host(HostArgs),
+    /// Run a complete two-party collaboration on this machine.
+    Demo {
+        /// Keep everything in this directory instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Synthetic people.
+        #[arg(long, default_value_t = 20_000)]
+        people: u32,
+        /// Seed of the synthetic data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// End-to-end measurements.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PartyCommand {
+    /// Create NAME.key (private, mode 0600) and NAME.card.json (public).
+    New {
+        /// Party name: 1 to 64 of a-z, 0-9, '-' and '_'.
+        name: String,
+        /// URL of your key broker, if you will own data.
+        #[arg(long)]
+        broker_url: Option<String>,
+        /// Where to write the files.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Show a party card (or the card of a key file).
+    Show {
+        /// A .card.json or .key file.
+        file: PathBuf,
+        /// Print a [[party]] block to paste into an agreement.
+        #[arg(long)]
+        toml: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AgreementCommand {
+    /// Validate an agreement and report the first problem.
+    Check {
+        /// Agreement (.toml or signed .json).
+        file: PathBuf,
+    },
+    /// Print the agreement id.
+    Id {
+        /// Agreement (.toml or signed .json).
+        file: PathBuf,
+    },
+    /// Add your signature; writes a signed agreement (.json).
+    Sign {
+        /// Agreement (.toml, or a signed .json to add to).
+        file: PathBuf,
+        /// Your key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write; by default FILE with extension .signed.json (or FILE itself if it is JSON).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show an agreement's terms and who has signed.
+    Show {
+        /// Agreement (.toml or signed .json).
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+pub struct SealArgs {
+    /// Your key file (you must own the dataset).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The agreement that declares the dataset.
+    #[arg(long)]
+    pub agreement: PathBuf,
+    /// Dataset name, as in the agreement.
+    #[arg(long)]
+    pub dataset: String,
+    /// The CSV file; its header must list the schema's columns in order.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the envelope.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Plaintext bytes per chunk (1 KiB to 16 MiB).
+    #[arg(long)]
+    pub chunk_size: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct DecisionArgs {
+    /// Your key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The agreement.
+    #[arg(long)]
+    pub agreement: PathBuf,
+    /// The isolate measurement (from `sealroom measure`).
+    #[arg(long)]
+    pub measurement: Measurement,
+    /// The TEE platform.
+    #[arg(long, default_value = "sim", value_parser = parse_platform)]
+    pub platform: Platform,
+    /// Your broker; by default the URL in your key file.
+    #[arg(long)]
+    pub broker: Option<String>,
+}
+
+#[derive(Args)]
+pub struct OpenArgs {
+    /// Your key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Your copy of the signed agreement.
+    #[arg(long)]
+    pub agreement: PathBuf,
+    /// Host URL.
+    #[arg(long)]
+    pub host: String,
+    /// The job.
+    #[arg(long)]
+    pub job: JobId,
+    /// INSECURE: accept simulator evidence signed by this platform key (base64).
+    #[arg(long, value_name = "PLATFORM_KEY", allow_hyphen_values = true)]
+    pub accept_simulator_evidence: Option<String>,
+}
+
+#[derive(Args)]
+pub struct BrokerArgs {
+    /// The owner's key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Where the broker keeps its database.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7101")]
+    pub listen: String,
+    /// INSECURE: accept simulator evidence signed by this platform key (base64, from `sealroom platform`).
+    #[arg(long, value_name = "PLATFORM_KEY", allow_hyphen_values = true)]
+    pub accept_simulator_evidence: Option<String>,
+    /// Seconds a challenge stays valid.
+    #[arg(long, default_value_t = 60)]
+    pub challenge_ttl: i64,
+}
+
+#[derive(Args)]
+pub struct HostArgs {
+    /// Where the host keeps its database, blobs and simulator platform key.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7100")]
+    pub listen: String,
+    /// The isolate executable; by default `sealroom-isolate` beside this program.
+    #[arg(long)]
+    pub isolate: Option<PathBuf>,
+    /// Largest upload accepted, in bytes.
+    #[arg(long, default_value_t = 64 << 30)]
+    pub max_upload: u64,
+    /// Seconds before a job is killed.
+    #[arg(long, default_value_t = 600)]
+    pub job_timeout: u64,
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Seal and open throughput against raw AES-256-GCM, and peak memory.
+    Seal {
+        /// Plaintext size, e.g. 100M or 1G.
+        #[arg(long, default_value = "100M", value_parser = parse_size)]
+        size: u64,
+        /// Scratch directory for the input and envelope files.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Job latency (run request to stored output) over two datasets.
+    Job {
+        /// Rows per dataset.
+        #[arg(long, default_value_t = 1000)]
+        rows: u32,
+        /// Measured runs (after 3 warm-up runs).
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
+}
+
+pub fn parse_platform(s: &str) -> Result<Platform, String> {
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .map_err(|_| "one of sim, sev-snp, tdx, nitro".into())
+}
+
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(s.trim().len()),
+    );
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 100M or 1G"))?;
+    let mul = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" => 1 << 10,
+        "M" | "MB" => 1 << 20,
+        "G" | "GB" => 1 << 30,
+        _ => return Err(format!("unknown unit in {s:?}: use K, M or G")),
+    };
+    Ok(n * mul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_keys_may_start_with_a_hyphen() {
+        let parsed = Cli::try_parse_from([
+            "sealroom",
+            "broker",
+            "--key",
+            "k",
+            "--data",
+            "d",
+            "--accept-simulator-evidence",
+            "-QJx0",
+        ]);
+        assert!(
+            parsed.is_ok(),
+            "a base64url key starting with '-' is a value, not a flag"
+        );
+        let parsed = Cli::try_parse_from([
+            "sealroom",
+            "open",
+            "--key",
+            "k",
+            "--agreement",
+            "a",
+            "--host",
+            "h",
+            "--job",
+            &"0".repeat(32),
+            "--accept-simulator-evidence",
+            "-x",
+        ]);
+        assert!(parsed.is_ok());
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("1X").is_err());
+    }
+}
