@@ -23,6 +23,22 @@ pub fn classify(e: HttpError) -> anyhow::Error {
     }
 }
 
+/// A reader that reports how much has been read.
+struct Counted<R, F> {
+    inner: R,
+    sent: u64,
+    progress: F,
+}
+
+impl<R: std::io::Read, F: Fn(u64)> std::io::Read for Counted<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent += n as u64;
+        (self.progress)(self.sent);
+        Ok(n)
+    }
+}
+
 /// A client of one host.
 #[derive(Debug, Clone)]
 pub struct HostClient {
@@ -31,11 +47,12 @@ pub struct HostClient {
 }
 
 impl HostClient {
-    /// A client of the host at `base` (e.g. `http://127.0.0.1:7100`).
+    /// A client of the host at `base` (e.g. `http://127.0.0.1:7100`). Jobs and uploads may take long:
+    /// calls give up only after a day.
     pub fn new(base: &str) -> Self {
         Self {
             base: base.trim_end_matches('/').into(),
-            http: JsonClient::default(),
+            http: JsonClient::new(std::time::Duration::from_secs(24 * 3600)),
         }
     }
 
@@ -46,19 +63,25 @@ impl HostClient {
             .map_err(classify)
     }
 
-    /// Streams an envelope file to the host.
+    /// Streams an envelope to the host; `progress` is told how many bytes have gone.
     pub fn upload(
         &self,
         owner: &str,
         dataset: &str,
         envelope: &Path,
+        progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> anyhow::Result<StoredBlob> {
         let file = std::fs::File::open(envelope)
             .with_context(|| format!("cannot open {}", envelope.display()))?;
+        let counted = Counted {
+            inner: file,
+            sent: 0,
+            progress,
+        };
         self.http
             .put_stream(
                 &format!("{}/v1/datasets/{owner}/{dataset}", self.base),
-                file,
+                counted,
             )
             .map_err(classify)
     }

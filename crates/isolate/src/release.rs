@@ -119,3 +119,85 @@ pub fn seal_for_readers(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use sealroom_core::agreement::{Agreement, OutputTerms, PrivacyTerms, ProgramTerms};
+    use sealroom_core::clock::Timestamp;
+    use sealroom_core::epsilon::Epsilon;
+    use sealroom_privacy::NoiseRng;
+
+    use super::*;
+
+    fn agreement(noise: NoiseMechanism) -> Agreement {
+        Agreement {
+            format: "sealroom-agreement/v1".into(),
+            name: "t".into(),
+            valid_from: Timestamp(0),
+            valid_until: Timestamp(1),
+            parties: vec![],
+            datasets: vec![],
+            program: ProgramTerms {
+                id: "overlap".into(),
+                version: 1,
+                params: serde_json::json!({}),
+            },
+            runtimes: vec![],
+            outputs: vec![OutputTerms {
+                name: "overlap".into(),
+                readers: vec![],
+            }],
+            privacy: PrivacyTerms {
+                epsilon_per_run: Epsilon::from_f64(0.5).unwrap(),
+                delta_per_run: 1e-9,
+                total_epsilon_per_dataset: Epsilon::from_f64(1.0).unwrap(),
+                max_groups_per_person: 2,
+                noise,
+            },
+        }
+    }
+
+    fn aggregate() -> Aggregate {
+        Aggregate {
+            output: "overlap".into(),
+            group_column: "g".into(),
+            value_column: "v".into(),
+            cells: (0..50).map(|i| (format!("g{i}"), 1000)).collect(),
+            sensitivity: 2,
+        }
+    }
+
+    #[test]
+    fn laplace_noise_is_annotated_with_its_exact_scale_and_changes_values() {
+        let table = add_noise(
+            &aggregate(),
+            &agreement(NoiseMechanism::DiscreteLaplace),
+            true,
+            &mut NoiseRng::from_test_seed(3),
+        )
+        .unwrap();
+        assert_eq!(table.noise.mechanism, "discrete-laplace");
+        assert_eq!(table.noise.scale, "4/1");
+        assert_eq!(table.noise.sensitivity, 2);
+        assert!(table.simulator);
+        assert!(
+            table.rows.iter().any(|r| r.value != 1000),
+            "50 noisy cells are not all exact"
+        );
+        assert!(table.rows.iter().all(|r| (r.value - 1000).abs() <= 100));
+    }
+
+    #[test]
+    fn waived_noise_is_exact_and_says_so() {
+        let table = add_noise(
+            &aggregate(),
+            &agreement(NoiseMechanism::None),
+            false,
+            &mut NoiseRng::from_test_seed(3),
+        )
+        .unwrap();
+        assert_eq!(table.noise.mechanism, "none");
+        assert_eq!(table.noise.error_bound_95, 0);
+        assert!(table.rows.iter().all(|r| r.value == 1000));
+    }
+}

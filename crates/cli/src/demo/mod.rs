@@ -328,7 +328,7 @@ impl Deployment {
                 None,
                 Box::new(|_| {}),
             )?;
-            host.upload(party.identity.name(), dataset, &sealed)?;
+            host.upload(party.identity.name(), dataset, &sealed, |_| {})?;
         }
 
         step("each owner approves the isolate measurement for this agreement");

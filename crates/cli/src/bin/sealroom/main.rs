@@ -208,8 +208,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut file = std::fs::File::open(&envelope)
                 .with_context(|| format!("cannot open {}", envelope.display()))?;
             let (header, _) = sealroom_crypto::EnvelopeHeader::read_from(&mut file)?;
-            let stored =
-                remote::HostClient::new(&host).upload(&header.owner, &header.dataset, &envelope)?;
+            let size = file.metadata()?.len();
+            let bar = if json {
+                ProgressBar::hidden()
+            } else {
+                ProgressBar::new(size)
+            };
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "uploading {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("template"),
+            );
+            let shown = bar.clone();
+            let stored = remote::HostClient::new(&host).upload(
+                &header.owner,
+                &header.dataset,
+                &envelope,
+                move |n| shown.set_position(n),
+            );
+            bar.finish_and_clear();
+            let stored = stored?;
             if json {
                 print_json(&stored)?;
             } else {
