@@ -121,15 +121,16 @@ impl Executables {
         Ok(Self { sealroom, isolate })
     }
 
-    /// Starts a key broker for the owner whose key file is `key`.
+    /// Starts a key broker for the owner whose key file is `key`, with further `extra` arguments.
     pub fn start_broker(
         &self,
         key: &Path,
         data: &Path,
         port: u16,
         sim_key: &str,
+        extra: &[&str],
     ) -> anyhow::Result<ServiceProcess> {
-        let args = vec![
+        let mut args = vec![
             "broker".into(),
             "--key".into(),
             key.display().to_string(),
@@ -140,6 +141,7 @@ impl Executables {
             "--accept-simulator-evidence".into(),
             sim_key.into(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         std::fs::create_dir_all(data)?;
         ServiceProcess::start(
             "broker",

@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::{Arc, Barrier};
 
-use common::{Terms, agreement, attester, envelope_header, start_owner_broker};
+use common::{Terms, agreement, attester, envelope_header};
 use sealroom_attest::{Attester, SimPlatformKey};
 use sealroom_cli::remote::BrokerClient;
 use sealroom_core::agreement::SignedAgreement;
@@ -31,8 +31,12 @@ struct Setup {
 }
 
 fn setup(terms: &Terms) -> Setup {
+    setup_with(terms, &[])
+}
+
+fn setup_with(terms: &Terms, broker_args: &[&str]) -> Setup {
     let platform = SimPlatformKey::generate();
-    let owner = start_owner_broker("alice", &platform);
+    let owner = common::start_owner_broker_with("alice", &platform, broker_args);
     let reader = Identity::generate("bob", Some("http://127.0.0.1:9".into())).unwrap();
     let agreement = agreement(&owner.identity, &reader, &M, terms);
     let (header, digest, key) = envelope_header(&owner.identity, &agreement, "visits");
@@ -407,4 +411,13 @@ fn a_replayed_approval_cannot_undo_a_revocation_in_the_same_second() {
         refusal_code(s.send(&s.request(M, &isolate))),
         "measurement-revoked"
     );
+}
+
+#[test]
+fn an_expired_challenge_is_refused() {
+    let s = setup_with(&Terms::default(), &["--challenge-ttl", "0"]);
+    s.decide(Decision::Approve);
+    let request = s.request(M, &EphemeralIdentity::generate());
+    assert_eq!(refusal_code(s.send(&request)), "nonce-expired");
+    assert_eq!(s.spent_micros(), 0);
 }

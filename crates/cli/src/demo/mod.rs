@@ -284,12 +284,14 @@ impl Deployment {
                 &dir.join("adplatform-broker"),
                 port_of(&ad)?,
                 &sim_key,
+                &[],
             )?,
             exes.start_broker(
                 &shop.key_file,
                 &dir.join("advertiser-broker"),
                 port_of(&shop)?,
                 &sim_key,
+                &[],
             )?,
         ];
         let measurement = sealroom_attest::measure_file(&exes.isolate)?;

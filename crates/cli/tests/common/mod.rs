@@ -111,6 +111,15 @@ pub struct OwnerBroker {
 }
 
 pub fn start_owner_broker(name: &str, platform: &SimPlatformKey) -> OwnerBroker {
+    start_owner_broker_with(name, platform, &[])
+}
+
+/// As [`start_owner_broker`], with extra `sealroom broker` arguments.
+pub fn start_owner_broker_with(
+    name: &str,
+    platform: &SimPlatformKey,
+    extra: &[&str],
+) -> OwnerBroker {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().unwrap();
     let identity = Identity::generate(name, Some(format!("http://127.0.0.1:{port}"))).unwrap();
@@ -122,6 +131,7 @@ pub fn start_owner_broker(name: &str, platform: &SimPlatformKey) -> OwnerBroker 
             &dir.path().join("broker"),
             port,
             &bytes::encode(&platform.public().0),
+            extra,
         )
         .expect("broker starts");
     OwnerBroker {
