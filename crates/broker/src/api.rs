@@ -146,8 +146,9 @@ async fn card(State(b): Shared) -> Json<PartyCard> {
 
 async fn challenge(State(b): Shared) -> Response {
     let nonce: [u8; 32] = sealroom_crypto::random::array();
-    let expires_at = b.clock.now().plus_seconds(b.challenge_ttl_seconds);
-    let stored = blocking(move || b.store.add_challenge(&nonce, expires_at)).await;
+    let now = b.clock.now();
+    let expires_at = now.plus_seconds(b.challenge_ttl_seconds);
+    let stored = blocking(move || b.store.add_challenge(&nonce, expires_at, now)).await;
     match stored {
         Ok(Ok(())) => Json(Challenge { nonce, expires_at }).into_response(),
         Ok(Err(e)) => internal(e),

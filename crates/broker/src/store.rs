@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS challenges (
     expires_at INTEGER NOT NULL,
     used_at INTEGER
 );
+CREATE INDEX IF NOT EXISTS challenges_by_expiry ON challenges (expires_at);
 CREATE TABLE IF NOT EXISTS decisions (
     agreement TEXT NOT NULL,
     platform TEXT NOT NULL,
@@ -158,9 +159,20 @@ impl BrokerStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records a newly issued challenge.
-    pub fn add_challenge(&self, nonce: &[u8; 32], expires_at: Timestamp) -> Result<(), StoreError> {
-        self.conn().execute(
+    /// Records a newly issued challenge, forgetting those that expired over an hour before `now`
+    /// (a replay of a forgotten nonce is refused as unknown, so nothing is lost).
+    pub fn add_challenge(
+        &self,
+        nonce: &[u8; 32],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM challenges WHERE expires_at < ?1",
+            params![now.0 - 3600],
+        )?;
+        conn.execute(
             "INSERT INTO challenges (nonce, expires_at) VALUES (?1, ?2)",
             params![&nonce[..], expires_at.0],
         )?;
@@ -419,4 +431,37 @@ fn budget_state(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_challenges_are_forgotten_and_then_refused_as_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BrokerStore::open(&dir.path().join("b.sqlite")).unwrap();
+        store
+            .add_challenge(&[1; 32], Timestamp(100), Timestamp(40))
+            .unwrap();
+        assert_eq!(
+            store.check_challenge(&[1; 32], Timestamp(50)).unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            store.check_challenge(&[1; 32], Timestamp(100)).unwrap(),
+            Err(Refusal::NonceExpired(Timestamp(100)))
+        );
+        store
+            .add_challenge(&[2; 32], Timestamp(5000), Timestamp(4000))
+            .unwrap();
+        assert_eq!(
+            store.check_challenge(&[1; 32], Timestamp(4000)).unwrap(),
+            Err(Refusal::NonceUnknown)
+        );
+        assert_eq!(
+            store.check_challenge(&[2; 32], Timestamp(4000)).unwrap(),
+            Ok(())
+        );
+    }
 }
