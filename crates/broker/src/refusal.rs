@@ -148,11 +148,15 @@ impl Refusal {
 
     /// The refusal as a problem document.
     pub fn to_problem(&self) -> ProblemResponse {
+        let title = match self {
+            Self::BadStatement(_) => "statement refused",
+            _ => "key release refused",
+        };
         ProblemResponse::new(
             "refusal",
             self.code(),
             self.status(),
-            "key release refused",
+            title,
             self.to_string(),
         )
     }
