@@ -8,7 +8,8 @@ use crate::secret::DataKey;
 
 const CHUNK: u32 = MIN_CHUNK_SIZE;
 
-fn seal(owner: &Identity, plaintext: &[u8], key: &DataKey) -> Vec<u8> {
+/// Seals `plaintext`, handing it to the writer in pieces of `piece` bytes.
+fn seal_in_pieces(owner: &Identity, plaintext: &[u8], key: &DataKey, piece: usize) -> Vec<u8> {
     let card = owner.card();
     let params = HeaderParams {
         owner: &card,
@@ -18,11 +19,15 @@ fn seal(owner: &Identity, plaintext: &[u8], key: &DataKey) -> Vec<u8> {
     };
     let header = EnvelopeHeader::new(&params, key).unwrap();
     let mut w = EnvelopeWriter::new(Vec::new(), &header, key).unwrap();
-    // Write in odd-sized pieces to exercise buffering.
-    for piece in plaintext.chunks(333) {
+    for piece in plaintext.chunks(piece.max(1)) {
         w.write_all(piece).unwrap();
     }
     w.finish().unwrap()
+}
+
+/// Seals in odd-sized pieces, to exercise the writer's buffering.
+fn seal(owner: &Identity, plaintext: &[u8], key: &DataKey) -> Vec<u8> {
+    seal_in_pieces(owner, plaintext, key, 333)
 }
 
 fn open(bytes: &[u8], key: &DataKey) -> Result<Vec<u8>, EnvelopeError> {
@@ -185,17 +190,7 @@ fn whole_chunk_writes_and_small_reads_give_the_same_envelope_semantics() {
     let c = CHUNK as usize;
     for len in [0, c - 1, c, 2 * c, 5 * c + 3] {
         let plain = data(len);
-        let card = owner.card();
-        let params = HeaderParams {
-            owner: &card,
-            dataset: "visits",
-            schema_digest: Digest([9; 32]),
-            chunk_size: CHUNK,
-        };
-        let header = EnvelopeHeader::new(&params, &key).unwrap();
-        let mut w = EnvelopeWriter::new(Vec::new(), &header, &key).unwrap();
-        w.write_all(&plain).unwrap();
-        let sealed = w.finish().unwrap();
+        let sealed = seal_in_pieces(&owner, &plain, &key, plain.len());
         assert_eq!(
             sealed.len(),
             header_len(&sealed) + len + (len / c + 1) * TAG_LEN,

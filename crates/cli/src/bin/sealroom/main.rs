@@ -72,6 +72,18 @@ fn executables() -> anyhow::Result<Executables> {
     Executables::beside(std::env::current_exe()?)
 }
 
+/// A progress bar over `total` bytes, hidden under `--json`.
+fn byte_bar(json: bool, total: u64, verb: &str) -> ProgressBar {
+    if json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let template =
+        format!("{verb} {{bar:40}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}}");
+    bar.set_style(ProgressStyle::with_template(&template).expect("template"));
+    bar
+}
+
 fn spinner(json: bool) -> ProgressBar {
     if json {
         return ProgressBar::hidden();
@@ -169,17 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let total = std::fs::metadata(&a.input)
                 .with_context(|| format!("cannot read {}", a.input.display()))?
                 .len();
-            let bar = if json {
-                ProgressBar::hidden()
-            } else {
-                ProgressBar::new(total)
-            };
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "sealing {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .expect("template"),
-            );
+            let bar = byte_bar(json, total, "sealing");
             let progress_bar = bar.clone();
             let summary = owner::seal_dataset(
                 &identity,
@@ -209,17 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open {}", envelope.display()))?;
             let (header, _) = sealroom_crypto::EnvelopeHeader::read_from(&mut file)?;
             let size = file.metadata()?.len();
-            let bar = if json {
-                ProgressBar::hidden()
-            } else {
-                ProgressBar::new(size)
-            };
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "uploading {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .expect("template"),
-            );
+            let bar = byte_bar(json, size, "uploading");
             let shown = bar.clone();
             let stored = remote::HostClient::new(&host).upload(
                 &header.owner,
