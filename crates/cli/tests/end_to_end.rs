@@ -165,3 +165,28 @@ fn the_host_refuses_an_agreement_not_signed_by_every_party() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unreachable_broker_fails_the_job_without_spending_the_other_owners_budget() {
+    let mut d = deployment(2000);
+    // The advertiser's broker (second in agreement order) goes away; the ad platform's dry run passes first.
+    d.broker_processes[1].stop();
+    let record = d.run_job().unwrap();
+    assert_eq!(record.status, JobStatus::Failed);
+    let error = record.error.as_ref().unwrap();
+    assert_eq!(error.code, "broker-unavailable");
+    assert_eq!(error.dataset.as_deref(), Some("advertiser/purchases"));
+    assert!(record.outputs.is_empty());
+    let spent: u64 = d
+        .adplatform
+        .broker
+        .budgets()
+        .unwrap()
+        .iter()
+        .map(|b| b.spent_micros)
+        .sum();
+    assert_eq!(
+        spent, 0,
+        "the ad platform's budget must not pay for a job that could not run"
+    );
+}
