@@ -67,11 +67,6 @@ impl EvidenceVerifier {
         self
     }
 
-    /// Whether simulator evidence is accepted.
-    pub fn accepts_simulator(&self) -> bool {
-        self.accept_simulator_evidence.is_some()
-    }
-
     /// Checks the evidence's signature chain and returns its claims.
     pub fn verify(&self, evidence: &Evidence) -> Result<Claims, AttestError> {
         match evidence.platform {

@@ -102,11 +102,6 @@ impl Broker {
         self.identity.card()
     }
 
-    /// The store, for inspection.
-    pub fn store(&self) -> &BrokerStore {
-        &self.store
-    }
-
     /// The HTTP routes.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()

@@ -85,11 +85,6 @@ impl ServiceProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
 }
 
 impl Drop for ServiceProcess {

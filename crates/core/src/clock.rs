@@ -1,7 +1,6 @@
 //! Time, injected so that expiry is testable.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
@@ -68,28 +67,6 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp(OffsetDateTime::now_utc().unix_timestamp())
-    }
-}
-
-/// A clock that only moves when told to, for tests of expiry.
-#[derive(Debug)]
-pub struct FixedClock(AtomicI64);
-
-impl FixedClock {
-    /// A clock stopped at `at`.
-    pub fn new(at: Timestamp) -> Self {
-        Self(AtomicI64::new(at.0))
-    }
-
-    /// Moves the clock to `at`.
-    pub fn set(&self, at: Timestamp) {
-        self.0.store(at.0, Ordering::SeqCst);
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
     }
 }
 

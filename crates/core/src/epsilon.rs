@@ -81,11 +81,6 @@ impl Epsilon {
         let g = gcd(self.micros, MICROS_PER_UNIT);
         (self.micros / g, MICROS_PER_UNIT / g)
     }
-
-    /// ε as a float, for display and error bounds only.
-    pub fn as_f64(self) -> f64 {
-        self.micros as f64 / MICROS_PER_UNIT as f64
-    }
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {

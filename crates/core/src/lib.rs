@@ -23,7 +23,7 @@ pub mod wire;
 
 pub use agreement::{Agreement, AgreementError, SignedAgreement};
 pub use canonical::{CanonicalError, canonical_json, labeled_digest};
-pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use clock::{Clock, SystemClock, Timestamp};
 pub use epsilon::{Epsilon, EpsilonError};
 pub use ids::{AgreementId, Digest, Fingerprint, JobId, Measurement};
 pub use party::{HpkePublicKey, PartyCard, SigningPublicKey};

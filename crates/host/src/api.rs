@@ -122,11 +122,6 @@ impl Host {
         }))
     }
 
-    /// What the host tells parties about its platform.
-    pub fn platform(&self) -> &PlatformInfo {
-        &self.platform
-    }
-
     /// The HTTP routes.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
