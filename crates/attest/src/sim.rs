@@ -89,11 +89,7 @@ impl SimPlatformKey {
             seed: sealroom_core::bytes::encode(self.0.seed()),
         })
         .expect("serializes");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())
+        sealroom_crypto::private_file::create_private_file(path, text.as_bytes())
     }
 
     /// Reads a key file.

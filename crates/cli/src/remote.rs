@@ -13,7 +13,7 @@ use sealroom_core::wire::BudgetStatus;
 use sealroom_host::api::PlatformInfo;
 use sealroom_host::blobs::StoredBlob;
 use sealroom_host::{JobRecord, RunJob};
-use sealroom_isolate::http::{HttpError, JsonClient};
+use sealroom_http::{HttpError, JsonClient};
 
 /// Turns a refusal into [`crate::Refused`] (exit code 1) and anything else into an error (exit code 2).
 pub fn classify(e: HttpError) -> anyhow::Error {

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use sealroom_isolate::http::JsonClient;
+use sealroom_http::JsonClient;
 
 /// A free loopback port (the listener is closed again, so another process can take it first, rarely).
 pub fn free_port() -> std::io::Result<u16> {

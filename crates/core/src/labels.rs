@@ -32,3 +32,5 @@ pub const RECEIPT: &str = "sealroom/v1/receipt";
 pub const REPORT_DATA: &str = "sealroom/v1/report-data";
 /// Simulator evidence signed by the simulator platform key.
 pub const SIM_EVIDENCE: &str = "sealroom/v1/sim-evidence";
+/// Statements written to the transparency log, signed by their writer.
+pub const LOG_ENTRY: &str = "sealroom/v1/log-entry";

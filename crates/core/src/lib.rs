@@ -14,6 +14,7 @@ pub mod clock;
 pub mod epsilon;
 pub mod ids;
 pub mod labels;
+pub mod log;
 pub mod output;
 pub mod party;
 pub mod schema;

@@ -7,6 +7,7 @@ use crate::canonical::{CanonicalError, canonical_json};
 use crate::epsilon::Epsilon;
 use crate::ids::{AgreementId, Digest, Fingerprint, JobId, Measurement};
 use crate::labels;
+use crate::log::LoggedEntry;
 use crate::sign::{Signature, SignatureError, verify};
 use crate::wire::Sealed;
 
@@ -78,6 +79,8 @@ pub struct InputRecord {
     pub envelope_digest: Digest,
     /// ε debited from its budget.
     pub epsilon_debited: Epsilon,
+    /// The owner's key-release entry in the transparency log, with a checkpoint containing it.
+    pub release_log: LoggedEntry,
 }
 
 /// An output an isolate sealed.
@@ -120,9 +123,6 @@ pub struct Receipt {
     /// Evidence binding `isolate_keys` to the job: its report data is
     /// [`crate::attestation::report_data`] with the job id as nonce.
     pub evidence: Evidence,
-    /// The transparency-log checkpoint containing the releases, once the log exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_checkpoint: Option<String>,
 }
 
 /// A receipt with its signature.

@@ -7,6 +7,7 @@ use crate::attestation::{Evidence, IsolateKeys};
 use crate::clock::Timestamp;
 use crate::epsilon::Epsilon;
 use crate::ids::{AgreementId, Digest, JobId};
+use crate::log::LoggedEntry;
 use crate::output::{SealedOutput, SignedReceipt};
 
 /// An HPKE single-shot ciphertext: the encapsulated key and the AEAD ciphertext.
@@ -113,6 +114,8 @@ pub struct ReleaseGrant {
     pub epsilon_debited: Epsilon,
     /// ε left for this dataset under this agreement, in millionths.
     pub remaining_micros: u64,
+    /// The release entry in the transparency log, proven included before the key was sent.
+    pub log: LoggedEntry,
 }
 
 /// What an owner's broker reports of a dataset's budget under one agreement.

@@ -5,8 +5,6 @@
 //! its secrets never appear in `Debug` output.
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -143,21 +141,15 @@ impl Identity {
             path: path.into(),
             source,
         };
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut out = options.open(path).map_err(|e| {
+        let mut contents = Zeroizing::new(text.as_bytes().to_vec());
+        contents.push(b'\n');
+        crate::private_file::create_private_file(path, &contents).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 KeyFileError::Exists(path.into())
             } else {
                 io(e)
             }
-        })?;
-        out.write_all(text.as_bytes())
-            .and_then(|_| out.write_all(b"\n"))
-            .and_then(|_| out.sync_all())
-            .map_err(io)
+        })
     }
 
     /// Reads a key file, refusing one that other users can read.

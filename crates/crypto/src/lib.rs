@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod error;
 pub mod hpke_box;
 pub mod identity;
+pub mod private_file;
 pub mod random;
 pub mod secret;
 

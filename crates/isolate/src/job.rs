@@ -14,7 +14,7 @@ use sealroom_privacy::NoiseRng;
 use sealroom_programs::{BuiltinCatalog, Table};
 
 use crate::error::IsolateError;
-use crate::http::JsonClient;
+use sealroom_http::JsonClient;
 use crate::inputs::open_input;
 use crate::keys::{EphemeralIdentity, KeyRequester, KeyTarget};
 use crate::release::{add_noise, seal_for_readers};

@@ -10,7 +10,7 @@ use sealroom_crypto::identity::EphemeralSigner;
 use sealroom_crypto::{DataKey, EnvelopeHeader, HpkeKeyPair, open_sealed};
 
 use crate::error::IsolateError;
-use crate::http::{HttpError, JsonClient};
+use sealroom_http::{HttpError, JsonClient};
 
 /// The keys an isolate makes for one job; they die with the process.
 #[derive(Debug)]

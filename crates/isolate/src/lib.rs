@@ -10,7 +10,6 @@
 #![warn(missing_docs)]
 
 pub mod error;
-pub mod http;
 pub mod inputs;
 pub mod job;
 pub mod keys;

@@ -11,7 +11,7 @@ use sealroom_attest::SimAttester;
 use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::wire::{JobOutcome, JobSpec};
 use sealroom_isolate::IsolateError;
-use sealroom_isolate::http::JsonClient;
+use sealroom_http::JsonClient;
 
 fn main() -> ExitCode {
     let (outcome, code) = match run() {

@@ -1,4 +1,9 @@
 //! JSON over HTTP, with RFC 9457 problem documents read as typed refusals.
+//!
+//! Used by the isolate (to reach key brokers) and by the key broker (to reach
+//! the transparency log). It holds no policy and trusts nothing it reads: callers
+//! check every answer.
+#![forbid(unsafe_code)]
 
 use std::time::Duration;
 
@@ -88,6 +93,16 @@ impl JsonClient {
             .put(url)
             .header("content-type", "application/octet-stream")
             .send(ureq::SendBody::from_owned_reader(reader));
+        Self::read(url, answer)
+    }
+
+    /// `POST url` with a raw body.
+    pub fn post_bytes<T: DeserializeOwned>(&self, url: &str, body: &[u8]) -> Result<T, HttpError> {
+        let answer = self
+            .agent
+            .post(url)
+            .header("content-type", "application/octet-stream")
+            .send(body);
         Self::read(url, answer)
     }
 

@@ -1,0 +1,32 @@
+//! sealroom's transparency log.
+//!
+//! Every processing of an owner's data is recorded here before it can happen:
+//! key brokers append a key-release entry and verify its inclusion proof before
+//! they hand out a key. Anyone holding the log's verifier key can check entries,
+//! proofs and checkpoints offline ([`proof`], [`checkpoint`], [`verify_logged_entry`]),
+//! and owners [`audit`](audit::audit) the whole log.
+//!
+//! - [`proof`]: RFC 9162 hashing, inclusion and consistency verification;
+//! - [`checkpoint`]: C2SP signed-note checkpoints, the log key and its pinned verifier key;
+//! - [`entry`]: the signed statements that are logged;
+//! - [`store`] and [`log`]: SQLite storage and the group-committing writer;
+//! - [`client`] and [`audit`]: a verifying client of the log service and the owner's audit.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod audit;
+pub mod checkpoint;
+pub mod client;
+pub mod entry;
+mod frontier;
+pub mod log;
+pub mod proof;
+pub mod store;
+pub mod wire;
+
+pub use checkpoint::{CheckpointError, LogSigningKey, LogVerifierKey, VerifiedCheckpoint};
+pub use client::{LogClient, LogClientError, verify_logged_entry};
+pub use entry::{KeyRelease, LogEntry, Statement};
+pub use frontier::Frontier;
+pub use log::{Appended, AppendError, Log};
+pub use proof::{ProofError, leaf_hash, verify_consistency, verify_inclusion};

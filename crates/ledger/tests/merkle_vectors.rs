@@ -1,0 +1,116 @@
+//! Every RFC 6962/9162 vector in `shared/vectors/merkle/testdata/` (from
+//! transparency-dev/merkle), read from the shared folder: happy paths must
+//! verify and every corrupted case must fail.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sealroom_ledger::{verify_consistency, verify_inclusion};
+use serde::Deserialize;
+
+/// The shared vectors: `$SEALROOM_SHARED_DIR`, else a `shared/` folder beside an ancestor of this crate.
+fn vectors_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SEALROOM_SHARED_DIR") {
+        return PathBuf::from(dir).join("vectors/merkle/testdata");
+    }
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for ancestor in here.ancestors() {
+        let candidate = ancestor.join("shared/vectors/merkle/testdata");
+        if candidate.is_dir() {
+            return candidate;
+        }
+    }
+    let fallback = PathBuf::from("/work/shared/vectors/merkle/testdata");
+    assert!(
+        fallback.is_dir(),
+        "the shared Merkle vectors were not found; set SEALROOM_SHARED_DIR to the shared folder"
+    );
+    fallback
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(json_files(&path));
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn decode(text: &str) -> Vec<u8> {
+    STANDARD.decode(text).expect("vector base64")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InclusionVector {
+    leaf_idx: u64,
+    tree_size: u64,
+    root: String,
+    leaf_hash: String,
+    proof: Option<Vec<String>>,
+    desc: String,
+    want_err: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsistencyVector {
+    size1: u64,
+    size2: u64,
+    root1: String,
+    root2: String,
+    proof: Option<Vec<String>>,
+    desc: String,
+    want_err: bool,
+}
+
+fn proof(p: &Option<Vec<String>>) -> Vec<Vec<u8>> {
+    p.iter().flatten().map(|h| decode(h)).collect()
+}
+
+#[test]
+fn inclusion_vectors() {
+    let files = json_files(&vectors_dir().join("inclusion"));
+    assert!(files.len() > 50, "found only {} inclusion vectors", files.len());
+    let (mut good, mut bad) = (0, 0);
+    for file in &files {
+        let v: InclusionVector = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let result = verify_inclusion(
+            &decode(&v.leaf_hash),
+            v.leaf_idx,
+            v.tree_size,
+            &decode(&v.root),
+            &proof(&v.proof),
+        );
+        assert_eq!(result.is_err(), v.want_err, "{} ({}): {result:?}", file.display(), v.desc);
+        if v.want_err { bad += 1 } else { good += 1 }
+    }
+    assert!(good >= 5 && bad >= 50, "{good} happy and {bad} corrupted inclusion vectors");
+}
+
+#[test]
+fn consistency_vectors() {
+    let files = json_files(&vectors_dir().join("consistency"));
+    assert!(files.len() > 50, "found only {} consistency vectors", files.len());
+    let (mut good, mut bad) = (0, 0);
+    for file in &files {
+        let v: ConsistencyVector = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let result = verify_consistency(
+            v.size1,
+            v.size2,
+            &decode(&v.root1),
+            &decode(&v.root2),
+            &proof(&v.proof),
+        );
+        assert_eq!(result.is_err(), v.want_err, "{} ({}): {result:?}", file.display(), v.desc);
+        if v.want_err { bad += 1 } else { good += 1 }
+    }
+    assert!(good >= 5 && bad >= 50, "{good} happy and {bad} corrupted consistency vectors");
+}
