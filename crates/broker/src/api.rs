@@ -27,7 +27,9 @@ use sealroom_crypto::{Identity, KeyFileError};
 use sealroom_service::{ProblemResponse, ServiceError};
 
 use crate::refusal::Refusal;
-use crate::release::{ReleaseContext, ReleaseError, decide_release};
+use sealroom_ledger::{LogClient, LogEntry, LogVerifierKey, Statement};
+
+use crate::release::{ReleaseContext, ReleaseError, decide_release, flush_log_outbox};
 use crate::store::{BrokerStore, StoreError};
 
 /// How a broker is set up.
@@ -41,6 +43,10 @@ pub struct BrokerConfig {
     pub accept_simulator_evidence: Option<SigningPublicKey>,
     /// How long a challenge stays valid, in seconds.
     pub challenge_ttl_seconds: i64,
+    /// Base URL of the transparency log (the host's `/v1/log/...`).
+    pub log_url: String,
+    /// The log's verifier key, pinned: checkpoints not signed by it are refused.
+    pub log_key: LogVerifierKey,
 }
 
 /// A broker could not start.
@@ -70,6 +76,8 @@ pub struct Broker {
     store: BrokerStore,
     clock: Arc<dyn Clock>,
     challenge_ttl_seconds: i64,
+    log: LogClient,
+    log_key: LogVerifierKey,
 }
 
 impl Broker {
@@ -94,6 +102,8 @@ impl Broker {
             store,
             clock,
             challenge_ttl_seconds: config.challenge_ttl_seconds,
+            log: LogClient::new(&config.log_url, std::time::Duration::from_secs(30)),
+            log_key: config.log_key.clone(),
         }))
     }
 
@@ -154,7 +164,7 @@ async fn challenge(State(b): Shared) -> Response {
 async fn release(State(b): Shared, Json(req): Json<ReleaseRequest>) -> Response {
     let answer = blocking(move || {
         let now = b.clock.now();
-        let ctx = ReleaseContext { identity: &b.identity, verifier: &b.verifier, store: &b.store, now };
+        let ctx = ReleaseContext { identity: &b.identity, verifier: &b.verifier, store: &b.store, now, log: &b.log, log_key: &b.log_key };
         let result = decide_release(&ctx, &req);
         if let Err(ReleaseError::Refused(refusal)) = &result {
             tracing::warn!(code = refusal.code(), dataset = req.dataset, job = %req.job_id, dry_run = req.dry_run, "refused: {refusal}");
@@ -190,8 +200,37 @@ async fn decision(State(b): Shared, Json(signed): Json<SignedDecision>) -> Respo
         .to_problem()
         .into_response();
     }
-    match blocking(move || b.store.put_decision(&signed)).await {
-        Ok(Ok(stored)) => Json(serde_json::json!({ "stored": stored })).into_response(),
+    let entry = LogEntry::sign(
+        Statement::Decision {
+            decision: signed.clone(),
+        },
+        me.signing_key,
+        |label, bytes| b.identity.sign(label, bytes),
+    )
+    .map(|e| e.to_bytes());
+    let Ok(entry) = entry else {
+        return internal("the decision cannot be encoded");
+    };
+    let outcome = blocking(move || {
+        let stored = b.store.put_decision(&signed, &entry)?;
+        let logged = flush_log_outbox(&b.store, &b.log, &b.log_key)?;
+        Ok::<_, StoreError>((stored, logged))
+    })
+    .await;
+    match outcome {
+        Ok(Ok((stored, logged))) => {
+            if let Err(refusal) = &logged {
+                tracing::warn!(
+                    "decision stored but not yet logged (it will be before any release): {refusal}"
+                );
+            }
+            Json(serde_json::json!({
+                "stored": stored,
+                "logged": logged.is_ok(),
+                "log_error": logged.err().map(|r| r.to_string()),
+            }))
+            .into_response()
+        }
         Ok(Err(e)) => internal(e),
         Err(r) => r,
     }

@@ -111,6 +111,23 @@ pub enum Refusal {
     /// A signed statement does not verify.
     #[error("{0}")]
     BadStatement(String),
+    /// The transparency log could not record the release: no key leaves without a log entry.
+    #[error("the release could not be logged, so no key was released and no budget spent: {0}")]
+    LogUnavailable(String),
+    /// The log answered, but its checkpoint or proofs failed verification (or it forked).
+    #[error(
+        "the transparency log's answer failed verification, so no key was released and no budget spent: {0}"
+    )]
+    LogInvalid(String),
+}
+
+impl From<sealroom_ledger::LogClientError> for Refusal {
+    fn from(e: sealroom_ledger::LogClientError) -> Self {
+        match e {
+            sealroom_ledger::LogClientError::Http(_) => Refusal::LogUnavailable(e.to_string()),
+            other => Refusal::LogInvalid(other.to_string()),
+        }
+    }
 }
 
 impl Refusal {
@@ -133,12 +150,16 @@ impl Refusal {
             Self::BudgetExhausted { .. } => "budget-exhausted",
             Self::WrongKey { .. } => "wrong-key",
             Self::BadStatement(_) => "bad-statement",
+            Self::LogUnavailable(_) => "log-unavailable",
+            Self::LogInvalid(_) => "log-invalid",
         }
     }
 
     fn status(&self) -> StatusCode {
         match self {
             Self::NonceReplayed | Self::BudgetExhausted { .. } => StatusCode::CONFLICT,
+            Self::LogUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::LogInvalid(_) => StatusCode::BAD_GATEWAY,
             Self::BadStatement(_) | Self::NotOwnDataset { .. } | Self::NotAParty { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

@@ -9,6 +9,8 @@ use sealroom_core::wire::{ReleaseAnswer, ReleaseGrant, ReleaseRequest, release_a
 use sealroom_crypto::envelope::wrap_aad;
 use sealroom_crypto::{Identity, open_sealed, seal_to};
 
+use sealroom_ledger::{KeyRelease, LogClient, LogEntry, LogVerifierKey, Statement};
+
 use crate::refusal::Refusal;
 use crate::store::{BrokerStore, Debit, StoreError};
 
@@ -33,6 +35,32 @@ pub struct ReleaseContext<'a> {
     pub store: &'a BrokerStore,
     /// The current time.
     pub now: Timestamp,
+    /// The transparency log every release is written to first.
+    pub log: &'a LogClient,
+    /// The log's pinned verifier key.
+    pub log_key: &'a LogVerifierKey,
+}
+
+/// Appends queued entries (the owner's decisions) to the log, oldest first.
+pub fn flush_log_outbox(
+    store: &BrokerStore,
+    log: &LogClient,
+    log_key: &LogVerifierKey,
+) -> Result<Result<(), Refusal>, StoreError> {
+    for (id, entry) in store.log_outbox()? {
+        let last = match store.last_checkpoint()? {
+            Some(note) => match log_key.verify_checkpoint(&note) {
+                Ok(c) => Some(c),
+                Err(e) => return Ok(Err(Refusal::LogInvalid(e.to_string()))),
+            },
+            None => None,
+        };
+        match log.append_proven(&entry, log_key, last.as_ref()) {
+            Ok((_, checkpoint)) => store.logged(id, &checkpoint.note)?,
+            Err(e) => return Ok(Err(e.into())),
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Runs every check; on success debits the budget and returns the key sealed to the isolate.
@@ -140,6 +168,7 @@ pub fn decide_release(
     let privacy = &agreement.privacy;
     if req.dry_run {
         ctx.store.check_challenge(&req.nonce, ctx.now)??;
+        ctx.log.checkpoint(ctx.log_key).map_err(Refusal::from)?;
         ctx.store.check_budget(
             &signed.id,
             &dataset.name,
@@ -158,6 +187,32 @@ pub fn decide_release(
         })?;
     drop(key);
 
+    flush_log_outbox(ctx.store, ctx.log, ctx.log_key)??;
+    let release = Statement::KeyRelease(KeyRelease {
+        owner: my_card.name.clone(),
+        owner_fingerprint: my_fingerprint,
+        dataset: dataset.name.clone(),
+        agreement: signed.id,
+        job: req.job_id,
+        platform: claims.platform,
+        measurement: claims.measurement,
+        epsilon: privacy.epsilon_per_run,
+        nonce: req.nonce,
+        at: ctx.now,
+    });
+    let entry = LogEntry::sign(release, me.signing_key, |label, bytes| {
+        ctx.identity.sign(label, bytes)
+    })
+    .map_err(|e| Refusal::BadStatement(e.to_string()))?
+    .to_bytes();
+    let log_release = |last: Option<String>| {
+        let last = last
+            .map(|note| ctx.log_key.verify_checkpoint(&note))
+            .transpose()
+            .map_err(|e| Refusal::LogInvalid(format!("the checkpoint saved earlier: {e}")))?;
+        let (logged, checkpoint) = ctx.log.append_proven(&entry, ctx.log_key, last.as_ref())?;
+        Ok((logged, checkpoint.note))
+    };
     let debit = Debit {
         nonce: &req.nonce,
         agreement: signed.id,
@@ -168,10 +223,11 @@ pub fn decide_release(
         epsilon: privacy.epsilon_per_run,
         total: privacy.total_epsilon_per_dataset,
     };
-    let remaining_micros = ctx.store.debit(&debit, ctx.now)??;
+    let (remaining_micros, log) = ctx.store.debit(&debit, ctx.now, log_release)??;
     Ok(ReleaseAnswer::Granted(ReleaseGrant {
         sealed_key,
         epsilon_debited: privacy.epsilon_per_run,
         remaining_micros,
+        log,
     }))
 }

@@ -8,6 +8,7 @@ use sealroom_core::Epsilon;
 use sealroom_core::attestation::Platform;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::ids::{AgreementId, JobId, Measurement};
+use sealroom_core::log::LoggedEntry;
 use sealroom_core::statement::{Decision, SignedDecision};
 use sealroom_core::wire::BudgetStatus;
 use sealroom_service::ServiceError;
@@ -47,7 +48,16 @@ CREATE TABLE IF NOT EXISTS releases (
     job TEXT NOT NULL,
     platform TEXT NOT NULL,
     measurement TEXT NOT NULL,
-    epsilon_micros INTEGER NOT NULL
+    epsilon_micros INTEGER NOT NULL,
+    log_index INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_outbox (
+    id INTEGER PRIMARY KEY,
+    entry BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    checkpoint TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY,
@@ -95,6 +105,8 @@ pub struct ReleaseRecord {
     pub measurement: String,
     /// ε debited, in millionths.
     pub epsilon_micros: u64,
+    /// Index of the release entry in the transparency log.
+    pub log_index: u64,
 }
 
 /// One refusal, for the owner's audit.
@@ -199,13 +211,21 @@ impl BrokerStore {
     /// Stores an owner's decision if it is newer than the current one; returns whether it was stored.
     /// Within the same second a revocation wins, so replaying an approval signed in the second of a
     /// revocation cannot undo it.
-    pub fn put_decision(&self, signed: &SignedDecision) -> Result<bool, StoreError> {
+    /// A stored decision's log entry (`log_entry`) is queued in the same transaction, to be
+    /// appended to the transparency log before any later release.
+    pub fn put_decision(
+        &self,
+        signed: &SignedDecision,
+        log_entry: &[u8],
+    ) -> Result<bool, StoreError> {
         let s = &signed.statement;
         let decision = match s.decision {
             Decision::Approve => "approve",
             Decision::Revoke => "revoke",
         };
-        let changed = self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
             "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, statement)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (agreement, platform, measurement) DO UPDATE SET
@@ -221,7 +241,33 @@ impl BrokerStore {
                 serde_json::to_string(signed).expect("serializes")
             ],
         )?;
+        if changed > 0 {
+            tx.execute("INSERT INTO log_outbox (entry) VALUES (?1)", [log_entry])?;
+        }
+        tx.commit()?;
         Ok(changed > 0)
+    }
+
+    /// Entries waiting to be logged, oldest first, with their queue ids.
+    pub fn log_outbox(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, entry FROM log_outbox ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes a logged entry from the queue and remembers the checkpoint that proved it.
+    pub fn logged(&self, outbox_id: i64, checkpoint: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM log_outbox WHERE id = ?1", [outbox_id])?;
+        save_checkpoint(&tx, checkpoint)?;
+        Ok(tx.commit()?)
+    }
+
+    /// The last log checkpoint this broker verified, if any.
+    pub fn last_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        last_checkpoint(&self.conn())
     }
 
     /// The current decision for a measurement, if any.
@@ -275,13 +321,17 @@ impl BrokerStore {
         Ok(spent.unwrap_or(0) as u64)
     }
 
-    /// In one transaction: uses the nonce, debits the budget, records the release. Returns the ε left, in millionths.
-    /// If the nonce is good but the budget is not, the nonce is still used up.
+    /// In one transaction: uses the nonce, checks the budget, has `log_release` append and prove
+    /// the release entry (given the last checkpoint this broker verified, returning the entry and
+    /// the new checkpoint), then debits the budget and records the release. Returns the ε left, in
+    /// millionths. If the nonce is good but the budget is not, the nonce is still used up; if the
+    /// log fails, nothing changes.
     pub fn debit(
         &self,
         debit: &Debit<'_>,
         now: Timestamp,
-    ) -> Result<Result<u64, Refusal>, StoreError> {
+        log_release: impl FnOnce(Option<String>) -> Result<(LoggedEntry, String), Refusal>,
+    ) -> Result<Result<(u64, LoggedEntry), Refusal>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row: Option<(i64, Option<i64>)> = tx
@@ -304,13 +354,18 @@ impl BrokerStore {
             tx.commit()?;
             return Ok(Err(refusal));
         }
+        let (logged, checkpoint) = match log_release(last_checkpoint(&tx)?) {
+            Ok(done) => done,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        save_checkpoint(&tx, &checkpoint)?;
         tx.execute(
             "INSERT INTO budgets (agreement, dataset, total_micros, spent_micros, releases) VALUES (?1, ?2, ?3, ?4, 1)
              ON CONFLICT (agreement, dataset) DO UPDATE SET spent_micros = spent_micros + ?4, releases = releases + 1",
             params![agreement, debit.dataset, debit.total.micros() as i64, debit.epsilon.micros() as i64],
         )?;
         tx.execute(
-            "INSERT INTO releases (at, agreement, dataset, job, platform, measurement, epsilon_micros) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO releases (at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 now.0,
                 agreement,
@@ -318,11 +373,15 @@ impl BrokerStore {
                 debit.job.to_string(),
                 platform_text(debit.platform),
                 debit.measurement.to_string(),
-                debit.epsilon.micros() as i64
+                debit.epsilon.micros() as i64,
+                logged.index as i64
             ],
         )?;
         tx.commit()?;
-        Ok(Ok(debit.total.micros() - spent - debit.epsilon.micros()))
+        Ok(Ok((
+            debit.total.micros() - spent - debit.epsilon.micros(),
+            logged,
+        )))
     }
 
     /// Records a refusal for the owner's audit.
@@ -367,7 +426,7 @@ impl BrokerStore {
     /// Every release granted, oldest first.
     pub fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT at, agreement, dataset, job, platform, measurement, epsilon_micros FROM releases ORDER BY id")?;
+        let mut stmt = conn.prepare("SELECT at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index FROM releases ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok(ReleaseRecord {
                 at: Timestamp(r.get(0)?),
@@ -377,6 +436,7 @@ impl BrokerStore {
                 platform: r.get(4)?,
                 measurement: r.get(5)?,
                 epsilon_micros: r.get::<_, i64>(6)? as u64,
+                log_index: r.get::<_, i64>(7)? as u64,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -400,6 +460,22 @@ impl BrokerStore {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+fn last_checkpoint(conn: &rusqlite::Connection) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT checkpoint FROM log_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+fn save_checkpoint(conn: &rusqlite::Connection, checkpoint: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO log_state (id, checkpoint) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET checkpoint = excluded.checkpoint",
+        [checkpoint],
+    )?;
+    Ok(())
 }
 
 fn challenge_state(row: Option<(i64, Option<i64>)>, now: Timestamp) -> Result<(), Refusal> {

@@ -4,6 +4,7 @@
 //! - [`agreement_file`]: reading, signing and writing agreement files.
 //! - [`owner`]: what a data owner does: seal datasets, approve or revoke runtimes.
 //! - [`reader`]: what a result reader does: verify a receipt and open its outputs.
+//! - [`audit`]: what an owner does to audit the transparency log.
 //! - [`remote`]: clients of the host and broker HTTP APIs.
 //! - [`services`]: starting brokers and hosts as real processes and waiting for them.
 //! - [`demo`]: a complete two-party collaboration on loopback.
@@ -13,6 +14,7 @@
 
 pub mod agreement_file;
 pub mod agreement_toml;
+pub mod audit;
 pub mod bench;
 pub mod demo;
 pub mod owner;

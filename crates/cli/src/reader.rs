@@ -7,6 +7,7 @@ use sealroom_core::attestation::report_data;
 use sealroom_core::labels;
 use sealroom_core::output::{OutputBundle, Receipt, ReleasedTable, SealedOutput};
 use sealroom_crypto::{Identity, open_sealed};
+use sealroom_ledger::{LogEntry, LogVerifierKey, Statement, verify_logged_entry};
 use serde::Serialize;
 
 /// An opened, verified output.
@@ -26,13 +27,15 @@ fn refused(message: String) -> anyhow::Error {
 ///
 /// Checks, in order: the receipt names this agreement; its signature; its evidence (under
 /// `verifier`); that the evidence binds the job and the receipt's signing key; that the measured
-/// runtime is one the agreement accepts; that each output decrypts for this reader and matches the
-/// digest in the receipt.
+/// runtime is one the agreement accepts; that every dataset's key release is in the transparency
+/// log (checkpoint signed by `log_key`, inclusion proof, entry signed by the owner and matching
+/// the receipt); that each output decrypts for this reader and matches the digest in the receipt.
 pub fn open_outputs(
     identity: &Identity,
     agreement: &SignedAgreement,
     bundle: &OutputBundle,
     verifier: &EvidenceVerifier,
+    log_key: &LogVerifierKey,
 ) -> anyhow::Result<OpenedOutputs> {
     let receipt = &bundle.receipt.receipt;
     if receipt.agreement_id != agreement.id {
@@ -75,6 +78,7 @@ pub fn open_outputs(
             claims.measurement, claims.platform
         )));
     }
+    check_release_logs(agreement, receipt, log_key)?;
     let me = identity.card();
     let fingerprint = me.fingerprint()?;
     let mut tables = Vec::new();
@@ -88,6 +92,62 @@ pub fn open_outputs(
         receipt: receipt.clone(),
         tables,
     })
+}
+
+/// Each dataset of the agreement was read once, and its key release is proven in the log.
+fn check_release_logs(
+    agreement: &SignedAgreement,
+    receipt: &Receipt,
+    log_key: &LogVerifierKey,
+) -> anyhow::Result<()> {
+    let datasets = &agreement.agreement.datasets;
+    if receipt.inputs.len() != datasets.len()
+        || !datasets.iter().all(|d| {
+            receipt
+                .inputs
+                .iter()
+                .any(|i| i.owner == d.owner && i.dataset == d.name)
+        })
+    {
+        bail!(refused(
+            "the receipt's inputs are not exactly the agreement's datasets".into()
+        ));
+    }
+    for input in &receipt.inputs {
+        let name = format!("{}/{}", input.owner, input.dataset);
+        let log = &input.release_log;
+        verify_logged_entry(log, log_key).map_err(|e| {
+            refused(format!(
+                "the key release of {name} is not proven in the transparency log: {e}"
+            ))
+        })?;
+        let entry = LogEntry::from_bytes(&log.entry)
+            .map_err(|e| refused(format!("the log entry for {name}: {e}")))?;
+        let owner = agreement
+            .agreement
+            .party(&input.owner)
+            .ok_or_else(|| refused(format!("{} is not a party to the agreement", input.owner)))?;
+        let matches = match &entry.statement {
+            Statement::KeyRelease(r) => {
+                entry.writer == owner.signing_key
+                    && r.owner == input.owner
+                    && r.dataset == input.dataset
+                    && r.job == receipt.job_id
+                    && r.agreement == receipt.agreement_id
+                    && r.platform == receipt.platform
+                    && r.measurement == receipt.measurement
+                    && r.epsilon == input.epsilon_debited
+            }
+            _ => false,
+        };
+        if !matches {
+            bail!(refused(format!(
+                "log entry {} is not {}'s release of {name} for this job and runtime",
+                log.index, input.owner
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn open_one(

@@ -93,6 +93,17 @@ impl Drop for ServiceProcess {
     }
 }
 
+/// What a broker is told to trust: the simulator platform key, and the log with its key.
+#[derive(Debug, Clone)]
+pub struct Pins {
+    /// The simulator platform key (base64).
+    pub sim_key: String,
+    /// The transparency log's URL.
+    pub log_url: String,
+    /// The log's verifier key.
+    pub log_key: String,
+}
+
 /// Paths of the two executables a deployment runs.
 #[derive(Debug, Clone)]
 pub struct Executables {
@@ -116,13 +127,14 @@ impl Executables {
         Ok(Self { sealroom, isolate })
     }
 
-    /// Starts a key broker for the owner whose key file is `key`, with further `extra` arguments.
+    /// Starts a key broker for the owner whose key file is `key`, pinning the host's simulator
+    /// platform key and logging to `log`, with further `extra` arguments.
     pub fn start_broker(
         &self,
         key: &Path,
         data: &Path,
         port: u16,
-        sim_key: &str,
+        pins: &Pins,
         extra: &[&str],
     ) -> anyhow::Result<ServiceProcess> {
         let mut args = vec![
@@ -134,7 +146,11 @@ impl Executables {
             "--listen".into(),
             format!("127.0.0.1:{port}"),
             "--accept-simulator-evidence".into(),
-            sim_key.into(),
+            pins.sim_key.clone(),
+            "--log".into(),
+            pins.log_url.clone(),
+            "--log-key".into(),
+            pins.log_key.clone(),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         std::fs::create_dir_all(data)?;

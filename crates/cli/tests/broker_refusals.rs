@@ -14,13 +14,14 @@ use sealroom_core::labels;
 use sealroom_core::statement::Decision;
 use sealroom_core::wire::{Challenge, ReleaseAnswer, ReleaseRequest, release_aad};
 use sealroom_crypto::{EnvelopeHeader, Identity, open_sealed};
-use sealroom_isolate::http::{HttpError, JsonClient};
+use sealroom_http::{HttpError, JsonClient};
 use sealroom_isolate::keys::EphemeralIdentity;
 
 const M: Measurement = Measurement([7; 32]);
 
 struct Setup {
     platform: SimPlatformKey,
+    log: common::LogHost,
     owner: common::OwnerBroker,
     reader: Identity,
     agreement: SignedAgreement,
@@ -36,12 +37,22 @@ fn setup(terms: &Terms) -> Setup {
 
 fn setup_with(terms: &Terms, broker_args: &[&str]) -> Setup {
     let platform = SimPlatformKey::generate();
-    let owner = common::start_owner_broker_with("alice", &platform, broker_args);
+    let log = common::start_log_host();
+    let owner = common::start_owner_broker_with("alice", &platform, &log, broker_args);
     let reader = Identity::generate("bob", Some("http://127.0.0.1:9".into())).unwrap();
     let agreement = agreement(&owner.identity, &reader, &M, terms);
+    if agreement
+        .check_in_force(sealroom_core::clock::Clock::now(
+            &sealroom_core::clock::SystemClock,
+        ))
+        .is_ok()
+    {
+        log.publish(&agreement);
+    }
     let (header, digest, key) = envelope_header(&owner.identity, &agreement, "visits");
     Setup {
         platform,
+        log,
         owner,
         reader,
         agreement,

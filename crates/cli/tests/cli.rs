@@ -161,6 +161,7 @@ fn quickstart_by_hand() {
         "/v1/platform",
     );
     let platform = json(d, &["platform", "--host", &host_url]);
+    let log_key = platform["log_key"].as_str().unwrap().to_string();
     let sim = platform["simulator_platform_key"]
         .as_str()
         .unwrap()
@@ -186,6 +187,10 @@ fn quickstart_by_hand() {
                 format!("127.0.0.1:{port}"),
                 "--accept-simulator-evidence".into(),
                 sim.clone(),
+                "--log".into(),
+                host_url.clone(),
+                "--log-key".into(),
+                log_key.clone(),
             ],
             format!("http://127.0.0.1:{port}"),
             "/v1/card",
@@ -307,6 +312,8 @@ fn quickstart_by_hand() {
             job_id,
             "--accept-simulator-evidence",
             &sim,
+            "--log-key",
+            &log_key,
         ]
         .map(String::from)
         .to_vec()
@@ -350,4 +357,67 @@ fn quickstart_by_hand() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+
+    // The owners audit the log: one release each, the approvals, and the revocation.
+    let audit = |card: &str| {
+        json(
+            d,
+            &[
+                "audit",
+                "--party",
+                card,
+                "--host",
+                &host_url,
+                "--log-key",
+                &log_key,
+            ],
+        )
+    };
+    let ad = audit("adplatform.card.json");
+    assert_eq!(ad["releases"].as_array().unwrap().len(), 1, "{ad}");
+    assert_eq!(ad["releases"][0]["dataset"], "exposures");
+    assert_eq!(ad["previous_size"], serde_json::Value::Null);
+    let shop = audit("advertiser.card.json");
+    let kinds: Vec<&str> = shop["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"approval")
+            && kinds.contains(&"revocation")
+            && kinds.contains(&"job-finished"),
+        "{kinds:?}"
+    );
+    let again = audit("adplatform.card.json");
+    assert_eq!(again["previous_size"], ad["size"]);
+    assert!(d.join("adplatform.audit.json").exists());
+
+    ok(
+        d,
+        &[
+            "log",
+            "checkpoint",
+            "--host",
+            &host_url,
+            "--log-key",
+            &log_key,
+            "--out",
+            "saved.checkpoint",
+        ],
+    );
+    let verified = json(
+        d,
+        &[
+            "log",
+            "verify",
+            "--host",
+            &host_url,
+            "--log-key",
+            &log_key,
+            "saved.checkpoint",
+        ],
+    );
+    assert_eq!(verified["consistent"], true);
 }

@@ -112,6 +112,7 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     let record = d.run_job().unwrap();
     assert_eq!(record.status, JobStatus::Finished);
     let verifier = d.verifier();
+    let key = d.log_key().unwrap();
 
     let refused = d.host.outputs(&record.job_id, "adplatform").unwrap_err();
     assert!(
@@ -120,19 +121,37 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     );
 
     let bundle = d.host.outputs(&record.job_id, "advertiser").unwrap();
-    let opened =
-        reader::open_outputs(&d.advertiser.identity, &d.agreement, &bundle, &verifier).unwrap();
+    let opened = reader::open_outputs(
+        &d.advertiser.identity,
+        &d.agreement,
+        &bundle,
+        &verifier,
+        &key,
+    )
+    .unwrap();
     assert_eq!(opened.tables[0].rows.len(), data::CAMPAIGNS.len());
-    let err =
-        reader::open_outputs(&d.adplatform.identity, &d.agreement, &bundle, &verifier).unwrap_err();
+    let err = reader::open_outputs(
+        &d.adplatform.identity,
+        &d.agreement,
+        &bundle,
+        &verifier,
+        &key,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("not to you"), "{err}");
 
     let mut tampered = bundle.clone();
     tampered.receipt.receipt.outputs[0]
         .readers
         .push("adplatform".into());
-    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &tampered, &verifier)
-        .unwrap_err();
+    let err = reader::open_outputs(
+        &d.advertiser.identity,
+        &d.agreement,
+        &tampered,
+        &verifier,
+        &key,
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("signature does not verify"),
         "{err}"
@@ -140,13 +159,42 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
 
     let mut swapped = bundle.clone();
     swapped.sealed[0].sealed.ciphertext[5] ^= 1;
-    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &swapped, &verifier)
-        .unwrap_err();
+    let err = reader::open_outputs(
+        &d.advertiser.identity,
+        &d.agreement,
+        &swapped,
+        &verifier,
+        &key,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("does not open"), "{err}");
 
+    let other_log = sealroom_ledger::LogSigningKey::generate("another/log")
+        .unwrap()
+        .verifier_key();
+    let err = reader::open_outputs(
+        &d.advertiser.identity,
+        &d.agreement,
+        &bundle,
+        &verifier,
+        &other_log,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not proven in the transparency log"),
+        "{err}"
+    );
+
     let untrusting = sealroom_attest::EvidenceVerifier::new();
-    let err = reader::open_outputs(&d.advertiser.identity, &d.agreement, &bundle, &untrusting)
-        .unwrap_err();
+    let err = reader::open_outputs(
+        &d.advertiser.identity,
+        &d.agreement,
+        &bundle,
+        &untrusting,
+        &key,
+    )
+    .unwrap_err();
     assert!(
         err.to_string()
             .contains("simulator evidence is not accepted"),

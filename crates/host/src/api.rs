@@ -10,6 +10,10 @@
 //! | `POST /v1/jobs` | run an agreement's program in a fresh isolate; answers when it ends |
 //! | `GET /v1/jobs/{id}` | a job's record |
 //! | `GET /v1/jobs/{id}/outputs/{reader}` | the receipt and the outputs sealed to `reader` |
+//! | `/v1/log/...` | the transparency log (see [`crate::log_api`]) |
+//!
+//! The host logs what it does: the runtime it runs (at start), every agreement it
+//! stores, and every finished job.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +35,9 @@ use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
 use sealroom_service::{ProblemResponse, ServiceError};
 use serde::{Deserialize, Serialize};
 
+use sealroom_ledger::{AppendError, Appended, Log, LogEntry, LogSigningKey, Statement};
+use sealroom_programs::BuiltinCatalog;
+
 use crate::blobs::{BlobStore, UploadError};
 use crate::jobs::{IsolateLauncher, JobRecord, RunJob};
 use crate::store::HostStore;
@@ -46,6 +53,9 @@ pub struct HostConfig {
     pub max_upload_bytes: u64,
     /// A job running longer is killed.
     pub job_timeout: Duration,
+    /// The log's origin line, used only when the log key is first created
+    /// (default `localhost/sealroom-log/<random>`).
+    pub log_origin: Option<String>,
 }
 
 /// A host could not start.
@@ -66,6 +76,12 @@ pub enum HostError {
     /// The simulator platform key is unusable.
     #[error(transparent)]
     PlatformKey(#[from] sealroom_attest::AttestError),
+    /// The log key is unusable.
+    #[error(transparent)]
+    LogKey(#[from] sealroom_ledger::CheckpointError),
+    /// The log could not be opened or written.
+    #[error("transparency log: {0}")]
+    Log(String),
 }
 
 /// What the host tells parties about its platform.
@@ -75,11 +91,14 @@ pub struct PlatformInfo {
     pub simulator_platform_key: SigningPublicKey,
     /// The measurement of the isolate executable this host runs.
     pub isolate_measurement: Measurement,
+    /// The transparency log's verifier key (parties should pin it out of band).
+    pub log_key: String,
 }
 
 /// A running host's state.
 pub struct Host {
     store: HostStore,
+    log: Arc<Log>,
     blobs: BlobStore,
     launcher: IsolateLauncher,
     clock: Arc<dyn Clock>,
@@ -105,8 +124,23 @@ impl Host {
         let isolate_measurement =
             sealroom_attest::measure_file(&config.isolate).map_err(io(&config.isolate))?;
         let blobs_dir = config.data_dir.join("blobs");
-        Ok(Arc::new(Self {
+        let log_key_path = config.data_dir.join("log.key");
+        if !log_key_path.exists() {
+            let origin = config.log_origin.clone().unwrap_or_else(|| {
+                let tag: [u8; 4] = sealroom_crypto::random::array();
+                format!("localhost/sealroom-log/{}", hex::encode(tag))
+            });
+            LogSigningKey::generate(&origin)?.write(&log_key_path)?;
+        }
+        let log = Log::open(
+            &config.data_dir.join("log.sqlite"),
+            LogSigningKey::read(&log_key_path)?,
+        )
+        .map_err(|e| HostError::Log(e.to_string()))?;
+        let log_key = log.verifier_key().to_string();
+        let host = Arc::new(Self {
             store: HostStore::open(&config.data_dir.join("host.sqlite"))?,
+            log: Arc::new(log),
             blobs: BlobStore::new(&blobs_dir).map_err(io(&blobs_dir))?,
             launcher: IsolateLauncher {
                 executable: config.isolate.clone(),
@@ -117,9 +151,54 @@ impl Host {
             platform: PlatformInfo {
                 simulator_platform_key: key.public(),
                 isolate_measurement,
+                log_key,
             },
             max_upload_bytes: config.max_upload_bytes,
-        }))
+        });
+        let programs = BuiltinCatalog
+            .list()
+            .iter()
+            .map(|p| format!("{}@{}", p.id, p.version))
+            .collect();
+        host.log_statement(Statement::RuntimePublished {
+            platform: sealroom_core::attestation::Platform::Sim,
+            measurement: isolate_measurement,
+            programs,
+        })
+        .map_err(|e| HostError::Log(e.to_string()))?;
+        Ok(host)
+    }
+
+    /// The transparency log.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub(crate) fn store(&self) -> &HostStore {
+        &self.store
+    }
+
+    /// Signs `statement` with the log key and appends it; blocks until it is durable.
+    pub fn log_statement(&self, statement: Statement) -> Result<Appended, AppendError> {
+        let key = self.log.signing_key();
+        let entry = LogEntry::sign(statement, key.public(), |label, bytes| {
+            key.sign(label, bytes)
+        })
+        .map_err(|e| {
+            AppendError::Entry(sealroom_ledger::entry::EntryError::Malformed(e.to_string()))
+        })?;
+        self.log.append(entry.to_bytes())
+    }
+
+    async fn log_statement_async(
+        self: &Arc<Self>,
+        statement: Statement,
+    ) -> Result<Appended, ProblemResponse> {
+        let host = self.clone();
+        tokio::task::spawn_blocking(move || host.log_statement(statement))
+            .await
+            .map_err(internal)?
+            .map_err(internal)
     }
 
     /// The HTTP routes.
@@ -132,11 +211,12 @@ impl Host {
             .route("/v1/jobs", post(run_job))
             .route("/v1/jobs/{id}", get(job))
             .route("/v1/jobs/{id}/outputs/{reader}", get(outputs))
+            .merge(crate::log_api::router())
             .with_state(self)
     }
 
     /// Runs a job to its end: checks, a fresh isolate, and storage of what it returns.
-    pub async fn run_job(&self, request: &RunJob) -> Result<JobRecord, ProblemResponse> {
+    pub async fn run_job(self: &Arc<Self>, request: &RunJob) -> Result<JobRecord, ProblemResponse> {
         let agreement = self
             .store
             .agreement(&request.agreement_id)
@@ -198,6 +278,19 @@ impl Host {
                 self.store
                     .finish_job(&job_id, &receipt, &outputs, finished_at)
                     .map_err(internal)?;
+                let receipt_digest = sealroom_core::canonical::canonical_digest(
+                    sealroom_core::labels::RECEIPT,
+                    receipt.as_ref(),
+                )
+                .map_err(internal)?;
+                self.log_statement_async(Statement::JobFinished {
+                    job: job_id,
+                    agreement: receipt.receipt.agreement_id,
+                    receipt: receipt_digest,
+                    outputs: receipt.receipt.outputs.clone(),
+                    at: finished_at,
+                })
+                .await?;
             }
             JobOutcome::Finished { .. } => {
                 let failure = sealroom_core::wire::JobFailure {
@@ -340,7 +433,15 @@ async fn put_agreement(
     h.store
         .put_agreement(&signed, h.clock.now())
         .map_err(internal)?;
-    Ok(Json(serde_json::json!({ "agreement_id": signed.id })))
+    let logged = h
+        .log_statement_async(Statement::AgreementSigned {
+            agreement: signed.id,
+            signatures: signed.signatures.clone(),
+        })
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "agreement_id": signed.id, "log_index": logged.index }),
+    ))
 }
 
 async fn agreement(

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod blobs;
 pub mod jobs;
+pub mod log_api;
 pub mod store;
 
 pub use api::{Host, HostConfig, HostError};

@@ -154,6 +154,23 @@ impl HostStore {
         Ok(())
     }
 
+    /// The signing keys of every party to a stored agreement: they may write to the log.
+    pub fn party_keys(
+        &self,
+    ) -> Result<Vec<sealroom_core::party::SigningPublicKey>, HostStoreError> {
+        let conn = self.conn();
+        let mut select = conn.prepare_cached("SELECT body FROM agreements")?;
+        let bodies = select
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut keys = Vec::new();
+        for body in bodies {
+            let agreement: SignedAgreement = from_json("agreement", &body)?;
+            keys.extend(agreement.agreement.parties.iter().map(|p| p.signing_key));
+        }
+        Ok(keys)
+    }
+
     /// A stored agreement.
     pub fn agreement(&self, id: &AgreementId) -> Result<Option<SignedAgreement>, HostStoreError> {
         let body: Option<String> = self

@@ -14,10 +14,10 @@ use sealroom_privacy::NoiseRng;
 use sealroom_programs::{BuiltinCatalog, Table};
 
 use crate::error::IsolateError;
-use sealroom_http::JsonClient;
 use crate::inputs::open_input;
 use crate::keys::{EphemeralIdentity, KeyRequester, KeyTarget};
 use crate::release::{add_noise, seal_for_readers};
+use sealroom_http::JsonClient;
 
 /// Runs a job: keys, inputs, program, noise, sealing, receipt. Nothing is returned unless everything succeeded.
 pub fn run_job(
@@ -75,15 +75,16 @@ pub fn run_job(
 
     let mut tables: HashMap<String, Table> = HashMap::new();
     let mut inputs = Vec::with_capacity(opened.len());
-    for (input, (key, epsilon)) in opened.into_iter().zip(&keys) {
+    for (input, released) in opened.into_iter().zip(&keys) {
         let name = input.qualified_name();
         let (owner, dataset) = (input.terms.owner.clone(), input.terms.name.clone());
-        let (table, envelope_digest) = input.read(key)?;
+        let (table, envelope_digest) = input.read(&released.key)?;
         inputs.push(InputRecord {
             owner,
             dataset,
             envelope_digest,
-            epsilon_debited: *epsilon,
+            epsilon_debited: released.epsilon,
+            release_log: released.log.clone(),
         });
         tables.insert(name, table);
     }
@@ -126,7 +127,6 @@ pub fn run_job(
             &signed.id,
             &isolate_keys,
         )),
-        log_checkpoint: None,
     };
     let bytes = SignedReceipt::signed_bytes(&receipt).expect("a receipt has a canonical form");
     let signature = identity.signer.sign(labels::RECEIPT, &bytes);

@@ -142,10 +142,7 @@ impl KeyRequester<'_> {
     }
 
     /// Asks for the key for real: the broker debits the budget and releases it.
-    pub fn release(
-        &self,
-        pending: PendingRelease,
-    ) -> Result<(DataKey, sealroom_core::Epsilon), IsolateError> {
+    pub fn release(&self, pending: PendingRelease) -> Result<ReleasedKey, IsolateError> {
         let PendingRelease {
             request,
             url,
@@ -187,6 +184,20 @@ impl KeyRequester<'_> {
                     found: bytes.len(),
                 },
             })?;
-        Ok((DataKey::from_bytes(key), grant.epsilon_debited))
+        Ok(ReleasedKey {
+            key: DataKey::from_bytes(key),
+            epsilon: grant.epsilon_debited,
+            log: grant.log,
+        })
     }
+}
+
+/// A dataset key released by its owner's broker, with the log entry that records the release.
+pub struct ReleasedKey {
+    /// The dataset key.
+    pub key: DataKey,
+    /// ε debited from the dataset's budget.
+    pub epsilon: sealroom_core::Epsilon,
+    /// The release entry in the transparency log, proven included by the broker.
+    pub log: sealroom_core::log::LoggedEntry,
 }

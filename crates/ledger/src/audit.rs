@@ -174,7 +174,10 @@ pub fn audit(
     let fingerprint = party
         .fingerprint()
         .map_err(|e| AuditError::State(format!("cannot fingerprint the party card: {e}")))?;
-    if state.format != AUDIT_STATE_FORMAT || state.log_key != key.to_string() || state.party != fingerprint {
+    if state.format != AUDIT_STATE_FORMAT
+        || state.log_key != key.to_string()
+        || state.party != fingerprint
+    {
         return Err(AuditError::State(format!(
             "is for another log or party (log {}, party {})",
             state.log_key,
@@ -182,17 +185,24 @@ pub fn audit(
         )));
     }
     if !state.frontier.is_well_formed() {
-        return Err(AuditError::State("is damaged (its frontier is malformed)".into()));
+        return Err(AuditError::State(
+            "is damaged (its frontier is malformed)".into(),
+        ));
     }
     let previous = match &state.checkpoint {
-        Some(note) => Some(key.verify_checkpoint(note).map_err(|e| AuditError::State(e.to_string()))?),
+        Some(note) => Some(
+            key.verify_checkpoint(note)
+                .map_err(|e| AuditError::State(e.to_string()))?,
+        ),
         None => None,
     };
     let checkpoint = client.checkpoint(key)?;
     if let Some(old) = &previous {
         client.check_extends(old, &checkpoint)?;
         if old.size != state.frontier.size() {
-            return Err(AuditError::State("is damaged (frontier and checkpoint disagree)".into()));
+            return Err(AuditError::State(
+                "is damaged (frontier and checkpoint disagree)".into(),
+            ));
         }
     }
 
@@ -204,7 +214,9 @@ pub fn audit(
         let count = (checkpoint.size - from).min(MAX_ENTRIES_PER_PAGE);
         let page = client.entries(from, count)?;
         if page.is_empty() {
-            return Err(AuditError::EntriesDoNotMatch { size: checkpoint.size });
+            return Err(AuditError::EntriesDoNotMatch {
+                size: checkpoint.size,
+            });
         }
         for bytes in page.into_iter().take(count as usize) {
             let index = next.frontier.size();
@@ -214,17 +226,31 @@ pub fn audit(
                     if let Statement::AgreementSigned { agreement, .. } = &entry.statement {
                         agreements.push(*agreement);
                     }
-                    next.findings.push(Finding { index, entry: bytes });
+                    next.findings.push(Finding {
+                        index,
+                        entry: bytes,
+                    });
                 }
             }
         }
         progress(next.frontier.size() - start, checkpoint.size - start);
     }
     if next.frontier.root() != checkpoint.root {
-        return Err(AuditError::EntriesDoNotMatch { size: checkpoint.size });
+        return Err(AuditError::EntriesDoNotMatch {
+            size: checkpoint.size,
+        });
     }
 
-    let report = report(client, key, party, &fingerprint, &next, &checkpoint, previous.as_ref(), start)?;
+    let report = report(
+        client,
+        key,
+        party,
+        &fingerprint,
+        &next,
+        &checkpoint,
+        previous.as_ref(),
+        start,
+    )?;
     next.checkpoint = Some(checkpoint.note);
     *state = next;
     Ok(report)
@@ -235,11 +261,10 @@ fn agreements_of(findings: &[Finding], party: &Fingerprint) -> Vec<AgreementId> 
         .iter()
         .filter_map(|f| LogEntry::from_bytes(&f.entry).ok())
         .filter_map(|e| match e.statement {
-            Statement::AgreementSigned { agreement, signatures }
-                if signatures.iter().any(|s| &s.fingerprint == party) =>
-            {
-                Some(agreement)
-            }
+            Statement::AgreementSigned {
+                agreement,
+                signatures,
+            } if signatures.iter().any(|s| &s.fingerprint == party) => Some(agreement),
             _ => None,
         })
         .collect()
@@ -300,7 +325,9 @@ fn report(
             Statement::Decision { decision } if by_party && decision.verify(party).is_ok() => {
                 report.events.push(AuditedEvent {
                     index: finding.index,
-                    kind: if decision.statement.decision == sealroom_core::statement::Decision::Approve {
+                    kind: if decision.statement.decision
+                        == sealroom_core::statement::Decision::Approve
+                    {
                         "approval".into()
                     } else {
                         "revocation".into()
@@ -314,12 +341,25 @@ fn report(
                     ),
                 });
             }
-            Statement::KeyRelease(_) | Statement::Decision { .. } => report.forged.push(finding.index),
-            Statement::AgreementSigned { agreement, signatures } => {
+            Statement::KeyRelease(_) | Statement::Decision { .. } => {
+                report.forged.push(finding.index)
+            }
+            Statement::AgreementSigned {
+                agreement,
+                signatures,
+            } => {
                 let valid = signatures
                     .iter()
                     .filter(|s| &s.fingerprint == fingerprint)
-                    .all(|s| sealroom_core::sign::verify(&party.signing_key, sealroom_core::labels::AGREEMENT_SIGNATURE, agreement.as_bytes(), &s.signature).is_ok());
+                    .all(|s| {
+                        sealroom_core::sign::verify(
+                            &party.signing_key,
+                            sealroom_core::labels::AGREEMENT_SIGNATURE,
+                            agreement.as_bytes(),
+                            &s.signature,
+                        )
+                        .is_ok()
+                    });
                 if valid {
                     report.events.push(AuditedEvent {
                         index: finding.index,
@@ -331,7 +371,12 @@ fn report(
                     report.forged.push(finding.index);
                 }
             }
-            Statement::JobFinished { job, agreement, outputs, .. } => {
+            Statement::JobFinished {
+                job,
+                agreement,
+                outputs,
+                ..
+            } => {
                 report.events.push(AuditedEvent {
                     index: finding.index,
                     kind: "job-finished".into(),

@@ -162,7 +162,8 @@ impl LogSigningKey {
         }
         check_origin(&file.origin)?;
         let seed = Zeroizing::new(
-            sealroom_core::bytes::decode(&file.seed).map_err(|_| bad("seed is not base64".into()))?,
+            sealroom_core::bytes::decode(&file.seed)
+                .map_err(|_| bad("seed is not base64".into()))?,
         );
         let seed: [u8; 32] = seed
             .as_slice()
@@ -224,15 +225,17 @@ impl LogVerifierKey {
 
     /// Verifies a signed checkpoint: well formed, signed by this key, for this log.
     pub fn verify_checkpoint(&self, note: &str) -> Result<VerifiedCheckpoint, CheckpointError> {
-        let parsed =
-            Note::from_bytes(note.as_bytes()).map_err(|e| CheckpointError::Malformed(e.to_string()))?;
+        let parsed = Note::from_bytes(note.as_bytes())
+            .map_err(|e| CheckpointError::Malformed(e.to_string()))?;
         let verifier = StandardVerifier::new(&self.text)
             .map_err(|_| CheckpointError::BadVerifierKey(self.text.clone()))?;
         let known = VerifierList::new(vec![Box::new(verifier)]);
-        parsed.verify(&known).map_err(|e| CheckpointError::NotSigned {
-            key: self.text.clone(),
-            reason: e.to_string(),
-        })?;
+        parsed
+            .verify(&known)
+            .map_err(|e| CheckpointError::NotSigned {
+                key: self.text.clone(),
+                reason: e.to_string(),
+            })?;
         let body = Checkpoint::from_bytes(parsed.text())
             .map_err(|e| CheckpointError::Malformed(e.to_string()))?;
         if body.origin() != self.origin {
@@ -272,7 +275,10 @@ impl FromStr for LogVerifierKey {
         let (_, key64) = rest.split_once('+').ok_or_else(bad)?;
         let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key64)
             .map_err(|_| bad())?;
-        let key: [u8; 32] = raw.get(1..).and_then(|k| k.try_into().ok()).ok_or_else(bad)?;
+        let key: [u8; 32] = raw
+            .get(1..)
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(bad)?;
         let key = VerifyingKey::from_bytes(&key).map_err(|_| bad())?;
         check_origin(origin)?;
         Ok(Self::new(origin, key))

@@ -72,12 +72,15 @@ impl LogClient {
 
     /// Appends an entry; the answer is unverified.
     pub fn append(&self, entry: &[u8]) -> Result<AppendAnswer, LogClientError> {
-        Ok(self.http.post_bytes(&format!("{}/v1/log/entries", self.base), entry)?)
+        Ok(self
+            .http
+            .post_bytes(&format!("{}/v1/log/entries", self.base), entry)?)
     }
 
     /// The latest checkpoint, verified against `key`.
     pub fn checkpoint(&self, key: &LogVerifierKey) -> Result<VerifiedCheckpoint, LogClientError> {
-        let answer: CheckpointAnswer = self.http.get(&format!("{}/v1/log/checkpoint", self.base))?;
+        let answer: CheckpointAnswer =
+            self.http.get(&format!("{}/v1/log/checkpoint", self.base))?;
         Ok(key.verify_checkpoint(&answer.checkpoint)?)
     }
 

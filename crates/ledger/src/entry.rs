@@ -181,8 +181,13 @@ impl LogEntry {
         }
         let statement =
             canonical_json(&entry.statement).map_err(|e| EntryError::Malformed(e.to_string()))?;
-        verify(&entry.writer, labels::LOG_ENTRY, &statement, &entry.signature)
-            .map_err(|_| EntryError::BadSignature)?;
+        verify(
+            &entry.writer,
+            labels::LOG_ENTRY,
+            &statement,
+            &entry.signature,
+        )
+        .map_err(|_| EntryError::BadSignature)?;
         Ok(entry)
     }
 }

@@ -24,7 +24,12 @@ impl HashReader for Reader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
         indexes
             .iter()
-            .map(|i| self.0.get(i).map(|h| Hash(*h)).ok_or(tlog_tiles::Error::IndexesNotInTree))
+            .map(|i| {
+                self.0
+                    .get(i)
+                    .map(|h| Hash(*h))
+                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
+            })
             .collect()
     }
 }
@@ -37,15 +42,21 @@ impl Frontier {
 
     /// Folds in the next leaf hash.
     pub fn push(&mut self, leaf_hash: [u8; 32]) {
-        let new = tlog_tiles::stored_hashes_for_record_hash(self.size, Hash(leaf_hash), &Reader(&self.hashes))
-            .expect("a frontier holds every hash the next leaf needs");
+        let new = tlog_tiles::stored_hashes_for_record_hash(
+            self.size,
+            Hash(leaf_hash),
+            &Reader(&self.hashes),
+        )
+        .expect("a frontier holds every hash the next leaf needs");
         let first = tlog_tiles::stored_hash_index(0, self.size);
         for (i, h) in new.into_iter().enumerate() {
             self.hashes.insert(first + i as u64, h.0);
         }
         self.size += 1;
         let keep: std::collections::BTreeSet<u64> =
-            tlog_tiles::sub_tree_index(0, self.size, vec![]).into_iter().collect();
+            tlog_tiles::sub_tree_index(0, self.size, vec![])
+                .into_iter()
+                .collect();
         self.hashes.retain(|k, _| keep.contains(k));
     }
 
@@ -68,11 +79,19 @@ mod hashes_b64 {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(map: &BTreeMap<u64, [u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(map.iter().map(|(k, v)| (k.to_string(), sealroom_core::bytes::encode(v))))
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<u64, [u8; 32]>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            map.iter()
+                .map(|(k, v)| (k.to_string(), sealroom_core::bytes::encode(v))),
+        )
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u64, [u8; 32]>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u64, [u8; 32]>, D::Error> {
         let raw = BTreeMap::<String, String>::deserialize(d)?;
         raw.into_iter()
             .map(|(k, v)| {
@@ -80,7 +99,9 @@ mod hashes_b64 {
                 let hash = sealroom_core::bytes::decode(&v)
                     .ok()
                     .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| serde::de::Error::custom("a frontier hash is not 32 bytes of base64"))?;
+                    .ok_or_else(|| {
+                        serde::de::Error::custom("a frontier hash is not 32 bytes of base64")
+                    })?;
                 Ok((index, hash))
             })
             .collect()

@@ -28,5 +28,5 @@ pub use checkpoint::{CheckpointError, LogSigningKey, LogVerifierKey, VerifiedChe
 pub use client::{LogClient, LogClientError, verify_logged_entry};
 pub use entry::{KeyRelease, LogEntry, Statement};
 pub use frontier::Frontier;
-pub use log::{Appended, AppendError, Log};
+pub use log::{AppendError, Appended, Log};
 pub use proof::{ProofError, leaf_hash, verify_consistency, verify_inclusion};

@@ -68,7 +68,10 @@ impl Log {
         let reader = LogStore::open(path)?;
         let key = Arc::new(key);
         let size = writer.size();
-        let latest = Arc::new(RwLock::new((size, key.sign_checkpoint(size, &writer.root(size)?))));
+        let latest = Arc::new(RwLock::new((
+            size,
+            key.sign_checkpoint(size, &writer.root(size)?),
+        )));
         let (queue, jobs) = sync_channel(4 * MAX_BATCH);
         let (thread_key, thread_latest) = (key.clone(), latest.clone());
         std::thread::Builder::new()
@@ -154,7 +157,10 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let entries: Vec<Vec<u8>> = batch.iter_mut().map(|j| std::mem::take(&mut j.entry)).collect();
+        let entries: Vec<Vec<u8>> = batch
+            .iter_mut()
+            .map(|j| std::mem::take(&mut j.entry))
+            .collect();
         let outcome = store.append(&entries).and_then(|placed| {
             let size = store.size();
             let checkpoint = key.sign_checkpoint(size, &store.root(size)?);

@@ -59,14 +59,18 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
 }
 
 fn hash(what: &'static str, bytes: &[u8]) -> Result<Hash, ProofError> {
-    let array: [u8; HASH_LEN] = bytes
-        .try_into()
-        .map_err(|_| ProofError::MalformedHash { what, len: bytes.len() })?;
+    let array: [u8; HASH_LEN] = bytes.try_into().map_err(|_| ProofError::MalformedHash {
+        what,
+        len: bytes.len(),
+    })?;
     Ok(Hash(array))
 }
 
 fn proof_hashes(proof: &[impl AsRef<[u8]>]) -> Result<Vec<Hash>, ProofError> {
-    proof.iter().map(|h| hash("a proof hash", h.as_ref())).collect()
+    proof
+        .iter()
+        .map(|h| hash("a proof hash", h.as_ref()))
+        .collect()
 }
 
 /// Checks that `leaf_hash` is leaf `index` of the tree of `size` entries whose root is `root`.

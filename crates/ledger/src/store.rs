@@ -69,7 +69,10 @@ impl HashReader for SqlHashes<'_> {
                     .optional()
                     .map_err(fail)?
                     .ok_or(tlog_tiles::Error::IndexesNotInTree)?;
-                bytes.try_into().map(Hash).map_err(|_| tlog_tiles::Error::MalformedHash)
+                bytes
+                    .try_into()
+                    .map(Hash)
+                    .map_err(|_| tlog_tiles::Error::MalformedHash)
             })
             .collect()
     }
@@ -99,9 +102,10 @@ impl LogStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = sealroom_service::open_database(path, SCHEMA)?;
-        let size: i64 = conn.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
-            r.get(0)
-        })?;
+        let size: i64 =
+            conn.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
+                r.get(0)
+            })?;
         let size = size as u64;
         let hashes: i64 = conn.query_row("SELECT COUNT(*) FROM hashes", [], |r| r.get(0))?;
         if hashes as u64 != tlog_tiles::stored_hash_count(size) {
@@ -138,7 +142,10 @@ impl LogStore {
                 .query_row([&leaf.0[..]], |r| r.get(0))
                 .optional()?;
             if let Some(index) = existing {
-                placed.push(Placed { index: index as u64, new: false });
+                placed.push(Placed {
+                    index: index as u64,
+                    new: false,
+                });
                 continue;
             }
             let hashes = tlog_tiles::stored_hashes_for_record_hash(size, leaf, &SqlHashes(&tx))
@@ -150,7 +157,10 @@ impl LogStore {
             }
             tx.prepare_cached("INSERT INTO entries (idx, leaf_hash, body) VALUES (?1, ?2, ?3)")?
                 .execute(params![size as i64, &leaf.0[..], body])?;
-            placed.push(Placed { index: size, new: true });
+            placed.push(Placed {
+                index: size,
+                new: true,
+            });
             size += 1;
         }
         tx.commit()?;
@@ -160,7 +170,11 @@ impl LogStore {
 
     fn check_size(&self, what: &'static str, value: u64) -> Result<(), StoreError> {
         if value > self.size {
-            return Err(StoreError::BeyondTree { what, value, size: self.size });
+            return Err(StoreError::BeyondTree {
+                what,
+                value,
+                size: self.size,
+            });
         }
         Ok(())
     }
@@ -188,7 +202,10 @@ impl LogStore {
             .conn
             .prepare_cached("SELECT body FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
         let rows = select.query_map(
-            [start as i64, start.saturating_add(count).min(i64::MAX as u64) as i64],
+            [
+                start as i64,
+                start.saturating_add(count).min(i64::MAX as u64) as i64,
+            ],
             |r| r.get(0),
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -198,9 +215,14 @@ impl LogStore {
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<[u8; 32]>, StoreError> {
         self.check_size("tree size", size)?;
         if index >= size {
-            return Err(StoreError::BeyondTree { what: "index", value: index, size });
+            return Err(StoreError::BeyondTree {
+                what: "index",
+                value: index,
+                size,
+            });
         }
-        let proof = tlog_tiles::prove_record(size, index, &SqlHashes(&self.conn)).map_err(tree_error)?;
+        let proof =
+            tlog_tiles::prove_record(size, index, &SqlHashes(&self.conn)).map_err(tree_error)?;
         Ok(proof.into_iter().map(|h| h.0).collect())
     }
 
@@ -208,7 +230,11 @@ impl LogStore {
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>, StoreError> {
         self.check_size("tree size", to)?;
         if from == 0 || from > to {
-            return Err(StoreError::BeyondTree { what: "older tree size", value: from, size: to });
+            return Err(StoreError::BeyondTree {
+                what: "older tree size",
+                value: from,
+                size: to,
+            });
         }
         let proof = tlog_tiles::prove_tree(to, from, &SqlHashes(&self.conn)).map_err(tree_error)?;
         Ok(proof.into_iter().map(|h| h.0).collect())
@@ -217,18 +243,25 @@ impl LogStore {
     /// Recomputes every stored hash from the entries and compares: the tree matches its entries.
     pub fn check_integrity(&self) -> Result<(), StoreError> {
         let mut frontier = crate::Frontier::default();
-        let mut select = self.conn.prepare("SELECT idx, leaf_hash, body FROM entries ORDER BY idx")?;
+        let mut select = self
+            .conn
+            .prepare("SELECT idx, leaf_hash, body FROM entries ORDER BY idx")?;
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
-            let (idx, stored_leaf, body): (i64, Vec<u8>, Vec<u8>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let (idx, stored_leaf, body): (i64, Vec<u8>, Vec<u8>) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
             let leaf = leaf_hash(&body);
             if idx as u64 != frontier.size() || stored_leaf != leaf.0 {
-                return Err(StoreError::Damaged(format!("entry {idx} does not match its leaf hash or position")));
+                return Err(StoreError::Damaged(format!(
+                    "entry {idx} does not match its leaf hash or position"
+                )));
             }
             frontier.push(leaf.0);
         }
         if frontier.root() != self.root(self.size)? {
-            return Err(StoreError::Damaged("the stored root differs from the root of the entries".into()));
+            return Err(StoreError::Damaged(
+                "the stored root differs from the root of the entries".into(),
+            ));
         }
         Ok(())
     }

@@ -17,9 +17,11 @@ fn runtime(n: u8) -> Statement {
 }
 
 fn signed(key: &LogSigningKey, n: u8) -> Vec<u8> {
-    LogEntry::sign(runtime(n), key.public(), |label, bytes| key.sign(label, bytes))
-        .unwrap()
-        .to_bytes()
+    LogEntry::sign(runtime(n), key.public(), |label, bytes| {
+        key.sign(label, bytes)
+    })
+    .unwrap()
+    .to_bytes()
 }
 
 #[test]
@@ -32,12 +34,21 @@ fn entries_round_trip_and_reject_tampering() {
 
     let mut spaced = bytes.clone();
     spaced.insert(1, b' ');
-    assert_eq!(LogEntry::from_bytes(&spaced).unwrap_err(), EntryError::NotCanonical);
+    assert_eq!(
+        LogEntry::from_bytes(&spaced).unwrap_err(),
+        EntryError::NotCanonical
+    );
 
     let mut forged = entry.clone();
     forged.statement = runtime(2);
-    assert_eq!(LogEntry::from_bytes(&forged.to_bytes()).unwrap_err(), EntryError::BadSignature);
-    assert!(matches!(LogEntry::from_bytes(b"{}"), Err(EntryError::Malformed(_))));
+    assert_eq!(
+        LogEntry::from_bytes(&forged.to_bytes()).unwrap_err(),
+        EntryError::BadSignature
+    );
+    assert!(matches!(
+        LogEntry::from_bytes(b"{}"),
+        Err(EntryError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -52,7 +63,10 @@ fn concurrent_appends_are_durable_and_proven() {
         .map(|chunk| {
             let (log, chunk) = (log.clone(), chunk.to_vec());
             std::thread::spawn(move || {
-                chunk.into_iter().map(|e| (log.append(e.clone()).unwrap(), e)).collect::<Vec<_>>()
+                chunk
+                    .into_iter()
+                    .map(|e| (log.append(e.clone()).unwrap(), e))
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
@@ -61,8 +75,17 @@ fn concurrent_appends_are_durable_and_proven() {
         for (appended, entry) in t.join().unwrap() {
             let checkpoint = verifier.verify_checkpoint(&appended.checkpoint).unwrap();
             assert!(appended.index < checkpoint.size);
-            let proof = log.inclusion_proof(appended.index, checkpoint.size).unwrap();
-            verify_inclusion(&leaf_hash(&entry).0, appended.index, checkpoint.size, &checkpoint.root, &proof).unwrap();
+            let proof = log
+                .inclusion_proof(appended.index, checkpoint.size)
+                .unwrap();
+            verify_inclusion(
+                &leaf_hash(&entry).0,
+                appended.index,
+                checkpoint.size,
+                &checkpoint.root,
+                &proof,
+            )
+            .unwrap();
             assert_eq!(log.entry(appended.index).unwrap().unwrap(), entry);
             indices.push(appended.index);
         }

@@ -78,7 +78,11 @@ fn proof(p: &Option<Vec<String>>) -> Vec<Vec<u8>> {
 #[test]
 fn inclusion_vectors() {
     let files = json_files(&vectors_dir().join("inclusion"));
-    assert!(files.len() > 50, "found only {} inclusion vectors", files.len());
+    assert!(
+        files.len() > 50,
+        "found only {} inclusion vectors",
+        files.len()
+    );
     let (mut good, mut bad) = (0, 0);
     for file in &files {
         let v: InclusionVector = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
@@ -89,16 +93,29 @@ fn inclusion_vectors() {
             &decode(&v.root),
             &proof(&v.proof),
         );
-        assert_eq!(result.is_err(), v.want_err, "{} ({}): {result:?}", file.display(), v.desc);
+        assert_eq!(
+            result.is_err(),
+            v.want_err,
+            "{} ({}): {result:?}",
+            file.display(),
+            v.desc
+        );
         if v.want_err { bad += 1 } else { good += 1 }
     }
-    assert!(good >= 5 && bad >= 50, "{good} happy and {bad} corrupted inclusion vectors");
+    assert!(
+        good >= 5 && bad >= 50,
+        "{good} happy and {bad} corrupted inclusion vectors"
+    );
 }
 
 #[test]
 fn consistency_vectors() {
     let files = json_files(&vectors_dir().join("consistency"));
-    assert!(files.len() > 50, "found only {} consistency vectors", files.len());
+    assert!(
+        files.len() > 50,
+        "found only {} consistency vectors",
+        files.len()
+    );
     let (mut good, mut bad) = (0, 0);
     for file in &files {
         let v: ConsistencyVector = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
@@ -109,8 +126,17 @@ fn consistency_vectors() {
             &decode(&v.root2),
             &proof(&v.proof),
         );
-        assert_eq!(result.is_err(), v.want_err, "{} ({}): {result:?}", file.display(), v.desc);
+        assert_eq!(
+            result.is_err(),
+            v.want_err,
+            "{} ({}): {result:?}",
+            file.display(),
+            v.desc
+        );
         if v.want_err { bad += 1 } else { good += 1 }
     }
-    assert!(good >= 5 && bad >= 50, "{good} happy and {bad} corrupted consistency vectors");
+    assert!(
+        good >= 5 && bad >= 50,
+        "{good} happy and {bad} corrupted consistency vectors"
+    );
 }

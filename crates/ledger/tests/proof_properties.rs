@@ -23,13 +23,20 @@ fn fixture() -> &'static std::sync::Mutex<Fixture> {
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let mut store = LogStore::open(&dir.path().join("log.sqlite")).unwrap();
-        let entries: Vec<Vec<u8>> = (0..ENTRIES).map(|i| format!("entry {i}").into_bytes()).collect();
+        let entries: Vec<Vec<u8>> = (0..ENTRIES)
+            .map(|i| format!("entry {i}").into_bytes())
+            .collect();
         // Appended in uneven batches, as the group-committing writer does.
         for chunk in entries.chunks(7) {
             store.append(chunk).unwrap();
         }
         let key = LogSigningKey::generate("test.sealroom/log").unwrap();
-        std::sync::Mutex::new(Fixture { store, entries, key, _dir: dir })
+        std::sync::Mutex::new(Fixture {
+            store,
+            entries,
+            key,
+            _dir: dir,
+        })
     })
 }
 
@@ -55,8 +62,13 @@ fn roots_match_an_independent_frontier() {
 fn appending_the_same_entry_twice_keeps_one_copy() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = LogStore::open(&dir.path().join("log.sqlite")).unwrap();
-    let placed = store.append(&[b"a".to_vec(), b"b".to_vec(), b"a".to_vec()]).unwrap();
-    assert_eq!(placed.iter().map(|p| (p.index, p.new)).collect::<Vec<_>>(), [(0, true), (1, true), (0, false)]);
+    let placed = store
+        .append(&[b"a".to_vec(), b"b".to_vec(), b"a".to_vec()])
+        .unwrap();
+    assert_eq!(
+        placed.iter().map(|p| (p.index, p.new)).collect::<Vec<_>>(),
+        [(0, true), (1, true), (0, false)]
+    );
     assert_eq!(store.size(), 2);
 }
 
@@ -132,5 +144,8 @@ fn a_checkpoint_from_another_key_is_refused() {
     let other = LogSigningKey::generate("test.sealroom/log").unwrap();
     let note = other.sign_checkpoint(3, &f.store.root(3).unwrap());
     let err = f.key.verifier_key().verify_checkpoint(&note).unwrap_err();
-    assert!(err.to_string().contains("not signed by the pinned log key"), "{err}");
+    assert!(
+        err.to_string().contains("not signed by the pinned log key"),
+        "{err}"
+    );
 }

@@ -26,8 +26,10 @@ use sealroom_programs::csv_input::read_table;
 use serde::Serialize;
 
 use crate::remote::{BrokerClient, HostClient};
-use crate::services::{Executables, ServiceProcess, free_port};
+use crate::services::{Executables, Pins, ServiceProcess, free_port};
 use crate::{agreement_file, owner, reader};
+use sealroom_ledger::LogVerifierKey;
+use sealroom_ledger::audit::AuditReport;
 
 /// How to run the demo.
 #[derive(Debug, Clone)]
@@ -93,6 +95,10 @@ pub struct DemoReport {
     pub cells: Vec<DemoCell>,
     /// Refusals provoked on purpose.
     pub refusals: Vec<DemoRefusal>,
+    /// The transparency log's verifier key.
+    pub log_key: String,
+    /// Each owner's final audit of the log.
+    pub audits: Vec<AuditReport>,
     /// Job latency of the main run, in milliseconds.
     pub job_millis: u128,
     /// Wall time of the whole demo, in milliseconds.
@@ -273,7 +279,12 @@ impl Deployment {
         let host_process = exes.start_host(&dir.join("host"), free_port()?)?;
         let host = HostClient::new(&host_process.url);
         let platform = host.platform()?;
-        let sim_key = bytes::encode(&platform.simulator_platform_key.0);
+        // A real deployment distributes these out of band; the demo takes them from its own host.
+        let pins = Pins {
+            sim_key: bytes::encode(&platform.simulator_platform_key.0),
+            log_url: host_process.url.clone(),
+            log_key: platform.log_key.clone(),
+        };
         let port_of = |p: &Party| -> anyhow::Result<u16> {
             let url = p.identity.card().broker_url.context("broker url")?;
             Ok(url.rsplit(':').next().context("port")?.parse()?)
@@ -283,14 +294,14 @@ impl Deployment {
                 &ad.key_file,
                 &dir.join("adplatform-broker"),
                 port_of(&ad)?,
-                &sim_key,
+                &pins,
                 &[],
             )?,
             exes.start_broker(
                 &shop.key_file,
                 &dir.join("advertiser-broker"),
                 port_of(&shop)?,
-                &sim_key,
+                &pins,
                 &[],
             )?,
         ];
@@ -333,7 +344,10 @@ impl Deployment {
             host.upload(party.identity.name(), dataset, &sealed, |_| {})?;
         }
 
-        step("each owner approves the isolate measurement for this agreement");
+        step(
+            "the agreement is published (and logged); each owner approves the isolate measurement",
+        );
+        host.publish(&signed)?;
         let deployment = Self {
             dir,
             _temp: temp,
@@ -349,7 +363,6 @@ impl Deployment {
         };
         deployment.decide(&deployment.adplatform, Decision::Approve)?;
         deployment.decide(&deployment.advertiser, Decision::Approve)?;
-        deployment.host.publish(&deployment.agreement)?;
         Ok(deployment)
     }
 
@@ -370,6 +383,25 @@ impl Deployment {
         self.host.run(&RunJob {
             agreement_id: self.agreement.id,
         })
+    }
+
+    /// The log key every party of this deployment pins.
+    pub fn log_key(&self) -> anyhow::Result<LogVerifierKey> {
+        Ok(self.platform.log_key.parse()?)
+    }
+
+    /// `party` audits the log, keeping its state in the working directory.
+    pub fn audit(&self, party: &Party) -> anyhow::Result<AuditReport> {
+        let state = self
+            .dir
+            .join(format!("{}.audit.json", party.identity.name()));
+        crate::audit::run_audit(
+            &self.host_process.url,
+            &self.log_key()?,
+            &party.identity.card(),
+            &state,
+            |_, _| {},
+        )
     }
 
     /// A verifier that pins this deployment's simulator platform key.
@@ -399,15 +431,32 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
     step("the advertiser verifies the receipt and opens the result");
     let verifier = d.verifier();
     let bundle = d.host.outputs(&job.job_id, "advertiser")?;
-    let opened = reader::open_outputs(&d.advertiser.identity, &d.agreement, &bundle, &verifier)?;
+    let log_key = d.log_key()?;
+    let opened = reader::open_outputs(
+        &d.advertiser.identity,
+        &d.agreement,
+        &bundle,
+        &verifier,
+        &log_key,
+    )?;
     let table = opened.tables.into_iter().next().context("no table")?;
     let cells = exact_cells(&d.agreement, &d.data, &table)?;
 
+    step("both owners audit the transparency log and save its checkpoint");
+    d.audit(&d.adplatform)?;
+    d.audit(&d.advertiser)?;
+
     step("what a curious operator or a non-reader gets");
     let mut refusals = Vec::new();
-    let not_reader = reader::open_outputs(&d.adplatform.identity, &d.agreement, &bundle, &verifier)
-        .err()
-        .context("adplatform, which is no reader, opened the output")?;
+    let not_reader = reader::open_outputs(
+        &d.adplatform.identity,
+        &d.agreement,
+        &bundle,
+        &verifier,
+        &log_key,
+    )
+    .err()
+    .context("adplatform, which is no reader, opened the output")?;
     refusals.push(DemoRefusal {
         attempt: "adplatform opens the advertiser's output".into(),
         code: "not-a-reader".into(),
@@ -447,7 +496,12 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
         ),
     )?);
 
+    step("both owners audit the log again: it must extend the checkpoint they saved");
+    let audits = vec![d.audit(&d.adplatform)?, d.audit(&d.advertiser)?];
+
     Ok(DemoReport {
+        audits,
+        log_key: log_key.to_string(),
         dir: if options.dir.is_some() {
             d.dir.clone()
         } else {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use sealroom_attest::{SimAttester, SimPlatformKey};
 use sealroom_cli::agreement_file;
-use sealroom_cli::services::{Executables, ServiceProcess, free_port};
+use sealroom_cli::services::{Executables, Pins, ServiceProcess, free_port};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::bytes;
 use sealroom_core::ids::{Digest, Measurement};
@@ -103,6 +103,47 @@ max_groups_per_person = 1
     signed
 }
 
+/// A real host process serving the transparency log.
+pub struct LogHost {
+    pub process: ServiceProcess,
+    pub log_key: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl LogHost {
+    /// Publishes an agreement, so that its parties may write to the log.
+    pub fn publish(&self, agreement: &SignedAgreement) {
+        sealroom_cli::remote::HostClient::new(&self.process.url)
+            .publish(agreement)
+            .unwrap();
+    }
+
+    /// The pinned log key.
+    pub fn key(&self) -> sealroom_ledger::LogVerifierKey {
+        self.log_key.parse().unwrap()
+    }
+}
+
+/// Starts a host whose data lives in `dir` (reused across restarts).
+pub fn start_host_in(dir: tempfile::TempDir) -> LogHost {
+    let process = executables()
+        .start_host(&dir.path().join("host"), free_port().unwrap())
+        .expect("host starts");
+    let platform = sealroom_cli::remote::HostClient::new(&process.url)
+        .platform()
+        .unwrap();
+    LogHost {
+        process,
+        log_key: platform.log_key,
+        dir,
+    }
+}
+
+/// Starts a fresh host (and so a fresh log).
+pub fn start_log_host() -> LogHost {
+    start_host_in(tempfile::tempdir().unwrap())
+}
+
 /// A broker process for `owner`, accepting simulator evidence from `platform`.
 pub struct OwnerBroker {
     pub identity: Identity,
@@ -110,14 +151,11 @@ pub struct OwnerBroker {
     pub dir: tempfile::TempDir,
 }
 
-pub fn start_owner_broker(name: &str, platform: &SimPlatformKey) -> OwnerBroker {
-    start_owner_broker_with(name, platform, &[])
-}
-
-/// As [`start_owner_broker`], with extra `sealroom broker` arguments.
+/// A broker for a new owner `name` that logs to `log`, with extra `sealroom broker` arguments.
 pub fn start_owner_broker_with(
     name: &str,
     platform: &SimPlatformKey,
+    log: &LogHost,
     extra: &[&str],
 ) -> OwnerBroker {
     let dir = tempfile::tempdir().unwrap();
@@ -130,7 +168,11 @@ pub fn start_owner_broker_with(
             &key,
             &dir.path().join("broker"),
             port,
-            &bytes::encode(&platform.public().0),
+            &Pins {
+                sim_key: bytes::encode(&platform.public().0),
+                log_url: log.process.url.clone(),
+                log_key: log.log_key.clone(),
+            },
             extra,
         )
         .expect("broker starts");

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use sealroom_attest::SimAttester;
 use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::wire::{JobOutcome, JobSpec};
-use sealroom_isolate::IsolateError;
 use sealroom_http::JsonClient;
+use sealroom_isolate::IsolateError;
 
 fn main() -> ExitCode {
     let (outcome, code) = match run() {

@@ -86,7 +86,18 @@ pub enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
-    /// Show a host's simulator platform key and isolate measurement.
+    /// List every release of your datasets in the transparency log, verifying all of it.
+    ///
+    /// Reads every log entry added since your last audit and checks that together
+    /// they produce the root of the log's signed checkpoint (nothing hidden), that
+    /// the checkpoint extends the one saved by your last audit (no rewrite, no
+    /// fork), and each release's inclusion proof. The checkpoint is then saved.
+    /// Exit code 3 when the log was forked, rewritten or tampered with.
+    Audit(AuditArgs),
+    /// Transparency-log tools: fetch a checkpoint, check two checkpoints are consistent.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Show a host's simulator platform key, isolate measurement and log key.
     Platform {
         /// Host URL.
         #[arg(long)]
@@ -224,6 +235,55 @@ pub struct OpenArgs {
     /// INSECURE: accept simulator evidence signed by this platform key (base64).
     #[arg(long, value_name = "PLATFORM_KEY", allow_hyphen_values = true)]
     pub accept_simulator_evidence: Option<String>,
+    /// The transparency log's verifier key you pinned; every input's release must be proven in it.
+    #[arg(long, value_name = "VERIFIER_KEY", env = "SEALROOM_LOG_KEY")]
+    pub log_key: String,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Your party card (whose datasets to audit).
+    #[arg(long)]
+    pub party: PathBuf,
+    /// Host URL (the log is served there).
+    #[arg(long)]
+    pub host: String,
+    /// The transparency log's verifier key you pinned.
+    #[arg(long, value_name = "VERIFIER_KEY", env = "SEALROOM_LOG_KEY")]
+    pub log_key: String,
+    /// Where the last verified checkpoint is kept between audits;
+    /// by default `<card name>.audit.json` beside the card.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum LogCommand {
+    /// Fetch and verify the log's latest checkpoint; print it or save it.
+    Checkpoint {
+        /// Host URL.
+        #[arg(long)]
+        host: String,
+        /// The log's verifier key you pinned.
+        #[arg(long, value_name = "VERIFIER_KEY", env = "SEALROOM_LOG_KEY")]
+        log_key: String,
+        /// Save the checkpoint to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check that a newer checkpoint extends an older one (exit 3 if the log forked).
+    Verify {
+        /// Host URL, to fetch the consistency proof.
+        #[arg(long)]
+        host: String,
+        /// The log's verifier key you pinned.
+        #[arg(long, value_name = "VERIFIER_KEY", env = "SEALROOM_LOG_KEY")]
+        log_key: String,
+        /// The older checkpoint file.
+        old: PathBuf,
+        /// The newer checkpoint file; by default the log's latest.
+        new: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -243,6 +303,12 @@ pub struct BrokerArgs {
     /// Seconds a challenge stays valid.
     #[arg(long, default_value_t = 60)]
     pub challenge_ttl: i64,
+    /// The transparency log (the host's URL); every release is logged there first.
+    #[arg(long)]
+    pub log: String,
+    /// The log's verifier key to pin (from `sealroom platform`, checked out of band).
+    #[arg(long, value_name = "VERIFIER_KEY", env = "SEALROOM_LOG_KEY")]
+    pub log_key: String,
 }
 
 #[derive(Args)]
@@ -262,6 +328,10 @@ pub struct HostArgs {
     /// Seconds before a job is killed.
     #[arg(long, default_value_t = 600)]
     pub job_timeout: u64,
+    /// Name of the transparency log, used when its key is first created
+    /// (default `localhost/sealroom-log/<random>`).
+    #[arg(long)]
+    pub log_origin: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -325,6 +395,10 @@ mod tests {
             "d",
             "--accept-simulator-evidence",
             "-QJx0",
+            "--log",
+            "http://127.0.0.1:1",
+            "--log-key",
+            "l+00000000+AQ",
         ]);
         assert!(
             parsed.is_ok(),
@@ -343,6 +417,8 @@ mod tests {
             &"0".repeat(32),
             "--accept-simulator-evidence",
             "-x",
+            "--log-key",
+            "l+00000000+AQ",
         ]);
         assert!(parsed.is_ok());
     }

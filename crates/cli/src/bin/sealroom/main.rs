@@ -9,19 +9,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use args::{AgreementCommand, BenchCommand, Cli, Command, DecisionArgs, PartyCommand};
+use args::{AgreementCommand, BenchCommand, Cli, Command, DecisionArgs, LogCommand, PartyCommand};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use print::{print_demo, print_json, print_opened};
+use print::{print_audit, print_demo, print_json, print_opened};
 use sealroom_attest::EvidenceVerifier;
+use sealroom_cli::audit::LogCompromised;
 use sealroom_cli::services::Executables;
-use sealroom_cli::{Refused, agreement_file, bench, demo, owner, reader, remote};
+use sealroom_cli::{Refused, agreement_file, audit, bench, demo, owner, reader, remote};
 use sealroom_core::bytes;
 use sealroom_core::clock::SystemClock;
 use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::statement::Decision;
 use sealroom_crypto::Identity;
 use sealroom_host::{JobStatus, RunJob};
+use sealroom_ledger::{LogClient, LogClientError, LogVerifierKey, VerifiedCheckpoint};
 
 mod args;
 mod print;
@@ -43,7 +45,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.chain().any(|c| c.is::<Refused>()) {
+            if e.chain().any(|c| c.is::<LogCompromised>()) {
+                ExitCode::from(3)
+            } else if e.chain().any(|c| c.is::<Refused>()) {
                 ExitCode::from(1)
             } else {
                 ExitCode::from(2)
@@ -66,6 +70,17 @@ fn platform_key(text: &str) -> anyhow::Result<SigningPublicKey> {
     Ok(SigningPublicKey(bytes.try_into().map_err(|_| {
         anyhow::anyhow!("the platform key is not 32 bytes")
     })?))
+}
+
+fn log_key(text: &str) -> anyhow::Result<LogVerifierKey> {
+    Ok(text.parse()?)
+}
+
+fn read_checkpoint(path: &Path, key: &LogVerifierKey) -> anyhow::Result<VerifiedCheckpoint> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    key.verify_checkpoint(&text)
+        .with_context(|| format!("checkpoint {}", path.display()))
 }
 
 fn executables() -> anyhow::Result<Executables> {
@@ -279,8 +294,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 verifier = verifier.accept_simulator_evidence(platform_key(key)?);
             }
+            let log_key = log_key(&a.log_key)?;
             let bundle = remote::HostClient::new(&a.host).outputs(&a.job, identity.name())?;
-            let opened = reader::open_outputs(&identity, &agreement, &bundle, &verifier)?;
+            let opened = reader::open_outputs(&identity, &agreement, &bundle, &verifier, &log_key)?;
             if json {
                 print_json(&opened)?;
             } else {
@@ -319,6 +335,78 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Audit(a) => {
+            let party = read_card(&a.party)?;
+            let key = log_key(&a.log_key)?;
+            let state = a
+                .state
+                .unwrap_or_else(|| audit::default_state_path(&a.party, &party));
+            let bar = spinner(json);
+            let report = audit::run_audit(&a.host, &key, &party, &state, |done, total| {
+                bar.set_message(format!("reading the log: {done} of {total} new entries"))
+            });
+            bar.finish_and_clear();
+            let report = report?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_audit(&report, &state);
+            }
+        }
+        Command::Log(LogCommand::Checkpoint {
+            host,
+            log_key: key,
+            out,
+        }) => {
+            let key = log_key(&key)?;
+            let checkpoint = LogClient::new(&host, Duration::from_secs(30)).checkpoint(&key)?;
+            if let Some(out) = &out {
+                std::fs::write(out, &checkpoint.note)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+            }
+            if json {
+                print_json(&serde_json::json!({
+                    "size": checkpoint.size,
+                    "root": bytes::encode(&checkpoint.root),
+                    "checkpoint": checkpoint.note,
+                }))?;
+            } else if out.is_none() {
+                print!("{}", checkpoint.note);
+            } else {
+                println!(
+                    "checkpoint of {} entries verified and saved",
+                    checkpoint.size
+                );
+            }
+        }
+        Command::Log(LogCommand::Verify {
+            host,
+            log_key: key,
+            old,
+            new,
+        }) => {
+            let key = log_key(&key)?;
+            let client = LogClient::new(&host, Duration::from_secs(30));
+            let old = read_checkpoint(&old, &key)?;
+            let new = match &new {
+                Some(path) => read_checkpoint(path, &key)?,
+                None => client.checkpoint(&key)?,
+            };
+            client.check_extends(&old, &new).map_err(|e| match e {
+                LogClientError::Forked { .. } => anyhow::Error::new(LogCompromised(e.to_string())),
+                other => other.into(),
+            })?;
+            if json {
+                print_json(
+                    &serde_json::json!({ "consistent": true, "old_size": old.size, "new_size": new.size }),
+                )?;
+            } else {
+                println!(
+                    "consistent: the log of {} entries extends the one of {} entries",
+                    new.size, old.size
+                );
+            }
+        }
         Command::Platform { host } => {
             let p = remote::HostClient::new(&host).platform()?;
             if json {
@@ -329,6 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     bytes::encode(&p.simulator_platform_key.0)
                 );
                 println!("isolate measurement     {}", p.isolate_measurement);
+                println!("log verifier key        {}", p.log_key);
             }
         }
         Command::Broker(a) => {
@@ -341,6 +430,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(platform_key)
                     .transpose()?,
                 challenge_ttl_seconds: a.challenge_ttl,
+                log_url: a.log,
+                log_key: log_key(&a.log_key)?,
             };
             let broker = sealroom_broker::Broker::open(&config, Arc::new(SystemClock))?;
             serve(&a.listen, broker.router(), "broker")?;
@@ -355,6 +446,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 isolate,
                 max_upload_bytes: a.max_upload,
                 job_timeout: Duration::from_secs(a.job_timeout),
+                log_origin: a.log_origin,
             };
             let host = sealroom_host::Host::open(&config, Arc::new(SystemClock))?;
             serve(&a.listen, host.router(), "host")?;

@@ -1,6 +1,9 @@
 //! Text output of `sealroom` (what `--json` replaces).
 
+use std::path::Path;
+
 use sealroom_cli::{demo, reader};
+use sealroom_ledger::audit::AuditReport;
 use serde::Serialize;
 
 pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
@@ -35,6 +38,75 @@ pub fn print_opened(opened: &reader::OpenedOutputs) {
         println!("{:<20} {:>12}", t.group_column, t.value_column);
         for row in &t.rows {
             println!("{:<20} {:>12}", row.group, row.value);
+        }
+    }
+    println!();
+    for i in &r.inputs {
+        println!(
+            "key release of {}/{} proven in the transparency log (entry {})",
+            i.owner, i.dataset, i.release_log.index
+        );
+    }
+}
+
+pub fn print_audit(r: &AuditReport, state: &Path) {
+    match r.previous_size {
+        Some(old) => println!(
+            "log {}: checkpoint of {} entries verified; it extends the one of {old} entries saved by your last audit",
+            r.log, r.size
+        ),
+        None => println!(
+            "log {}: checkpoint of {} entries verified (first audit: nothing saved to compare with)",
+            r.log, r.size
+        ),
+    }
+    println!(
+        "read {} new entries; together they produce the checkpoint's root, so none is hidden",
+        r.entries_read
+    );
+    print_audit_body(r);
+    println!("checkpoint saved to {}", state.display());
+}
+
+/// The releases and events of an audit, as the CLI and the demo print them.
+pub fn print_audit_body(r: &AuditReport) {
+    if !r.forged.is_empty() {
+        println!(
+            "!! {} entries claim to speak for {} but are not signed by it: {:?}",
+            r.forged.len(),
+            r.party,
+            r.forged
+        );
+    }
+    println!(
+        "
+{} release(s) of {}'s data, each inclusion proof verified:",
+        r.releases.len(),
+        r.party
+    );
+    for x in &r.releases {
+        println!(
+            "  #{:<5} {}  {:<14} agreement {}  job {}  {} {}  ε {}",
+            x.index,
+            x.at,
+            x.dataset,
+            x.agreement.short(),
+            x.job.short(),
+            x.platform,
+            x.measurement.short(),
+            x.epsilon
+        );
+    }
+    if !r.events.is_empty() {
+        println!("other entries concerning {}:", r.party);
+        for e in &r.events {
+            println!(
+                "  #{:<5} {:<17} agreement {}  {}",
+                e.index,
+                e.kind,
+                e.agreement.short(),
+                e.detail
+            );
         }
     }
 }
@@ -96,6 +168,18 @@ pub fn print_demo(r: &demo::DemoReport) {
     println!("\nRefused, as they should be:");
     for f in &r.refusals {
         println!("  - {}\n    [{}] {}", f.attempt, f.code, f.message);
+    }
+    println!("\nTransparency log {}:", r.log_key);
+    for a in &r.audits {
+        println!(
+            "\n{}'s audit: checkpoint of {} entries verified; consistent with the one of {} entries it saved earlier; every entry read, none hidden",
+            a.party,
+            a.size,
+            a.previous_size
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "none".into())
+        );
+        print_audit_body(a);
     }
     println!(
         "\ndone in {} ms; working directory {}",
