@@ -39,27 +39,39 @@ fn setup_with(terms: &Terms, broker_args: &[&str]) -> Setup {
     let platform = SimPlatformKey::generate();
     let log = common::start_log_host();
     let owner = common::start_owner_broker_with("alice", &platform, &log, broker_args);
-    let reader = Identity::generate("bob", Some("http://127.0.0.1:9".into())).unwrap();
-    let agreement = agreement(&owner.identity, &reader, &M, terms);
-    if agreement
-        .check_in_force(sealroom_core::clock::Clock::now(
-            &sealroom_core::clock::SystemClock,
-        ))
-        .is_ok()
-    {
-        log.publish(&agreement);
-    }
-    let (header, digest, key) = envelope_header(&owner.identity, &agreement, "visits");
-    Setup {
-        platform,
-        log,
-        owner,
-        reader,
-        agreement,
-        header,
-        digest,
-        key,
-        client: JsonClient::default(),
+    Setup::assemble(platform, log, owner, terms)
+}
+
+impl Setup {
+    /// An agreement between `owner` and a reader, published to `log` when it is in force.
+    fn assemble(
+        platform: SimPlatformKey,
+        log: common::LogHost,
+        owner: common::OwnerBroker,
+        terms: &Terms,
+    ) -> Setup {
+        let reader = Identity::generate("bob", Some("http://127.0.0.1:9".into())).unwrap();
+        let agreement = agreement(&owner.identity, &reader, &M, terms);
+        if agreement
+            .check_in_force(sealroom_core::clock::Clock::now(
+                &sealroom_core::clock::SystemClock,
+            ))
+            .is_ok()
+        {
+            log.publish(&agreement);
+        }
+        let (header, digest, key) = envelope_header(&owner.identity, &agreement, "visits");
+        Setup {
+            platform,
+            log,
+            owner,
+            reader,
+            agreement,
+            header,
+            digest,
+            key,
+            client: JsonClient::default(),
+        }
     }
 }
 
@@ -169,6 +181,69 @@ fn released_key_opens_only_for_the_isolate_and_debits_the_budget() {
     assert_eq!(grant.remaining_micros, 4_000_000);
     assert_eq!(s.spent_micros(), 1_000_000);
     assert_eq!(s.broker().releases().unwrap().len(), 1);
+
+    // The grant carries the release entry, proven in a checkpoint signed by the pinned log key.
+    let checkpoint = sealroom_ledger::verify_logged_entry(&grant.log, &s.log.key()).unwrap();
+    assert!(grant.log.index < checkpoint.size);
+    let entry = sealroom_ledger::LogEntry::from_bytes(&grant.log.entry).unwrap();
+    let sealroom_ledger::Statement::KeyRelease(release) = entry.statement else {
+        panic!("not a key release: {entry:?}")
+    };
+    assert_eq!(
+        (release.dataset.as_str(), release.job, release.measurement),
+        ("visits", request.job_id, M)
+    );
+    assert_eq!(entry.writer, s.owner.identity.card().signing_key);
+    assert_eq!(s.broker().releases().unwrap()[0].log_index, grant.log.index);
+}
+
+#[test]
+fn with_the_log_down_no_key_is_released_and_no_budget_spent() {
+    let mut s = setup(&Terms::default());
+    s.decide(Decision::Approve);
+    s.log.process.stop();
+    let isolate = EphemeralIdentity::generate();
+    let mut dry = s.request(M, &isolate);
+    dry.dry_run = true;
+    assert_eq!(refusal_code(s.send(&dry)), "log-unavailable");
+    let result = s.send(&s.request(M, &isolate));
+    let Err(HttpError::Refused(problem)) = &result else {
+        panic!("expected a refusal, got {result:?}")
+    };
+    assert!(problem.kind.ends_with("log-unavailable"), "{problem:?}");
+    assert!(
+        problem
+            .detail
+            .contains("no key was released and no budget spent"),
+        "{}",
+        problem.detail
+    );
+    assert_eq!(s.spent_micros(), 0);
+    assert!(s.broker().releases().unwrap().is_empty());
+}
+
+#[test]
+fn a_log_that_signs_with_another_key_gets_no_key_and_no_budget() {
+    let platform = SimPlatformKey::generate();
+    let log = common::start_log_host();
+    let impostor = common::start_log_host();
+    // The broker pins `log`'s key but is pointed at a log signing with another key.
+    let pinned = common::LogHost {
+        process: impostor.process,
+        log_key: log.log_key.clone(),
+        dir: impostor.dir,
+    };
+    let owner = common::start_owner_broker_with("alice", &platform, &pinned, &[]);
+    let s = Setup::assemble(platform, pinned, owner, &Terms::default());
+    s.decide(Decision::Approve);
+    let isolate = EphemeralIdentity::generate();
+    let mut dry = s.request(M, &isolate);
+    dry.dry_run = true;
+    assert_eq!(refusal_code(s.send(&dry)), "log-invalid");
+    assert_eq!(refusal_code(s.send(&s.request(M, &isolate))), "log-invalid");
+    assert_eq!(s.spent_micros(), 0);
+    assert!(s.broker().releases().unwrap().is_empty());
+    drop(log);
 }
 
 #[test]

@@ -221,16 +221,17 @@ pub fn audit(
         for bytes in page.into_iter().take(count as usize) {
             let index = next.frontier.size();
             next.frontier.push(leaf_hash(&bytes).0);
-            if let Ok(entry) = LogEntry::from_bytes(&bytes) {
-                if concerns(&entry, &fingerprint, &agreements) {
-                    if let Statement::AgreementSigned { agreement, .. } = &entry.statement {
-                        agreements.push(*agreement);
-                    }
-                    next.findings.push(Finding {
-                        index,
-                        entry: bytes,
-                    });
+            let Ok(entry) = LogEntry::from_bytes(&bytes) else {
+                continue;
+            };
+            if concerns(&entry, &fingerprint, &agreements) {
+                if let Statement::AgreementSigned { agreement, .. } = &entry.statement {
+                    agreements.push(*agreement);
                 }
+                next.findings.push(Finding {
+                    index,
+                    entry: bytes,
+                });
             }
         }
         progress(next.frontier.size() - start, checkpoint.size - start);

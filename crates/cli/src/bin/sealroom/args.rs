@@ -354,6 +354,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         runs: usize,
     },
+    /// Transparency log: durable append throughput, then proof times at the final size.
+    Log {
+        /// Entries to fill the log with.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// Appenders running at once.
+        #[arg(long, default_value_t = 64)]
+        appenders: usize,
+        /// Scratch directory (default: the system temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 pub fn parse_platform(s: &str) -> Result<Platform, String> {

@@ -109,6 +109,17 @@ fn spinner(json: bool) -> ProgressBar {
     bar
 }
 
+/// Runs `work` under a spinner that shows the steps it reports, cleared when it ends.
+fn with_steps<T>(
+    json: bool,
+    work: impl FnOnce(&dyn Fn(&str)) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let bar = spinner(json);
+    let result = work(&|m| bar.set_message(m.to_string()));
+    bar.finish_and_clear();
+    result
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
@@ -458,10 +469,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 seed,
                 ..demo::DemoOptions::new(executables()?)
             };
-            let bar = spinner(json);
-            let report = demo::run(&options, &|msg| bar.set_message(msg.to_string()));
-            bar.finish_and_clear();
-            let report = report?;
+            let report = with_steps(json, |step| demo::run(&options, step))?;
             if json {
                 print_json(&report)?;
             } else {
@@ -470,10 +478,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Seal { size, dir }) => {
             let scratch = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
-            let bar = spinner(json);
-            let result = bench::seal(size, scratch.path(), &|m| bar.set_message(m.to_string()));
-            bar.finish_and_clear();
-            let r = result?;
+            let r = with_steps(json, |step| bench::seal(size, scratch.path(), step))?;
             if json {
                 print_json(&r)?;
             } else {
@@ -505,13 +510,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Bench(BenchCommand::Log {
+            entries,
+            appenders,
+            dir,
+        }) => {
+            let scratch = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+            let r = with_steps(json, |step| {
+                bench::log(entries, appenders, scratch.path(), step)
+            })?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("entries                          {}", r.entries);
+                println!(
+                    "durable appends, {} appenders    {:.0}/s",
+                    r.appenders, r.appends_per_second
+                );
+                println!(
+                    "durable appends, one at a time   {:.0}/s",
+                    r.sequential_appends_per_second
+                );
+                println!(
+                    "inclusion proof                  median {:.1} µs, p99 {:.1} µs (verify {:.1} µs)",
+                    r.inclusion_proof_us.0, r.inclusion_proof_us.1, r.verify_inclusion_us
+                );
+                println!(
+                    "consistency proof                median {:.1} µs, p99 {:.1} µs (verify {:.1} µs)",
+                    r.consistency_proof_us.0, r.consistency_proof_us.1, r.verify_consistency_us
+                );
+                println!(
+                    "database                         {:.0} MB",
+                    r.database_bytes as f64 / 1e6
+                );
+            }
+        }
         Command::Bench(BenchCommand::Job { rows, runs }) => {
-            let bar = spinner(json);
-            let result = bench::jobs(&demo::DemoOptions::new(executables()?), rows, runs, &|m| {
-                bar.set_message(m.to_string())
-            });
-            bar.finish_and_clear();
-            let r = result?;
+            let options = demo::DemoOptions::new(executables()?);
+            let r = with_steps(json, |step| bench::jobs(&options, rows, runs, step))?;
             if json {
                 print_json(&r)?;
             } else {

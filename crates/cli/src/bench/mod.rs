@@ -14,6 +14,9 @@ use serde::Serialize;
 
 use crate::demo::{DemoOptions, DemoPrivacy, Deployment, data};
 
+mod log;
+pub use log::{LogBench, log};
+
 /// Throughputs of one `bench seal` run, in bytes per second, measured in the same process.
 #[derive(Debug, Clone, Serialize)]
 pub struct SealBench {
