@@ -8,8 +8,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sealroom_http::JsonClient;
 
-/// A free loopback port (the listener is closed again, so another process can take it first, rarely).
+/// Ports handed out by [`free_port`]: below Linux's ephemeral range (32768–60999), where the
+/// kernel picks ports for outgoing connections and for `bind(0)`, so those cannot take them.
+const SERVICE_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A random loopback port that is free now (the listener is closed again, so another process
+/// can still take it first, rarely).
 pub fn free_port() -> std::io::Result<u16> {
+    for _ in 0..200 {
+        let draw = u16::from_le_bytes(sealroom_crypto::random::array());
+        let port = SERVICE_PORTS.start + draw % (SERVICE_PORTS.end - SERVICE_PORTS.start);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
