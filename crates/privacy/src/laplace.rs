@@ -76,7 +76,7 @@ impl DiscreteLaplace {
         let (s, t) = (self.numerator, self.denominator);
         loop {
             let u = uniform_below(rng, s);
-            if !bernoulli_exp_minus(rng, u, s) {
+            if !bernoulli_exp_minus(rng, u.into(), s.into()) {
                 continue;
             }
             let mut v: u64 = 0;
@@ -129,65 +129,25 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::NoiseRng;
-
-    /// Chi-square goodness of fit against the exact pmf; bins |x| > cut are pooled.
-    fn chi_square(dist: DiscreteLaplace, draws: usize, seed: u64) -> (f64, usize) {
-        let mut rng = NoiseRng::from_test_seed(seed);
-        let cut: i64 = (dist.error_bound(0.999) as i64).max(1);
-        let mut counts = vec![0u64; (2 * cut + 3) as usize];
-        let (mut sum, mut sum_sq) = (0f64, 0f64);
-        for _ in 0..draws {
-            let x = dist.sample(&mut rng);
-            sum += x as f64;
-            sum_sq += (x * x) as f64;
-            let bin = if x < -cut {
-                0
-            } else if x > cut {
-                2 * cut + 2
-            } else {
-                x + cut + 1
-            };
-            counts[bin as usize] += 1;
-        }
-        let mean = sum / draws as f64;
-        let var = sum_sq / draws as f64 - mean * mean;
-        assert!(
-            (mean).abs() < 5.0 * (dist.variance() / draws as f64).sqrt(),
-            "mean {mean}"
-        );
-        assert!(
-            (var / dist.variance() - 1.0).abs() < 0.02,
-            "variance {var} vs {}",
-            dist.variance()
-        );
-        let tail: f64 = 1.0 - (-cut..=cut).map(|x| dist.probability(x)).sum::<f64>();
-        let mut stat = 0.0;
-        for (bin, &observed) in counts.iter().enumerate() {
-            let p = match bin as i64 {
-                0 => tail / 2.0,
-                b if b == 2 * cut + 2 => tail / 2.0,
-                b => dist.probability(b - cut - 1),
-            };
-            let expected = p * draws as f64;
-            stat += (observed as f64 - expected).powi(2) / expected;
-        }
-        (stat, counts.len() - 1)
-    }
 
     #[test]
     fn samples_follow_the_exact_distribution() {
-        // Critical values of chi-square at significance 0.001: dof + 3.1·sqrt(2·dof) bounds them closely enough for dof ≥ 10.
         for (i, (num, den)) in [(1u64, 1u64), (2, 1), (10, 3), (20, 1)]
             .into_iter()
             .enumerate()
         {
             let dist = DiscreteLaplace::new(num, den).unwrap();
-            let (stat, dof) = chi_square(dist, 300_000, 10 + i as u64);
-            let critical = dof as f64 + 3.1 * (2.0 * dof as f64).sqrt() + 5.0;
-            assert!(
-                stat < critical,
-                "scale {num}/{den}: chi-square {stat:.1} with {dof} dof ≥ {critical:.1}"
+            let cut = (dist.error_bound(0.999) as i64).max(1);
+            let fit = crate::fit::fit(
+                10 + i as u64,
+                cut,
+                |rng| dist.sample(rng),
+                |x| dist.probability(x),
+            );
+            crate::fit::assert_fits(
+                &format!("discrete Laplace, scale {num}/{den}"),
+                &fit,
+                dist.variance(),
             );
         }
     }

@@ -1,4 +1,5 @@
-//! Differential privacy: exact discrete noise over integers.
+//! Differential privacy: exact discrete noise over integers, contribution
+//! bounding, noisy thresholds and privacy accounting.
 //!
 //! Samplers are written here rather than taken from a crate because they sit
 //! in the isolate's trusted computing base and must be exact: no floating
@@ -6,12 +7,25 @@
 //! follow Canonne, Kamath and Steinke, "The Discrete Gaussian for
 //! Differential Privacy" (2020), Algorithms 1 and 2. Randomness comes from a
 //! ChaCha20 generator seeded from the operating system's CSPRNG.
+//!
+//! - [`laplace`], [`gaussian`]: the samplers (CKS Algorithms 2 and 3), built on [`sample`];
+//! - [`accounting`]: pure ε for Laplace, zCDP → (ε, δ) for the Gaussian;
+//! - [`bounding`]: per-person row limits, exact decimal → fixed-point clamping, sensitivities;
+//! - [`threshold`]: the noisy threshold that guards groups not declared in advance.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accounting;
+pub mod bounding;
+pub mod gaussian;
 pub mod laplace;
 pub mod rng;
 pub mod sample;
+pub mod threshold;
 
+#[cfg(test)]
+mod fit;
+
+pub use gaussian::{DiscreteGaussian, GaussianError};
 pub use laplace::{DiscreteLaplace, LaplaceError};
 pub use rng::NoiseRng;

@@ -15,26 +15,43 @@ pub fn uniform_below(rng: &mut impl RngCore, n: u64) -> u64 {
     }
 }
 
+/// A uniform integer in `0..n` (n > 0) for bounds beyond 64 bits; the 64-bit path when `n` fits.
+pub fn uniform_below_u128(rng: &mut impl RngCore, n: u128) -> u128 {
+    assert!(n > 0, "uniform_below needs a positive bound");
+    if let Ok(small) = u64::try_from(n) {
+        return u128::from(uniform_below(rng, small));
+    }
+    let zone = u128::MAX - (u128::MAX - n + 1) % n;
+    loop {
+        let x = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+        if x <= zone {
+            return x % n;
+        }
+    }
+}
+
 /// `true` with probability exactly `num / den` (0 ≤ num ≤ den, den > 0).
-pub fn bernoulli(rng: &mut impl RngCore, num: u64, den: u64) -> bool {
+pub fn bernoulli(rng: &mut impl RngCore, num: u128, den: u128) -> bool {
     debug_assert!(num <= den);
-    uniform_below(rng, den) < num
+    uniform_below_u128(rng, den) < num
 }
 
 /// `true` with probability exactly `exp(-num / den)` (den > 0). CKS Algorithm 1.
-pub fn bernoulli_exp_minus(rng: &mut impl RngCore, num: u64, den: u64) -> bool {
+pub fn bernoulli_exp_minus(rng: &mut impl RngCore, num: u128, den: u128) -> bool {
     let whole = num / den;
-    for _ in 0..whole {
+    let mut i = 0;
+    while i < whole {
         if !bernoulli_exp_minus_at_most_one(rng, 1, 1) {
             return false;
         }
+        i += 1;
     }
     bernoulli_exp_minus_at_most_one(rng, num % den, den)
 }
 
 /// exp(-γ) for γ = num/den ≤ 1: draw A_k ~ Bernoulli(γ/k) until one fails; the index is odd with probability exp(-γ).
-fn bernoulli_exp_minus_at_most_one(rng: &mut impl RngCore, num: u64, den: u64) -> bool {
-    let mut k: u64 = 1;
+fn bernoulli_exp_minus_at_most_one(rng: &mut impl RngCore, num: u128, den: u128) -> bool {
+    let mut k: u128 = 1;
     loop {
         let den_k = den
             .checked_mul(k)
@@ -67,7 +84,7 @@ mod tests {
     #[test]
     fn bernoulli_exp_matches_exp() {
         let mut rng = NoiseRng::from_test_seed(2);
-        for (num, den) in [(1u64, 2u64), (3, 2), (5, 1)] {
+        for (num, den) in [(1u128, 2u128), (3, 2), (5, 1)] {
             let n = 200_000;
             let hits = (0..n)
                 .filter(|_| bernoulli_exp_minus(&mut rng, num, den))
