@@ -1,6 +1,8 @@
 //! Samples per second of each noise sampler at ε = 0.1, 1 and 10 (sensitivity 1; δ = 1e-9 for the Gaussian).
 //! Goal: at least 1M discrete Laplace samples per second on one core.
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sealroom_privacy::accounting::gaussian_for;
 use sealroom_privacy::{DiscreteLaplace, NoiseRng};
