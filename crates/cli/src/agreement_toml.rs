@@ -122,6 +122,15 @@ pub struct PrivacyToml {
     pub total_epsilon_per_dataset: f64,
     /// L0 contribution bound.
     pub max_groups_per_person: i64,
+    /// Rows per person per group (default 1).
+    #[serde(default)]
+    pub max_rows_per_person_per_group: Option<i64>,
+    /// Rows per person in total (default: groups × rows per group).
+    #[serde(default)]
+    pub max_rows_per_person: Option<i64>,
+    /// Minimum noisy value of a released undeclared group (default 0).
+    #[serde(default)]
+    pub min_aggregation: Option<i64>,
     /// Noise mechanism; defaults to discrete Laplace.
     #[serde(default = "default_noise")]
     pub noise: NoiseMechanism,
@@ -446,11 +455,47 @@ fn compile_privacy(raw: &PrivacyToml) -> Result<PrivacyTerms, AgreementError> {
         .ok()
         .filter(|&k| k >= 1)
         .ok_or(AgreementError::BadContributionBound)?;
+    let positive = |field: &'static str, value: i64| {
+        u32::try_from(value)
+            .ok()
+            .filter(|&k| k >= 1)
+            .ok_or_else(|| AgreementError::BadPrivacyTerm {
+                field,
+                reason: format!("must be a whole number from 1 to {}, not {value}", u32::MAX),
+            })
+    };
+    let per_group = positive(
+        "max_rows_per_person_per_group",
+        raw.max_rows_per_person_per_group.unwrap_or(1),
+    )?;
+    let default_total = i64::from(max_groups_per_person) * i64::from(per_group);
+    let total_rows = positive(
+        "max_rows_per_person",
+        raw.max_rows_per_person
+            .unwrap_or(default_total.min(i64::from(u32::MAX))),
+    )?;
+    if per_group > total_rows {
+        return Err(AgreementError::BadPrivacyTerm {
+            field: "max_rows_per_person_per_group",
+            reason: format!(
+                "{per_group} rows per group is more than the {total_rows} rows a person may contribute in total"
+            ),
+        });
+    }
+    let min_aggregation = u64::try_from(raw.min_aggregation.unwrap_or(0)).map_err(|_| {
+        AgreementError::BadPrivacyTerm {
+            field: "min_aggregation",
+            reason: "must not be negative".into(),
+        }
+    })?;
     Ok(PrivacyTerms {
         epsilon_per_run,
         delta_per_run: delta,
         total_epsilon_per_dataset: total,
         max_groups_per_person,
+        max_rows_per_person_per_group: per_group,
+        max_rows_per_person: total_rows,
+        min_aggregation,
         noise: raw.noise,
     })
 }

@@ -326,7 +326,7 @@ fn quickstart_by_hand() {
     let not_reader = sealroom(d, &open_as("adplatform.key"));
     assert_eq!(not_reader.status.code(), Some(1));
 
-    let budgets = json(d, &["budget", "--key", "adplatform.key"]);
+    let budgets = json(d, &["budget", "--party", "adplatform.card.json"]);
     assert_eq!(budgets[0]["spent_micros"], 1_000_000);
 
     ok(

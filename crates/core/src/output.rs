@@ -15,16 +15,28 @@ use crate::wire::Sealed;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseAnnotation {
-    /// `discrete-laplace`, or `none` when the agreement waived noise.
+    /// `discrete-laplace`, `discrete-gaussian`, or `none` when the agreement waived noise.
     pub mechanism: String,
-    /// Scale of the noise as an exact fraction `numerator/denominator`.
+    /// The noise's exact parameter `numerator/denominator`: the Laplace scale, or the Gaussian's σ².
     pub scale: String,
     /// ε spent by this table.
     pub epsilon: Epsilon,
-    /// How much one person can change the table (L1 sensitivity).
+    /// δ spent by this table (the Gaussian's and the threshold's; 0 for pure ε-DP).
+    pub delta: f64,
+    /// ρ of zCDP, for the Gaussian.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rho: Option<f64>,
+    /// How much one person can change the table, in L1 (after contribution bounding).
     pub sensitivity: u64,
+    /// The same in L2, rounded up.
+    pub l2_sensitivity: u64,
     /// Each cell lies within this distance of its true value with probability at least 95%.
     pub error_bound_95: u64,
+    /// Values are fixed-point: this many units per whole unit (1 for counts).
+    pub units: u64,
+    /// Groups not declared in the agreement appear only if their noisy value reached this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u64>,
 }
 
 /// One released cell.

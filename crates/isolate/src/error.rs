@@ -4,7 +4,7 @@ use sealroom_attest::AttestError;
 use sealroom_core::AgreementError;
 use sealroom_core::wire::{JobFailure, Problem};
 use sealroom_crypto::{CryptoError, EnvelopeError};
-use sealroom_privacy::LaplaceError;
+use sealroom_privacy::MechanismError;
 use sealroom_programs::{ProgramError, TableError};
 
 /// A job failed; nothing was released.
@@ -73,7 +73,7 @@ pub enum IsolateError {
     Program(#[from] ProgramError),
     /// The noise could not be set up.
     #[error("noise: {0}")]
-    Noise(#[from] LaplaceError),
+    Noise(#[from] MechanismError),
     /// An output could not be sealed.
     #[error("sealing output for {reader}: {source}")]
     Seal {

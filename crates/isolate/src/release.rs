@@ -9,59 +9,102 @@ use sealroom_core::output::{
     SealedOutput,
 };
 use sealroom_crypto::seal_to;
-use sealroom_privacy::DiscreteLaplace;
+use sealroom_privacy::{Mechanism, MechanismKind};
 use sealroom_programs::Aggregate;
 
 use crate::error::IsolateError;
 
 /// Adds the agreement's noise to every cell and annotates the table with how it was protected.
+///
+/// Declared groups are always released. Discovered groups are released only when their noisy
+/// value reaches the threshold τ (δ of the run split evenly with the Gaussian, if both need it).
 pub fn add_noise(
     aggregate: &Aggregate,
     agreement: &Agreement,
     simulator: bool,
     rng: &mut impl RngCore,
 ) -> Result<ReleasedTable, IsolateError> {
-    let epsilon = agreement.privacy.epsilon_per_run;
-    let (rows, noise) = match agreement.privacy.noise {
-        NoiseMechanism::DiscreteLaplace => {
-            let (num, den) = epsilon.as_fraction();
-            let dist = DiscreteLaplace::for_epsilon(aggregate.sensitivity, num, den)?;
-            let rows = aggregate
-                .cells
-                .iter()
-                .map(|(group, value)| ReleasedRow {
-                    group: group.clone(),
-                    value: value.saturating_add(dist.sample(rng)),
-                })
-                .collect();
-            let (s, t) = dist.scale();
-            let annotation = NoiseAnnotation {
-                mechanism: "discrete-laplace".into(),
-                scale: format!("{s}/{t}"),
-                epsilon,
-                sensitivity: aggregate.sensitivity,
-                error_bound_95: dist.error_bound(0.95),
-            };
-            (rows, annotation)
+    let privacy = &agreement.privacy;
+    let epsilon = privacy.epsilon_per_run;
+    let discovering = !aggregate.discovered.is_empty();
+    let kind = match privacy.noise {
+        NoiseMechanism::DiscreteLaplace => Some(MechanismKind::Laplace),
+        NoiseMechanism::DiscreteGaussian => Some(MechanismKind::Gaussian),
+        NoiseMechanism::None => None,
+    };
+    let delta = privacy.delta_per_run;
+    let (delta_mechanism, delta_threshold) = match (kind, discovering) {
+        (Some(MechanismKind::Gaussian), true) => (delta / 2.0, delta / 2.0),
+        (Some(MechanismKind::Gaussian), false) => (delta, 0.0),
+        (_, true) => (0.0, delta),
+        (_, false) => (0.0, 0.0),
+    };
+    let mechanism = kind
+        .map(|kind| {
+            Mechanism::size(
+                kind,
+                epsilon.as_fraction(),
+                delta_mechanism,
+                aggregate.l1_sensitivity,
+                aggregate.l2_sensitivity,
+            )
+        })
+        .transpose()?;
+    let noisy = |value: i64, rng: &mut _| match &mechanism {
+        Some(m) => value.saturating_add(m.sample(rng)),
+        None => value,
+    };
+    let threshold = discovering.then(|| match &mechanism {
+        Some(m) => m.threshold(
+            aggregate.per_group_sensitivity,
+            aggregate.groups_per_person,
+            delta_threshold,
+            privacy.min_aggregation,
+        ),
+        None => privacy.min_aggregation,
+    });
+    let mut rows: Vec<ReleasedRow> = aggregate
+        .cells
+        .iter()
+        .map(|(group, value)| ReleasedRow {
+            group: group.clone(),
+            value: noisy(*value, rng),
+        })
+        .collect();
+    for (group, value) in &aggregate.discovered {
+        let value = noisy(*value, rng);
+        if threshold.is_some_and(|tau| value >= tau as i64) {
+            rows.push(ReleasedRow {
+                group: group.clone(),
+                value,
+            });
         }
-        NoiseMechanism::None => {
-            let rows = aggregate
-                .cells
-                .iter()
-                .map(|(group, value)| ReleasedRow {
-                    group: group.clone(),
-                    value: *value,
-                })
-                .collect();
-            let annotation = NoiseAnnotation {
-                mechanism: "none".into(),
-                scale: "0/1".into(),
-                epsilon,
-                sensitivity: aggregate.sensitivity,
-                error_bound_95: 0,
-            };
-            (rows, annotation)
-        }
+    }
+    let noise = match &mechanism {
+        Some(m) => NoiseAnnotation {
+            mechanism: m.name().into(),
+            scale: m.parameter(),
+            epsilon,
+            delta: delta_mechanism + delta_threshold,
+            rho: m.rho(),
+            sensitivity: aggregate.l1_sensitivity,
+            l2_sensitivity: aggregate.l2_sensitivity,
+            error_bound_95: m.error_bound(0.95),
+            units: aggregate.units,
+            threshold,
+        },
+        None => NoiseAnnotation {
+            mechanism: "none".into(),
+            scale: "0/1".into(),
+            epsilon,
+            delta: 0.0,
+            rho: None,
+            sensitivity: aggregate.l1_sensitivity,
+            l2_sensitivity: aggregate.l2_sensitivity,
+            error_bound_95: 0,
+            units: aggregate.units,
+            threshold,
+        },
     };
     Ok(ReleasedTable {
         format: RELEASED_TABLE_FORMAT.into(),
@@ -152,6 +195,9 @@ mod tests {
                 delta_per_run: 1e-9,
                 total_epsilon_per_dataset: Epsilon::from_f64(1.0).unwrap(),
                 max_groups_per_person: 2,
+                max_rows_per_person_per_group: 1,
+                max_rows_per_person: 2,
+                min_aggregation: 0,
                 noise,
             },
         }
@@ -163,7 +209,12 @@ mod tests {
             group_column: "g".into(),
             value_column: "v".into(),
             cells: (0..50).map(|i| (format!("g{i}"), 1000)).collect(),
-            sensitivity: 2,
+            discovered: vec![],
+            l1_sensitivity: 2,
+            l2_sensitivity: 2,
+            per_group_sensitivity: 1,
+            groups_per_person: 2,
+            units: 1,
         }
     }
 
@@ -199,5 +250,88 @@ mod tests {
         assert_eq!(table.noise.mechanism, "none");
         assert_eq!(table.noise.error_bound_95, 0);
         assert!(table.rows.iter().all(|r| r.value == 1000));
+    }
+
+    #[test]
+    fn gaussian_noise_states_sigma2_rho_and_delta() {
+        let table = add_noise(
+            &aggregate(),
+            &agreement(NoiseMechanism::DiscreteGaussian),
+            false,
+            &mut NoiseRng::from_test_seed(4),
+        )
+        .unwrap();
+        assert_eq!(table.noise.mechanism, "discrete-gaussian");
+        assert!(
+            table.noise.scale.ends_with("/1000"),
+            "{}",
+            table.noise.scale
+        );
+        assert_eq!(table.noise.delta, 1e-9);
+        assert!(table.noise.rho.unwrap() > 0.0);
+        assert!(table.rows.iter().any(|r| r.value != 1000));
+    }
+
+    #[test]
+    fn declared_empty_groups_are_released_noised_and_rare_discovered_groups_are_suppressed() {
+        let mut agg = aggregate();
+        agg.cells = vec![("declared-but-empty".into(), 0)];
+        agg.discovered = vec![("big".into(), 5_000), ("rare".into(), 1)];
+        let agreement = agreement(NoiseMechanism::DiscreteLaplace);
+        let mut rng = NoiseRng::from_test_seed(5);
+        let mut empty_values = Vec::new();
+        for _ in 0..200 {
+            let table = add_noise(&agg, &agreement, false, &mut rng).unwrap();
+            let groups: Vec<&str> = table.rows.iter().map(|r| r.group.as_str()).collect();
+            assert_eq!(
+                groups[0], "declared-but-empty",
+                "a declared group is always released"
+            );
+            assert!(groups.contains(&"big"), "a large discovered group clears τ");
+            assert!(
+                !groups.contains(&"rare"),
+                "a one-person group must not appear"
+            );
+            assert!(table.noise.threshold.unwrap() > 1);
+            assert_eq!(table.noise.delta, 1e-9);
+            empty_values.push(table.rows[0].value);
+        }
+        assert!(
+            empty_values.iter().any(|&v| v != 0),
+            "the empty group is noised"
+        );
+    }
+
+    #[test]
+    fn a_rare_group_appears_only_when_it_clears_the_noisy_threshold() {
+        let mut agg = aggregate();
+        agg.cells = vec![];
+        let agreement = agreement(NoiseMechanism::DiscreteLaplace);
+        let tau = Mechanism::size(MechanismKind::Laplace, (1, 2), 0.0, 2, 2)
+            .unwrap()
+            .threshold(1, 2, 1e-9, 0) as i64;
+        let mut rng = NoiseRng::from_test_seed(6);
+        let (mut released, mut runs) = (0, 0);
+        // At exactly τ the noisy value clears it about half the time; far below, never.
+        for (value, expect_some) in [(tau, true), (tau - 60, false)] {
+            agg.discovered = vec![("edge".into(), value)];
+            let mut seen = 0;
+            for _ in 0..400 {
+                let table = add_noise(&agg, &agreement, false, &mut rng).unwrap();
+                assert_eq!(table.noise.threshold, Some(tau as u64));
+                if let Some(row) = table.rows.first() {
+                    assert!(row.value >= tau, "released below τ");
+                    seen += 1;
+                }
+            }
+            assert_eq!(
+                seen > 0,
+                expect_some,
+                "value {value}, τ {tau}: released {seen}/400"
+            );
+            released += seen;
+            runs += 400;
+        }
+        assert!(released < runs);
     }
 }

@@ -94,6 +94,36 @@ pub struct FixedPointClamp {
     pub upper: i64,
 }
 
+/// Reads a decimal string as a whole number of `units` per 1, exactly (no floating point),
+/// truncating digits finer than one unit toward zero. Magnitudes beyond 10¹⁹ saturate.
+pub fn parse_decimal(text: &str, units: u64) -> Result<i128, DecimalError> {
+    let bad = || DecimalError(text.into());
+    let t = text.trim();
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if (whole.is_empty() && frac.is_empty())
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: i128 = whole.bytes().fold(0i128, |v, b| {
+        (v * 10 + i128::from(b - b'0')).min(10i128.pow(19))
+    });
+    let frac = &frac[..frac.len().min(20)];
+    let frac_value: i128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
+    let units = i128::from(units.min(MAX_UNITS));
+    let magnitude = whole * units + frac_value * units / 10i128.pow(frac.len() as u32);
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
 /// Largest number of units per whole unit.
 pub const MAX_UNITS: u64 = 1_000_000_000;
 
@@ -111,33 +141,7 @@ impl FixedPointClamp {
     /// Reads a decimal string exactly (no floating point), truncating digits finer than one unit
     /// toward zero, and clamps it.
     pub fn read(&self, text: &str) -> Result<i64, DecimalError> {
-        let bad = || DecimalError(text.into());
-        let t = text.trim();
-        let (negative, digits) = match t.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, t.strip_prefix('+').unwrap_or(t)),
-        };
-        let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        if (whole.is_empty() && frac.is_empty())
-            || !whole.bytes().all(|b| b.is_ascii_digit())
-            || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(bad());
-        }
-        // Digits beyond these limits cannot change a clamped value (units ≤ 10⁹).
-        let whole: i128 = whole.bytes().fold(0i128, |v, b| {
-            (v * 10 + i128::from(b - b'0')).min(10i128.pow(19))
-        });
-        let frac = &frac[..frac.len().min(20)];
-        let frac_value: i128 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().map_err(|_| bad())?
-        };
-        let units = i128::from(self.units);
-        let magnitude = whole * units + frac_value * units / 10i128.pow(frac.len() as u32);
-        let signed = if negative { -magnitude } else { magnitude };
-        Ok(self.clamp(signed))
+        Ok(self.clamp(parse_decimal(text, self.units)?))
     }
 
     /// Clamps an integer number of units.

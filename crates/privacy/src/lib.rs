@@ -11,7 +11,8 @@
 //! - [`laplace`], [`gaussian`]: the samplers (CKS Algorithms 2 and 3), built on [`sample`];
 //! - [`accounting`]: pure ε for Laplace, zCDP → (ε, δ) for the Gaussian;
 //! - [`bounding`]: per-person row limits, exact decimal → fixed-point clamping, sensitivities;
-//! - [`threshold`]: the noisy threshold that guards groups not declared in advance.
+//! - [`mechanism`]: the noise an agreement asks for, sized from a query's sensitivity, and the
+//!   noisy threshold that guards groups not declared in advance.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,13 +20,14 @@ pub mod accounting;
 pub mod bounding;
 pub mod gaussian;
 pub mod laplace;
+pub mod mechanism;
 pub mod rng;
 pub mod sample;
-pub mod threshold;
 
 #[cfg(test)]
 mod fit;
 
 pub use gaussian::{DiscreteGaussian, GaussianError};
 pub use laplace::{DiscreteLaplace, LaplaceError};
+pub use mechanism::{Mechanism, MechanismError, MechanismKind};
 pub use rng::NoiseRng;

@@ -5,6 +5,7 @@ use sealroom_core::agreement::{
 };
 
 use crate::overlap::{self, OverlapParams};
+use crate::sum::{self, SumParams};
 use crate::table::Table;
 
 /// An exact aggregate, before noise.
@@ -16,10 +17,20 @@ pub struct Aggregate {
     pub group_column: String,
     /// Name of the value column.
     pub value_column: String,
-    /// `(group, exact value)` in declared order.
+    /// Declared groups with their exact values, in declared order: all released, noised.
     pub cells: Vec<(String, i64)>,
-    /// How much one person can change the cells in total (L1).
-    pub sensitivity: u64,
+    /// Groups found in the data, by name: released only if the noisy value clears the threshold.
+    pub discovered: Vec<(String, i64)>,
+    /// How much one person can change all cells together, in L1 (after bounding).
+    pub l1_sensitivity: u64,
+    /// The same in L2, rounded up to an integer.
+    pub l2_sensitivity: u64,
+    /// The most one person adds to any single cell.
+    pub per_group_sensitivity: u64,
+    /// How many cells one person can touch.
+    pub groups_per_person: u32,
+    /// Fixed-point units per whole unit of the values (1 for counts).
+    pub units: u64,
 }
 
 /// A program could not run.
@@ -62,12 +73,20 @@ pub struct BuiltinCatalog;
 impl BuiltinCatalog {
     /// Every built-in program.
     pub fn list(&self) -> &'static [ProgramInfo] {
-        &[ProgramInfo {
-            id: overlap::ID,
-            version: overlap::VERSION,
-            summary: "distinct people present in both datasets, per declared group of the left dataset",
-            params: "left = \"owner/dataset\", right = \"owner/dataset\", group_column = \"column of left\", groups = [\"...\"]",
-        }]
+        &[
+            ProgramInfo {
+                id: overlap::ID,
+                version: overlap::VERSION,
+                summary: "distinct people present in both datasets, per group of the left dataset",
+                params: "left = \"owner/dataset\", right = \"owner/dataset\", group_column = \"column of left\", groups = [\"...\"] (leave out to discover groups through the noisy threshold)",
+            },
+            ProgramInfo {
+                id: sum::ID,
+                version: sum::VERSION,
+                summary: "total of a value column of the right dataset over people in both, per group of the left dataset (fixed point, clamped, bounded per person)",
+                params: "left, right, group_column as for overlap; value_column = \"column of right\", units = 100, lower = 0, upper = \"500.00\", groups = [\"...\"] (optional)",
+            },
+        ]
     }
 
     /// Runs the agreement's program over `tables`, found by `owner/name`.
@@ -77,20 +96,27 @@ impl BuiltinCatalog {
         tables: &dyn Fn(&str) -> Option<&'t Table>,
     ) -> Result<Vec<Aggregate>, ProgramError> {
         let p = &agreement.program;
+        let pair = |left: &str, right: &str| -> Result<(&'t Table, &'t Table), ProgramError> {
+            let find =
+                |name: &str| tables(name).ok_or_else(|| ProgramError::MissingInput(name.into()));
+            Ok((find(left)?, find(right)?))
+        };
+        let bad = ProgramError::BadParameters;
         match (p.id.as_str(), p.version) {
             (overlap::ID, overlap::VERSION) => {
-                let params = OverlapParams::check(&p.params, &agreement.datasets)
-                    .map_err(ProgramError::BadParameters)?;
-                let left = tables(&params.left)
-                    .ok_or_else(|| ProgramError::MissingInput(params.left.clone()))?;
-                let right = tables(&params.right)
-                    .ok_or_else(|| ProgramError::MissingInput(params.right.clone()))?;
+                let params = OverlapParams::check(&p.params, &agreement.datasets).map_err(bad)?;
+                let (left, right) = pair(&params.left, &params.right)?;
                 Ok(vec![overlap::run(
                     &params,
                     left,
                     right,
-                    agreement.privacy.max_groups_per_person,
+                    &agreement.privacy,
                 )?])
+            }
+            (sum::ID, sum::VERSION) => {
+                let params = SumParams::check(&p.params, &agreement.datasets).map_err(bad)?;
+                let (left, right) = pair(&params.left, &params.right)?;
+                Ok(vec![sum::run(&params, left, right, &agreement.privacy)?])
             }
             _ => Err(ProgramError::Unknown {
                 id: p.id.clone(),
@@ -111,6 +137,11 @@ impl ProgramCatalog for BuiltinCatalog {
                 OverlapParams::check(&program.params, datasets)
                     .map_err(ProgramCheckError::BadParameters)?;
                 Ok(vec![overlap::OUTPUT.into()])
+            }
+            (sum::ID, sum::VERSION) => {
+                SumParams::check(&program.params, datasets)
+                    .map_err(ProgramCheckError::BadParameters)?;
+                Ok(vec![sum::OUTPUT.into()])
             }
             _ => Err(ProgramCheckError::Unknown {
                 id: program.id.clone(),

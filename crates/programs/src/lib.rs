@@ -8,7 +8,9 @@
 
 pub mod catalog;
 pub mod csv_input;
+pub mod matching;
 pub mod overlap;
+pub mod sum;
 pub mod table;
 
 pub use catalog::{Aggregate, BuiltinCatalog, ProgramError};

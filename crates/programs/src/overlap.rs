@@ -1,20 +1,22 @@
 //! `overlap` v1: how many distinct people appear in both of two datasets, per group.
 //!
 //! People are matched on each dataset's person column. The group comes from
-//! `group_column` of the `left` dataset; only the groups declared in the
-//! agreement are counted, each always reported (zero if empty). One person
-//! counts towards at most `max_groups_per_person` groups (the first ones in
-//! declared order), and at most once per group, so adding or removing one
-//! person changes the table by at most that many in total (L1 sensitivity).
+//! `group_column` of the `left` dataset. With `groups` declared, exactly those
+//! are reported, each always (noised even if empty); without, the groups are
+//! found in the data and released only through the noisy threshold. One person
+//! counts once per group and towards at most `max_groups_per_person` groups
+//! (the first in declared order, or by name), so adding or removing one person
+//! changes the table by at most that many in total.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-use sealroom_core::agreement::DatasetTerms;
-use sealroom_core::schema::ColumnType;
+use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
+use sealroom_privacy::bounding::{ContributionBounds, bound_rows};
 use serde::Deserialize;
 
 use crate::catalog::{Aggregate, ProgramError};
-use crate::table::{Table, Value};
+use crate::matching::{Groups, check_pair, match_people, split_cells};
+use crate::table::Table;
 
 /// Program id.
 pub const ID: &str = "overlap";
@@ -33,56 +35,17 @@ pub struct OverlapParams {
     pub right: String,
     /// A string column of `left`.
     pub group_column: String,
-    /// The groups to report, in order.
-    pub groups: Vec<String>,
+    /// The groups to report, in order; absent to discover them through the noisy threshold.
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
 }
 
 impl OverlapParams {
     /// Reads and checks the parameters against the agreement's datasets.
     pub fn check(params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Self, String> {
         let p: Self = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
-        let find = |name: &str, which: &str| {
-            datasets
-                .iter()
-                .find(|d| d.qualified_name() == name)
-                .ok_or_else(|| {
-                    format!(
-                        "{which} = {name:?} is not a dataset of this agreement (write owner/name)"
-                    )
-                })
-        };
-        let left = find(&p.left, "left")?;
-        let right = find(&p.right, "right")?;
-        if p.left == p.right {
-            return Err("left and right must be different datasets".into());
-        }
-        let column = left.schema.column(&p.group_column).ok_or_else(|| {
-            format!(
-                "group_column {:?} is not a column of {}",
-                p.group_column, p.left
-            )
-        })?;
-        if column.kind != ColumnType::String {
-            return Err(format!(
-                "group_column {:?} must be a string column",
-                p.group_column
-            ));
-        }
-        let person_type =
-            |d: &DatasetTerms| d.schema.column(&d.schema.person_column).map(|c| c.kind);
-        if person_type(left) != person_type(right) {
-            return Err(format!(
-                "the person columns of {} and {} have different types",
-                p.left, p.right
-            ));
-        }
-        if p.groups.is_empty() {
-            return Err("groups must declare at least one group".into());
-        }
-        let unique: BTreeSet<&String> = p.groups.iter().collect();
-        if unique.len() != p.groups.len() {
-            return Err("groups lists a group twice".into());
-        }
+        check_pair(datasets, &p.left, &p.right, &p.group_column)?;
+        Groups::from_param(p.groups.as_ref())?;
         Ok(p)
     }
 }
@@ -92,60 +55,60 @@ pub fn run(
     params: &OverlapParams,
     left: &Table,
     right: &Table,
-    max_groups_per_person: u32,
+    privacy: &PrivacyTerms,
 ) -> Result<Aggregate, ProgramError> {
-    let person_at = |t: &Table| {
-        t.schema
-            .index_of(&t.schema.person_column)
-            .expect("validated schema")
+    let groups = Groups::from_param(params.groups.as_ref()).map_err(ProgramError::BadParameters)?;
+    let matched = match_people(left, right, &params.group_column, &groups);
+    // Each (person, group) pair once; at most max_groups_per_person groups per person.
+    let g = privacy.max_groups_per_person;
+    let bounds = ContributionBounds {
+        rows_per_group: 1,
+        rows_total: g,
+        groups: g,
     };
-    let group_at = left
-        .schema
-        .index_of(&params.group_column)
-        .expect("validated params");
-    let (left_person, right_person) = (person_at(left), person_at(right));
-
-    let in_right: HashSet<&Value> = right.rows.iter().map(|r| &r[right_person]).collect();
-    let rank: HashMap<&str, usize> = params
-        .groups
+    let pairs: Vec<(usize, &str)> = matched
         .iter()
         .enumerate()
-        .map(|(i, g)| (g.as_str(), i))
+        .flat_map(|(i, m)| m.groups.iter().map(move |group| (i, *group)))
         .collect();
-
-    // For each matched person, the declared groups they appear in (as ranks, deduplicated).
-    let mut groups_of: HashMap<&Value, BTreeSet<usize>> = HashMap::new();
-    for row in &left.rows {
-        let person = &row[left_person];
-        if !in_right.contains(person) {
-            continue;
-        }
-        if let Value::Text(group) = &row[group_at]
-            && let Some(&r) = rank.get(group.as_str())
-        {
-            groups_of.entry(person).or_default().insert(r);
-        }
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    for kept in bound_rows(pairs.iter().copied(), bounds) {
+        *totals.entry(pairs[kept].1.to_string()).or_default() += 1;
     }
-
-    let mut counts = vec![0i64; params.groups.len()];
-    for ranks in groups_of.values() {
-        for &r in ranks.iter().take(max_groups_per_person as usize) {
-            counts[r] += 1;
-        }
-    }
+    let (cells, discovered) = split_cells(&groups, totals);
     Ok(Aggregate {
         output: OUTPUT.into(),
         group_column: params.group_column.clone(),
         value_column: "people_in_both".into(),
-        cells: params.groups.iter().cloned().zip(counts).collect(),
-        sensitivity: u64::from(max_groups_per_person),
+        cells,
+        discovered,
+        l1_sensitivity: bounds.l1_sensitivity(1),
+        l2_sensitivity: bounds.l2_sensitivity(1),
+        per_group_sensitivity: 1,
+        groups_per_person: g,
+        units: 1,
     })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use sealroom_core::schema::{Column, Schema};
+    use crate::table::Value;
+    use sealroom_core::agreement::NoiseMechanism;
+    use sealroom_core::schema::{Column, ColumnType, Schema};
+
+    pub(crate) fn privacy(groups: u32) -> PrivacyTerms {
+        PrivacyTerms {
+            epsilon_per_run: sealroom_core::Epsilon::from_f64(1.0).unwrap(),
+            delta_per_run: 1e-9,
+            total_epsilon_per_dataset: sealroom_core::Epsilon::from_f64(5.0).unwrap(),
+            max_groups_per_person: groups,
+            max_rows_per_person_per_group: 1,
+            max_rows_per_person: groups,
+            min_aggregation: 0,
+            noise: NoiseMechanism::DiscreteLaplace,
+        }
+    }
 
     fn table(cols: &[&str], rows: &[&[&str]]) -> Table {
         Table {
@@ -171,7 +134,7 @@ mod tests {
             left: "a/x".into(),
             right: "b/y".into(),
             group_column: "g".into(),
-            groups: vec!["g1".into(), "g2".into(), "empty".into()],
+            groups: Some(vec!["g1".into(), "g2".into(), "empty".into()]),
         }
     }
 
@@ -189,13 +152,14 @@ mod tests {
             ],
         );
         let right = table(&["id"], &[&["p1"], &["p2"], &["p4"], &["p9"]]);
-        let out = run(&params(), &left, &right, 2).unwrap();
+        let out = run(&params(), &left, &right, &privacy(2)).unwrap();
         assert_eq!(
             out.cells,
             vec![("g1".into(), 2), ("g2".into(), 1), ("empty".into(), 0)]
         );
-        assert_eq!(out.sensitivity, 2);
-        let bounded = run(&params(), &left, &right, 1).unwrap();
+        assert_eq!((out.l1_sensitivity, out.l2_sensitivity), (2, 2));
+        assert!(out.discovered.is_empty());
+        let bounded = run(&params(), &left, &right, &privacy(1)).unwrap();
         assert_eq!(
             bounded.cells,
             vec![("g1".into(), 2), ("g2".into(), 0), ("empty".into(), 0)]
@@ -213,9 +177,9 @@ mod tests {
         }
         let mut left = table(&["id", "g"], &[&["p1", "g1"]]);
         let right = table(&["id"], &[&["p1"], &["heavy"]]);
-        let before = run(&params(), &left, &right, 1).unwrap();
+        let before = run(&params(), &left, &right, &privacy(1)).unwrap();
         left.rows.extend(rows);
-        let after = run(&params(), &left, &right, 1).unwrap();
+        let after = run(&params(), &left, &right, &privacy(1)).unwrap();
         let change: i64 = before
             .cells
             .iter()
@@ -223,5 +187,32 @@ mod tests {
             .map(|(a, b)| (a.1 - b.1).abs())
             .sum();
         assert!(change <= 1, "change {change}");
+    }
+
+    #[test]
+    fn without_declared_groups_every_group_is_discovered() {
+        let left = table(
+            &["id", "g"],
+            &[
+                &["p1", "zeta"],
+                &["p1", "alpha"],
+                &["p2", "alpha"],
+                &["p3", "rare"],
+            ],
+        );
+        let right = table(&["id"], &[&["p1"], &["p2"]]);
+        let discover = OverlapParams {
+            groups: None,
+            ..params()
+        };
+        let out = run(&discover, &left, &right, &privacy(1)).unwrap();
+        assert!(out.cells.is_empty());
+        // p1 counts towards its first group by name only.
+        assert_eq!(out.discovered, vec![("alpha".into(), 2)]);
+        let out = run(&discover, &left, &right, &privacy(2)).unwrap();
+        assert_eq!(
+            out.discovered,
+            vec![("alpha".into(), 2), ("zeta".into(), 1)]
+        );
     }
 }

@@ -179,6 +179,14 @@ pub enum AgreementError {
     /// The contribution bound is zero.
     #[error("privacy.max_groups_per_person must be at least 1")]
     BadContributionBound,
+    /// A privacy term is out of range or inconsistent with another.
+    #[error("[privacy] {field}: {reason}")]
+    BadPrivacyTerm {
+        /// Which field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A time could not be read.
     #[error("{field}: {reason}")]
     BadTime {

@@ -79,8 +79,10 @@ pub struct OutputTerms {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NoiseMechanism {
-    /// Exact discrete Laplace noise scaled to sensitivity / ε.
+    /// Exact discrete Laplace noise scaled to sensitivity / ε (pure ε-DP).
     DiscreteLaplace,
+    /// Exact discrete Gaussian noise sized by zCDP for (ε, δ) and the L2 sensitivity.
+    DiscreteGaussian,
     /// No noise at all. Outputs are marked insecure; every party signed up to this explicitly.
     None,
 }
@@ -97,6 +99,13 @@ pub struct PrivacyTerms {
     pub total_epsilon_per_dataset: Epsilon,
     /// How many output groups one person may count towards (the L0 contribution bound).
     pub max_groups_per_person: u32,
+    /// Rows one person may contribute to one group (1 for counts of people).
+    pub max_rows_per_person_per_group: u32,
+    /// Rows one person may contribute in total.
+    pub max_rows_per_person: u32,
+    /// A group not declared in advance is released only if its noisy value reaches at least this
+    /// (on top of the threshold δ requires).
+    pub min_aggregation: u64,
     /// The noise mechanism.
     pub noise: NoiseMechanism,
 }

@@ -77,14 +77,16 @@ pub enum Command {
     },
     /// Fetch, verify and decrypt the outputs of a job sealed to you.
     Open(OpenArgs),
-    /// Show the privacy budgets your broker keeps.
+    /// Show the privacy budgets a data owner's broker keeps: ε spent and left per dataset and agreement.
+    ///
+    /// Budgets are debited before any key leaves and never refunded.
     Budget {
-        /// Broker URL; by default the one in your key file.
+        /// Broker URL; by default the one on the party card or in the key file.
         #[arg(long)]
         broker: Option<String>,
-        /// Your key file, to find your broker.
-        #[arg(long)]
-        key: Option<PathBuf>,
+        /// The owner's party card (or key file), to find its broker.
+        #[arg(long, alias = "key")]
+        party: Option<PathBuf>,
     },
     /// List every release of your datasets in the transparency log, verifying all of it.
     ///

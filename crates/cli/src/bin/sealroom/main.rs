@@ -314,14 +314,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print_opened(&opened);
             }
         }
-        Command::Budget { broker, key } => {
-            let url = match (broker, key) {
+        Command::Budget { broker, party } => {
+            let url = match (broker, party) {
                 (Some(url), _) => url,
-                (None, Some(key)) => Identity::read_key_file(&key)?
-                    .card()
+                (None, Some(party)) => read_card(&party)?
                     .broker_url
-                    .context("your key file names no broker URL; pass --broker")?,
-                (None, None) => bail!("pass --broker URL or --key KEYFILE"),
+                    .context("the party card names no broker URL; pass --broker")?,
+                (None, None) => bail!("pass --party CARD (or --broker URL)"),
             };
             let budgets = remote::BrokerClient::new(&url).budgets()?;
             if json {
@@ -336,12 +335,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             .unwrap_or_else(|_| "0".into())
                     };
                     println!(
-                        "{} {}: spent ε {} of {} in {} releases",
+                        "{} {}: spent ε {} of {} in {} releases; ε {} left",
                         b.agreement.short(),
                         b.dataset,
                         eps(b.spent_micros),
                         eps(b.total_micros),
-                        b.releases
+                        b.releases,
+                        eps(b.total_micros.saturating_sub(b.spent_micros))
                     );
                 }
             }

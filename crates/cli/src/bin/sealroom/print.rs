@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use sealroom_cli::{demo, reader};
+use sealroom_core::output::NoiseAnnotation;
 use sealroom_ledger::audit::AuditReport;
 use serde::Serialize;
 
@@ -26,15 +27,7 @@ pub fn print_opened(opened: &reader::OpenedOutputs) {
         r.measurement.short()
     );
     for t in &opened.tables {
-        println!(
-            "\n{} ({} noise, scale {}, ε {}, sensitivity {}, 95% of values within ±{})",
-            t.output,
-            t.noise.mechanism,
-            t.noise.scale,
-            t.noise.epsilon,
-            t.noise.sensitivity,
-            t.noise.error_bound_95
-        );
+        println!("\n{}: {}", t.output, describe_noise(&t.noise));
         println!("{:<20} {:>12}", t.group_column, t.value_column);
         for row in &t.rows {
             println!("{:<20} {:>12}", row.group, row.value);
@@ -111,6 +104,37 @@ pub fn print_audit_body(r: &AuditReport) {
     }
 }
 
+/// What protects a table, in one line a reader can judge the numbers by.
+pub fn describe_noise(n: &NoiseAnnotation) -> String {
+    let parameter = match n.mechanism.as_str() {
+        "discrete-gaussian" => format!("σ² {}", n.scale),
+        _ => format!("scale {}", n.scale),
+    };
+    let mut text = format!(
+        "{} noise, {parameter}, ε {}{}{}, sensitivity {} (L1) / {} (L2); 95% of values within ±{}",
+        n.mechanism,
+        n.epsilon,
+        if n.delta > 0.0 {
+            format!(", δ {:e}", n.delta)
+        } else {
+            String::new()
+        },
+        n.rho.map(|r| format!(", ρ {r:.5}")).unwrap_or_default(),
+        n.sensitivity,
+        n.l2_sensitivity,
+        n.error_bound_95
+    );
+    if n.units != 1 {
+        text.push_str(&format!("; values in 1/{} units", n.units));
+    }
+    if let Some(tau) = n.threshold {
+        text.push_str(&format!(
+            "; groups not declared in the agreement are shown only if their noisy value reached {tau}"
+        ));
+    }
+    text
+}
+
 pub fn print_demo(r: &demo::DemoReport) {
     let t = &r.table;
     println!(
@@ -132,14 +156,7 @@ pub fn print_demo(r: &demo::DemoReport) {
     for c in &r.cells {
         println!("  {:<16} {:>10} {:>14}", c.group, c.released, c.exact);
     }
-    println!(
-        "  noise: {} with scale {} (ε {}, sensitivity {}); 95% of released values lie within ±{} of the exact ones",
-        t.noise.mechanism,
-        t.noise.scale,
-        t.noise.epsilon,
-        t.noise.sensitivity,
-        t.noise.error_bound_95
-    );
+    println!("  noise: {}", describe_noise(&t.noise));
     if t.simulator {
         println!(
             "  SIMULATOR: this ran in the software simulator, which protects nothing from the operator."

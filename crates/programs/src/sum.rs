@@ -1,0 +1,305 @@
+//! `sum` v1: the total of a value column of the `right` dataset over the people
+//! who appear in both datasets, per group of the `left` dataset (for example:
+//! purchase value of the people each campaign reached).
+//!
+//! Values are read exactly as fixed-point integers (`units` per whole unit) and
+//! clamped to `[lower, upper]`; each person contributes at most
+//! `max_rows_per_person_per_group` rows to a group, `max_rows_per_person` rows in
+//! all, to at most `max_groups_per_person` groups. Groups are declared (always
+//! released) or discovered (released only through the noisy threshold), as for `overlap`.
+
+use std::collections::BTreeMap;
+
+use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
+use sealroom_core::schema::ColumnType;
+use sealroom_privacy::bounding::{
+    ContributionBounds, FixedPointClamp, MAX_UNITS, bound_rows, parse_decimal,
+};
+use serde::Deserialize;
+
+use crate::catalog::{Aggregate, ProgramError};
+use crate::matching::{Groups, check_pair, match_people, split_cells};
+use crate::table::{Table, Value};
+
+/// Program id.
+pub const ID: &str = "sum";
+/// Program version.
+pub const VERSION: u32 = 1;
+/// The one output it produces.
+pub const OUTPUT: &str = "sum";
+
+/// A bound as written in the agreement: a whole number or a decimal string.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Bound {
+    /// A whole number.
+    Whole(i64),
+    /// A decimal string, read exactly.
+    Decimal(String),
+}
+
+impl Bound {
+    fn units(&self, units: u64, which: &str) -> Result<i64, String> {
+        let scaled = match self {
+            Bound::Whole(v) => i128::from(*v) * i128::from(units),
+            Bound::Decimal(text) => {
+                parse_decimal(text, units).map_err(|e| format!("{which}: {e}"))?
+            }
+        };
+        i64::try_from(scaled).map_err(|_| format!("{which} is too large for {units} units per 1"))
+    }
+}
+
+/// Parameters of `sum`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SumParams {
+    /// `owner/dataset` holding the group column.
+    pub left: String,
+    /// `owner/dataset` holding the values.
+    pub right: String,
+    /// A string column of `left`.
+    pub group_column: String,
+    /// An integer or decimal-text column of `right`.
+    pub value_column: String,
+    /// Fixed-point units per whole unit (e.g. 100 to count in cents).
+    pub units: u64,
+    /// Smallest value counted (values below are raised to it).
+    pub lower: Bound,
+    /// Largest value counted (values above are lowered to it).
+    pub upper: Bound,
+    /// The groups to report, in order; absent to discover them through the noisy threshold.
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+}
+
+impl SumParams {
+    /// Reads and checks the parameters against the agreement's datasets.
+    pub fn check(params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Self, String> {
+        let p: Self = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
+        let (_, right) = check_pair(datasets, &p.left, &p.right, &p.group_column)?;
+        Groups::from_param(p.groups.as_ref())?;
+        if right.schema.column(&p.value_column).is_none() {
+            return Err(format!(
+                "value_column {:?} is not a column of {}",
+                p.value_column, p.right
+            ));
+        }
+        if p.value_column == right.schema.person_column {
+            return Err("value_column cannot be the person column".into());
+        }
+        p.clamp()?;
+        Ok(p)
+    }
+
+    /// The exact clamp the bounds describe.
+    pub fn clamp(&self) -> Result<FixedPointClamp, String> {
+        if !(1..=MAX_UNITS).contains(&self.units) {
+            return Err(format!(
+                "units must be from 1 to {MAX_UNITS}, not {}",
+                self.units
+            ));
+        }
+        let lower = self.lower.units(self.units, "lower")?;
+        let upper = self.upper.units(self.units, "upper")?;
+        if lower > upper {
+            return Err(format!(
+                "lower bound {lower} is above upper bound {upper} (in units of 1/{})",
+                self.units
+            ));
+        }
+        Ok(FixedPointClamp {
+            units: self.units,
+            lower,
+            upper,
+        })
+    }
+}
+
+/// Runs `sum` over the `left` and `right` tables.
+pub fn run(
+    params: &SumParams,
+    left: &Table,
+    right: &Table,
+    privacy: &PrivacyTerms,
+) -> Result<Aggregate, ProgramError> {
+    let groups = Groups::from_param(params.groups.as_ref()).map_err(ProgramError::BadParameters)?;
+    let clamp = params.clamp().map_err(ProgramError::BadParameters)?;
+    let value_at = right.schema.index_of(&params.value_column).ok_or_else(|| {
+        ProgramError::BadParameters(format!("no column {:?}", params.value_column))
+    })?;
+    let is_integer = right.schema.columns[value_at].kind == ColumnType::Integer;
+    let matched = match_people(left, right, &params.group_column, &groups);
+    let mut contributions: Vec<((usize, &str), i64)> = Vec::new();
+    for (i, m) in matched.iter().enumerate() {
+        for group in &m.groups {
+            for row in &m.right_rows {
+                let value = match (&row[value_at], is_integer) {
+                    (Value::Integer(v), _) => clamp.clamp(i128::from(*v) * i128::from(clamp.units)),
+                    (Value::Text(text), false) => clamp.read(text).map_err(|e| {
+                        ProgramError::BadParameters(format!(
+                            "{}.{}: {e}",
+                            params.right, params.value_column
+                        ))
+                    })?,
+                    (Value::Text(_), true) => unreachable!("integer columns hold integers"),
+                };
+                contributions.push(((i, *group), value));
+            }
+        }
+    }
+    let bounds = ContributionBounds {
+        rows_per_group: privacy.max_rows_per_person_per_group,
+        rows_total: privacy.max_rows_per_person,
+        groups: privacy.max_groups_per_person,
+    };
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    for kept in bound_rows(contributions.iter().map(|(key, _)| *key), bounds) {
+        let ((_, group), value) = contributions[kept];
+        let total = totals.entry(group.to_string()).or_default();
+        *total = total.saturating_add(value);
+    }
+    let (cells, discovered) = split_cells(&groups, totals);
+    let max_abs = clamp.max_abs();
+    Ok(Aggregate {
+        output: OUTPUT.into(),
+        group_column: params.group_column.clone(),
+        value_column: format!("sum_of_{}", params.value_column),
+        cells,
+        discovered,
+        l1_sensitivity: bounds.l1_sensitivity(max_abs),
+        l2_sensitivity: bounds.l2_sensitivity(max_abs),
+        per_group_sensitivity: u64::from(bounds.rows_per_group).saturating_mul(max_abs),
+        groups_per_person: bounds.groups,
+        units: clamp.units,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::overlap::tests::privacy;
+    use sealroom_core::schema::{Column, Schema};
+
+    fn table(cols: &[(&str, ColumnType)], rows: Vec<Vec<Value>>) -> Table {
+        Table {
+            schema: Schema {
+                columns: cols
+                    .iter()
+                    .map(|(n, k)| Column {
+                        name: n.to_string(),
+                        kind: *k,
+                    })
+                    .collect(),
+                person_column: cols[0].0.into(),
+            },
+            rows,
+        }
+    }
+
+    fn text(s: &str) -> Value {
+        Value::Text(s.into())
+    }
+
+    fn params() -> SumParams {
+        SumParams {
+            left: "a/x".into(),
+            right: "b/y".into(),
+            group_column: "g".into(),
+            value_column: "amount".into(),
+            units: 100,
+            lower: Bound::Whole(0),
+            upper: Bound::Decimal("50.00".into()),
+            groups: Some(vec!["g1".into(), "g2".into(), "empty".into()]),
+        }
+    }
+
+    fn left() -> Table {
+        table(
+            &[("id", ColumnType::String), ("g", ColumnType::String)],
+            vec![
+                vec![text("p1"), text("g1")],
+                vec![text("p2"), text("g1")],
+                vec![text("p2"), text("g2")],
+            ],
+        )
+    }
+
+    #[test]
+    fn sums_clamped_fixed_point_values_per_group() {
+        let right = table(
+            &[("id", ColumnType::String), ("amount", ColumnType::String)],
+            vec![
+                vec![text("p1"), text("12.34")],
+                vec![text("p2"), text("99.99")],
+                vec![text("p9"), text("1")],
+            ],
+        );
+        let mut terms = privacy(2);
+        terms.max_rows_per_person = 2;
+        let out = run(&params(), &left(), &right, &terms).unwrap();
+        // p2's 99.99 is clamped to 50.00 and counts in both of its groups.
+        assert_eq!(
+            out.cells,
+            vec![
+                ("g1".into(), 1234 + 5000),
+                ("g2".into(), 5000),
+                ("empty".into(), 0)
+            ]
+        );
+        assert_eq!(out.units, 100);
+        assert_eq!(out.l1_sensitivity, 2 * 5000);
+        assert_eq!(out.per_group_sensitivity, 5000);
+    }
+
+    #[test]
+    fn one_person_with_ten_thousand_rows_moves_the_sums_by_at_most_the_sensitivity() {
+        let right_rows = |heavy: bool| {
+            let mut rows = vec![vec![text("p1"), Value::Integer(10)]];
+            if heavy {
+                rows.extend((0..10_000).map(|i| vec![text("p2"), Value::Integer(i)]));
+            }
+            table(
+                &[("id", ColumnType::String), ("amount", ColumnType::Integer)],
+                rows,
+            )
+        };
+        let mut terms = privacy(2);
+        terms.max_rows_per_person_per_group = 3;
+        terms.max_rows_per_person = 4;
+        let without = run(&params(), &left(), &right_rows(false), &terms).unwrap();
+        let with = run(&params(), &left(), &right_rows(true), &terms).unwrap();
+        let change: u64 = without
+            .cells
+            .iter()
+            .zip(&with.cells)
+            .map(|(a, b)| (a.1 - b.1).unsigned_abs())
+            .sum();
+        assert!(
+            change > 0 && change <= with.l1_sensitivity,
+            "change {change}, sensitivity {}",
+            with.l1_sensitivity
+        );
+        assert_eq!(with.l1_sensitivity, 4 * 5000);
+    }
+
+    #[test]
+    fn bounds_that_make_no_sense_are_refused() {
+        let swapped = SumParams {
+            lower: Bound::Whole(10),
+            upper: Bound::Whole(1),
+            ..params()
+        };
+        assert!(swapped.clamp().unwrap_err().contains("above upper bound"));
+        let zero_units = SumParams {
+            units: 0,
+            ..params()
+        };
+        assert!(zero_units.clamp().unwrap_err().contains("units"));
+        let garbage = SumParams {
+            upper: Bound::Decimal("1e3".into()),
+            ..params()
+        };
+        assert!(garbage.clamp().unwrap_err().contains("not a decimal"));
+    }
+}
