@@ -238,3 +238,102 @@ fn an_unreachable_broker_fails_the_job_without_spending_the_other_owners_budget(
         "the ad platform's budget must not pay for a job that could not run"
     );
 }
+
+#[test]
+fn purchase_value_with_gaussian_noise_releases_only_discovered_campaigns_above_the_threshold() {
+    let privacy = DemoPrivacy {
+        epsilon_per_run: 1.0,
+        total_epsilon: 4.0,
+        noise: "discrete-gaussian",
+        program: demo::DemoProgram::PurchaseValue,
+    };
+    let d = Deployment::start(&options(), privacy, data::generate(10_000, 11), &|_| {}).unwrap();
+    let record = d.run_job().unwrap();
+    assert_eq!(record.status, JobStatus::Finished, "{:?}", record.error);
+    let bundle = d.host.outputs(&record.job_id, "advertiser").unwrap();
+    let opened = reader::open_outputs(
+        &d.advertiser.identity,
+        &d.agreement,
+        &bundle,
+        &d.verifier(),
+        &d.log_key().unwrap(),
+    )
+    .unwrap();
+    let table = &opened.tables[0];
+    let n = &table.noise;
+    assert_eq!(n.mechanism, "discrete-gaussian");
+    assert_eq!(
+        n.delta, 1e-9,
+        "δ split between the Gaussian and the threshold"
+    );
+    assert!(n.rho.is_some() && n.units == 1);
+    // 4 rows of at most 20000 per person: L1 4·20000, per-group 3·20000, L2 √(60000² + 20000²) rounded up.
+    assert_eq!((n.sensitivity, n.l2_sensitivity), (80_000, 63_246));
+    let tau = n
+        .threshold
+        .expect("discovered groups come with a threshold");
+    assert!(
+        tau > 60_000,
+        "τ {tau} covers one person's whole contribution"
+    );
+    // Released values clear τ and lie within the noise bound; campaigns far above τ are
+    // always released, campaigns far below never.
+    let sigma2: Vec<u64> = n.scale.split('/').map(|x| x.parse().unwrap()).collect();
+    let bound = sealroom_privacy::DiscreteGaussian::new(sigma2[0], sigma2[1])
+        .unwrap()
+        .error_bound(1.0 - 1e-9) as i64;
+    let cells = demo::exact_cells(&d.agreement, &d.data, table).unwrap();
+    for c in &cells {
+        assert!(c.released >= tau as i64);
+        assert!(
+            (c.released - c.exact).abs() <= bound,
+            "{c:?} outside ±{bound}"
+        );
+    }
+    let exact = demo::exact_aggregate(&d.agreement, &d.data).unwrap();
+    assert!(exact.cells.is_empty() && exact.discovered.len() == data::CAMPAIGNS.len());
+    let released = |g: &str| cells.iter().any(|c| c.group == g);
+    for (group, value) in &exact.discovered {
+        if *value > tau as i64 + bound {
+            assert!(released(group), "{group} ({value}) is far above τ {tau}");
+        }
+        if *value + bound < tau as i64 {
+            assert!(!released(group), "{group} ({value}) is far below τ {tau}");
+        }
+    }
+    assert!(
+        cells.len() >= 2,
+        "the big campaigns are released: {cells:?}"
+    );
+}
+
+#[test]
+fn noise_that_cannot_be_sized_fails_the_job_before_any_key_or_budget_is_spent() {
+    // ε = 10⁻⁶ with the Gaussian on sums of up to 200.00: σ² ≈ 10²³, too wide to sample exactly.
+    let privacy = DemoPrivacy {
+        epsilon_per_run: 0.000_001,
+        total_epsilon: 1.0,
+        noise: "discrete-gaussian",
+        program: demo::DemoProgram::PurchaseValue,
+    };
+    let d = Deployment::start(&options(), privacy, data::generate(500, 3), &|_| {}).unwrap();
+    let record = d.run_job().unwrap();
+    assert_eq!(record.status, JobStatus::Failed);
+    let error = record.error.unwrap();
+    assert_eq!(error.code, "noise-failed", "{}", error.message);
+    assert!(
+        error.message.contains("too large to sample exactly"),
+        "{}",
+        error.message
+    );
+    for party in [&d.adplatform, &d.advertiser] {
+        assert!(
+            party.broker.budgets().unwrap().is_empty(),
+            "no budget may be spent"
+        );
+        assert!(
+            party.broker.releases().unwrap().is_empty(),
+            "no key may be released"
+        );
+    }
+}

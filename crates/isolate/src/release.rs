@@ -14,19 +14,24 @@ use sealroom_programs::Aggregate;
 
 use crate::error::IsolateError;
 
-/// Adds the agreement's noise to every cell and annotates the table with how it was protected.
-///
-/// Declared groups are always released. Discovered groups are released only when their noisy
-/// value reaches the threshold τ (δ of the run split evenly with the Gaussian, if both need it).
-pub fn add_noise(
-    aggregate: &Aggregate,
-    agreement: &Agreement,
-    simulator: bool,
-    rng: &mut impl RngCore,
-) -> Result<ReleasedTable, IsolateError> {
+/// The noise one aggregate gets, decided from the agreement and the program's parameters only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoisePlan {
+    /// The sized mechanism; `None` when the agreement waived noise.
+    pub mechanism: Option<Mechanism>,
+    /// δ the Gaussian uses.
+    pub delta_mechanism: f64,
+    /// δ the threshold for discovered groups uses.
+    pub delta_threshold: f64,
+    /// τ for discovered groups, when the program discovers groups.
+    pub threshold: Option<u64>,
+}
+
+/// Sizes the noise for `aggregate` under `agreement`. Nothing here depends on the data, so an
+/// isolate can call it on an empty run before it asks for any key.
+pub fn plan_noise(aggregate: &Aggregate, agreement: &Agreement) -> Result<NoisePlan, IsolateError> {
     let privacy = &agreement.privacy;
-    let epsilon = privacy.epsilon_per_run;
-    let discovering = !aggregate.discovered.is_empty();
+    let discovering = aggregate.discovers_groups;
     let kind = match privacy.noise {
         NoiseMechanism::DiscreteLaplace => Some(MechanismKind::Laplace),
         NoiseMechanism::DiscreteGaussian => Some(MechanismKind::Gaussian),
@@ -43,17 +48,13 @@ pub fn add_noise(
         .map(|kind| {
             Mechanism::size(
                 kind,
-                epsilon.as_fraction(),
+                privacy.epsilon_per_run.as_fraction(),
                 delta_mechanism,
                 aggregate.l1_sensitivity,
                 aggregate.l2_sensitivity,
             )
         })
         .transpose()?;
-    let noisy = |value: i64, rng: &mut _| match &mechanism {
-        Some(m) => value.saturating_add(m.sample(rng)),
-        None => value,
-    };
     let threshold = discovering.then(|| match &mechanism {
         Some(m) => m.threshold(
             aggregate.per_group_sensitivity,
@@ -63,6 +64,35 @@ pub fn add_noise(
         ),
         None => privacy.min_aggregation,
     });
+    Ok(NoisePlan {
+        mechanism,
+        delta_mechanism,
+        delta_threshold,
+        threshold,
+    })
+}
+
+/// Adds the agreement's noise to every cell and annotates the table with how it was protected.
+///
+/// Declared groups are always released. Discovered groups are released only when their noisy
+/// value reaches the threshold τ (δ of the run split evenly with the Gaussian, if both need it).
+pub fn add_noise(
+    aggregate: &Aggregate,
+    agreement: &Agreement,
+    simulator: bool,
+    rng: &mut impl RngCore,
+) -> Result<ReleasedTable, IsolateError> {
+    let epsilon = agreement.privacy.epsilon_per_run;
+    let NoisePlan {
+        mechanism,
+        delta_mechanism,
+        delta_threshold,
+        threshold,
+    } = plan_noise(aggregate, agreement)?;
+    let noisy = |value: i64, rng: &mut _| match &mechanism {
+        Some(m) => value.saturating_add(m.sample(rng)),
+        None => value,
+    };
     let mut rows: Vec<ReleasedRow> = aggregate
         .cells
         .iter()
@@ -210,6 +240,7 @@ mod tests {
             value_column: "v".into(),
             cells: (0..50).map(|i| (format!("g{i}"), 1000)).collect(),
             discovered: vec![],
+            discovers_groups: false,
             l1_sensitivity: 2,
             l2_sensitivity: 2,
             per_group_sensitivity: 1,
@@ -277,6 +308,7 @@ mod tests {
         let mut agg = aggregate();
         agg.cells = vec![("declared-but-empty".into(), 0)];
         agg.discovered = vec![("big".into(), 5_000), ("rare".into(), 1)];
+        agg.discovers_groups = true;
         let agreement = agreement(NoiseMechanism::DiscreteLaplace);
         let mut rng = NoiseRng::from_test_seed(5);
         let mut empty_values = Vec::new();
@@ -306,6 +338,7 @@ mod tests {
     fn a_rare_group_appears_only_when_it_clears_the_noisy_threshold() {
         let mut agg = aggregate();
         agg.cells = vec![];
+        agg.discovers_groups = true;
         let agreement = agreement(NoiseMechanism::DiscreteLaplace);
         let tau = Mechanism::size(MechanismKind::Laplace, (1, 2), 0.0, 2, 2)
             .unwrap()

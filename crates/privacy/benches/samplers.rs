@@ -4,6 +4,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand_core::RngCore;
 use sealroom_privacy::accounting::gaussian_for;
 use sealroom_privacy::{DiscreteLaplace, NoiseRng};
 
@@ -12,6 +13,15 @@ const BATCH: u64 = 10_000;
 fn samplers(c: &mut Criterion) {
     let mut group = c.benchmark_group("noise samples");
     group.throughput(Throughput::Elements(BATCH));
+    // The peer: the generator alone, one 64-bit draw per element (every sample needs several).
+    let mut raw = NoiseRng::from_os();
+    group.bench_function("ChaCha20 next_u64 (the generator alone)", |b| {
+        b.iter(|| {
+            (0..BATCH)
+                .map(|_| raw.next_u64())
+                .fold(0u64, u64::wrapping_add)
+        })
+    });
     for (label, eps_num, eps_den) in [("0.1", 1u64, 10u64), ("1", 1, 1), ("10", 10, 1)] {
         let laplace = DiscreteLaplace::for_epsilon(1, eps_num, eps_den).unwrap();
         let mut rng = NoiseRng::from_os();

@@ -9,7 +9,7 @@
 
 use crate::gaussian::{DiscreteGaussian, GaussianError};
 
-/// Denominator of the σ² fractions this module produces.
+/// Denominator of the σ² fractions this module produces (1 when σ² is too large for it).
 pub const SIGMA2_DENOMINATOR: u64 = 1000;
 
 /// ε of (ε, δ)-DP implied by ρ-zCDP.
@@ -32,14 +32,19 @@ pub fn gaussian_for(
 ) -> Result<(DiscreteGaussian, f64), GaussianError> {
     let rho = rho_for(epsilon, delta);
     let sigma2 = (sensitivity as f64).powi(2) / (2.0 * rho);
-    let numerator = (sigma2 * SIGMA2_DENOMINATOR as f64).ceil();
-    if !(numerator.is_finite() && numerator >= 1.0 && numerator <= u64::MAX as f64) {
-        return Err(GaussianError::TooLarge {
-            numerator: u64::MAX,
-            denominator: SIGMA2_DENOMINATOR,
-        });
-    }
-    let dist = DiscreteGaussian::new(numerator as u64, SIGMA2_DENOMINATOR)?;
+    let fraction = |denominator: u64| {
+        let numerator = (sigma2 * denominator as f64).ceil();
+        if numerator.is_finite() && numerator >= 1.0 && numerator < u64::MAX as f64 {
+            DiscreteGaussian::new(numerator as u64, denominator)
+        } else {
+            Err(GaussianError::TooLarge {
+                numerator: u64::MAX,
+                denominator,
+            })
+        }
+    };
+    // Thousandths when they fit; whole numbers for very wide noise (large sums).
+    let dist = fraction(SIGMA2_DENOMINATOR).or_else(|_| fraction(1))?;
     // ρ actually achieved by the rounded-up σ².
     let achieved = (sensitivity as f64).powi(2) / (2.0 * dist.sigma2());
     Ok((dist, achieved))
@@ -65,6 +70,14 @@ mod tests {
             assert!(epsilon_from_rho(rho, delta) <= eps);
             assert_eq!(dist.variance_parameter().1, SIGMA2_DENOMINATOR);
         }
+        // Sums in cents: σ² ≈ 1.75·10¹¹ still fits in thousandths; σ² ≈ 1.7·10¹⁴ only in whole numbers.
+        let (dist, rho) = gaussian_for(63_246, 1.0, 1e-9).unwrap();
+        assert_eq!(dist.variance_parameter().1, SIGMA2_DENOMINATOR);
+        assert!(epsilon_from_rho(rho, 1e-9) <= 1.0);
+        let (dist, rho) = gaussian_for(2_000_000, 1.0, 1e-9).unwrap();
+        assert_eq!(dist.variance_parameter().1, 1);
+        assert!(epsilon_from_rho(rho, 1e-9) <= 1.0);
+        {}
         // ε = 1, δ = 1e-9, Δ = 1: ρ ≈ 0.01178, σ ≈ 6.515.
         let (dist, _) = gaussian_for(1, 1.0, 1e-9).unwrap();
         assert!(

@@ -5,8 +5,11 @@ use rand_core::RngCore;
 use crate::laplace::DiscreteLaplace;
 use crate::sample::bernoulli_exp_minus;
 
-/// Largest numerator or denominator of σ² accepted: keeps every intermediate value inside `u128`.
-const MAX_PART: u64 = 1 << 32;
+/// Largest denominator of σ² accepted.
+const MAX_DENOMINATOR: u64 = 1 << 32;
+/// Largest `2·a·b·t²` (σ² = a/b, t = ⌊σ⌋+1) accepted: leaves room in `u128` for the
+/// acceptance test's squares and for CKS Algorithm 1's growing denominators.
+const MAX_ACCEPTANCE_DENOMINATOR: u128 = 1 << 110;
 
 /// Parameters that give no valid distribution.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +43,24 @@ pub struct DiscreteGaussian {
     proposal: DiscreteLaplace,
 }
 
+/// The smallest k ≥ 0 for which the monotone condition `holds(k)` is true (doubling, then bisection).
+pub(crate) fn smallest(holds: impl Fn(u64) -> bool) -> u64 {
+    let mut hi = 1u64;
+    while !holds(hi) {
+        hi = hi.checked_mul(2).expect("a tail bound that never shrinks");
+    }
+    let mut lo = 0u64;
+    if holds(lo) {
+        return 0;
+    }
+    // holds(hi), !holds(lo)
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid) { hi = mid } else { lo = mid }
+    }
+    hi
+}
+
 fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         (a, b) = (b, a % b);
@@ -56,18 +77,28 @@ impl DiscreteGaussian {
                 denominator,
             });
         }
-        if numerator > MAX_PART || denominator > MAX_PART {
-            return Err(GaussianError::TooLarge {
-                numerator,
-                denominator,
-            });
+        let too_large = GaussianError::TooLarge {
+            numerator,
+            denominator,
+        };
+        if denominator > MAX_DENOMINATOR {
+            return Err(too_large);
         }
         // ⌊σ⌋ = ⌊√⌊σ²⌋⌋, computed exactly on integers.
         let t = (numerator / denominator).isqrt() + 1;
-        let proposal = DiscreteLaplace::new(t, 1).map_err(|_| GaussianError::TooLarge {
-            numerator,
-            denominator,
-        })?;
+        let (a, b, t128) = (
+            u128::from(numerator),
+            u128::from(denominator),
+            u128::from(t),
+        );
+        let acceptance = (2 * a)
+            .checked_mul(b)
+            .and_then(|x| x.checked_mul(t128 * t128))
+            .filter(|&x| x <= MAX_ACCEPTANCE_DENOMINATOR);
+        if acceptance.is_none() {
+            return Err(too_large);
+        }
+        let proposal = DiscreteLaplace::new(t, 1).map_err(|_| too_large.clone())?;
         Ok(Self {
             numerator,
             denominator,
@@ -93,8 +124,8 @@ impl DiscreteGaussian {
             let y = self.proposal.sample(rng);
             // γ = (|Y|·b·t − a)² / (2·a·b·t²), all integers.
             let diff = (u128::from(y.unsigned_abs()) * b * t).abs_diff(a);
-            // When the square overflows, γ > 2^128 / 2^99 and the acceptance probability is below
-            // exp(-2^29); rejecting outright changes the distribution by less than that.
+            // When the square overflows, γ > 2^128 / 2^110 and the acceptance probability is below
+            // exp(-2^18); rejecting outright changes the distribution by less than that.
             let Some(num) = diff.checked_mul(diff) else {
                 continue;
             };
@@ -111,27 +142,48 @@ impl DiscreteGaussian {
         self.numerator as f64 / self.denominator as f64
     }
 
-    /// `P(X = x)`, for tests and error bounds (floating point; never used to sample).
-    pub fn probability(&self, x: i64) -> f64 {
-        let s2 = self.sigma2();
-        let weight = |k: f64| (-k * k / (2.0 * s2)).exp();
-        let reach = (12.0 * s2.sqrt()).ceil() as i64 + 2;
-        let norm: f64 = (-reach..=reach).map(|k| weight(k as f64)).sum();
-        weight(x as f64) / norm
+    /// exp(-x²/2σ²), the unnormalized mass.
+    fn weight(&self, x: f64) -> f64 {
+        (-x * x / (2.0 * self.sigma2())).exp()
     }
 
-    /// The smallest k with `P(|X| ≤ k) ≥ confidence` (floating point; for annotations only).
-    pub fn error_bound(&self, confidence: f64) -> u64 {
-        let mut mass = self.probability(0);
-        let mut k = 0u64;
-        while mass < confidence {
-            k += 1;
-            mass += 2.0 * self.probability(k as i64);
+    /// The normalizing constant Σ exp(-k²/2σ²). For σ² ≥ 100 it is σ√(2π) to within a relative
+    /// exp(-2π²σ²) (Poisson summation), and never above the true value.
+    fn norm(&self) -> f64 {
+        let s2 = self.sigma2();
+        if s2 >= 100.0 {
+            return (2.0 * std::f64::consts::PI * s2).sqrt();
         }
-        k
+        let reach = (12.0 * s2.sqrt()).ceil() as i64 + 2;
+        (-reach..=reach).map(|k| self.weight(k as f64)).sum()
+    }
+
+    /// `P(X = x)`, for tests and error bounds (floating point; never used to sample).
+    pub fn probability(&self, x: i64) -> f64 {
+        self.weight(x as f64) / self.norm()
+    }
+
+    /// An upper bound on `P(X ≥ k)` for k ≥ 1 (exact sum for small σ; for large σ,
+    /// `w(k)·(1 + σ²/k) / σ√(2π)`, from comparing the sum with an integral).
+    pub fn upper_tail(&self, k: u64) -> f64 {
+        let s2 = self.sigma2();
+        let k = k.max(1) as f64;
+        if s2 < 100.0 {
+            let reach = (40.0 * s2.sqrt()).ceil() + 40.0;
+            let mass: f64 = (0..reach as u64).map(|j| self.weight(k + j as f64)).sum();
+            return (mass / self.norm()).min(0.5);
+        }
+        (self.weight(k) * (1.0 + s2 / k) / self.norm()).min(0.5)
+    }
+
+    /// The smallest k with `P(|X| ≤ k) ≥ confidence`, using [`Self::upper_tail`] (so never too small).
+    pub fn error_bound(&self, confidence: f64) -> u64 {
+        let outside = |k: u64| 2.0 * self.upper_tail(k + 1);
+        smallest(|k| outside(k) <= 1.0 - confidence)
     }
 
     /// Variance of the distribution (slightly below σ²; summed numerically, for tests).
+    #[cfg(test)]
     pub fn variance(&self) -> f64 {
         let reach = (12.0 * self.sigma2().sqrt()).ceil() as i64 + 2;
         (-reach..=reach)
@@ -170,7 +222,12 @@ mod tests {
     fn parameters_are_checked() {
         assert!(DiscreteGaussian::new(0, 1).is_err());
         assert!(DiscreteGaussian::new(1, 0).is_err());
-        assert!(DiscreteGaussian::new(1 << 33, 1).is_err());
+        assert!(DiscreteGaussian::new(1, 1 << 33).is_err());
+        assert!(
+            DiscreteGaussian::new(1 << 40, 1).is_ok(),
+            "σ ≈ 10⁶ is usable for sums"
+        );
+        assert!(DiscreteGaussian::new(1 << 60, 1).is_err());
         assert_eq!(DiscreteGaussian::new(10, 1).unwrap().t, 4);
         assert_eq!(DiscreteGaussian::new(9, 1).unwrap().t, 4);
         assert_eq!(DiscreteGaussian::new(1, 4).unwrap().t, 1);
@@ -178,11 +235,20 @@ mod tests {
 
     #[test]
     fn error_bound_covers_95_percent() {
-        let dist = DiscreteGaussian::new(25, 1).unwrap();
-        let k = dist.error_bound(0.95) as i64;
-        let inside: f64 = (-k..=k).map(|x| dist.probability(x)).sum();
-        let less: f64 = (-(k - 1)..=(k - 1)).map(|x| dist.probability(x)).sum();
-        assert!(inside >= 0.95 && less < 0.95, "k={k}");
-        assert_eq!(k, 10); // ≈ 1.96 σ with σ = 5
+        for (s2, expected) in [(25u64, 10u64), (10_000, 196)] {
+            let dist = DiscreteGaussian::new(s2, 1).unwrap();
+            let k = dist.error_bound(0.95) as i64;
+            let inside: f64 = (-k..=k).map(|x| dist.probability(x)).sum();
+            assert!(inside >= 0.95, "σ² {s2}: k={k}");
+            // ≈ 1.96 σ; the large-σ tail bound is conservative by a few percent.
+            assert!(
+                k as u64 >= expected && k as f64 <= expected as f64 * 1.05,
+                "σ² {s2}: k={k}, about {expected}"
+            );
+        }
+        // σ ≈ 4·10⁵ (sums in cents): fast, and about 1.96 σ.
+        let wide = DiscreteGaussian::new(175_310_964_152, 1).unwrap();
+        let k = wide.error_bound(0.95) as f64 / wide.sigma2().sqrt();
+        assert!((1.95..2.06).contains(&k), "{k}");
     }
 }

@@ -108,6 +108,12 @@ impl DiscreteLaplace {
         k.max(0.0) as u64
     }
 
+    /// `P(X ≥ k)` for k ≥ 1: `α^k / (1 + α)`.
+    pub fn upper_tail(&self, k: u64) -> f64 {
+        let alpha = self.alpha();
+        alpha.powf(k.max(1) as f64) / (1.0 + alpha)
+    }
+
     /// Variance `2α / (1-α)²`.
     pub fn variance(&self) -> f64 {
         let alpha = self.alpha();

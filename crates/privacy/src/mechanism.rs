@@ -116,18 +116,21 @@ impl Mechanism {
         }
     }
 
+    /// `P(X ≥ k)` for k ≥ 1 (exact for Laplace, an upper bound for the Gaussian).
+    pub fn upper_tail(&self, k: u64) -> f64 {
+        match self {
+            Mechanism::Laplace(d) => d.upper_tail(k),
+            Mechanism::Gaussian(d, _) => d.upper_tail(k),
+        }
+    }
+
     /// The noisy threshold τ for groups not declared in advance: the smallest τ with
-    /// `P(per_group + X ≥ τ) ≤ delta / groups`, and at least `minimum`.
+    /// `P(per_group + X ≥ τ) ≤ delta / groups` (by the tail above, so never too small), and at
+    /// least `minimum`.
     pub fn threshold(&self, per_group: u64, groups: u32, delta: f64, minimum: u64) -> u64 {
         let target = delta / f64::from(groups.max(1));
-        // Walk the upper tail inward until it exceeds the target (the pmf is symmetric and unimodal).
-        let mut k: i64 = 1;
-        let mut tail = 0.5 * (1.0 - self.probability(0));
-        while tail > target {
-            tail -= self.probability(k);
-            k += 1;
-        }
-        (per_group + k as u64).max(minimum)
+        let k = crate::gaussian::smallest(|k| k >= 1 && self.upper_tail(k) <= target);
+        per_group.saturating_add(k).max(minimum)
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Aggregate {
     pub cells: Vec<(String, i64)>,
     /// Groups found in the data, by name: released only if the noisy value clears the threshold.
     pub discovered: Vec<(String, i64)>,
+    /// True when the program discovers groups (set by its parameters, never by the data).
+    pub discovers_groups: bool,
     /// How much one person can change all cells together, in L1 (after bounding).
     pub l1_sensitivity: u64,
     /// The same in L2, rounded up to an integer.

@@ -80,6 +80,7 @@ pub fn run(
         output: OUTPUT.into(),
         group_column: params.group_column.clone(),
         value_column: "people_in_both".into(),
+        discovers_groups: groups == Groups::Discovered,
         cells,
         discovered,
         l1_sensitivity: bounds.l1_sensitivity(1),

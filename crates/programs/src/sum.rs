@@ -165,6 +165,7 @@ pub fn run(
         output: OUTPUT.into(),
         group_column: params.group_column.clone(),
         value_column: format!("sum_of_{}", params.value_column),
+        discovers_groups: groups == Groups::Discovered,
         cells,
         discovered,
         l1_sensitivity: bounds.l1_sensitivity(max_abs),

@@ -185,12 +185,96 @@ fn specific_errors_for_bad_agreements() {
         ("[privacy]", "[privacy]\nsurprise = 1", |e| {
             matches!(e, AgreementError::Syntax(_))
         }),
+        ("delta_per_run = 1e-9", "delta_per_run = 2.0", |e| {
+            matches!(e, AgreementError::BadDelta { .. })
+        }),
+        ("delta_per_run = 1e-9", "delta_per_run = -1e-9", |e| {
+            matches!(e, AgreementError::BadDelta { .. })
+        }),
+        ("delta_per_run = 1e-9", "delta_per_run = inf", |e| {
+            matches!(e, AgreementError::BadDelta { .. })
+        }),
+        (
+            "max_groups_per_person = 1",
+            "max_groups_per_person = 1\nmax_rows_per_person_per_group = 0",
+            |e| {
+                matches!(
+                    e,
+                    AgreementError::BadPrivacyTerm {
+                        field: "max_rows_per_person_per_group",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "max_groups_per_person = 1",
+            "max_groups_per_person = 1\nmax_rows_per_person_per_group = 5\nmax_rows_per_person = 2",
+            |e| matches!(e, AgreementError::BadPrivacyTerm { field: "max_rows_per_person_per_group", reason } if reason.contains("more than the 2 rows")),
+        ),
+        (
+            "max_groups_per_person = 1",
+            "max_groups_per_person = 1\nmax_rows_per_person = -3",
+            |e| {
+                matches!(
+                    e,
+                    AgreementError::BadPrivacyTerm {
+                        field: "max_rows_per_person",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "max_groups_per_person = 1",
+            "max_groups_per_person = 1\nmin_aggregation = -1",
+            |e| {
+                matches!(
+                    e,
+                    AgreementError::BadPrivacyTerm {
+                        field: "min_aggregation",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "max_groups_per_person = 1",
+            "max_groups_per_person = 1\nnoise = \"gaussian-ish\"",
+            |e| matches!(e, AgreementError::Syntax(_)),
+        ),
     ];
     for (from, to, check) in cases {
         let err = compile_with(from, to).expect_err(to);
         assert!(check(&err), "replacing {from:?} with {to:?} gave {err:?}");
         assert!(!err.to_string().is_empty());
     }
+}
+
+#[test]
+fn privacy_terms_default_and_accept_the_gaussian() {
+    let a = compile_with(
+        "max_groups_per_person = 1",
+        "max_groups_per_person = 3\nmax_rows_per_person_per_group = 2\nnoise = \"discrete-gaussian\"\nmin_aggregation = 50",
+    )
+    .unwrap();
+    assert_eq!(
+        a.privacy.noise,
+        sealroom_core::agreement::NoiseMechanism::DiscreteGaussian
+    );
+    assert_eq!(
+        a.privacy.max_rows_per_person, 6,
+        "defaults to groups × rows per group"
+    );
+    assert_eq!(a.privacy.min_aggregation, 50);
+    let plain = compile(&sample(), &OneProgram).unwrap();
+    assert_eq!(
+        (
+            plain.privacy.max_rows_per_person_per_group,
+            plain.privacy.max_rows_per_person
+        ),
+        (1, 1)
+    );
 }
 
 #[test]

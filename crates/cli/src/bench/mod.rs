@@ -307,6 +307,7 @@ pub fn jobs(
     let privacy = DemoPrivacy {
         epsilon_per_run: 0.001,
         total_epsilon: 1000.0,
+        ..DemoPrivacy::default()
     };
     let d = Deployment::start(
         options,

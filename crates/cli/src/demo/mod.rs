@@ -21,8 +21,8 @@ use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
 use sealroom_crypto::Identity;
 use sealroom_host::jobs::IsolateLauncher;
 use sealroom_host::{JobRecord, JobStatus, RunJob};
-use sealroom_programs::BuiltinCatalog;
 use sealroom_programs::csv_input::read_table;
+use sealroom_programs::{Aggregate, BuiltinCatalog};
 use serde::Serialize;
 
 use crate::remote::{BrokerClient, HostClient};
@@ -164,17 +164,14 @@ name = "purchases"
 person_column = "user_id"
 columns = [{{ name = "user_id", type = "string" }}, {{ name = "amount_cents", type = "integer" }}]
 
-[program]
-id = "overlap"
-version = 1
-params = {{ left = "adplatform/exposures", right = "advertiser/purchases", group_column = "campaign", groups = [{campaigns}] }}
+{program}
 
 [[runtime]]
 platform = "sim"
 measurements = ["{measurement}"]
 
 [[output]]
-name = "overlap"
+name = "{output}"
 readers = ["advertiser"]
 
 [privacy]
@@ -182,12 +179,16 @@ epsilon_per_run = {eps:?}
 delta_per_run = 1e-9
 total_epsilon_per_dataset = {total:?}
 max_groups_per_person = 2
-noise = "discrete-laplace"
-"#,
+noise = "{noise}"
+{extra}"#,
         ad = party(ad),
         shop = party(shop),
         eps = privacy.epsilon_per_run,
         total = privacy.total_epsilon,
+        program = privacy.program.block(&campaigns),
+        output = privacy.program.output(),
+        noise = privacy.noise,
+        extra = privacy.program.extra_privacy(),
     )
 }
 
@@ -213,6 +214,10 @@ pub struct DemoPrivacy {
     pub epsilon_per_run: f64,
     /// Total ε per dataset.
     pub total_epsilon: f64,
+    /// `discrete-laplace`, `discrete-gaussian` or `none`.
+    pub noise: &'static str,
+    /// The program the agreement names.
+    pub program: DemoProgram,
 }
 
 impl Default for DemoPrivacy {
@@ -220,6 +225,53 @@ impl Default for DemoPrivacy {
         Self {
             epsilon_per_run: 0.5,
             total_epsilon: 2.0,
+            noise: "discrete-laplace",
+            program: DemoProgram::Overlap,
+        }
+    }
+}
+
+/// Which question the demo agreement asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoProgram {
+    /// `overlap`: people who saw each (declared) campaign and bought.
+    Overlap,
+    /// `sum`: purchase value of the people each campaign reached; campaigns discovered in the
+    /// data behind the noisy threshold; at most 3 purchases per person and campaign, 4 in all,
+    /// each clamped to [0, 200.00].
+    PurchaseValue,
+}
+
+impl DemoProgram {
+    fn block(self, campaigns: &str) -> String {
+        match self {
+            DemoProgram::Overlap => format!(
+                r#"[program]
+id = "overlap"
+version = 1
+params = {{ left = "adplatform/exposures", right = "advertiser/purchases", group_column = "campaign", groups = [{campaigns}] }}"#
+            ),
+            DemoProgram::PurchaseValue => r#"[program]
+id = "sum"
+version = 1
+params = { left = "adplatform/exposures", right = "advertiser/purchases", group_column = "campaign", value_column = "amount_cents", units = 1, lower = 0, upper = 20000 }"#
+                .into(),
+        }
+    }
+
+    fn output(self) -> &'static str {
+        match self {
+            DemoProgram::Overlap => "overlap",
+            DemoProgram::PurchaseValue => "sum",
+        }
+    }
+
+    fn extra_privacy(self) -> &'static str {
+        match self {
+            DemoProgram::Overlap => "",
+            DemoProgram::PurchaseValue => {
+                "max_rows_per_person_per_group = 3\nmax_rows_per_person = 4\nmin_aggregation = 100\n"
+            }
         }
     }
 }
@@ -565,11 +617,11 @@ fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRe
     }
 }
 
-fn exact_cells(
+/// The exact aggregate of the demo's data (which only the demo, having made the data, can compute).
+pub fn exact_aggregate(
     signed: &SignedAgreement,
     data: &data::DemoData,
-    table: &ReleasedTable,
-) -> anyhow::Result<Vec<DemoCell>> {
+) -> anyhow::Result<Aggregate> {
     let a = &signed.agreement;
     let schema = |owner: &str, name: &str| {
         a.dataset(owner, name)
@@ -584,20 +636,37 @@ fn exact_cells(
         data.purchases_csv.as_bytes(),
         &schema("advertiser", "purchases")?,
     )?;
-    let exact = BuiltinCatalog.run(a, &|name| match name {
+    let mut exact = BuiltinCatalog.run(a, &|name| match name {
         "adplatform/exposures" => Some(&left),
         "advertiser/purchases" => Some(&right),
         _ => None,
     })?;
-    let exact = &exact[0];
-    Ok(table
+    exact.pop().context("the program produced no aggregate")
+}
+
+/// The released cells next to the exact values.
+pub fn exact_cells(
+    signed: &SignedAgreement,
+    data: &data::DemoData,
+    table: &ReleasedTable,
+) -> anyhow::Result<Vec<DemoCell>> {
+    let exact = exact_aggregate(signed, data)?;
+    table
         .rows
         .iter()
-        .zip(&exact.cells)
-        .map(|(row, (_, value))| DemoCell {
-            group: row.group.clone(),
-            released: row.value,
-            exact: *value,
+        .map(|row| {
+            let value = exact
+                .cells
+                .iter()
+                .chain(&exact.discovered)
+                .find(|(group, _)| *group == row.group)
+                .map(|(_, v)| *v)
+                .context("a released group the program did not produce")?;
+            Ok(DemoCell {
+                group: row.group.clone(),
+                released: row.value,
+                exact: value,
+            })
         })
-        .collect())
+        .collect()
 }
