@@ -220,6 +220,25 @@ fn quickstart_by_hand() {
         checked["missing_signatures"],
         serde_json::json!(["adplatform", "advertiser"])
     );
+    assert_eq!(checked["noise"][0]["mechanism"], "discrete-laplace");
+    assert_eq!(checked["noise"][0]["parameter"], "1/1");
+
+    // Noise that cannot be sized is caught when the agreement is written, not when a run would start.
+    let text = std::fs::read_to_string(d.join("agreement.toml")).unwrap();
+    let wide = text
+        .replace("epsilon_per_run = 1.0", "epsilon_per_run = 0.000001")
+        .replace(
+            "max_groups_per_person = 1",
+            "max_groups_per_person = 1000000\nnoise = \"discrete-gaussian\"",
+        );
+    std::fs::write(d.join("wide.toml"), wide).unwrap();
+    let refused = sealroom(d, &["agreement", "check", "wide.toml"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("noise cannot be sized") && said.contains("too large to sample exactly"),
+        "{said}"
+    );
     ok(
         d,
         &[

@@ -16,27 +16,8 @@ use sealroom_programs::{BuiltinCatalog, Table};
 use crate::error::IsolateError;
 use crate::inputs::open_input;
 use crate::keys::{EphemeralIdentity, KeyRequester, KeyTarget};
-use crate::release::{add_noise, plan_noise, seal_for_readers};
+use crate::release::{add_noise, plan_agreement_noise, seal_for_readers};
 use sealroom_http::JsonClient;
-
-/// Runs the program over empty tables and sizes the noise of what it would release.
-fn check_noise_plan(agreement: &sealroom_core::Agreement) -> Result<(), IsolateError> {
-    let empty: HashMap<String, Table> = agreement
-        .datasets
-        .iter()
-        .map(|d| {
-            let table = Table {
-                schema: d.schema.clone(),
-                rows: Vec::new(),
-            };
-            (d.qualified_name(), table)
-        })
-        .collect();
-    for aggregate in BuiltinCatalog.run(agreement, &|name| empty.get(name))? {
-        plan_noise(&aggregate, agreement)?;
-    }
-    Ok(())
-}
 
 /// Runs a job: keys, inputs, program, noise, sealing, receipt. Nothing is returned unless everything succeeded.
 pub fn run_job(
@@ -68,7 +49,7 @@ pub fn run_job(
 
     // The noise is sized before any key is asked for: a program or noise that cannot run must
     // not cost anyone's budget. Sizing depends on the agreement only, so an empty run shows it.
-    check_noise_plan(agreement)?;
+    plan_agreement_noise(agreement)?;
 
     // Every broker is asked first without spending anything, so that one owner's refusal
     // does not cost another owner's budget; only then are keys released.

@@ -10,7 +10,9 @@ use sealroom_core::output::{
 };
 use sealroom_crypto::seal_to;
 use sealroom_privacy::{Mechanism, MechanismKind};
-use sealroom_programs::Aggregate;
+use std::collections::HashMap;
+
+use sealroom_programs::{Aggregate, BuiltinCatalog, Table};
 
 use crate::error::IsolateError;
 
@@ -70,6 +72,28 @@ pub fn plan_noise(aggregate: &Aggregate, agreement: &Agreement) -> Result<NoiseP
         delta_threshold,
         threshold,
     })
+}
+
+/// Sizes the noise of everything the agreement's program would release, by running it over
+/// empty tables (sizing never depends on the data). An isolate does this before asking for any
+/// key; `sealroom agreement check` does it at authoring time.
+pub fn plan_agreement_noise(agreement: &Agreement) -> Result<Vec<NoisePlan>, IsolateError> {
+    let empty: HashMap<String, Table> = agreement
+        .datasets
+        .iter()
+        .map(|d| {
+            let table = Table {
+                schema: d.schema.clone(),
+                rows: Vec::new(),
+            };
+            (d.qualified_name(), table)
+        })
+        .collect();
+    BuiltinCatalog
+        .run(agreement, &|name| empty.get(name))?
+        .iter()
+        .map(|aggregate| plan_noise(aggregate, agreement))
+        .collect()
 }
 
 /// Adds the agreement's noise to every cell and annotates the table with how it was protected.

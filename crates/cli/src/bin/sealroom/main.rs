@@ -577,13 +577,40 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
         AgreementCommand::Check { file } => {
             let signed = agreement_file::load(&file)?;
+            let plans = sealroom_isolate::release::plan_agreement_noise(&signed.agreement)
+                .map_err(|e| Refused(format!("the agreement's noise cannot be sized: {e}")))?;
             let missing = signed.missing_signers();
             if json {
-                print_json(
-                    &serde_json::json!({ "valid": true, "agreement_id": signed.id, "missing_signatures": missing }),
-                )?;
+                let noise: Vec<_> = plans
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "mechanism": p.mechanism.as_ref().map_or("none", |m| m.name()),
+                            "parameter": p.mechanism.as_ref().map(|m| m.parameter()),
+                            "threshold": p.threshold,
+                        })
+                    })
+                    .collect();
+                print_json(&serde_json::json!({
+                    "valid": true,
+                    "agreement_id": signed.id,
+                    "missing_signatures": missing,
+                    "noise": noise,
+                }))?;
             } else {
                 println!("valid agreement {}", signed.id);
+                for p in &plans {
+                    match &p.mechanism {
+                        Some(m) => print!("noise: {} with parameter {}", m.name(), m.parameter()),
+                        None => print!("noise: none (outputs are exact and say so)"),
+                    }
+                    match p.threshold {
+                        Some(tau) => {
+                            println!("; undeclared groups need a noisy value of at least {tau}")
+                        }
+                        None => println!(),
+                    }
+                }
                 if !missing.is_empty() {
                     println!("not yet signed by {}", missing.join(", "));
                 }
