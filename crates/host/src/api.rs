@@ -35,7 +35,9 @@ use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
 use sealroom_service::{ProblemResponse, ServiceError};
 use serde::{Deserialize, Serialize};
 
-use sealroom_ledger::{AppendError, Appended, Log, LogEntry, LogSigningKey, Statement};
+use sealroom_ledger::{
+    AppendError, Appended, CheckedEntry, Log, LogEntry, LogSigningKey, Statement,
+};
 use sealroom_programs::BuiltinCatalog;
 
 use crate::blobs::{BlobStore, UploadError};
@@ -187,7 +189,7 @@ impl Host {
         .map_err(|e| {
             AppendError::Entry(sealroom_ledger::entry::EntryError::Malformed(e.to_string()))
         })?;
-        self.log.append(entry.to_bytes())
+        self.log.append(CheckedEntry::parse(entry.to_bytes())?)
     }
 
     async fn log_statement_async(

@@ -28,7 +28,7 @@ use sealroom_ledger::wire::{
     AppendAnswer, CheckpointAnswer, EntriesAnswer, EntryBytes, KeyAnswer, MAX_ENTRIES_PER_PAGE,
     ProofAnswer,
 };
-use sealroom_ledger::{LogEntry, Statement};
+use sealroom_ledger::{CheckedEntry, LogEntry, Statement};
 use sealroom_service::ProblemResponse;
 use serde::Deserialize;
 
@@ -89,10 +89,11 @@ async fn append(State(h): Shared, body: Bytes) -> Result<Json<AppendAnswer>, Pro
         ));
     }
     blocking(move || {
-        let entry = LogEntry::from_bytes(&body)
+        let checked = CheckedEntry::parse(body.to_vec())
             .map_err(|e| problem("bad-entry", StatusCode::BAD_REQUEST, e.to_string()))?;
-        h.check_log_writer(&entry)?;
-        let appended = h.log().append(body.to_vec()).map_err(|e| match e {
+        h.check_log_writer(checked.entry())?;
+        let kind = checked.entry().statement.kind();
+        let appended = h.log().append(checked).map_err(|e| match e {
             AppendError::Entry(e) => problem("bad-entry", StatusCode::BAD_REQUEST, e.to_string()),
             AppendError::Store(e) => store_problem(e),
             other => problem(
@@ -102,11 +103,7 @@ async fn append(State(h): Shared, body: Bytes) -> Result<Json<AppendAnswer>, Pro
             ),
         })?;
         if appended.new {
-            tracing::info!(
-                index = appended.index,
-                kind = entry.statement.kind(),
-                "log entry appended"
-            );
+            tracing::info!(index = appended.index, kind, "log entry appended");
         }
         Ok(Json(AppendAnswer {
             index: appended.index,

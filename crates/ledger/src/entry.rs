@@ -191,3 +191,30 @@ impl LogEntry {
         Ok(entry)
     }
 }
+
+/// An entry whose bytes were checked once ([`LogEntry::from_bytes`]), kept with those exact bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedEntry {
+    entry: LogEntry,
+    bytes: Vec<u8>,
+}
+
+impl CheckedEntry {
+    /// Checks `bytes` as a log entry: format, canonical form, size and signature.
+    pub fn parse(bytes: Vec<u8>) -> Result<Self, EntryError> {
+        Ok(Self {
+            entry: LogEntry::from_bytes(&bytes)?,
+            bytes,
+        })
+    }
+
+    /// The parsed entry.
+    pub fn entry(&self) -> &LogEntry {
+        &self.entry
+    }
+
+    /// The bytes it is logged as.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}

@@ -26,7 +26,7 @@ pub mod wire;
 
 pub use checkpoint::{CheckpointError, LogSigningKey, LogVerifierKey, VerifiedCheckpoint};
 pub use client::{LogClient, LogClientError, verify_logged_entry};
-pub use entry::{KeyRelease, LogEntry, Statement};
+pub use entry::{CheckedEntry, KeyRelease, LogEntry, Statement};
 pub use frontier::Frontier;
 pub use log::{AppendError, Appended, Log};
 pub use proof::{ProofError, leaf_hash, verify_consistency, verify_inclusion};

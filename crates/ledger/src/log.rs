@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::checkpoint::{LogSigningKey, LogVerifierKey};
-use crate::entry::{EntryError, LogEntry};
+use crate::entry::{CheckedEntry, EntryError};
 use crate::store::{LogStore, StoreError};
 
 /// Most entries committed in one transaction.
@@ -96,9 +96,9 @@ impl Log {
         &self.key
     }
 
-    /// Checks and appends an entry; blocks until it is durable.
-    pub fn append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
-        LogEntry::from_bytes(&entry)?;
+    /// Appends a checked entry; blocks until it is durable.
+    pub fn append(&self, entry: CheckedEntry) -> Result<Appended, AppendError> {
+        let entry = entry.into_bytes();
         let (answer, wait) = sync_channel(1);
         self.queue
             .send(Job { entry, answer })
@@ -116,9 +116,10 @@ impl Log {
     }
 
     fn read<T>(&self, f: impl FnOnce(&LogStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let committed = self.latest.read().expect("checkpoint lock").0;
         let mut store = self.reader.lock().expect("log reader lock");
         // The reader's cached size lags the writer's; refresh it from the committed checkpoint.
-        store.observe_size(self.checkpoint().0);
+        store.observe_size(committed);
         f(&store)
     }
 

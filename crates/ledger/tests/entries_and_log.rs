@@ -6,7 +6,9 @@ use std::sync::Arc;
 use sealroom_core::attestation::Platform;
 use sealroom_core::ids::Measurement;
 use sealroom_ledger::entry::EntryError;
-use sealroom_ledger::{Log, LogEntry, LogSigningKey, Statement, leaf_hash, verify_inclusion};
+use sealroom_ledger::{
+    CheckedEntry, Log, LogEntry, LogSigningKey, Statement, leaf_hash, verify_inclusion,
+};
 
 fn runtime(n: u8) -> Statement {
     Statement::RuntimePublished {
@@ -65,7 +67,12 @@ fn concurrent_appends_are_durable_and_proven() {
             std::thread::spawn(move || {
                 chunk
                     .into_iter()
-                    .map(|e| (log.append(e.clone()).unwrap(), e))
+                    .map(|e| {
+                        (
+                            log.append(CheckedEntry::parse(e.clone()).unwrap()).unwrap(),
+                            e,
+                        )
+                    })
                     .collect::<Vec<_>>()
             })
         })
@@ -93,7 +100,7 @@ fn concurrent_appends_are_durable_and_proven() {
     indices.sort();
     assert_eq!(indices, (0..256).collect::<Vec<u64>>());
     assert_eq!(log.checkpoint().0, 256);
-    // Unsigned or malformed entries never reach the store.
-    assert!(log.append(b"not an entry".to_vec()).is_err());
+    // Unsigned or malformed entries never reach the store: only checked entries can be appended.
+    assert!(CheckedEntry::parse(b"not an entry".to_vec()).is_err());
     assert_eq!(log.checkpoint().0, 256);
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sealroom_ledger::{verify_consistency, verify_inclusion};
+use sealroom_ledger::{ProofError, verify_consistency, verify_inclusion};
 use serde::Deserialize;
 
 /// The shared vectors: `$SEALROOM_SHARED_DIR`, else a `shared/` folder beside an ancestor of this crate.
@@ -75,17 +75,35 @@ fn proof(p: &Option<Vec<String>>) -> Vec<Vec<u8>> {
     p.iter().flatten().map(|h| decode(h)).collect()
 }
 
-#[test]
-fn inclusion_vectors() {
-    let files = json_files(&vectors_dir().join("inclusion"));
+/// Runs every vector file under `kind`: each must fail to verify exactly when it says `wantErr`.
+fn check_all(kind: &str, verify: impl Fn(&[u8]) -> (Result<(), ProofError>, bool, String)) {
+    let files = json_files(&vectors_dir().join(kind));
     assert!(
         files.len() > 50,
-        "found only {} inclusion vectors",
+        "found only {} {kind} vectors",
         files.len()
     );
     let (mut good, mut bad) = (0, 0);
     for file in &files {
-        let v: InclusionVector = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let (result, want_err, desc) = verify(&std::fs::read(file).unwrap());
+        assert_eq!(
+            result.is_err(),
+            want_err,
+            "{} ({desc}): {result:?}",
+            file.display()
+        );
+        if want_err { bad += 1 } else { good += 1 }
+    }
+    assert!(
+        good >= 5 && bad >= 50,
+        "{good} happy and {bad} corrupted {kind} vectors"
+    );
+}
+
+#[test]
+fn inclusion_vectors() {
+    check_all("inclusion", |bytes| {
+        let v: InclusionVector = serde_json::from_slice(bytes).unwrap();
         let result = verify_inclusion(
             &decode(&v.leaf_hash),
             v.leaf_idx,
@@ -93,32 +111,14 @@ fn inclusion_vectors() {
             &decode(&v.root),
             &proof(&v.proof),
         );
-        assert_eq!(
-            result.is_err(),
-            v.want_err,
-            "{} ({}): {result:?}",
-            file.display(),
-            v.desc
-        );
-        if v.want_err { bad += 1 } else { good += 1 }
-    }
-    assert!(
-        good >= 5 && bad >= 50,
-        "{good} happy and {bad} corrupted inclusion vectors"
-    );
+        (result, v.want_err, v.desc)
+    });
 }
 
 #[test]
 fn consistency_vectors() {
-    let files = json_files(&vectors_dir().join("consistency"));
-    assert!(
-        files.len() > 50,
-        "found only {} consistency vectors",
-        files.len()
-    );
-    let (mut good, mut bad) = (0, 0);
-    for file in &files {
-        let v: ConsistencyVector = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    check_all("consistency", |bytes| {
+        let v: ConsistencyVector = serde_json::from_slice(bytes).unwrap();
         let result = verify_consistency(
             v.size1,
             v.size2,
@@ -126,17 +126,6 @@ fn consistency_vectors() {
             &decode(&v.root2),
             &proof(&v.proof),
         );
-        assert_eq!(
-            result.is_err(),
-            v.want_err,
-            "{} ({}): {result:?}",
-            file.display(),
-            v.desc
-        );
-        if v.want_err { bad += 1 } else { good += 1 }
-    }
-    assert!(
-        good >= 5 && bad >= 50,
-        "{good} happy and {bad} corrupted consistency vectors"
-    );
+        (result, v.want_err, v.desc)
+    });
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use sealroom_core::attestation::Platform;
 use sealroom_core::ids::Measurement;
 use sealroom_ledger::{
-    Log, LogEntry, LogSigningKey, Statement, leaf_hash, verify_consistency, verify_inclusion,
+    CheckedEntry, Log, LogEntry, LogSigningKey, Statement, leaf_hash, verify_consistency,
+    verify_inclusion,
 };
 use serde::Serialize;
 
@@ -36,7 +37,8 @@ pub struct LogBench {
     pub database_bytes: u64,
 }
 
-fn signed_entry(key: &LogSigningKey, n: u64) -> Vec<u8> {
+/// A signed entry, checked as the host's log API checks every entry it receives.
+fn signed_entry(key: &LogSigningKey, n: u64) -> CheckedEntry {
     let mut measurement = [0u8; 32];
     measurement[..8].copy_from_slice(&n.to_be_bytes());
     let statement = Statement::RuntimePublished {
@@ -44,9 +46,10 @@ fn signed_entry(key: &LogSigningKey, n: u64) -> Vec<u8> {
         measurement: Measurement(measurement),
         programs: vec!["overlap@1".into()],
     };
-    LogEntry::sign(statement, key.public(), |l, b| key.sign(l, b))
+    let bytes = LogEntry::sign(statement, key.public(), |l, b| key.sign(l, b))
         .expect("entries serialize")
-        .to_bytes()
+        .to_bytes();
+    CheckedEntry::parse(bytes).expect("an entry just signed checks")
 }
 
 fn percentiles(mut micros: Vec<f64>) -> (f64, f64) {
