@@ -6,23 +6,27 @@
 //! | `POST /v1/challenges` | a fresh single-use nonce |
 //! | `POST /v1/releases` | the release check; the key sealed to the isolate, or a refusal |
 //! | `POST /v1/decisions` | store an owner-signed approval or revocation |
-//! | `GET /v1/budgets` | budgets kept |
-//! | `GET /v1/releases` | releases granted |
-//! | `GET /v1/refusals` | refusals given |
+//! | `POST /v1/envelopes` | register an owner-signed envelope header as its dataset's current one |
+//! | `GET /v1/budgets` | budgets kept (owner only: a request signed by the owner's key) |
+//! | `GET /v1/releases` | releases granted (owner only) |
+//! | `GET /v1/refusals` | refusals given (owner only) |
+//!
+//! Every error is an RFC 9457 problem document.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use sealroom_attest::EvidenceVerifier;
 use sealroom_core::clock::Clock;
+use sealroom_core::envelope::EnvelopeHeader;
 use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::statement::SignedDecision;
-use sealroom_core::wire::{Challenge, ReleaseRequest};
+use sealroom_core::wire::{Challenge, SignedReleaseRequest};
 use sealroom_crypto::{Identity, KeyFileError};
 use sealroom_service::{ProblemResponse, ServiceError};
 
@@ -114,14 +118,16 @@ impl Broker {
 
     /// The HTTP routes.
     pub fn router(self: Arc<Self>) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/v1/card", get(card))
             .route("/v1/challenges", post(challenge))
             .route("/v1/releases", post(release).get(releases))
             .route("/v1/decisions", post(decision))
+            .route("/v1/envelopes", post(register_envelope))
             .route("/v1/budgets", get(budgets))
             .route("/v1/refusals", get(refusals))
-            .with_state(self)
+            .with_state(self);
+        sealroom_service::with_problem_details(router, "broker")
     }
 }
 
@@ -161,18 +167,38 @@ async fn challenge(State(b): Shared) -> Response {
     }
 }
 
-async fn release(State(b): Shared, Json(req): Json<ReleaseRequest>) -> Response {
+async fn release(State(b): Shared, Json(signed): Json<SignedReleaseRequest>) -> Response {
     let answer = blocking(move || {
         let now = b.clock.now();
-        let ctx = ReleaseContext { identity: &b.identity, verifier: &b.verifier, store: &b.store, now, log: &b.log, log_key: &b.log_key };
-        let result = decide_release(&ctx, &req);
+        let ctx = ReleaseContext {
+            identity: &b.identity,
+            verifier: &b.verifier,
+            store: &b.store,
+            now,
+            log: &b.log,
+            log_key: &b.log_key,
+        };
+        let result = decide_release(&ctx, &signed);
+        let req = &signed.request;
+        let job = req.job_id().ok();
         if let Err(ReleaseError::Refused(refusal)) = &result {
-            tracing::warn!(code = refusal.code(), dataset = req.dataset, job = %req.job_id, dry_run = req.dry_run, "refused: {refusal}");
-            if let Err(e) = b.store.add_refusal(now, Some(&req.agreement.id), Some(&req.dataset), Some(&req.job_id), refusal) {
+            tracing::warn!(
+                code = refusal.code(),
+                dataset = req.dataset,
+                dry_run = req.dry_run,
+                "refused: {refusal}"
+            );
+            if let Err(e) = b.store.add_refusal(
+                now,
+                Some(&req.agreement.id),
+                Some(&req.dataset),
+                job.as_ref(),
+                refusal,
+            ) {
                 tracing::error!("could not record refusal: {e}");
             }
         } else if result.is_ok() && !req.dry_run {
-            tracing::info!(dataset = req.dataset, job = %req.job_id, "key released");
+            tracing::info!(dataset = req.dataset, "key released");
         }
         result
     })
@@ -181,6 +207,43 @@ async fn release(State(b): Shared, Json(req): Json<ReleaseRequest>) -> Response 
         Ok(Ok(answer)) => Json(answer).into_response(),
         Ok(Err(ReleaseError::Refused(refusal))) => refusal.to_problem().into_response(),
         Ok(Err(ReleaseError::Store(e))) => internal(e),
+        Err(r) => r,
+    }
+}
+
+async fn register_envelope(State(b): Shared, Json(header): Json<EnvelopeHeader>) -> Response {
+    let me = b.card();
+    if header.verify_owner(&me).is_err() {
+        return Refusal::EnvelopeForged {
+            dataset: header.dataset.clone(),
+            owner: me.name,
+        }
+        .to_problem()
+        .into_response();
+    }
+    let digest = match header.digest() {
+        Ok(d) => d,
+        Err(e) => return internal(e),
+    };
+    let now = b.clock.now();
+    let outcome = blocking(move || {
+        b.store.register_envelope(
+            &header.agreement,
+            &header.dataset,
+            &digest,
+            header.sealed_at_ms,
+            now,
+        )
+    })
+    .await;
+    match outcome {
+        Ok(Ok(Ok(registration))) => Json(serde_json::json!({
+            "registration": registration,
+            "header_digest": digest,
+        }))
+        .into_response(),
+        Ok(Ok(Err(refusal))) => refusal.to_problem().into_response(),
+        Ok(Err(e)) => internal(e),
         Err(r) => r,
     }
 }
@@ -236,10 +299,27 @@ async fn decision(State(b): Shared, Json(signed): Json<SignedDecision>) -> Respo
     }
 }
 
-async fn list<T: serde::Serialize + Send + 'static>(
+/// Answers with `f` over the store, for requests signed by this broker's owner only.
+async fn owner_list<T: serde::Serialize + Send + 'static>(
     b: Arc<Broker>,
+    request: OwnerRequest,
     f: fn(&BrokerStore) -> Result<T, StoreError>,
 ) -> Response {
+    let me = b.card();
+    match sealroom_service::authenticate(
+        &request.headers,
+        &request.method,
+        &request.uri,
+        b.clock.now(),
+    ) {
+        Err(e) => return Refusal::Unauthenticated(e).to_problem().into_response(),
+        Ok(key) if key != me.signing_key => {
+            return Refusal::NotTheOwner { owner: me.name }
+                .to_problem()
+                .into_response();
+        }
+        Ok(_) => {}
+    }
     match blocking(move || f(&b.store)).await {
         Ok(Ok(v)) => Json(v).into_response(),
         Ok(Err(e)) => internal(e),
@@ -247,14 +327,36 @@ async fn list<T: serde::Serialize + Send + 'static>(
     }
 }
 
-async fn budgets(State(b): Shared) -> Response {
-    list(b, BrokerStore::budgets).await
+/// What the owner-only listings need of a request to authenticate it.
+struct OwnerRequest {
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
 }
 
-async fn releases(State(b): Shared) -> Response {
-    list(b, BrokerStore::releases).await
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnerRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: parts.headers.clone(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+        })
+    }
 }
 
-async fn refusals(State(b): Shared) -> Response {
-    list(b, BrokerStore::refusals).await
+async fn budgets(State(b): Shared, request: OwnerRequest) -> Response {
+    owner_list(b, request, BrokerStore::budgets).await
+}
+
+async fn releases(State(b): Shared, request: OwnerRequest) -> Response {
+    owner_list(b, request, BrokerStore::releases).await
+}
+
+async fn refusals(State(b): Shared, request: OwnerRequest) -> Response {
+    owner_list(b, request, BrokerStore::refusals).await
 }

@@ -5,6 +5,8 @@ use sealroom_core::AgreementError;
 use sealroom_core::attestation::Platform;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::ids::Measurement;
+use sealroom_core::request_auth::RequestAuthError;
+use sealroom_core::run::RunRequestError;
 use sealroom_service::ProblemResponse;
 
 /// A refused request. Nothing was released and no budget was spent.
@@ -111,6 +113,93 @@ pub enum Refusal {
     /// A signed statement does not verify.
     #[error("{0}")]
     BadStatement(String),
+    /// The release request is not signed by the isolate key its evidence binds.
+    #[error(
+        "the release request is not signed by the isolate key its evidence binds: it was altered on the way"
+    )]
+    RequestSignatureInvalid,
+    /// The run request is not from a party allowed to start runs, not fresh, or not this job's.
+    #[error("{0}")]
+    RunRequest(RunRequestError),
+    /// This job already received this dataset's key: its run request was used before.
+    #[error("job {job} already received the key of {dataset:?}: a run request starts one run only")]
+    RunRequestReplayed {
+        /// The job.
+        job: String,
+        /// The dataset.
+        dataset: String,
+    },
+    /// The agreement's cap on runs per day is reached.
+    #[error(
+        "dataset {dataset:?} was already released {max} times in the last 24 hours, the agreement's max_runs_per_day"
+    )]
+    RunCapReached {
+        /// The dataset.
+        dataset: String,
+        /// The cap.
+        max: u32,
+    },
+    /// The envelope header is not signed by this broker's owner.
+    #[error(
+        "the envelope of {dataset:?} is not signed by its owner {owner}: nobody else can make the owner's input"
+    )]
+    EnvelopeForged {
+        /// The dataset.
+        dataset: String,
+        /// The owner.
+        owner: String,
+    },
+    /// The envelope was sealed for another agreement.
+    #[error(
+        "the envelope of {dataset:?} was sealed for agreement {sealed_for}, not {agreement}: envelopes do not move between agreements"
+    )]
+    EnvelopeOtherAgreement {
+        /// The dataset.
+        dataset: String,
+        /// The agreement it was sealed for (short).
+        sealed_for: String,
+        /// The agreement of the request (short).
+        agreement: String,
+    },
+    /// The envelope's header does not describe this dataset.
+    #[error("the envelope does not describe dataset {dataset:?} of this agreement: {reason}")]
+    EnvelopeMismatch {
+        /// The dataset.
+        dataset: String,
+        /// What differs.
+        reason: String,
+    },
+    /// The owner never registered this envelope.
+    #[error(
+        "envelope {digest} of {dataset:?} was never registered by its owner; the owner registers each envelope it seals (`sealroom seal` or `sealroom register`)"
+    )]
+    EnvelopeNotRegistered {
+        /// The dataset.
+        dataset: String,
+        /// The header digest (short).
+        digest: String,
+    },
+    /// A newer envelope of the dataset is registered.
+    #[error(
+        "envelope {digest} of {dataset:?} is an older version: the owner registered a newer one (sealed at {current_sealed_at}); only the newest is released"
+    )]
+    EnvelopeSuperseded {
+        /// The dataset.
+        dataset: String,
+        /// The header digest (short).
+        digest: String,
+        /// When the current one was sealed.
+        current_sealed_at: String,
+    },
+    /// The request is not signed by a party.
+    #[error("{0}")]
+    Unauthenticated(RequestAuthError),
+    /// The request is signed, but not by this broker's owner.
+    #[error("only this broker's owner ({owner}) may see this")]
+    NotTheOwner {
+        /// The owner's name.
+        owner: String,
+    },
     /// The transparency log could not record the release: no key leaves without a log entry.
     #[error("the release could not be logged, so no key was released and no budget spent: {0}")]
     LogUnavailable(String),
@@ -150,6 +239,24 @@ impl Refusal {
             Self::BudgetExhausted { .. } => "budget-exhausted",
             Self::WrongKey { .. } => "wrong-key",
             Self::BadStatement(_) => "bad-statement",
+            Self::RequestSignatureInvalid => "request-signature-invalid",
+            Self::RunRequest(e) => match e {
+                RunRequestError::NotAllowed { .. } => "run-not-allowed",
+                RunRequestError::BadSignature { .. } => "run-request-forged",
+                RunRequestError::Expired { .. } | RunRequestError::FromTheFuture { .. } => {
+                    "run-request-stale"
+                }
+                _ => "run-request-mismatch",
+            },
+            Self::RunRequestReplayed { .. } => "run-request-replayed",
+            Self::RunCapReached { .. } => "run-cap-reached",
+            Self::EnvelopeForged { .. } => "envelope-forged",
+            Self::EnvelopeOtherAgreement { .. } => "envelope-other-agreement",
+            Self::EnvelopeMismatch { .. } => "envelope-mismatch",
+            Self::EnvelopeNotRegistered { .. } => "envelope-unregistered",
+            Self::EnvelopeSuperseded { .. } => "envelope-superseded",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::NotTheOwner { .. } => "not-the-owner",
             Self::LogUnavailable(_) => "log-unavailable",
             Self::LogInvalid(_) => "log-invalid",
         }
@@ -157,7 +264,12 @@ impl Refusal {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::NonceReplayed | Self::BudgetExhausted { .. } => StatusCode::CONFLICT,
+            Self::NonceReplayed
+            | Self::BudgetExhausted { .. }
+            | Self::RunRequestReplayed { .. }
+            | Self::EnvelopeSuperseded { .. } => StatusCode::CONFLICT,
+            Self::RunCapReached { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::LogUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::LogInvalid(_) => StatusCode::BAD_GATEWAY,
             Self::BadStatement(_) | Self::NotOwnDataset { .. } | Self::NotAParty { .. } => {
@@ -171,6 +283,7 @@ impl Refusal {
     pub fn to_problem(&self) -> ProblemResponse {
         let title = match self {
             Self::BadStatement(_) => "statement refused",
+            Self::Unauthenticated(_) | Self::NotTheOwner { .. } => "not allowed",
             _ => "key release refused",
         };
         ProblemResponse::new(

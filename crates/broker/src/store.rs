@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sealroom_core::Epsilon;
 use sealroom_core::attestation::Platform;
 use sealroom_core::clock::Timestamp;
-use sealroom_core::ids::{AgreementId, JobId, Measurement};
+use sealroom_core::ids::{AgreementId, Digest, JobId, Measurement};
 use sealroom_core::log::LoggedEntry;
 use sealroom_core::statement::{Decision, SignedDecision};
 use sealroom_core::wire::BudgetStatus;
@@ -49,7 +49,19 @@ CREATE TABLE IF NOT EXISTS releases (
     platform TEXT NOT NULL,
     measurement TEXT NOT NULL,
     epsilon_micros INTEGER NOT NULL,
-    log_index INTEGER NOT NULL
+    log_index INTEGER NOT NULL,
+    envelope TEXT NOT NULL,
+    requested_by TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS releases_once_per_job ON releases (agreement, dataset, job);
+CREATE INDEX IF NOT EXISTS releases_by_time ON releases (agreement, dataset, at);
+CREATE TABLE IF NOT EXISTS envelopes (
+    agreement TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    sealed_at_ms INTEGER NOT NULL,
+    registered_at INTEGER NOT NULL,
+    PRIMARY KEY (agreement, dataset, digest)
 );
 CREATE TABLE IF NOT EXISTS log_outbox (
     id INTEGER PRIMARY KEY,
@@ -107,6 +119,20 @@ pub struct ReleaseRecord {
     pub epsilon_micros: u64,
     /// Index of the release entry in the transparency log.
     pub log_index: u64,
+    /// Digest of the envelope header whose key was released.
+    pub envelope: String,
+    /// The party whose run request started the job.
+    pub requested_by: String,
+}
+
+/// What registering an envelope did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Registration {
+    /// It is now the current envelope of its dataset.
+    Registered,
+    /// It already was.
+    AlreadyCurrent,
 }
 
 /// One refusal, for the owner's audit.
@@ -145,6 +171,12 @@ pub struct Debit<'a> {
     pub epsilon: Epsilon,
     /// Total ε for the dataset under the agreement.
     pub total: Epsilon,
+    /// Digest of the envelope header whose key is released.
+    pub envelope: Digest,
+    /// The party whose run request started the job.
+    pub requested_by: &'a str,
+    /// The agreement's cap on runs per day.
+    pub max_runs_per_day: Option<u32>,
 }
 
 /// The broker's store. One connection, serialized by a mutex; every debit is one immediate transaction.
@@ -197,15 +229,7 @@ impl BrokerStore {
         nonce: &[u8; 32],
         now: Timestamp,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        let row: Option<(i64, Option<i64>)> = self
-            .conn()
-            .query_row(
-                "SELECT expires_at, used_at FROM challenges WHERE nonce = ?1",
-                params![&nonce[..]],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok(challenge_state(row, now))
+        Ok(challenge_state(challenge_row(&self.conn(), nonce)?, now))
     }
 
     /// Stores an owner's decision if it is newer than the current one; returns whether it was stored.
@@ -293,39 +317,55 @@ impl BrokerStore {
             .optional()?)
     }
 
-    /// Whether the budget covers one more run (no change made).
-    pub fn check_budget(
+    /// Makes `digest` (sealed at `sealed_at_ms`) the current envelope of `dataset` under
+    /// `agreement`, unless a newer one is registered: an older version can never come back.
+    pub fn register_envelope(
         &self,
         agreement: &AgreementId,
         dataset: &str,
-        epsilon: Epsilon,
-        total: Epsilon,
+        digest: &Digest,
+        sealed_at_ms: u64,
+        now: Timestamp,
+    ) -> Result<Result<Registration, Refusal>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        match envelope_state(&tx, agreement, dataset, digest)? {
+            EnvelopeState::Current => return Ok(Ok(Registration::AlreadyCurrent)),
+            EnvelopeState::Superseded(current) => {
+                return Ok(Err(superseded(dataset, digest, current)));
+            }
+            EnvelopeState::Unregistered(Some(current)) if current >= sealed_at_ms => {
+                return Ok(Err(superseded(dataset, digest, current)));
+            }
+            EnvelopeState::Unregistered(_) => {}
+        }
+        tx.execute(
+            "INSERT INTO envelopes (agreement, dataset, digest, sealed_at_ms, registered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![agreement.to_string(), dataset, digest.to_string(), sealed_at_ms as i64, now.0],
+        )?;
+        tx.commit()?;
+        Ok(Ok(Registration::Registered))
+    }
+
+    /// Runs every check a release makes against the store, changing nothing: the challenge, the
+    /// envelope, one release per job, the daily cap and the budget.
+    pub fn check_release(
+        &self,
+        debit: &Debit<'_>,
+        now: Timestamp,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        let spent = self.spent(&self.conn(), agreement, dataset)?;
-        Ok(budget_state(dataset, spent, epsilon, total))
+        let conn = self.conn();
+        if let Err(refusal) = challenge_state(challenge_row(&conn, debit.nonce)?, now) {
+            return Ok(Err(refusal));
+        }
+        Ok(release_state(&conn, debit, now)?.map(|_| ()))
     }
 
-    fn spent(
-        &self,
-        conn: &rusqlite::Connection,
-        agreement: &AgreementId,
-        dataset: &str,
-    ) -> Result<u64, StoreError> {
-        let spent: Option<i64> = conn
-            .query_row(
-                "SELECT spent_micros FROM budgets WHERE agreement = ?1 AND dataset = ?2",
-                params![agreement.to_string(), dataset],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(spent.unwrap_or(0) as u64)
-    }
-
-    /// In one transaction: uses the nonce, checks the budget, has `log_release` append and prove
-    /// the release entry (given the last checkpoint this broker verified, returning the entry and
-    /// the new checkpoint), then debits the budget and records the release. Returns the ε left, in
-    /// millionths. If the nonce is good but the budget is not, the nonce is still used up; if the
-    /// log fails, nothing changes.
+    /// In one transaction: uses the nonce, repeats [`Self::check_release`], has `log_release`
+    /// append and prove the release entry (given the last checkpoint this broker verified,
+    /// returning the entry and the new checkpoint), then debits the budget and records the
+    /// release. Returns the ε left, in millionths. If the nonce is good but another check is not,
+    /// the nonce is still used up; if the log fails, nothing changes.
     pub fn debit(
         &self,
         debit: &Debit<'_>,
@@ -334,30 +374,25 @@ impl BrokerStore {
     ) -> Result<Result<(u64, LoggedEntry), Refusal>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(i64, Option<i64>)> = tx
-            .query_row(
-                "SELECT expires_at, used_at FROM challenges WHERE nonce = ?1",
-                params![&debit.nonce[..]],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        if let Err(refusal) = challenge_state(row, now) {
+        if let Err(refusal) = challenge_state(challenge_row(&tx, debit.nonce)?, now) {
             return Ok(Err(refusal));
         }
         tx.execute(
             "UPDATE challenges SET used_at = ?2 WHERE nonce = ?1",
             params![&debit.nonce[..], now.0],
         )?;
-        let agreement = debit.agreement.to_string();
-        let spent = self.spent(&tx, &debit.agreement, debit.dataset)?;
-        if let Err(refusal) = budget_state(debit.dataset, spent, debit.epsilon, debit.total) {
-            tx.commit()?;
-            return Ok(Err(refusal));
-        }
+        let spent = match release_state(&tx, debit, now)? {
+            Ok(spent) => spent,
+            Err(refusal) => {
+                tx.commit()?;
+                return Ok(Err(refusal));
+            }
+        };
         let (logged, checkpoint) = match log_release(last_checkpoint(&tx)?) {
             Ok(done) => done,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        let agreement = debit.agreement.to_string();
         save_checkpoint(&tx, &checkpoint)?;
         tx.execute(
             "INSERT INTO budgets (agreement, dataset, total_micros, spent_micros, releases) VALUES (?1, ?2, ?3, ?4, 1)
@@ -365,7 +400,8 @@ impl BrokerStore {
             params![agreement, debit.dataset, debit.total.micros() as i64, debit.epsilon.micros() as i64],
         )?;
         tx.execute(
-            "INSERT INTO releases (at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO releases (at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index, envelope, requested_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 now.0,
                 agreement,
@@ -374,7 +410,9 @@ impl BrokerStore {
                 platform_text(debit.platform),
                 debit.measurement.to_string(),
                 debit.epsilon.micros() as i64,
-                logged.index as i64
+                logged.index as i64,
+                debit.envelope.to_string(),
+                debit.requested_by,
             ],
         )?;
         tx.commit()?;
@@ -426,7 +464,7 @@ impl BrokerStore {
     /// Every release granted, oldest first.
     pub fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index FROM releases ORDER BY id")?;
+        let mut stmt = conn.prepare("SELECT at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index, envelope, requested_by FROM releases ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok(ReleaseRecord {
                 at: Timestamp(r.get(0)?),
@@ -437,6 +475,8 @@ impl BrokerStore {
                 measurement: r.get(5)?,
                 epsilon_micros: r.get::<_, i64>(6)? as u64,
                 log_index: r.get::<_, i64>(7)? as u64,
+                envelope: r.get(8)?,
+                requested_by: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -476,6 +516,124 @@ fn save_checkpoint(conn: &rusqlite::Connection, checkpoint: &str) -> Result<(), 
         [checkpoint],
     )?;
     Ok(())
+}
+
+/// Where an envelope stands with its owner's broker.
+enum EnvelopeState {
+    /// It is the newest registered envelope of its dataset.
+    Current,
+    /// It was registered, but a newer one (sealed at this time) is current.
+    Superseded(u64),
+    /// It was never registered; the current one, if any, was sealed at this time.
+    Unregistered(Option<u64>),
+}
+
+fn envelope_state(
+    conn: &rusqlite::Connection,
+    agreement: &AgreementId,
+    dataset: &str,
+    digest: &Digest,
+) -> Result<EnvelopeState, StoreError> {
+    let current: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT digest, sealed_at_ms FROM envelopes WHERE agreement = ?1 AND dataset = ?2
+             ORDER BY sealed_at_ms DESC LIMIT 1",
+            params![agreement.to_string(), dataset],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let digest = digest.to_string();
+    let Some((current, sealed_at)) = current else {
+        return Ok(EnvelopeState::Unregistered(None));
+    };
+    if current == digest {
+        return Ok(EnvelopeState::Current);
+    }
+    let known: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM envelopes WHERE agreement = ?1 AND dataset = ?2 AND digest = ?3)",
+        params![agreement.to_string(), dataset, digest],
+        |r| r.get(0),
+    )?;
+    Ok(if known {
+        EnvelopeState::Superseded(sealed_at as u64)
+    } else {
+        EnvelopeState::Unregistered(Some(sealed_at as u64))
+    })
+}
+
+fn superseded(dataset: &str, digest: &Digest, current_sealed_at_ms: u64) -> Refusal {
+    Refusal::EnvelopeSuperseded {
+        dataset: dataset.into(),
+        digest: digest.short(),
+        current_sealed_at: Timestamp((current_sealed_at_ms / 1000) as i64).to_string(),
+    }
+}
+
+fn challenge_row(
+    conn: &rusqlite::Connection,
+    nonce: &[u8; 32],
+) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT expires_at, used_at FROM challenges WHERE nonce = ?1",
+            params![&nonce[..]],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// The checks of a release that read the store (all but the challenge); returns ε spent so far.
+fn release_state(
+    conn: &rusqlite::Connection,
+    debit: &Debit<'_>,
+    now: Timestamp,
+) -> Result<Result<u64, Refusal>, StoreError> {
+    let agreement = debit.agreement.to_string();
+    match envelope_state(conn, &debit.agreement, debit.dataset, &debit.envelope)? {
+        EnvelopeState::Current => {}
+        EnvelopeState::Superseded(current) => {
+            return Ok(Err(superseded(debit.dataset, &debit.envelope, current)));
+        }
+        EnvelopeState::Unregistered(_) => {
+            return Ok(Err(Refusal::EnvelopeNotRegistered {
+                dataset: debit.dataset.into(),
+                digest: debit.envelope.short(),
+            }));
+        }
+    }
+    let replayed: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM releases WHERE agreement = ?1 AND dataset = ?2 AND job = ?3)",
+        params![agreement, debit.dataset, debit.job.to_string()],
+        |r| r.get(0),
+    )?;
+    if replayed {
+        return Ok(Err(Refusal::RunRequestReplayed {
+            job: debit.job.to_string(),
+            dataset: debit.dataset.into(),
+        }));
+    }
+    if let Some(max) = debit.max_runs_per_day {
+        let today: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM releases WHERE agreement = ?1 AND dataset = ?2 AND at > ?3",
+            params![agreement, debit.dataset, now.0 - 86_400],
+            |r| r.get(0),
+        )?;
+        if today >= i64::from(max) {
+            return Ok(Err(Refusal::RunCapReached {
+                dataset: debit.dataset.into(),
+                max,
+            }));
+        }
+    }
+    let spent: Option<i64> = conn
+        .query_row(
+            "SELECT spent_micros FROM budgets WHERE agreement = ?1 AND dataset = ?2",
+            params![agreement, debit.dataset],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let spent = spent.unwrap_or(0) as u64;
+    Ok(budget_state(debit.dataset, spent, debit.epsilon, debit.total).map(|()| spent))
 }
 
 fn challenge_state(row: Option<(i64, Option<i64>)>, now: Timestamp) -> Result<(), Refusal> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use sealroom_core::agreement::{
     AGREEMENT_FORMAT, Agreement, AgreementError, DatasetTerms, NoiseMechanism, OutputTerms,
-    PrivacyTerms, ProgramCatalog, ProgramTerms, RuntimeTerms,
+    PrivacyTerms, ProgramCatalog, ProgramTerms, RunTerms, RuntimeTerms,
 };
 use sealroom_core::attestation::Platform;
 use sealroom_core::bytes;
@@ -15,7 +15,7 @@ use sealroom_core::clock::Timestamp;
 use sealroom_core::epsilon::Epsilon;
 use sealroom_core::ids::Measurement;
 use sealroom_core::party::{
-    HpkePublicKey, PARTY_CARD_FORMAT, PartyCard, SigningPublicKey, is_valid_name,
+    HpkePublicKey, PARTY_CARD_FORMAT, PartyCard, SigningPublicKey, check_broker_url, is_valid_name,
 };
 use sealroom_core::schema::{Column, Schema};
 
@@ -47,6 +47,19 @@ pub struct AgreementToml {
     pub outputs: Vec<OutputTerms>,
     /// Privacy terms.
     pub privacy: PrivacyToml,
+    /// Who may start runs (default: every party, no daily cap).
+    #[serde(default)]
+    pub runs: Option<RunsToml>,
+}
+
+/// Run terms as authored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsToml {
+    /// Parties that may start runs (default: every party).
+    pub requesters: Option<Vec<String>>,
+    /// At most this many runs in any 24 hours.
+    pub max_runs_per_day: Option<u32>,
 }
 
 /// A time written either as a TOML date-time or an RFC 3339 string.
@@ -193,6 +206,7 @@ pub fn compile(text: &str, catalog: &dyn ProgramCatalog) -> Result<Agreement, Ag
     let runtimes = compile_runtimes(raw.runtimes)?;
     check_outputs(&raw.outputs, &output_names, &parties)?;
     let privacy = compile_privacy(&raw.privacy)?;
+    let runs = compile_runs(raw.runs, &parties)?;
     Ok(Agreement {
         format: AGREEMENT_FORMAT.into(),
         name: raw.name,
@@ -204,6 +218,38 @@ pub fn compile(text: &str, catalog: &dyn ProgramCatalog) -> Result<Agreement, Ag
         runtimes,
         outputs: raw.outputs,
         privacy,
+        runs,
+    })
+}
+
+fn compile_runs(raw: Option<RunsToml>, parties: &[PartyCard]) -> Result<RunTerms, AgreementError> {
+    let raw = raw.unwrap_or(RunsToml {
+        requesters: None,
+        max_runs_per_day: None,
+    });
+    let requesters = match raw.requesters {
+        None => parties.iter().map(|p| p.name.clone()).collect(),
+        Some(names) => {
+            for name in &names {
+                if !parties.iter().any(|p| &p.name == name) {
+                    return Err(AgreementError::UnknownParty {
+                        party: name.clone(),
+                        context: "runs.requesters".into(),
+                    });
+                }
+            }
+            if names.is_empty() {
+                return Err(AgreementError::NoRequesters);
+            }
+            names
+        }
+    };
+    if raw.max_runs_per_day == Some(0) {
+        return Err(AgreementError::NoRequesters);
+    }
+    Ok(RunTerms {
+        requesters,
+        max_runs_per_day: raw.max_runs_per_day,
     })
 }
 
@@ -271,6 +317,12 @@ fn compile_parties(
             // A party that neither owns nor reads still signs; an all-zero key marks "none".
             (None, None) => HpkePublicKey([0; 32]),
         };
+        if let Some(url) = &p.broker_url {
+            check_broker_url(url).map_err(|e| AgreementError::BadBrokerUrl {
+                party: p.name.clone(),
+                reason: e.to_string(),
+            })?;
+        }
         cards.push(PartyCard {
             format: PARTY_CARD_FORMAT.into(),
             name: p.name.clone(),

@@ -8,9 +8,10 @@ use anyhow::{Context, bail};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::Platform;
 use sealroom_core::clock::{Clock, SystemClock};
+use sealroom_core::ids::Digest;
 use sealroom_core::ids::{AgreementId, Measurement};
 use sealroom_core::statement::{Decision, MeasurementDecision, SignedDecision};
-use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams};
+use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams, new_header, read_header};
 use sealroom_crypto::{DataKey, EnvelopeHeader, EnvelopeWriter, Identity};
 use sealroom_programs::csv_input::check_rows;
 use serde::Serialize;
@@ -28,6 +29,11 @@ pub struct SealSummary {
     pub envelope_bytes: u64,
     /// Where the envelope is.
     pub output: PathBuf,
+    /// Digest of the owner-signed header (what the owner's broker registers).
+    pub header_digest: Digest,
+    /// The signed header, for registering it with the owner's broker.
+    #[serde(skip)]
+    pub header: EnvelopeHeader,
 }
 
 /// Passes every byte it reads to a writer too.
@@ -48,8 +54,11 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
     }
 }
 
-/// Checks a CSV file row by row against the agreement's schema while sealing it into an envelope.
-/// The output appears only when complete; on any error nothing is written.
+/// Checks a CSV file row by row against the agreement's schema while sealing it into an envelope
+/// for that agreement, its header signed by the owner and dated `sealed_at_ms`. The output appears
+/// only when complete; on any error nothing is written. The envelope is usable only once its
+/// owner's broker has it registered ([`crate::remote::BrokerClient::register`]).
+#[allow(clippy::too_many_arguments)]
 pub fn seal_dataset(
     identity: &Identity,
     agreement: &SignedAgreement,
@@ -57,6 +66,7 @@ pub fn seal_dataset(
     input: &Path,
     output: &Path,
     chunk_size: Option<u32>,
+    sealed_at_ms: u64,
     progress: Box<dyn FnMut(u64)>,
 ) -> anyhow::Result<SealSummary> {
     let card = identity.card();
@@ -81,13 +91,16 @@ pub fn seal_dataset(
         )));
     }
     let params = HeaderParams {
-        owner: listed,
+        owner: identity,
+        agreement: agreement.id,
         dataset,
         schema_digest: terms.schema.digest()?,
         chunk_size: chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE),
+        sealed_at_ms,
     };
     let key = DataKey::generate();
-    let header = EnvelopeHeader::new(&params, &key)?;
+    let header = new_header(&params, &key)?;
+    let header_digest = header.digest()?;
     let dir = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -124,7 +137,18 @@ pub fn seal_dataset(
         plaintext_bytes,
         envelope_bytes,
         output: output.to_path_buf(),
+        header_digest,
+        header,
     })
+}
+
+/// The owner-signed header of an envelope file.
+pub fn read_envelope_header(envelope: &Path) -> anyhow::Result<EnvelopeHeader> {
+    let mut file =
+        File::open(envelope).with_context(|| format!("cannot open {}", envelope.display()))?;
+    let (header, _) = read_header(&mut file)
+        .with_context(|| format!("{} is not a usable envelope", envelope.display()))?;
+    Ok(header)
 }
 
 /// A signed approval or revocation of a runtime measurement for an agreement.

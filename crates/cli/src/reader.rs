@@ -4,6 +4,7 @@ use anyhow::bail;
 use sealroom_attest::EvidenceVerifier;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::report_data;
+use sealroom_core::ids::JobId;
 use sealroom_core::labels;
 use sealroom_core::output::{OutputBundle, Receipt, ReleasedTable, SealedOutput};
 use sealroom_crypto::{Identity, open_sealed};
@@ -25,7 +26,8 @@ fn refused(message: String) -> anyhow::Error {
 
 /// Verifies the receipt against the reader's own copy of the agreement and opens the outputs sealed to `identity`.
 ///
-/// Checks, in order: the receipt names this agreement; its signature; its evidence (under
+/// Checks, in order: the receipt is for `job` and names this agreement; the job derives from a
+/// run request signed by a party the agreement allows to start runs; its signature; its evidence (under
 /// `verifier`); that the evidence binds the job and the receipt's signing key; that the measured
 /// runtime is one the agreement accepts; that every dataset's key release is in the transparency
 /// log (checkpoint signed by `log_key`, inclusion proof, entry signed by the owner and matching
@@ -33,16 +35,32 @@ fn refused(message: String) -> anyhow::Error {
 pub fn open_outputs(
     identity: &Identity,
     agreement: &SignedAgreement,
+    job: &JobId,
     bundle: &OutputBundle,
     verifier: &EvidenceVerifier,
     log_key: &LogVerifierKey,
 ) -> anyhow::Result<OpenedOutputs> {
     let receipt = &bundle.receipt.receipt;
+    if &receipt.job_id != job {
+        bail!(refused(format!(
+            "the host served the receipt of job {} when job {job} was asked for",
+            receipt.job_id
+        )));
+    }
     if receipt.agreement_id != agreement.id {
         bail!(refused(format!(
             "the receipt is for agreement {}, not {}",
             receipt.agreement_id, agreement.id
         )));
+    }
+    receipt
+        .run_request
+        .verify_signer(agreement)
+        .map_err(|e| refused(format!("the job's run request is refused: {e}")))?;
+    if receipt.run_request.job_id()? != receipt.job_id {
+        bail!(refused(
+            "the receipt's job was not started by the run request it names".into()
+        ));
     }
     bundle
         .receipt
@@ -132,6 +150,8 @@ fn check_release_logs(
                 entry.writer == owner.signing_key
                     && r.owner == input.owner
                     && r.dataset == input.dataset
+                    && r.envelope == input.header_digest
+                    && r.requested_by == receipt.run_request.request.requested_by
                     && r.job == receipt.job_id
                     && r.agreement == receipt.agreement_id
                     && r.platform == receipt.platform
@@ -142,8 +162,10 @@ fn check_release_logs(
         };
         if !matches {
             bail!(refused(format!(
-                "log entry {} is not {}'s release of {name} for this job and runtime",
-                log.index, input.owner
+                "log entry {} is not {}'s release of {name} (envelope {}) for this job, requester and runtime",
+                log.index,
+                input.owner,
+                input.header_digest.short()
             )));
         }
     }

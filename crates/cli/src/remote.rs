@@ -1,19 +1,26 @@
 //! Clients of the host and broker HTTP APIs.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
-use sealroom_broker::store::{RefusalRecord, ReleaseRecord};
+use sealroom_broker::store::{RefusalRecord, Registration, ReleaseRecord};
 use sealroom_core::agreement::SignedAgreement;
-use sealroom_core::ids::JobId;
+use sealroom_core::clock::{Clock, SystemClock};
+use sealroom_core::envelope::EnvelopeHeader;
+use sealroom_core::ids::{AgreementId, Digest, JobId};
 use sealroom_core::output::OutputBundle;
 use sealroom_core::party::PartyCard;
+use sealroom_core::run::SignedRunRequest;
 use sealroom_core::statement::SignedDecision;
 use sealroom_core::wire::BudgetStatus;
+use sealroom_crypto::Identity;
+use sealroom_host::JobRecord;
 use sealroom_host::api::PlatformInfo;
 use sealroom_host::blobs::StoredBlob;
-use sealroom_host::{JobRecord, RunJob};
 use sealroom_http::{HttpError, JsonClient};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// Turns a refusal into [`crate::Refused`] (exit code 1) and anything else into an error (exit code 2).
 pub fn classify(e: HttpError) -> anyhow::Error {
@@ -39,6 +46,18 @@ impl<R: std::io::Read, F: Fn(u64)> std::io::Read for Counted<R, F> {
     }
 }
 
+/// A `GET` of `base` + `path` signed by `identity`.
+fn signed_get<T: DeserializeOwned>(
+    http: &JsonClient,
+    base: &str,
+    path: &str,
+    identity: &Identity,
+) -> anyhow::Result<T> {
+    let authorization = identity.sign_request("GET", path, SystemClock.now());
+    http.get_authorized(&format!("{base}{path}"), &authorization)
+        .map_err(classify)
+}
+
 /// A client of one host.
 #[derive(Debug, Clone)]
 pub struct HostClient {
@@ -46,13 +65,16 @@ pub struct HostClient {
     http: JsonClient,
 }
 
+/// How long one `GET /v1/jobs/{id}?wait=` waits at the host, in seconds.
+const JOB_WAIT_SECONDS: u64 = 30;
+
 impl HostClient {
-    /// A client of the host at `base` (e.g. `http://127.0.0.1:7100`). Jobs and uploads may take long:
+    /// A client of the host at `base` (e.g. `http://127.0.0.1:7100`). Uploads may take long:
     /// calls give up only after a day.
     pub fn new(base: &str) -> Self {
         Self {
             base: base.trim_end_matches('/').into(),
-            http: JsonClient::new(std::time::Duration::from_secs(24 * 3600)),
+            http: JsonClient::new(Duration::from_secs(24 * 3600)),
         }
     }
 
@@ -63,14 +85,14 @@ impl HostClient {
             .map_err(classify)
     }
 
-    /// Streams an envelope to the host; `progress` is told how many bytes have gone.
+    /// Streams an envelope to the host; `progress` is told how many bytes have gone. The host
+    /// checks the owner's signature on its header before it accepts the rest.
     pub fn upload(
         &self,
-        owner: &str,
-        dataset: &str,
         envelope: &Path,
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> anyhow::Result<StoredBlob> {
+        let header = crate::owner::read_envelope_header(envelope)?;
         let file = std::fs::File::open(envelope)
             .with_context(|| format!("cannot open {}", envelope.display()))?;
         let counted = Counted {
@@ -80,7 +102,10 @@ impl HostClient {
         };
         self.http
             .put_stream(
-                &format!("{}/v1/datasets/{owner}/{dataset}", self.base),
+                &format!(
+                    "{}/v1/agreements/{}/datasets/{}/{}",
+                    self.base, header.agreement, header.owner, header.dataset
+                ),
                 counted,
             )
             .map_err(classify)
@@ -95,26 +120,57 @@ impl HostClient {
         Ok(())
     }
 
-    /// Runs a job and waits for its end.
-    pub fn run(&self, request: &RunJob) -> anyhow::Result<JobRecord> {
+    /// Sends a signed run request; the host answers as soon as the job is queued.
+    pub fn request_run(&self, request: &SignedRunRequest) -> anyhow::Result<JobRecord> {
         self.http
             .post(&format!("{}/v1/jobs", self.base), request)
             .map_err(classify)
     }
 
-    /// A job's record.
-    pub fn job(&self, job: &JobId) -> anyhow::Result<JobRecord> {
-        self.http
-            .get(&format!("{}/v1/jobs/{job}", self.base))
-            .map_err(classify)
+    /// Waits until the job has ended and returns its record.
+    pub fn wait_for_job(&self, identity: &Identity, job: &JobId) -> anyhow::Result<JobRecord> {
+        loop {
+            let record: JobRecord = signed_get(
+                &self.http,
+                &self.base,
+                &format!("/v1/jobs/{job}?wait={JOB_WAIT_SECONDS}"),
+                identity,
+            )?;
+            if record.status.has_ended() {
+                return Ok(record);
+            }
+        }
     }
 
-    /// The receipt and outputs sealed to `reader`.
-    pub fn outputs(&self, job: &JobId, reader: &str) -> anyhow::Result<OutputBundle> {
-        self.http
-            .get(&format!("{}/v1/jobs/{job}/outputs/{reader}", self.base))
-            .map_err(classify)
+    /// As `identity`, requests one run of `agreement` and waits for its end.
+    pub fn run(&self, identity: &Identity, agreement: AgreementId) -> anyhow::Result<JobRecord> {
+        let queued = self.request_run(&identity.sign_run_request(agreement, SystemClock.now()))?;
+        self.wait_for_job(identity, &queued.job_id)
     }
+
+    /// A job's record, as a party of its agreement sees it.
+    pub fn job(&self, identity: &Identity, job: &JobId) -> anyhow::Result<JobRecord> {
+        signed_get(&self.http, &self.base, &format!("/v1/jobs/{job}"), identity)
+    }
+
+    /// The receipt and the outputs sealed to `identity`.
+    pub fn outputs(&self, identity: &Identity, job: &JobId) -> anyhow::Result<OutputBundle> {
+        signed_get(
+            &self.http,
+            &self.base,
+            &format!("/v1/jobs/{job}/outputs/{}", identity.name()),
+            identity,
+        )
+    }
+}
+
+/// What a broker says of a registered envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct Registered {
+    /// Newly registered, or already current.
+    pub registration: Registration,
+    /// The header's digest.
+    pub header_digest: Digest,
 }
 
 /// A client of one owner's broker.
@@ -131,6 +187,15 @@ impl BrokerClient {
             base: base.trim_end_matches('/').into(),
             http: JsonClient::default(),
         }
+    }
+
+    /// The broker of the party `card` names.
+    pub fn of(card: &PartyCard) -> anyhow::Result<Self> {
+        let base = card
+            .broker_url
+            .as_deref()
+            .with_context(|| format!("the party card of {} names no broker URL", card.name))?;
+        Ok(Self::new(base))
     }
 
     /// The owner's card.
@@ -152,25 +217,26 @@ impl BrokerClient {
             .unwrap_or(false))
     }
 
-    /// Budgets kept.
-    pub fn budgets(&self) -> anyhow::Result<Vec<BudgetStatus>> {
+    /// Registers an owner-signed envelope header as its dataset's current envelope.
+    pub fn register(&self, header: &EnvelopeHeader) -> anyhow::Result<Registered> {
         self.http
-            .get(&format!("{}/v1/budgets", self.base))
+            .post(&format!("{}/v1/envelopes", self.base), header)
             .map_err(classify)
     }
 
-    /// Releases granted.
-    pub fn releases(&self) -> anyhow::Result<Vec<ReleaseRecord>> {
-        self.http
-            .get(&format!("{}/v1/releases", self.base))
-            .map_err(classify)
+    /// Budgets kept (the owner only).
+    pub fn budgets(&self, owner: &Identity) -> anyhow::Result<Vec<BudgetStatus>> {
+        signed_get(&self.http, &self.base, "/v1/budgets", owner)
     }
 
-    /// Refusals given.
-    pub fn refusals(&self) -> anyhow::Result<Vec<RefusalRecord>> {
-        self.http
-            .get(&format!("{}/v1/refusals", self.base))
-            .map_err(classify)
+    /// Releases granted (the owner only).
+    pub fn releases(&self, owner: &Identity) -> anyhow::Result<Vec<ReleaseRecord>> {
+        signed_get(&self.http, &self.base, "/v1/releases", owner)
+    }
+
+    /// Refusals given (the owner only).
+    pub fn refusals(&self, owner: &Identity) -> anyhow::Result<Vec<RefusalRecord>> {
+        signed_get(&self.http, &self.base, "/v1/refusals", owner)
     }
 }
 

@@ -200,3 +200,18 @@ impl Executables {
         )
     }
 }
+
+/// Onboards parties at the host whose data directory is `host_data`, as its operator does with
+/// `sealroom host party add`: the host serves only these parties. Works while the host runs.
+pub fn onboard(host_data: &Path, cards: &[sealroom_core::party::PartyCard]) -> anyhow::Result<()> {
+    use sealroom_core::clock::Clock;
+    std::fs::create_dir_all(host_data)?;
+    let store = sealroom_host::HostStore::open(&host_data.join(sealroom_host::api::HOST_DATABASE))?;
+    for card in cards {
+        if let Some(Err(e)) = card.broker_base() {
+            bail!("{}: {e}", card.name);
+        }
+        store.add_party(card, sealroom_core::clock::SystemClock.now())?;
+    }
+    Ok(())
+}

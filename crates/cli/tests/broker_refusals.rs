@@ -9,10 +9,13 @@ use sealroom_attest::{Attester, SimPlatformKey};
 use sealroom_cli::remote::BrokerClient;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::{Platform, report_data};
-use sealroom_core::ids::{Digest, JobId, Measurement};
+use sealroom_core::ids::{Digest, Measurement};
 use sealroom_core::labels;
+use sealroom_core::run::SignedRunRequest;
 use sealroom_core::statement::Decision;
-use sealroom_core::wire::{Challenge, ReleaseAnswer, ReleaseRequest, release_aad};
+use sealroom_core::wire::{
+    Challenge, ReleaseAnswer, ReleaseRequest, SignedReleaseRequest, release_aad,
+};
 use sealroom_crypto::{EnvelopeHeader, Identity, open_sealed};
 use sealroom_http::{HttpError, JsonClient};
 use sealroom_isolate::keys::EphemeralIdentity;
@@ -43,7 +46,8 @@ fn setup_with(terms: &Terms, broker_args: &[&str]) -> Setup {
 }
 
 impl Setup {
-    /// An agreement between `owner` and a reader, published to `log` when it is in force.
+    /// An agreement between `owner` and a reader, published to `log` when it is in force, and
+    /// the owner's envelope of `visits`, registered with its broker.
     fn assemble(
         platform: SimPlatformKey,
         log: common::LogHost,
@@ -59,9 +63,11 @@ impl Setup {
             .is_ok()
         {
             log.publish(&agreement);
+        } else {
+            log.onboard(&agreement.agreement.parties);
         }
         let (header, digest, key) = envelope_header(&owner.identity, &agreement, "visits");
-        Setup {
+        let s = Setup {
             platform,
             log,
             owner,
@@ -71,11 +77,11 @@ impl Setup {
             digest,
             key,
             client: JsonClient::default(),
-        }
+        };
+        s.broker().register(&s.header).unwrap();
+        s
     }
-}
 
-impl Setup {
     fn broker(&self) -> BrokerClient {
         BrokerClient::new(&self.owner.process.url)
     }
@@ -103,8 +109,23 @@ impl Setup {
         c.nonce
     }
 
-    /// A well-formed request from an isolate measuring `measurement`.
+    /// A fresh run request signed by the reader, who may start runs.
+    fn run_request(&self) -> SignedRunRequest {
+        self.reader.sign_run_request(self.agreement.id, now())
+    }
+
+    /// A well-formed request from an isolate measuring `measurement`, for a new run.
     fn request(&self, measurement: Measurement, isolate: &EphemeralIdentity) -> ReleaseRequest {
+        self.request_for(self.run_request(), measurement, isolate)
+    }
+
+    /// A well-formed request from an isolate measuring `measurement`, for the run `run_request`.
+    fn request_for(
+        &self,
+        run_request: SignedRunRequest,
+        measurement: Measurement,
+        isolate: &EphemeralIdentity,
+    ) -> ReleaseRequest {
         let nonce = self.challenge();
         let keys = isolate.public();
         let evidence = attester(&self.platform, measurement).attest(report_data(
@@ -114,29 +135,53 @@ impl Setup {
         ));
         ReleaseRequest {
             agreement: self.agreement.clone(),
+            run_request,
             dataset: "visits".into(),
-            job_id: JobId([1; 16]),
             nonce,
             isolate_keys: keys,
             evidence,
-            wrapped_key: self.header.wrapped_key.clone(),
-            header_digest: self.digest,
+            header: self.header.clone(),
             dry_run: false,
         }
     }
 
-    fn send(&self, request: &ReleaseRequest) -> Result<ReleaseAnswer, HttpError> {
+    /// Signs `request` with `isolate`'s ephemeral key and sends it.
+    fn send(
+        &self,
+        isolate: &EphemeralIdentity,
+        request: &ReleaseRequest,
+    ) -> Result<ReleaseAnswer, HttpError> {
+        self.send_signed(&sign(isolate, request))
+    }
+
+    fn send_signed(&self, request: &SignedReleaseRequest) -> Result<ReleaseAnswer, HttpError> {
         self.client
             .post(&format!("{}/v1/releases", self.owner.process.url), request)
     }
 
     fn spent_micros(&self) -> u64 {
         self.broker()
-            .budgets()
+            .budgets(&self.owner.identity)
             .unwrap()
             .iter()
             .map(|b| b.spent_micros)
             .sum()
+    }
+
+    fn releases(&self) -> Vec<sealroom_broker::store::ReleaseRecord> {
+        self.broker().releases(&self.owner.identity).unwrap()
+    }
+}
+
+fn now() -> sealroom_core::clock::Timestamp {
+    sealroom_core::clock::Clock::now(&sealroom_core::clock::SystemClock)
+}
+
+fn sign(isolate: &EphemeralIdentity, request: &ReleaseRequest) -> SignedReleaseRequest {
+    let bytes = SignedReleaseRequest::signed_bytes(request).unwrap();
+    SignedReleaseRequest {
+        request: request.clone(),
+        signature: isolate.signer.sign(labels::RELEASE_REQUEST, &bytes),
     }
 }
 
@@ -156,10 +201,11 @@ fn released_key_opens_only_for_the_isolate_and_debits_the_budget() {
     s.decide(Decision::Approve);
     let isolate = EphemeralIdentity::generate();
     let request = s.request(M, &isolate);
-    let ReleaseAnswer::Granted(grant) = s.send(&request).unwrap() else {
+    let ReleaseAnswer::Granted(grant) = s.send(&isolate, &request).unwrap() else {
         panic!("not granted")
     };
-    let aad = release_aad(&s.agreement.id, &request.job_id, "visits", &s.digest);
+    let job = request.job_id().unwrap();
+    let aad = release_aad(&s.agreement.id, &job, "visits", &s.digest);
     let key = open_sealed(
         &isolate.hpke.secret,
         &grant.sealed_key,
@@ -180,7 +226,7 @@ fn released_key_opens_only_for_the_isolate_and_debits_the_budget() {
     );
     assert_eq!(grant.remaining_micros, 4_000_000);
     assert_eq!(s.spent_micros(), 1_000_000);
-    assert_eq!(s.broker().releases().unwrap().len(), 1);
+    assert_eq!(s.releases().len(), 1);
 
     // The grant carries the release entry, proven in a checkpoint signed by the pinned log key.
     let checkpoint = sealroom_ledger::verify_logged_entry(&grant.log, &s.log.key()).unwrap();
@@ -190,11 +236,19 @@ fn released_key_opens_only_for_the_isolate_and_debits_the_budget() {
         panic!("not a key release: {entry:?}")
     };
     assert_eq!(
-        (release.dataset.as_str(), release.job, release.measurement),
-        ("visits", request.job_id, M)
+        (
+            release.dataset.as_str(),
+            release.job,
+            release.measurement,
+            release.envelope,
+            release.requested_by.as_str()
+        ),
+        ("visits", job, M, s.digest, "bob")
     );
     assert_eq!(entry.writer, s.owner.identity.card().signing_key);
-    assert_eq!(s.broker().releases().unwrap()[0].log_index, grant.log.index);
+    let recorded = &s.releases()[0];
+    assert_eq!(recorded.log_index, grant.log.index);
+    assert_eq!(recorded.envelope, s.digest.to_string());
 }
 
 #[test]
@@ -205,8 +259,8 @@ fn with_the_log_down_no_key_is_released_and_no_budget_spent() {
     let isolate = EphemeralIdentity::generate();
     let mut dry = s.request(M, &isolate);
     dry.dry_run = true;
-    assert_eq!(refusal_code(s.send(&dry)), "log-unavailable");
-    let result = s.send(&s.request(M, &isolate));
+    assert_eq!(refusal_code(s.send(&isolate, &dry)), "log-unavailable");
+    let result = s.send(&isolate, &s.request(M, &isolate));
     let Err(HttpError::Refused(problem)) = &result else {
         panic!("expected a refusal, got {result:?}")
     };
@@ -219,7 +273,7 @@ fn with_the_log_down_no_key_is_released_and_no_budget_spent() {
         problem.detail
     );
     assert_eq!(s.spent_micros(), 0);
-    assert!(s.broker().releases().unwrap().is_empty());
+    assert!(s.releases().is_empty());
 }
 
 #[test]
@@ -239,10 +293,13 @@ fn a_log_that_signs_with_another_key_gets_no_key_and_no_budget() {
     let isolate = EphemeralIdentity::generate();
     let mut dry = s.request(M, &isolate);
     dry.dry_run = true;
-    assert_eq!(refusal_code(s.send(&dry)), "log-invalid");
-    assert_eq!(refusal_code(s.send(&s.request(M, &isolate))), "log-invalid");
+    assert_eq!(refusal_code(s.send(&isolate, &dry)), "log-invalid");
+    assert_eq!(
+        refusal_code(s.send(&isolate, &s.request(M, &isolate))),
+        "log-invalid"
+    );
     assert_eq!(s.spent_micros(), 0);
-    assert!(s.broker().releases().unwrap().is_empty());
+    assert!(s.releases().is_empty());
     drop(log);
 }
 
@@ -250,78 +307,83 @@ fn a_log_that_signs_with_another_key_gets_no_key_and_no_budget() {
 fn every_refusal_is_specific_and_releases_and_spends_nothing() {
     let s = setup(&Terms::default());
     let isolate = EphemeralIdentity::generate();
-    let mut cases: Vec<(&str, ReleaseRequest)> = Vec::new();
+    let mut cases: Vec<(&str, EphemeralIdentity, ReleaseRequest)> = Vec::new();
 
     // Before the owner approves anything.
     assert_eq!(
-        refusal_code(s.send(&s.request(M, &isolate))),
+        refusal_code(s.send(&isolate, &s.request(M, &isolate))),
         "measurement-not-approved"
     );
     s.decide(Decision::Approve);
 
     // A modified runtime: its measurement is not the approved one.
-    cases.push((
-        "measurement-not-in-agreement",
-        s.request(Measurement([8; 32]), &isolate),
-    ));
+    let i = EphemeralIdentity::generate();
+    let r = s.request(Measurement([8; 32]), &i);
+    cases.push(("measurement-not-in-agreement", i, r));
 
-    // Evidence that binds other keys than the ones presented.
+    // Evidence that binds other keys than the ones presented (and that sign the request).
+    let i = EphemeralIdentity::generate();
     let mut r = s.request(M, &isolate);
-    r.isolate_keys = EphemeralIdentity::generate().public();
-    cases.push(("report-data-mismatch", r));
+    r.isolate_keys = i.public();
+    cases.push(("report-data-mismatch", i, r));
 
     // Evidence bound to another nonce than the one presented.
-    let mut r = s.request(M, &isolate);
+    let i = EphemeralIdentity::generate();
+    let mut r = s.request(M, &i);
     r.nonce = s.challenge();
-    cases.push(("report-data-mismatch", r));
+    cases.push(("report-data-mismatch", i, r));
 
     // Evidence signed by a platform key the broker does not pin.
-    let mut r = s.request(M, &isolate);
+    let i = EphemeralIdentity::generate();
+    let mut r = s.request(M, &i);
     r.evidence = attester(&SimPlatformKey::generate(), M).attest(report_data(
         &r.nonce,
         &s.agreement.id,
         &r.isolate_keys,
     ));
-    cases.push(("evidence-invalid", r));
+    cases.push(("evidence-invalid", i, r));
 
     // An agreement that not every party has signed.
-    let mut r = s.request(M, &isolate);
+    let i = EphemeralIdentity::generate();
+    let mut r = s.request(M, &i);
     r.agreement.signatures.retain(|sig| sig.party == "alice");
-    cases.push(("agreement-not-in-force", r));
+    cases.push(("agreement-not-in-force", i, r));
 
     // A signature moved onto an altered agreement.
-    let mut r = s.request(M, &isolate);
+    let i = EphemeralIdentity::generate();
+    let mut r = s.request(M, &i);
     r.agreement.agreement.privacy.max_groups_per_person = 9;
-    cases.push(("agreement-not-in-force", r));
+    cases.push(("agreement-not-in-force", i, r));
 
     // A dataset that is not the owner's.
-    let mut r = s.request(M, &isolate);
+    let i = EphemeralIdentity::generate();
+    let mut r = s.request(M, &i);
     r.dataset = "orders".into();
-    cases.push(("not-own-dataset", r));
+    cases.push(("not-own-dataset", i, r));
 
-    // A wrapped key from another envelope (another owner's key).
-    let mut r = s.request(M, &isolate);
-    let impostor = Identity::generate("alice", Some("http://127.0.0.1:9".into())).unwrap();
-    let impostor_agreement = agreement(&impostor, &s.reader, &M, &Terms::default());
-    r.wrapped_key = envelope_header(&impostor, &impostor_agreement, "visits")
+    // A header whose wrapped key was swapped for another envelope's: the owner's signature breaks.
+    let i = EphemeralIdentity::generate();
+    let mut r = s.request(M, &i);
+    r.header.wrapped_key = envelope_header(&s.owner.identity, &s.agreement, "visits")
         .0
         .wrapped_key;
-    cases.push(("wrong-key", r));
+    cases.push(("envelope-forged", i, r));
 
     // A nonce the broker never issued.
-    let mut r = s.request(M, &isolate);
+    let i = EphemeralIdentity::generate();
+    let mut r = s.request(M, &i);
     r.nonce = [9; 32];
     r.evidence =
         attester(&s.platform, M).attest(report_data(&r.nonce, &s.agreement.id, &r.isolate_keys));
-    cases.push(("nonce-unknown", r));
+    cases.push(("nonce-unknown", i, r));
 
     let count = cases.len() + 1;
-    for (expected, request) in cases {
-        assert_eq!(refusal_code(s.send(&request)), expected);
+    for (expected, isolate, request) in cases {
+        assert_eq!(refusal_code(s.send(&isolate, &request)), expected);
     }
     assert_eq!(s.spent_micros(), 0, "a refusal spent budget");
-    assert!(s.broker().releases().unwrap().is_empty());
-    let refusals = s.broker().refusals().unwrap();
+    assert!(s.releases().is_empty());
+    let refusals = s.broker().refusals(&s.owner.identity).unwrap();
     assert_eq!(
         refusals.len(),
         count,
@@ -338,7 +400,7 @@ fn an_expired_agreement_is_refused() {
     });
     s.decide(Decision::Approve);
     let isolate = EphemeralIdentity::generate();
-    let result = s.send(&s.request(M, &isolate));
+    let result = s.send(&isolate, &s.request(M, &isolate));
     let Err(HttpError::Refused(problem)) = result else {
         panic!("expected a refusal")
     };
@@ -360,12 +422,12 @@ fn revocation_applies_to_every_later_release() {
     let isolate = EphemeralIdentity::generate();
     s.decide(Decision::Approve);
     assert!(matches!(
-        s.send(&s.request(M, &isolate)).unwrap(),
+        s.send(&isolate, &s.request(M, &isolate)).unwrap(),
         ReleaseAnswer::Granted(_)
     ));
     std::thread::sleep(std::time::Duration::from_millis(1100));
     s.decide(Decision::Revoke);
-    let result = s.send(&s.request(M, &isolate));
+    let result = s.send(&isolate, &s.request(M, &isolate));
     let Err(HttpError::Refused(problem)) = result else {
         panic!("expected a refusal")
     };
@@ -379,7 +441,7 @@ fn revocation_applies_to_every_later_release() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     s.decide(Decision::Approve);
     assert!(matches!(
-        s.send(&s.request(M, &isolate)).unwrap(),
+        s.send(&isolate, &s.request(M, &isolate)).unwrap(),
         ReleaseAnswer::Granted(_)
     ));
 }
@@ -388,12 +450,13 @@ fn revocation_applies_to_every_later_release() {
 fn a_replayed_request_is_refused_and_spends_once() {
     let s = setup(&Terms::default());
     s.decide(Decision::Approve);
-    let request = s.request(M, &EphemeralIdentity::generate());
+    let isolate = EphemeralIdentity::generate();
+    let request = sign(&isolate, &s.request(M, &isolate));
     assert!(matches!(
-        s.send(&request).unwrap(),
+        s.send_signed(&request).unwrap(),
         ReleaseAnswer::Granted(_)
     ));
-    assert_eq!(refusal_code(s.send(&request)), "nonce-replayed");
+    assert_eq!(refusal_code(s.send_signed(&request)), "nonce-replayed");
     assert_eq!(s.spent_micros(), 1_000_000);
 }
 
@@ -401,23 +464,48 @@ fn a_replayed_request_is_refused_and_spends_once() {
 fn a_dry_run_checks_everything_but_consumes_nothing() {
     let s = setup(&Terms::default());
     s.decide(Decision::Approve);
-    let mut request = s.request(M, &EphemeralIdentity::generate());
+    let isolate = EphemeralIdentity::generate();
+    let mut request = s.request(M, &isolate);
     request.dry_run = true;
-    assert!(matches!(
-        s.send(&request).unwrap(),
-        ReleaseAnswer::WouldGrant { .. }
-    ));
-    assert!(matches!(
-        s.send(&request).unwrap(),
-        ReleaseAnswer::WouldGrant { .. }
-    ));
+    for _ in 0..2 {
+        assert!(matches!(
+            s.send(&isolate, &request).unwrap(),
+            ReleaseAnswer::WouldGrant { .. }
+        ));
+    }
     assert_eq!(s.spent_micros(), 0);
     request.dry_run = false;
     assert!(matches!(
-        s.send(&request).unwrap(),
+        s.send(&isolate, &request).unwrap(),
         ReleaseAnswer::Granted(_)
     ));
     assert_eq!(s.spent_micros(), 1_000_000);
+}
+
+#[test]
+fn a_dry_run_cannot_be_turned_into_a_release_on_the_way() {
+    let s = setup(&Terms::default());
+    s.decide(Decision::Approve);
+    let isolate = EphemeralIdentity::generate();
+    let mut dry = s.request(M, &isolate);
+    dry.dry_run = true;
+    let mut signed = sign(&isolate, &dry);
+    // Someone between isolate and broker flips the flag of the isolate's signed dry run.
+    signed.request.dry_run = false;
+    assert_eq!(
+        refusal_code(s.send_signed(&signed)),
+        "request-signature-invalid"
+    );
+    // Or puts a key of its own in and signs with it: the evidence binds the isolate's key.
+    let attacker = EphemeralIdentity::generate();
+    let mut rekeyed = signed.request.clone();
+    rekeyed.isolate_keys = attacker.public();
+    assert_eq!(
+        refusal_code(s.send(&attacker, &rekeyed)),
+        "report-data-mismatch"
+    );
+    assert_eq!(s.spent_micros(), 0, "no budget spent");
+    assert!(s.releases().is_empty(), "no release");
 }
 
 #[test]
@@ -428,8 +516,11 @@ fn concurrent_releases_never_overspend_the_budget() {
         ..Terms::default()
     }));
     s.decide(Decision::Approve);
-    let requests: Vec<ReleaseRequest> = (0..20)
-        .map(|_| s.request(M, &EphemeralIdentity::generate()))
+    let requests: Vec<SignedReleaseRequest> = (0..20)
+        .map(|_| {
+            let isolate = EphemeralIdentity::generate();
+            sign(&isolate, &s.request(M, &isolate))
+        })
         .collect();
     let barrier = Arc::new(Barrier::new(requests.len()));
     let handles: Vec<_> = requests
@@ -438,7 +529,7 @@ fn concurrent_releases_never_overspend_the_budget() {
             let (s, barrier) = (Arc::clone(&s), Arc::clone(&barrier));
             std::thread::spawn(move || {
                 barrier.wait();
-                s.send(&request)
+                s.send_signed(&request)
             })
         })
         .collect();
@@ -452,7 +543,7 @@ fn concurrent_releases_never_overspend_the_budget() {
         .filter(|r| matches!(r, Err(HttpError::Refused(p)) if p.kind.ends_with("budget-exhausted")))
         .count();
     assert_eq!((granted, exhausted), (5, 15));
-    let budgets = s.broker().budgets().unwrap();
+    let budgets = s.broker().budgets(&s.owner.identity).unwrap();
     assert_eq!(budgets.len(), 1);
     assert_eq!(
         (budgets[0].spent_micros, budgets[0].releases),
@@ -494,7 +585,7 @@ fn a_replayed_approval_cannot_undo_a_revocation_in_the_same_second() {
     );
     let isolate = EphemeralIdentity::generate();
     assert_eq!(
-        refusal_code(s.send(&s.request(M, &isolate))),
+        refusal_code(s.send(&isolate, &s.request(M, &isolate))),
         "measurement-revoked"
     );
 }
@@ -503,7 +594,212 @@ fn a_replayed_approval_cannot_undo_a_revocation_in_the_same_second() {
 fn an_expired_challenge_is_refused() {
     let s = setup_with(&Terms::default(), &["--challenge-ttl", "0"]);
     s.decide(Decision::Approve);
-    let request = s.request(M, &EphemeralIdentity::generate());
-    assert_eq!(refusal_code(s.send(&request)), "nonce-expired");
+    let isolate = EphemeralIdentity::generate();
+    let request = s.request(M, &isolate);
+    assert_eq!(refusal_code(s.send(&isolate, &request)), "nonce-expired");
     assert_eq!(s.spent_micros(), 0);
+}
+
+/// Attack 1 at the broker: an outsider seals rows of its choosing under the owner's name with
+/// a key of its own. The broker refuses before anything is spent, and the refusal is recorded as
+/// a refusal, never logged as a release.
+#[test]
+fn an_envelope_not_signed_by_its_owner_is_refused() {
+    let s = setup(&Terms::default());
+    s.decide(Decision::Approve);
+    let forger = Identity::generate("alice", Some("http://127.0.0.1:9".into())).unwrap();
+    let (forged, _, _) = envelope_header(&forger, &s.agreement, "visits");
+    // It cannot register the forgery with the owner's broker…
+    let registered = s.broker().register(&forged);
+    assert!(
+        format!("{:#}", registered.unwrap_err()).contains("envelope-forged"),
+        "registration of a forged header"
+    );
+    // …nor get a key for it.
+    let isolate = EphemeralIdentity::generate();
+    let mut r = s.request(M, &isolate);
+    r.header = forged;
+    assert_eq!(refusal_code(s.send(&isolate, &r)), "envelope-forged");
+    assert_eq!(s.spent_micros(), 0);
+    assert!(s.releases().is_empty());
+    assert_no_release_logged(&s);
+}
+
+/// Attack 2 at the broker: the owner's envelope for one agreement, put into another agreement's
+/// job with the same dataset name and schema.
+#[test]
+fn an_envelope_sealed_for_another_agreement_is_refused() {
+    let s = setup(&Terms::default());
+    s.decide(Decision::Approve);
+    let second = agreement(
+        &s.owner.identity,
+        &s.reader,
+        &M,
+        &Terms {
+            name: "second",
+            ..Terms::default()
+        },
+    );
+    s.log.publish(&second);
+    let approve = sealroom_cli::owner::decide(
+        &s.owner.identity,
+        second.id,
+        Platform::Sim,
+        M,
+        Decision::Approve,
+    )
+    .unwrap();
+    s.broker().decide(&approve).unwrap();
+    let isolate = EphemeralIdentity::generate();
+    let nonce = s.challenge();
+    let keys = isolate.public();
+    let r = ReleaseRequest {
+        agreement: second.clone(),
+        run_request: s.reader.sign_run_request(second.id, now()),
+        dataset: "visits".into(),
+        nonce,
+        isolate_keys: keys,
+        evidence: attester(&s.platform, M).attest(report_data(&nonce, &second.id, &keys)),
+        // The first agreement's envelope, registered there.
+        header: s.header.clone(),
+        dry_run: false,
+    };
+    assert_eq!(
+        refusal_code(s.send(&isolate, &r)),
+        "envelope-other-agreement"
+    );
+    assert_eq!(s.spent_micros(), 0);
+    assert!(s.releases().is_empty());
+}
+
+/// An envelope the owner sealed but never registered, and an older version after a re-seal.
+#[test]
+fn only_the_envelope_the_owner_registered_last_is_released() {
+    let s = setup(&Terms::default());
+    s.decide(Decision::Approve);
+    let (unregistered, _, _) = envelope_header(&s.owner.identity, &s.agreement, "visits");
+    let isolate = EphemeralIdentity::generate();
+    let mut r = s.request(M, &isolate);
+    r.header = unregistered;
+    assert_eq!(refusal_code(s.send(&isolate, &r)), "envelope-unregistered");
+
+    // The owner re-seals (a new version) and registers it: it runs; the old one is refused,
+    // and cannot be registered again.
+    let (v2, v2_digest, _) = envelope_header(&s.owner.identity, &s.agreement, "visits");
+    s.broker().register(&v2).unwrap();
+    let isolate = EphemeralIdentity::generate();
+    assert_eq!(
+        refusal_code(s.send(&isolate, &s.request(M, &isolate))),
+        "envelope-superseded"
+    );
+    let again = s.broker().register(&s.header).unwrap_err();
+    assert!(
+        format!("{again:#}").contains("envelope-superseded"),
+        "{again:#}"
+    );
+    assert_eq!(s.spent_micros(), 0);
+    let mut r = s.request(M, &isolate);
+    r.header = v2;
+    let ReleaseAnswer::Granted(grant) = s.send(&isolate, &r).unwrap() else {
+        panic!("the current version must be released")
+    };
+    let entry = sealroom_ledger::LogEntry::from_bytes(&grant.log.entry).unwrap();
+    let sealroom_ledger::Statement::KeyRelease(release) = entry.statement else {
+        panic!("not a key release")
+    };
+    assert_eq!(release.envelope, v2_digest, "the log names the envelope");
+}
+
+/// Attack 3 at the broker: runs must come from a party the agreement allows, signed, fresh,
+/// once, and within the daily cap.
+#[test]
+fn run_requests_are_checked_by_the_broker() {
+    let s = setup(&Terms {
+        runs: "[runs]\nrequesters = [\"bob\"]\nmax_runs_per_day = 2\n",
+        ..Terms::default()
+    });
+    s.decide(Decision::Approve);
+    let send_run = |run: SignedRunRequest| {
+        let isolate = EphemeralIdentity::generate();
+        s.send(&isolate, &s.request_for(run, M, &isolate))
+    };
+    // alice is a party but not allowed to start runs.
+    assert_eq!(
+        refusal_code(send_run(
+            s.owner.identity.sign_run_request(s.agreement.id, now())
+        )),
+        "run-not-allowed"
+    );
+    // An outsider signs as bob with its own key.
+    let impostor = Identity::generate("bob", None).unwrap();
+    assert_eq!(
+        refusal_code(send_run(impostor.sign_run_request(s.agreement.id, now()))),
+        "run-request-forged"
+    );
+    // bob's request from an hour ago.
+    assert_eq!(
+        refusal_code(send_run(
+            s.reader
+                .sign_run_request(s.agreement.id, now().plus_seconds(-3600))
+        )),
+        "run-request-stale"
+    );
+    assert_eq!(s.spent_micros(), 0);
+    // One genuine request starts one run: used again (by a second isolate), it is refused.
+    let run = s.run_request();
+    assert!(matches!(
+        send_run(run.clone()).unwrap(),
+        ReleaseAnswer::Granted(_)
+    ));
+    assert_eq!(refusal_code(send_run(run)), "run-request-replayed");
+    // The second run of the day is allowed, the third is not.
+    assert!(matches!(
+        send_run(s.run_request()).unwrap(),
+        ReleaseAnswer::Granted(_)
+    ));
+    assert_eq!(refusal_code(send_run(s.run_request())), "run-cap-reached");
+    assert_eq!(s.spent_micros(), 2_000_000);
+    assert_eq!(s.releases().len(), 2);
+}
+
+/// Budgets, releases and refusals are the owner's to see.
+#[test]
+fn only_the_owner_reads_its_brokers_records() {
+    let s = setup(&Terms::default());
+    let url = format!("{}/v1/budgets", s.owner.process.url);
+    let anonymous = s.client.get::<serde_json::Value>(&url);
+    let Err(HttpError::Refused(p)) = anonymous else {
+        panic!("{anonymous:?}")
+    };
+    assert_eq!(
+        (p.kind.as_str(), p.status),
+        ("urn:sealroom:refusal:unauthenticated", 401)
+    );
+    let other_party = s.broker().budgets(&s.reader).unwrap_err();
+    assert!(
+        format!("{other_party:#}").contains("not-the-owner"),
+        "{other_party:#}"
+    );
+    // A signature for another path does not open this one.
+    let path_signed = s.owner.identity.sign_request("GET", "/v1/refusals", now());
+    let replayed = s
+        .client
+        .get_authorized::<serde_json::Value>(&url, &path_signed);
+    assert!(matches!(replayed, Err(HttpError::Refused(p)) if p.kind.ends_with("unauthenticated")));
+    assert!(s.broker().budgets(&s.owner.identity).unwrap().is_empty());
+}
+
+/// Nothing in the log speaks of a release of the owner's data.
+fn assert_no_release_logged(s: &Setup) {
+    let client =
+        sealroom_ledger::LogClient::new(&s.log.process.url, std::time::Duration::from_secs(10));
+    let checkpoint = client.checkpoint(&s.log.key()).unwrap();
+    let entries = client.entries(0, checkpoint.size).unwrap();
+    for bytes in entries {
+        let entry = sealroom_ledger::LogEntry::from_bytes(&bytes).unwrap();
+        assert!(
+            !matches!(entry.statement, sealroom_ledger::Statement::KeyRelease(_)),
+            "a refusal was logged as a release"
+        );
+    }
 }

@@ -160,6 +160,11 @@ fn quickstart_by_hand() {
         host_url.clone(),
         "/v1/platform",
     );
+    for card in ["adplatform.card.json", "advertiser.card.json"] {
+        ok(d, &["host", "party", "add", "--data", "host-data", card]);
+    }
+    let served = json(d, &["host", "party", "list", "--data", "host-data"]);
+    assert_eq!(served.as_array().unwrap().len(), 2);
     let platform = json(d, &["platform", "--host", &host_url]);
     let log_key = platform["log_key"].as_str().unwrap().to_string();
     let sim = platform["simulator_platform_key"]
@@ -260,6 +265,10 @@ fn quickstart_by_hand() {
         ],
     );
     assert_eq!(signed["missing_signatures"], serde_json::json!([]));
+    ok(
+        d,
+        &["publish", "--host", &host_url, "agreement.signed.json"],
+    );
 
     for (owner, dataset) in [("adplatform", "exposures"), ("advertiser", "purchases")] {
         let sealed = json(
@@ -278,7 +287,8 @@ fn quickstart_by_hand() {
                 &format!("{dataset}.envelope"),
             ],
         );
-        assert!(sealed["rows"].as_u64().unwrap() >= 200);
+        assert!(sealed["seal"]["rows"].as_u64().unwrap() >= 200);
+        assert_eq!(sealed["registered"]["registration"], "registered");
         ok(
             d,
             &[
@@ -301,10 +311,6 @@ fn quickstart_by_hand() {
             ],
         );
     }
-    ok(
-        d,
-        &["publish", "--host", &host_url, "agreement.signed.json"],
-    );
     let job = json(
         d,
         &[
@@ -313,6 +319,8 @@ fn quickstart_by_hand() {
             &host_url,
             "--agreement",
             "agreement.signed.json",
+            "--key",
+            "advertiser.key",
         ],
     );
     assert_eq!(job["status"], "finished");
@@ -345,7 +353,7 @@ fn quickstart_by_hand() {
     let not_reader = sealroom(d, &open_as("adplatform.key"));
     assert_eq!(not_reader.status.code(), Some(1));
 
-    let budgets = json(d, &["budget", "--party", "adplatform.card.json"]);
+    let budgets = json(d, &["budget", "--key", "adplatform.key"]);
     assert_eq!(budgets[0]["spent_micros"], 1_000_000);
 
     ok(
@@ -368,6 +376,8 @@ fn quickstart_by_hand() {
             &host_url,
             "--agreement",
             "agreement.signed.json",
+            "--key",
+            "adplatform.key",
         ],
     );
     assert_eq!(refused.status.code(), Some(1));

@@ -47,14 +47,16 @@ fn demo_releases_the_overlap_within_the_noise_bound_and_refuses_what_it_must() {
         [
             "not-a-reader",
             "urn:sealroom:refusal:measurement-not-in-agreement",
+            "urn:sealroom:host:envelope-signature-invalid",
+            "urn:sealroom:host:run-request-forged",
             "urn:sealroom:refusal:measurement-revoked",
             "urn:sealroom:refusal:budget-exhausted"
         ]
     );
     assert!(
-        report.refusals[3].attempt.contains("after 3 more runs"),
+        report.refusals[5].attempt.contains("after 3 more runs"),
         "{:?}",
-        report.refusals[3]
+        report.refusals[5]
     );
 }
 
@@ -73,7 +75,7 @@ fn a_flipped_byte_fails_the_job_naming_dataset_and_chunk_and_stores_nothing() {
     let d = deployment(10_000);
     let path = sealroom_host::blobs::BlobStore::new(&d.dir.join("host/blobs"))
         .unwrap()
-        .dataset_path("adplatform", "exposures");
+        .dataset_path(&d.agreement.id, "adplatform", "exposures");
     let mut bytes = std::fs::read(&path).unwrap();
     let header_len = MAGIC.len()
         + 4
@@ -97,7 +99,7 @@ fn a_flipped_byte_fails_the_job_naming_dataset_and_chunk_and_stores_nothing() {
         error.message
     );
     assert!(record.outputs.is_empty() && record.receipt.is_none());
-    let fetched = d.host.outputs(&record.job_id, "advertiser");
+    let fetched = d.host.outputs(&d.advertiser.identity, &record.job_id);
     assert!(
         fetched
             .unwrap_err()
@@ -114,16 +116,23 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     let verifier = d.verifier();
     let key = d.log_key().unwrap();
 
-    let refused = d.host.outputs(&record.job_id, "adplatform").unwrap_err();
+    let refused = d
+        .host
+        .outputs(&d.adplatform.identity, &record.job_id)
+        .unwrap_err();
     assert!(
         refused.to_string().contains("no-output-for-reader"),
         "{refused}"
     );
 
-    let bundle = d.host.outputs(&record.job_id, "advertiser").unwrap();
+    let bundle = d
+        .host
+        .outputs(&d.advertiser.identity, &record.job_id)
+        .unwrap();
     let opened = reader::open_outputs(
         &d.advertiser.identity,
         &d.agreement,
+        &record.job_id,
         &bundle,
         &verifier,
         &key,
@@ -133,6 +142,7 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     let err = reader::open_outputs(
         &d.adplatform.identity,
         &d.agreement,
+        &record.job_id,
         &bundle,
         &verifier,
         &key,
@@ -147,6 +157,7 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     let err = reader::open_outputs(
         &d.advertiser.identity,
         &d.agreement,
+        &record.job_id,
         &tampered,
         &verifier,
         &key,
@@ -162,6 +173,7 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     let err = reader::open_outputs(
         &d.advertiser.identity,
         &d.agreement,
+        &record.job_id,
         &swapped,
         &verifier,
         &key,
@@ -175,6 +187,7 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     let err = reader::open_outputs(
         &d.advertiser.identity,
         &d.agreement,
+        &record.job_id,
         &bundle,
         &verifier,
         &other_log,
@@ -190,6 +203,7 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
     let err = reader::open_outputs(
         &d.advertiser.identity,
         &d.agreement,
+        &record.job_id,
         &bundle,
         &untrusting,
         &key,
@@ -228,7 +242,7 @@ fn an_unreachable_broker_fails_the_job_without_spending_the_other_owners_budget(
     let spent: u64 = d
         .adplatform
         .broker
-        .budgets()
+        .budgets(&d.adplatform.identity)
         .unwrap()
         .iter()
         .map(|b| b.spent_micros)
@@ -250,10 +264,14 @@ fn purchase_value_with_gaussian_noise_releases_only_discovered_campaigns_above_t
     let d = Deployment::start(&options(), privacy, data::generate(10_000, 11), &|_| {}).unwrap();
     let record = d.run_job().unwrap();
     assert_eq!(record.status, JobStatus::Finished, "{:?}", record.error);
-    let bundle = d.host.outputs(&record.job_id, "advertiser").unwrap();
+    let bundle = d
+        .host
+        .outputs(&d.advertiser.identity, &record.job_id)
+        .unwrap();
     let opened = reader::open_outputs(
         &d.advertiser.identity,
         &d.agreement,
+        &record.job_id,
         &bundle,
         &d.verifier(),
         &d.log_key().unwrap(),
@@ -328,11 +346,11 @@ fn noise_that_cannot_be_sized_fails_the_job_before_any_key_or_budget_is_spent() 
     );
     for party in [&d.adplatform, &d.advertiser] {
         assert!(
-            party.broker.budgets().unwrap().is_empty(),
+            party.broker.budgets(&party.identity).unwrap().is_empty(),
             "no budget may be spent"
         );
         assert!(
-            party.broker.releases().unwrap().is_empty(),
+            party.broker.releases(&party.identity).unwrap().is_empty(),
             "no key may be released"
         );
     }

@@ -58,6 +58,13 @@ impl<'de> Deserialize<'de> for Timestamp {
 pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> Timestamp;
+
+    /// The current time in milliseconds since the Unix epoch (for ordering an owner's envelopes).
+    fn now_millis(&self) -> u64 {
+        u64::try_from(self.now().0)
+            .unwrap_or(0)
+            .saturating_mul(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -67,6 +74,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    fn now_millis(&self) -> u64 {
+        u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
     }
 }
 

@@ -34,3 +34,13 @@ pub const REPORT_DATA: &str = "sealroom/v1/report-data";
 pub const SIM_EVIDENCE: &str = "sealroom/v1/sim-evidence";
 /// Statements written to the transparency log, signed by their writer.
 pub const LOG_ENTRY: &str = "sealroom/v1/log-entry";
+/// An owner's signature over its envelope header.
+pub const ENVELOPE_HEADER_SIGNATURE: &str = "sealroom/v1/envelope-header-signature";
+/// A party's signed request to run an agreement's program.
+pub const RUN_REQUEST: &str = "sealroom/v1/run-request";
+/// The job id derived from a run request.
+pub const JOB_ID: &str = "sealroom/v1/job-id";
+/// An isolate's release request, signed by its ephemeral key.
+pub const RELEASE_REQUEST: &str = "sealroom/v1/release-request";
+/// A party's signature over an HTTP request (method, path, time).
+pub const HTTP_REQUEST: &str = "sealroom/v1/http-request";

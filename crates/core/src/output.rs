@@ -8,6 +8,7 @@ use crate::epsilon::Epsilon;
 use crate::ids::{AgreementId, Digest, Fingerprint, JobId, Measurement};
 use crate::labels;
 use crate::log::LoggedEntry;
+use crate::run::SignedRunRequest;
 use crate::sign::{Signature, SignatureError, verify};
 use crate::wire::Sealed;
 
@@ -87,6 +88,8 @@ pub struct InputRecord {
     pub owner: String,
     /// Dataset name.
     pub dataset: String,
+    /// Digest of the owner-signed envelope header (what the owner registered and the log names).
+    pub header_digest: Digest,
     /// Digest of the whole envelope file.
     pub envelope_digest: Digest,
     /// ε debited from its budget.
@@ -120,6 +123,8 @@ pub struct Receipt {
     pub job_id: JobId,
     /// The agreement it ran under.
     pub agreement_id: AgreementId,
+    /// The party's signed request that started the job; `job_id` derives from it.
+    pub run_request: SignedRunRequest,
     /// The platform it ran on.
     pub platform: Platform,
     /// The measured runtime.

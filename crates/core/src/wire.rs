@@ -4,11 +4,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::agreement::SignedAgreement;
 use crate::attestation::{Evidence, IsolateKeys};
+use crate::canonical::{CanonicalError, canonical_json};
 use crate::clock::Timestamp;
+use crate::envelope::EnvelopeHeader;
 use crate::epsilon::Epsilon;
 use crate::ids::{AgreementId, Digest, JobId};
+use crate::labels;
 use crate::log::LoggedEntry;
 use crate::output::{SealedOutput, SignedReceipt};
+use crate::run::SignedRunRequest;
+use crate::sign::{Signature, SignatureError, verify};
 
 /// An HPKE single-shot ciphertext: the encapsulated key and the AEAD ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,16 +54,16 @@ pub struct Challenge {
     pub expires_at: Timestamp,
 }
 
-/// An isolate's request for a dataset key (`POST /v1/releases`).
+/// An isolate's request for a dataset key (`POST /v1/releases`), signed by the isolate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// The agreement with every party's signature.
     pub agreement: SignedAgreement,
+    /// The party's request that started this job; the job id derives from it.
+    pub run_request: SignedRunRequest,
     /// Dataset name (the broker's own).
     pub dataset: String,
-    /// The job asking.
-    pub job_id: JobId,
     /// The nonce from [`Challenge`].
     #[serde(with = "crate::bytes::b64_array")]
     pub nonce: [u8; 32],
@@ -66,14 +71,48 @@ pub struct ReleaseRequest {
     pub isolate_keys: IsolateKeys,
     /// Evidence whose report data binds nonce, agreement id and keys.
     pub evidence: Evidence,
-    /// The data key as wrapped in the envelope header.
-    pub wrapped_key: Sealed,
-    /// Digest of the envelope header the key came from.
-    pub header_digest: Digest,
+    /// The owner-signed header of the envelope the isolate was given; it holds the wrapped key.
+    pub header: EnvelopeHeader,
     /// Run every check but consume nothing and release nothing: lets an isolate learn of any
     /// refusal from every broker before any budget is spent.
-    #[serde(default)]
     pub dry_run: bool,
+}
+
+impl ReleaseRequest {
+    /// The job this request is for.
+    pub fn job_id(&self) -> Result<JobId, CanonicalError> {
+        self.run_request.job_id()
+    }
+}
+
+/// A release request signed by the isolate's ephemeral key (the one its evidence binds), so that
+/// nobody between isolate and broker can change it, e.g. turn a dry run into a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedReleaseRequest {
+    /// The request.
+    pub request: ReleaseRequest,
+    /// Signature by `request.isolate_keys.signing` over `sealroom/v1/release-request ‖ 0x00 ‖`
+    /// the canonical request.
+    pub signature: Signature,
+}
+
+impl SignedReleaseRequest {
+    /// The canonical bytes that are signed.
+    pub fn signed_bytes(request: &ReleaseRequest) -> Result<Vec<u8>, CanonicalError> {
+        canonical_json(request)
+    }
+
+    /// Checks the isolate's signature.
+    pub fn verify(&self) -> Result<(), SignatureError> {
+        let bytes = Self::signed_bytes(&self.request).map_err(|_| SignatureError::Mismatch)?;
+        verify(
+            &self.request.isolate_keys.signing,
+            labels::RELEASE_REQUEST,
+            &bytes,
+            &self.signature,
+        )
+    }
 }
 
 /// Associated data of a released key: binds it to agreement, job, dataset and envelope header.
@@ -153,6 +192,8 @@ pub struct JobSpec {
     pub job_id: JobId,
     /// The signed agreement.
     pub agreement: SignedAgreement,
+    /// The party's request that started the job (the job id derives from it).
+    pub run_request: SignedRunRequest,
     /// Every dataset of the agreement.
     pub inputs: Vec<JobInput>,
 }

@@ -10,7 +10,12 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signer, SigningKey};
 use sealroom_core::bytes;
 use sealroom_core::canonical::signing_message;
+use sealroom_core::clock::Timestamp;
+use sealroom_core::ids::AgreementId;
+use sealroom_core::labels;
 use sealroom_core::party::{PARTY_CARD_FORMAT, PartyCard, SigningPublicKey, is_valid_name};
+use sealroom_core::request_auth::RequestAuth;
+use sealroom_core::run::{RUN_REQUEST_FORMAT, RunRequest, SignedRunRequest};
 use sealroom_core::sign::Signature;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -124,6 +129,36 @@ impl Identity {
     /// Signs `label ‖ 0x00 ‖ bytes`.
     pub fn sign(&self, label: &str, bytes: &[u8]) -> Signature {
         sign_with(&self.signing, label, bytes)
+    }
+
+    /// The `Authorization` header value that proves this party sent `method path_and_query` at
+    /// `at` (see `sealroom_core::request_auth`).
+    pub fn sign_request(&self, method: &str, path_and_query: &str, at: Timestamp) -> String {
+        RequestAuth {
+            key: SigningPublicKey(self.signing.verifying_key().to_bytes()),
+            at,
+            signature: self.sign(
+                labels::HTTP_REQUEST,
+                &RequestAuth::message(method, path_and_query, at),
+            ),
+        }
+        .to_header()
+    }
+
+    /// A signed request for one run of `agreement`, issued at `now`.
+    pub fn sign_run_request(&self, agreement: AgreementId, now: Timestamp) -> SignedRunRequest {
+        let request = RunRequest {
+            format: RUN_REQUEST_FORMAT.into(),
+            agreement,
+            requested_by: self.name.clone(),
+            issued_at: now,
+            nonce: crate::random::array(),
+        };
+        let bytes = request
+            .signed_bytes()
+            .expect("a run request has a canonical form");
+        let signature = self.sign(labels::RUN_REQUEST, &bytes);
+        SignedRunRequest { request, signature }
     }
 
     /// Writes the key file with mode 0600, refusing to overwrite.

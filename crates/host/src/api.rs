@@ -3,35 +3,35 @@
 //! | method and path | does |
 //! |---|---|
 //! | `GET /v1/platform` | the simulator platform key and the measurement of the isolate this host runs |
-//! | `PUT /v1/datasets/{owner}/{dataset}` | upload an envelope (streamed; stored only when complete and valid) |
-//! | `GET /v1/datasets/{owner}/{dataset}` | size and digest of the stored envelope |
-//! | `POST /v1/agreements` | store a signed agreement that is in force |
+//! | `POST /v1/agreements` | store a signed agreement in force whose parties are all onboarded |
 //! | `GET /v1/agreements/{id}` | a stored agreement |
-//! | `POST /v1/jobs` | run an agreement's program in a fresh isolate; answers when it ends |
-//! | `GET /v1/jobs/{id}` | a job's record |
-//! | `GET /v1/jobs/{id}/outputs/{reader}` | the receipt and the outputs sealed to `reader` |
+//! | `PUT /v1/agreements/{id}/datasets/{owner}/{dataset}` | upload an envelope: its owner-signed header is checked before the rest is read; stored only when complete |
+//! | `GET /v1/agreements/{id}/datasets/{owner}/{dataset}` | size and digests of the stored envelope (parties only) |
+//! | `GET /v1/agreements/{id}/jobs` | the agreement's jobs, newest first (parties only) |
+//! | `POST /v1/jobs` | a party's signed run request: queue a job (202); it runs in a fresh isolate when one is free |
+//! | `GET /v1/jobs/{id}?wait=SECONDS` | a job's record, waiting up to 60 s for it to end (parties only) |
+//! | `GET /v1/jobs/{id}/outputs/{reader}` | the receipt and the outputs sealed to `reader` (that reader only) |
 //! | `/v1/log/...` | the transparency log (see [`crate::log_api`]) |
 //!
-//! The host logs what it does: the runtime it runs (at start), every agreement it
-//! stores, and every finished job.
+//! "Parties only" means a request signed by a party of the agreement
+//! (`Authorization: Sealroom …`, see `sealroom_core::request_auth`). The host serves only
+//! parties its operator onboarded (`sealroom host party add`). Every error is an RFC 9457
+//! problem document. The host logs what it does: the runtime it runs (at start), every
+//! agreement it stores, and every finished job.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use http_body_util::BodyExt;
 use sealroom_attest::SimPlatformKey;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::clock::Clock;
-use sealroom_core::ids::{JobId, Measurement};
-use sealroom_core::output::OutputBundle;
-use sealroom_core::party::{SigningPublicKey, is_valid_name};
-use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
+use sealroom_core::ids::{AgreementId, Measurement};
+use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_service::{ProblemResponse, ServiceError};
 use serde::{Deserialize, Serialize};
 
@@ -40,8 +40,8 @@ use sealroom_ledger::{
 };
 use sealroom_programs::BuiltinCatalog;
 
-use crate::blobs::{BlobStore, UploadError};
-use crate::jobs::{IsolateLauncher, JobRecord, RunJob};
+use crate::blobs::BlobStore;
+use crate::jobs::IsolateLauncher;
 use crate::store::HostStore;
 
 /// How a host is set up.
@@ -55,10 +55,17 @@ pub struct HostConfig {
     pub max_upload_bytes: u64,
     /// A job running longer is killed.
     pub job_timeout: Duration,
+    /// At most this many isolates run at once; further jobs wait in the queue.
+    pub max_isolates: usize,
+    /// At most this many jobs wait or run at once over all agreements; more are refused.
+    pub max_queued_jobs: usize,
     /// The log's origin line, used only when the log key is first created
     /// (default `localhost/sealroom-log/<random>`).
     pub log_origin: Option<String>,
 }
+
+/// The host's database file in its data directory.
+pub const HOST_DATABASE: &str = "host.sqlite";
 
 /// A host could not start.
 #[derive(Debug, thiserror::Error)]
@@ -99,13 +106,14 @@ pub struct PlatformInfo {
 
 /// A running host's state.
 pub struct Host {
-    store: HostStore,
+    pub(crate) store: HostStore,
     log: Arc<Log>,
-    blobs: BlobStore,
-    launcher: IsolateLauncher,
-    clock: Arc<dyn Clock>,
+    pub(crate) blobs: BlobStore,
+    pub(crate) launcher: IsolateLauncher,
+    pub(crate) clock: Arc<dyn Clock>,
     platform: PlatformInfo,
-    max_upload_bytes: u64,
+    pub(crate) max_upload_bytes: u64,
+    pub(crate) queue: crate::runner::JobQueue,
 }
 
 impl Host {
@@ -141,7 +149,7 @@ impl Host {
         .map_err(|e| HostError::Log(e.to_string()))?;
         let log_key = log.verifier_key().to_string();
         let host = Arc::new(Self {
-            store: HostStore::open(&config.data_dir.join("host.sqlite"))?,
+            store: HostStore::open(&config.data_dir.join(HOST_DATABASE))?,
             log: Arc::new(log),
             blobs: BlobStore::new(&blobs_dir).map_err(io(&blobs_dir))?,
             launcher: IsolateLauncher {
@@ -156,7 +164,18 @@ impl Host {
                 log_key,
             },
             max_upload_bytes: config.max_upload_bytes,
+            queue: crate::runner::JobQueue::new(config.max_isolates, config.max_queued_jobs),
         });
+        let interrupted = host
+            .store
+            .fail_interrupted_jobs(host.clock.now())
+            .map_err(|e| HostError::Log(e.to_string()))?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "jobs left unfinished by the last run were marked failed"
+            );
+        }
         let programs = BuiltinCatalog
             .list()
             .iter()
@@ -192,7 +211,7 @@ impl Host {
         self.log.append(CheckedEntry::parse(entry.to_bytes())?)
     }
 
-    async fn log_statement_async(
+    pub(crate) async fn log_statement_async(
         self: &Arc<Self>,
         statement: Statement,
     ) -> Result<Appended, ProblemResponse> {
@@ -205,152 +224,132 @@ impl Host {
 
     /// The HTTP routes.
     pub fn router(self: Arc<Self>) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/v1/platform", get(platform))
-            .route("/v1/datasets/{owner}/{dataset}", get(dataset).put(upload))
             .route("/v1/agreements", post(put_agreement))
             .route("/v1/agreements/{id}", get(agreement))
-            .route("/v1/jobs", post(run_job))
-            .route("/v1/jobs/{id}", get(job))
-            .route("/v1/jobs/{id}/outputs/{reader}", get(outputs))
+            .route(
+                "/v1/agreements/{id}/datasets/{owner}/{dataset}",
+                get(crate::upload::dataset).put(crate::upload::upload),
+            )
+            .route("/v1/agreements/{id}/jobs", get(crate::runner::jobs_of))
+            .route("/v1/jobs", post(crate::runner::request_job))
+            .route("/v1/jobs/{id}", get(crate::runner::job))
+            .route(
+                "/v1/jobs/{id}/outputs/{reader}",
+                get(crate::runner::outputs),
+            )
             .merge(crate::log_api::router())
-            .with_state(self)
+            .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+            .with_state(self);
+        sealroom_service::with_problem_details(router, "host")
     }
 
-    /// Runs a job to its end: checks, a fresh isolate, and storage of what it returns.
-    pub async fn run_job(self: &Arc<Self>, request: &RunJob) -> Result<JobRecord, ProblemResponse> {
-        let agreement = self
-            .store
-            .agreement(&request.agreement_id)
-            .map_err(internal)?
+    /// A stored agreement, or `agreement-unknown`.
+    pub(crate) fn stored_agreement(
+        &self,
+        id: &AgreementId,
+    ) -> Result<SignedAgreement, ProblemResponse> {
+        self.store.agreement(id).map_err(internal)?.ok_or_else(|| {
+            problem(
+                "agreement-unknown",
+                StatusCode::NOT_FOUND,
+                format!("no agreement {id} is stored; POST it to /v1/agreements first"),
+            )
+        })
+    }
+
+    /// The party of `agreement` that signed this request, or `unauthenticated` / `not-a-party`.
+    pub(crate) fn signing_party<'a>(
+        &self,
+        request: &SignedHttpRequest,
+        agreement: &'a SignedAgreement,
+    ) -> Result<&'a PartyCard, ProblemResponse> {
+        let key = sealroom_service::authenticate(
+            &request.headers,
+            &request.method,
+            &request.uri,
+            self.clock.now(),
+        )
+        .map_err(|e| problem("unauthenticated", StatusCode::UNAUTHORIZED, e.to_string()))?;
+        agreement
+            .agreement
+            .parties
+            .iter()
+            .find(|p| p.signing_key == key)
             .ok_or_else(|| {
                 problem(
-                    "agreement-unknown",
-                    StatusCode::NOT_FOUND,
+                    "not-a-party",
+                    StatusCode::FORBIDDEN,
                     format!(
-                        "no agreement {} is stored; POST it to /v1/agreements first",
-                        request.agreement_id
+                        "only parties of agreement {} may see this",
+                        agreement.id.short()
                     ),
                 )
-            })?;
-        let now = self.clock.now();
-        agreement.check_in_force(now).map_err(|e| {
-            problem(
-                "agreement-not-in-force",
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.to_string(),
-            )
-        })?;
-        let mut inputs = Vec::new();
-        for d in &agreement.agreement.datasets {
-            let blob = self
-                .store
-                .dataset(&d.owner, &d.name)
-                .map_err(internal)?
-                .ok_or_else(|| {
-                    problem(
-                        "dataset-missing",
-                        StatusCode::CONFLICT,
-                        format!("dataset {} has not been uploaded", d.qualified_name()),
-                    )
-                })?;
-            inputs.push(JobInput {
-                owner: d.owner.clone(),
-                dataset: d.name.clone(),
-                path: blob.path.to_string_lossy().into(),
-            });
-        }
-        let job_id = JobId(sealroom_crypto::random::array());
-        self.store
-            .start_job(&job_id, &agreement.id, now)
-            .map_err(internal)?;
-        let spec = JobSpec {
-            job_id,
-            agreement,
-            inputs,
-        };
-        tracing::info!(job = %job_id, "starting isolate");
-        let outcome = self.launcher.run(&spec).await;
-        let finished_at = self.clock.now();
-        match outcome {
-            JobOutcome::Finished { receipt, outputs }
-                if receipt.receipt.job_id == job_id
-                    && outputs.iter().all(|o| o.job_id == job_id) =>
-            {
-                self.store
-                    .finish_job(&job_id, &receipt, &outputs, finished_at)
-                    .map_err(internal)?;
-                let receipt_digest = sealroom_core::canonical::canonical_digest(
-                    sealroom_core::labels::RECEIPT,
-                    receipt.as_ref(),
-                )
-                .map_err(internal)?;
-                self.log_statement_async(Statement::JobFinished {
-                    job: job_id,
-                    agreement: receipt.receipt.agreement_id,
-                    receipt: receipt_digest,
-                    outputs: receipt.receipt.outputs.clone(),
-                    at: finished_at,
-                })
-                .await?;
-            }
-            JobOutcome::Finished { .. } => {
-                let failure = sealroom_core::wire::JobFailure {
-                    code: "isolate-misbehaved".into(),
-                    dataset: None,
-                    refusal: None,
-                    message: "the isolate returned outputs for another job".into(),
-                };
-                self.store
-                    .fail_job(&job_id, &failure, finished_at)
-                    .map_err(internal)?;
-            }
-            JobOutcome::Failed { error } => {
-                tracing::warn!(job = %job_id, code = error.code, "job failed: {}", error.message);
-                self.store
-                    .fail_job(&job_id, &error, finished_at)
-                    .map_err(internal)?;
-            }
-        }
-        self.store
-            .job(&job_id)
-            .map_err(internal)?
-            .ok_or_else(|| internal("job vanished"))
+            })
     }
 }
 
-type Shared = State<Arc<Host>>;
+/// Largest JSON request body, in bytes (agreements and run requests are far smaller).
+const MAX_JSON_BODY: usize = 1 << 20;
 
-fn problem(code: &str, status: StatusCode, detail: impl Into<String>) -> ProblemResponse {
+/// What a handler needs of a request to check who signed it.
+pub(crate) struct SignedHttpRequest {
+    headers: axum::http::HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedHttpRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: parts.headers.clone(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+        })
+    }
+}
+
+pub(crate) type Shared = State<Arc<Host>>;
+
+pub(crate) fn problem(
+    code: &str,
+    status: StatusCode,
+    detail: impl Into<String>,
+) -> ProblemResponse {
     let title = match status {
         StatusCode::NOT_FOUND => "not found",
         StatusCode::BAD_REQUEST => "bad request",
         StatusCode::PAYLOAD_TOO_LARGE => "too large",
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "not allowed",
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => "busy",
+        StatusCode::INTERNAL_SERVER_ERROR => "internal error",
         _ => "refused",
     };
     ProblemResponse::new("host", code, status, title, detail)
 }
 
-fn internal(e: impl std::fmt::Display) -> ProblemResponse {
+/// An internal failure: logged with its cause, answered without it.
+pub(crate) fn internal(e: impl std::fmt::Display) -> ProblemResponse {
     tracing::error!("{e}");
-    problem("internal", StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    problem(
+        "internal",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the host failed; its operator's log says why",
+    )
 }
 
-fn check_names(owner: &str, dataset: &str) -> Result<(), ProblemResponse> {
-    if is_valid_name(owner) && is_valid_name(dataset) {
-        Ok(())
-    } else {
-        Err(problem(
-            "bad-name",
-            StatusCode::BAD_REQUEST,
-            "owner and dataset names are 1 to 64 of a-z, 0-9, '-' and '_'",
-        ))
-    }
-}
-
-fn parse_job(id: &str) -> Result<JobId, ProblemResponse> {
+pub(crate) fn parse_id<T: std::str::FromStr<Err = sealroom_core::ids::IdParseError>>(
+    code: &str,
+    id: &str,
+) -> Result<T, ProblemResponse> {
     id.parse().map_err(|e: sealroom_core::ids::IdParseError| {
-        problem("bad-job-id", StatusCode::BAD_REQUEST, e.to_string())
+        problem(code, StatusCode::BAD_REQUEST, e.to_string())
     })
 }
 
@@ -358,67 +357,30 @@ async fn platform(State(h): Shared) -> Json<PlatformInfo> {
     Json(h.platform.clone())
 }
 
-async fn upload(
-    State(h): Shared,
-    Path((owner, dataset)): Path<(String, String)>,
-    body: Body,
-) -> Result<Json<crate::blobs::StoredBlob>, ProblemResponse> {
-    check_names(&owner, &dataset)?;
-    let mut upload = h
-        .blobs
-        .begin(&owner, &dataset, h.max_upload_bytes)
-        .map_err(internal)?;
-    let mut body = body;
-    let refused = |e: UploadError| match e {
-        UploadError::TooLarge { .. } => problem(
-            "upload-too-large",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            e.to_string(),
-        ),
-        UploadError::NotTheDataset(_) => problem(
-            "not-the-dataset",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.to_string(),
-        ),
-        UploadError::Interrupted(_) => {
-            problem("upload-interrupted", StatusCode::BAD_REQUEST, e.to_string())
+/// Every party of `signed` must be onboarded with exactly the card the agreement lists, and
+/// every broker URL must be a plain base.
+fn check_parties(h: &Host, signed: &SignedAgreement) -> Result<(), ProblemResponse> {
+    for card in &signed.agreement.parties {
+        let onboarded = h.store.party(&card.name).map_err(internal)?;
+        if onboarded.as_ref() != Some(card) {
+            return Err(problem(
+                "party-not-onboarded",
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this host does not serve party {:?} with the card the agreement lists; its operator onboards parties with `sealroom host party add CARD`",
+                    card.name
+                ),
+            ));
         }
-        UploadError::Io(_) => internal(e),
-    };
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| refused(UploadError::Interrupted(e.to_string())))?;
-        if let Some(bytes) = frame.data_ref() {
-            upload.write(bytes).map_err(refused)?;
+        if let Some(Err(e)) = card.broker_base() {
+            return Err(problem(
+                "bad-broker-url",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.to_string(),
+            ));
         }
     }
-    let blobs = h.blobs.clone();
-    let stored = tokio::task::spawn_blocking(move || blobs.commit(upload))
-        .await
-        .map_err(internal)?
-        .map_err(refused)?;
-    h.store
-        .put_dataset(&stored, h.clock.now())
-        .map_err(internal)?;
-    tracing::info!(owner, dataset, size = stored.size, "dataset stored");
-    Ok(Json(stored))
-}
-
-async fn dataset(
-    State(h): Shared,
-    Path((owner, dataset)): Path<(String, String)>,
-) -> Result<Json<crate::blobs::StoredBlob>, ProblemResponse> {
-    check_names(&owner, &dataset)?;
-    h.store
-        .dataset(&owner, &dataset)
-        .map_err(internal)?
-        .map(Json)
-        .ok_or_else(|| {
-            problem(
-                "dataset-missing",
-                StatusCode::NOT_FOUND,
-                format!("dataset {owner}/{dataset} has not been uploaded"),
-            )
-        })
+    Ok(())
 }
 
 async fn put_agreement(
@@ -432,6 +394,7 @@ async fn put_agreement(
             e.to_string(),
         )
     })?;
+    check_parties(&h, &signed)?;
     h.store
         .put_agreement(&signed, h.clock.now())
         .map_err(internal)?;
@@ -450,62 +413,6 @@ async fn agreement(
     State(h): Shared,
     Path(id): Path<String>,
 ) -> Result<Json<SignedAgreement>, ProblemResponse> {
-    let id = id.parse().map_err(|e: sealroom_core::ids::IdParseError| {
-        problem("bad-agreement-id", StatusCode::BAD_REQUEST, e.to_string())
-    })?;
-    h.store
-        .agreement(&id)
-        .map_err(internal)?
-        .map(Json)
-        .ok_or_else(|| {
-            problem(
-                "agreement-unknown",
-                StatusCode::NOT_FOUND,
-                format!("no agreement {id} is stored"),
-            )
-        })
-}
-
-async fn run_job(
-    State(h): Shared,
-    Json(request): Json<RunJob>,
-) -> Result<Json<JobRecord>, ProblemResponse> {
-    h.run_job(&request).await.map(Json)
-}
-
-async fn job(State(h): Shared, Path(id): Path<String>) -> Result<Json<JobRecord>, ProblemResponse> {
-    let id = parse_job(&id)?;
-    h.store
-        .job(&id)
-        .map_err(internal)?
-        .map(Json)
-        .ok_or_else(|| problem("job-unknown", StatusCode::NOT_FOUND, format!("no job {id}")))
-}
-
-async fn outputs(
-    State(h): Shared,
-    Path((id, reader)): Path<(String, String)>,
-) -> Result<Json<OutputBundle>, ProblemResponse> {
-    let id = parse_job(&id)?;
-    let record = h
-        .store
-        .job(&id)
-        .map_err(internal)?
-        .ok_or_else(|| problem("job-unknown", StatusCode::NOT_FOUND, format!("no job {id}")))?;
-    let receipt = record.receipt.ok_or_else(|| {
-        problem(
-            "job-not-finished",
-            StatusCode::CONFLICT,
-            format!("job {id} has no outputs: it is {:?}", record.status),
-        )
-    })?;
-    let sealed = h.store.outputs_for(&id, &reader).map_err(internal)?;
-    if sealed.is_empty() {
-        return Err(problem(
-            "no-output-for-reader",
-            StatusCode::NOT_FOUND,
-            format!("job {id} sealed no output to {reader:?}"),
-        ));
-    }
-    Ok(Json(OutputBundle { receipt, sealed }))
+    let id = parse_id("bad-agreement-id", &id)?;
+    h.stored_agreement(&id).map(Json)
 }

@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sealroom_core::canonical::{Sha256, labeled_hasher};
-use sealroom_core::ids::Digest;
+use sealroom_core::envelope::EnvelopeHeader;
+use sealroom_core::ids::{AgreementId, Digest};
 use sealroom_core::labels;
-use sealroom_crypto::EnvelopeHeader;
 use sha2::Digest as _;
 
 /// An upload was refused; nothing was stored.
@@ -19,9 +19,6 @@ pub enum UploadError {
         /// The limit.
         limit: u64,
     },
-    /// Not an envelope, or one for another dataset.
-    #[error("{0}")]
-    NotTheDataset(String),
     /// The body could not be read.
     #[error("the upload was interrupted: {0}")]
     Interrupted(String),
@@ -33,6 +30,8 @@ pub enum UploadError {
 /// A stored envelope.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredBlob {
+    /// The agreement it was sealed for.
+    pub agreement: AgreementId,
     /// Owner's name.
     pub owner: String,
     /// Dataset name.
@@ -41,15 +40,20 @@ pub struct StoredBlob {
     pub size: u64,
     /// Labeled digest (`sealroom/v1/envelope`) of the file, as receipts record it.
     pub digest: Digest,
+    /// Digest of its owner-signed header.
+    pub header_digest: Digest,
     /// Where it is.
     #[serde(skip)]
     pub path: PathBuf,
 }
 
-/// An upload in progress: bytes go to a temporary file and are hashed on the way.
+/// An upload in progress: bytes go to a temporary file and are hashed on the way. Its header
+/// has been checked before the first byte was written.
 pub struct Upload {
+    agreement: AgreementId,
     owner: String,
     dataset: String,
+    header_digest: Digest,
     temp: tempfile::NamedTempFile,
     hasher: Sha256,
     size: u64,
@@ -72,19 +76,27 @@ impl BlobStore {
         })
     }
 
-    /// Where an owner's dataset lives.
-    pub fn dataset_path(&self, owner: &str, dataset: &str) -> PathBuf {
+    /// Where an owner's envelope for an agreement lives.
+    pub fn dataset_path(&self, agreement: &AgreementId, owner: &str, dataset: &str) -> PathBuf {
         self.root
             .join("datasets")
+            .join(agreement.to_string())
             .join(owner)
             .join(format!("{dataset}.envelope"))
     }
 
-    /// Starts an upload of at most `limit` bytes.
-    pub fn begin(&self, owner: &str, dataset: &str, limit: u64) -> std::io::Result<Upload> {
+    /// Starts an upload of at most `limit` bytes of the envelope whose header is `header`.
+    pub fn begin(
+        &self,
+        header: &EnvelopeHeader,
+        header_digest: Digest,
+        limit: u64,
+    ) -> std::io::Result<Upload> {
         Ok(Upload {
-            owner: owner.into(),
-            dataset: dataset.into(),
+            agreement: header.agreement,
+            owner: header.owner.clone(),
+            dataset: header.dataset.clone(),
+            header_digest,
             temp: tempfile::NamedTempFile::new_in(self.root.join("incoming"))?,
             hasher: labeled_hasher(labels::ENVELOPE),
             size: 0,
@@ -92,31 +104,22 @@ impl BlobStore {
         })
     }
 
-    /// Checks a finished upload's header and moves it into place, replacing any earlier version atomically.
-    pub fn commit(&self, mut upload: Upload) -> Result<StoredBlob, UploadError> {
-        upload.temp.as_file_mut().sync_all()?;
-        let mut file = std::fs::File::open(upload.temp.path())?;
-        let (header, _) = EnvelopeHeader::read_from(&mut file)
-            .map_err(|e| UploadError::NotTheDataset(e.to_string()))?;
-        if header.owner != upload.owner || header.dataset != upload.dataset {
-            return Err(UploadError::NotTheDataset(format!(
-                "the envelope is {}, not {}/{}",
-                header.qualified_name(),
-                upload.owner,
-                upload.dataset
-            )));
-        }
-        let path = self.dataset_path(&upload.owner, &upload.dataset);
+    /// Moves a finished upload into place, replacing any earlier version atomically.
+    pub fn commit(&self, upload: Upload) -> Result<StoredBlob, UploadError> {
+        upload.temp.as_file().sync_all()?;
+        let path = self.dataset_path(&upload.agreement, &upload.owner, &upload.dataset);
         std::fs::create_dir_all(path.parent().expect("dataset path has a parent"))?;
         upload
             .temp
             .persist(&path)
             .map_err(|e| UploadError::Io(e.error))?;
         Ok(StoredBlob {
+            agreement: upload.agreement,
             owner: upload.owner,
             dataset: upload.dataset,
             size: upload.size,
             digest: Digest(upload.hasher.finalize().into()),
+            header_digest: upload.header_digest,
             path,
         })
     }

@@ -12,18 +12,12 @@ use sealroom_core::wire::{JobFailure, JobOutcome, JobSpec};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// `POST /v1/jobs`: run an agreement's program.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunJob {
-    /// The agreement to run.
-    pub agreement_id: AgreementId,
-}
-
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
+    /// Waiting for a free isolate.
+    Queued,
     /// The isolate is running.
     Running,
     /// Outputs are stored.
@@ -48,6 +42,8 @@ pub struct JobRecord {
     pub job_id: JobId,
     /// Its agreement.
     pub agreement_id: AgreementId,
+    /// The party whose signed run request started it.
+    pub requested_by: String,
     /// Status.
     pub status: JobStatus,
     /// When the run was asked for.
@@ -74,6 +70,13 @@ pub struct IsolateLauncher {
 }
 
 const MAX_OUTCOME: u64 = 256 << 20;
+
+impl JobStatus {
+    /// Whether the job has ended (finished or failed).
+    pub fn has_ended(self) -> bool {
+        matches!(self, Self::Finished | Self::Failed)
+    }
+}
 
 impl IsolateLauncher {
     /// Starts a fresh isolate, hands it the job, and reads its outcome. The process is killed if it overruns.

@@ -11,8 +11,10 @@ pub mod api;
 pub mod blobs;
 pub mod jobs;
 pub mod log_api;
+mod runner;
 pub mod store;
+mod upload;
 
 pub use api::{Host, HostConfig, HostError};
-pub use jobs::{JobRecord, JobStatus, RunJob};
+pub use jobs::{JobRecord, JobStatus};
 pub use store::HostStore;

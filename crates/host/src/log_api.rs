@@ -2,7 +2,7 @@
 //!
 //! | method and path | does |
 //! |---|---|
-//! | `POST /v1/log/entries` | append an entry (raw bytes); only the host and parties of stored agreements may write |
+//! | `POST /v1/log/entries` | append an entry (raw bytes); only the host and the parties it serves may write |
 //! | `GET /v1/log/entries?start=&count=` | entries in order (at most 1000) |
 //! | `GET /v1/log/entries/{index}` | one entry |
 //! | `GET /v1/log/checkpoint` | the latest signed checkpoint |
@@ -11,7 +11,8 @@
 //! | `GET /v1/log/key` | the log's verifier key (pin it out of band) |
 //!
 //! Writers are authenticated by the signature every entry carries: the writer's
-//! key must be the log's own or a party's in an agreement the host stores.
+//! key must be the log's own or that of a party the host serves, which may log only its own
+//! key releases and decisions.
 
 use std::sync::Arc;
 
@@ -127,20 +128,41 @@ impl Host {
                 | Statement::RuntimePublished { .. }
                 | Statement::JobFinished { .. }
         );
-        let party = self
+        let writer = self
             .store()
-            .party_keys()
-            .map_err(|e| problem("internal", StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .contains(&entry.writer);
-        if host_only || !party {
-            return Err(problem(
+            .party_by_key(&entry.writer)
+            .map_err(|e| problem("internal", StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let refuse = |why: String| {
+            Err(problem(
                 "writer-not-allowed",
                 StatusCode::FORBIDDEN,
                 format!(
-                    "a {} entry signed by this key may not be written: only the host and parties of agreements stored on it write to the log, and only the host writes {} entries",
-                    entry.statement.kind(),
+                    "a {} entry signed by this key may not be written: {why}",
                     entry.statement.kind()
                 ),
+            ))
+        };
+        let Some(writer) = writer.filter(|_| !host_only) else {
+            return refuse(
+                "only the host and the parties it serves write to the log, and only the host writes agreement, runtime and job entries".into(),
+            );
+        };
+        let fingerprint = writer
+            .fingerprint()
+            .map_err(|e| problem("internal", StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let about_self = match &entry.statement {
+            Statement::KeyRelease(r) => {
+                r.owner_fingerprint == fingerprint && r.owner == writer.name
+            }
+            Statement::Decision { decision } => {
+                decision.statement.owner == fingerprint && decision.verify(&writer).is_ok()
+            }
+            _ => false,
+        };
+        if !about_self {
+            return refuse(format!(
+                "{} may log only its own releases and decisions",
+                writer.name
             ));
         }
         Ok(())

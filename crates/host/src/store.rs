@@ -8,6 +8,8 @@ use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::ids::{AgreementId, JobId};
 use sealroom_core::output::{SealedOutput, SignedReceipt};
+use sealroom_core::party::{PartyCard, SigningPublicKey};
+use sealroom_core::run::SignedRunRequest;
 use sealroom_core::wire::JobFailure;
 use sealroom_service::ServiceError;
 
@@ -15,14 +17,22 @@ use crate::blobs::StoredBlob;
 use crate::jobs::{JobRecord, JobStatus};
 
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS parties (
+    name TEXT PRIMARY KEY,
+    signing_key TEXT NOT NULL UNIQUE,
+    card TEXT NOT NULL,
+    added_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS datasets (
+    agreement TEXT NOT NULL,
     owner TEXT NOT NULL,
     dataset TEXT NOT NULL,
     size INTEGER NOT NULL,
     digest TEXT NOT NULL,
+    header_digest TEXT NOT NULL,
     path TEXT NOT NULL,
     uploaded_at INTEGER NOT NULL,
-    PRIMARY KEY (owner, dataset)
+    PRIMARY KEY (agreement, owner, dataset)
 );
 CREATE TABLE IF NOT EXISTS agreements (
     id TEXT PRIMARY KEY,
@@ -32,12 +42,15 @@ CREATE TABLE IF NOT EXISTS agreements (
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     agreement TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    run_request TEXT NOT NULL,
     status TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     finished_at INTEGER,
     error TEXT,
     receipt TEXT
 );
+CREATE INDEX IF NOT EXISTS jobs_by_agreement ON jobs (agreement, created_at);
 CREATE TABLE IF NOT EXISTS outputs (
     job TEXT NOT NULL REFERENCES jobs(id),
     output TEXT NOT NULL,
@@ -74,6 +87,18 @@ fn from_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+fn parse_id<T: std::str::FromStr<Err = sealroom_core::ids::IdParseError>>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, HostStoreError> {
+    text.parse().map_err(
+        |e: sealroom_core::ids::IdParseError| HostStoreError::Corrupt {
+            what,
+            reason: e.to_string(),
+        },
+    )
+}
+
 /// The host's store.
 #[derive(Debug)]
 pub struct HostStore {
@@ -92,44 +117,109 @@ impl HostStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records an uploaded dataset (replacing an earlier upload).
-    pub fn put_dataset(&self, blob: &StoredBlob, at: Timestamp) -> Result<(), HostStoreError> {
+    /// Onboards a party: the host serves it from now on. A party of the same name is replaced.
+    pub fn add_party(&self, card: &PartyCard, at: Timestamp) -> Result<(), HostStoreError> {
         self.conn().execute(
-            "INSERT INTO datasets (owner, dataset, size, digest, path, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (owner, dataset) DO UPDATE SET size = excluded.size, digest = excluded.digest,
-               path = excluded.path, uploaded_at = excluded.uploaded_at",
-            params![blob.owner, blob.dataset, blob.size as i64, blob.digest.to_string(), blob.path.to_string_lossy(), at.0],
+            "INSERT INTO parties (name, signing_key, card, added_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET signing_key = excluded.signing_key, card = excluded.card, added_at = excluded.added_at",
+            params![
+                card.name,
+                sealroom_core::bytes::encode(&card.signing_key.0),
+                serde_json::to_string(card).expect("serializes"),
+                at.0
+            ],
         )?;
         Ok(())
     }
 
-    /// An uploaded dataset.
+    /// Stops serving a party; returns whether it was onboarded.
+    pub fn remove_party(&self, name: &str) -> Result<bool, HostStoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM parties WHERE name = ?1", [name])?
+            > 0)
+    }
+
+    /// Every onboarded party, by name.
+    pub fn parties(&self) -> Result<Vec<PartyCard>, HostStoreError> {
+        let conn = self.conn();
+        let mut select = conn.prepare_cached("SELECT card FROM parties ORDER BY name")?;
+        let cards = select
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        cards.iter().map(|c| from_json("party card", c)).collect()
+    }
+
+    /// The onboarded party of this name.
+    pub fn party(&self, name: &str) -> Result<Option<PartyCard>, HostStoreError> {
+        let card: Option<String> = self
+            .conn()
+            .query_row("SELECT card FROM parties WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        card.map(|c| from_json("party card", &c)).transpose()
+    }
+
+    /// The onboarded party with this signing key.
+    pub fn party_by_key(
+        &self,
+        key: &SigningPublicKey,
+    ) -> Result<Option<PartyCard>, HostStoreError> {
+        let card: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT card FROM parties WHERE signing_key = ?1",
+                [sealroom_core::bytes::encode(&key.0)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        card.map(|c| from_json("party card", &c)).transpose()
+    }
+
+    /// Records an uploaded dataset (replacing an earlier upload of it under the same agreement).
+    pub fn put_dataset(&self, blob: &StoredBlob, at: Timestamp) -> Result<(), HostStoreError> {
+        self.conn().execute(
+            "INSERT INTO datasets (agreement, owner, dataset, size, digest, header_digest, path, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (agreement, owner, dataset) DO UPDATE SET size = excluded.size, digest = excluded.digest,
+               header_digest = excluded.header_digest, path = excluded.path, uploaded_at = excluded.uploaded_at",
+            params![
+                blob.agreement.to_string(),
+                blob.owner,
+                blob.dataset,
+                blob.size as i64,
+                blob.digest.to_string(),
+                blob.header_digest.to_string(),
+                blob.path.to_string_lossy(),
+                at.0
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// An uploaded dataset of an agreement.
     pub fn dataset(
         &self,
+        agreement: &AgreementId,
         owner: &str,
         dataset: &str,
     ) -> Result<Option<StoredBlob>, HostStoreError> {
-        let row: Option<(i64, String, String)> = self
+        let row: Option<(i64, String, String, String)> = self
             .conn()
             .query_row(
-                "SELECT size, digest, path FROM datasets WHERE owner = ?1 AND dataset = ?2",
-                params![owner, dataset],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                "SELECT size, digest, header_digest, path FROM datasets WHERE agreement = ?1 AND owner = ?2 AND dataset = ?3",
+                params![agreement.to_string(), owner, dataset],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        row.map(|(size, digest, path)| {
+        row.map(|(size, digest, header_digest, path)| {
             Ok(StoredBlob {
+                agreement: *agreement,
                 owner: owner.into(),
                 dataset: dataset.into(),
                 size: size as u64,
-                digest: digest
-                    .parse()
-                    .map_err(
-                        |e: sealroom_core::ids::IdParseError| HostStoreError::Corrupt {
-                            what: "digest",
-                            reason: e.to_string(),
-                        },
-                    )?,
+                digest: parse_id("digest", &digest)?,
+                header_digest: parse_id("header digest", &header_digest)?,
                 path: path.into(),
             })
         })
@@ -154,23 +244,6 @@ impl HostStore {
         Ok(())
     }
 
-    /// The signing keys of every party to a stored agreement: they may write to the log.
-    pub fn party_keys(
-        &self,
-    ) -> Result<Vec<sealroom_core::party::SigningPublicKey>, HostStoreError> {
-        let conn = self.conn();
-        let mut select = conn.prepare_cached("SELECT body FROM agreements")?;
-        let bodies = select
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut keys = Vec::new();
-        for body in bodies {
-            let agreement: SignedAgreement = from_json("agreement", &body)?;
-            keys.extend(agreement.agreement.parties.iter().map(|p| p.signing_key));
-        }
-        Ok(keys)
-    }
-
     /// A stored agreement.
     pub fn agreement(&self, id: &AgreementId) -> Result<Option<SignedAgreement>, HostStoreError> {
         let body: Option<String> = self
@@ -184,18 +257,93 @@ impl HostStore {
         body.map(|b| from_json("agreement", &b)).transpose()
     }
 
-    /// Records a job as running.
-    pub fn start_job(
+    /// Records a requested job as queued. Returns `false` if the job exists already (its run
+    /// request was used before).
+    pub fn queue_job(
         &self,
         job: &JobId,
-        agreement: &AgreementId,
+        request: &SignedRunRequest,
         at: Timestamp,
-    ) -> Result<(), HostStoreError> {
+    ) -> Result<bool, HostStoreError> {
+        let inserted = self.conn().execute(
+            "INSERT INTO jobs (id, agreement, requested_by, run_request, status, created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)
+             ON CONFLICT (id) DO NOTHING",
+            params![
+                job.to_string(),
+                request.request.agreement.to_string(),
+                request.request.requested_by,
+                serde_json::to_string(request).expect("serializes"),
+                at.0
+            ],
+        )?;
+        Ok(inserted > 0)
+    }
+
+    /// Marks a queued job as running.
+    pub fn start_job(&self, job: &JobId) -> Result<(), HostStoreError> {
         self.conn().execute(
-            "INSERT INTO jobs (id, agreement, status, created_at) VALUES (?1, ?2, 'running', ?3)",
-            params![job.to_string(), agreement.to_string(), at.0],
+            "UPDATE jobs SET status = 'running' WHERE id = ?1",
+            params![job.to_string()],
         )?;
         Ok(())
+    }
+
+    /// Jobs of `agreement` requested after `since`, whatever became of them.
+    pub fn jobs_since(
+        &self,
+        agreement: &AgreementId,
+        since: Timestamp,
+    ) -> Result<u64, HostStoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM jobs WHERE agreement = ?1 AND created_at > ?2",
+            params![agreement.to_string(), since.0],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// Jobs queued or running: of `agreement`, and in all.
+    pub fn pending_jobs(&self, agreement: &AgreementId) -> Result<(u64, u64), HostStoreError> {
+        let conn = self.conn();
+        let (mine, all): (i64, i64) = conn.query_row(
+            "SELECT COALESCE(SUM(agreement = ?1), 0), COUNT(*) FROM jobs WHERE status IN ('queued', 'running')",
+            params![agreement.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((mine as u64, all as u64))
+    }
+
+    /// Marks every job still queued or running as failed: called when the host starts, since no
+    /// isolate survives a host restart.
+    pub fn fail_interrupted_jobs(&self, at: Timestamp) -> Result<u64, HostStoreError> {
+        let failure = JobFailure {
+            code: "host-restarted".into(),
+            dataset: None,
+            refusal: None,
+            message: "the host stopped before this job finished; ask for a new run".into(),
+        };
+        Ok(self.conn().execute(
+            "UPDATE jobs SET status = 'failed', finished_at = ?1, error = ?2 WHERE status IN ('queued', 'running')",
+            params![at.0, serde_json::to_string(&failure).expect("serializes")],
+        )? as u64)
+    }
+
+    /// Ids of the jobs of `agreement`, newest first (at most `limit`).
+    pub fn jobs_of(
+        &self,
+        agreement: &AgreementId,
+        limit: u32,
+    ) -> Result<Vec<JobId>, HostStoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM jobs WHERE agreement = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+        )?;
+        let ids = stmt
+            .query_map(params![agreement.to_string(), limit], |r| {
+                r.get::<_, String>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.iter().map(|id| parse_id("job id", id)).collect()
     }
 
     /// Records a finished job and its sealed outputs, all or nothing.
@@ -254,7 +402,7 @@ impl HostStore {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT agreement, status, created_at, finished_at, error, receipt FROM jobs WHERE id = ?1",
+                "SELECT agreement, status, created_at, finished_at, error, receipt, requested_by FROM jobs WHERE id = ?1",
                 params![job.to_string()],
                 |r| {
                     Ok((
@@ -264,11 +412,12 @@ impl HostStore {
                         r.get::<_, Option<i64>>(3)?,
                         r.get::<_, Option<String>>(4)?,
                         r.get::<_, Option<String>>(5)?,
+                        r.get::<_, String>(6)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((agreement, status, created, finished, error, receipt)) = row else {
+        let Some((agreement, status, created, finished, error, receipt, requested_by)) = row else {
             return Ok(None);
         };
         let mut stmt = conn
@@ -283,15 +432,10 @@ impl HostStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(JobRecord {
             job_id: *job,
-            agreement_id: agreement
-                .parse()
-                .map_err(
-                    |e: sealroom_core::ids::IdParseError| HostStoreError::Corrupt {
-                        what: "agreement id",
-                        reason: e.to_string(),
-                    },
-                )?,
+            agreement_id: parse_id("agreement id", &agreement)?,
+            requested_by,
             status: match status.as_str() {
+                "queued" => JobStatus::Queued,
                 "running" => JobStatus::Running,
                 "finished" => JobStatus::Finished,
                 _ => JobStatus::Failed,

@@ -46,6 +46,9 @@ pub enum HttpError {
     },
 }
 
+/// The longest any client waits for a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Largest JSON answer accepted.
 const MAX_ANSWER: u64 = 256 << 20;
 
@@ -62,14 +65,47 @@ impl Default for JsonClient {
 }
 
 impl JsonClient {
-    /// A client whose calls give up after `timeout`.
+    /// A client whose calls give up after `timeout` (connecting gives up after at most
+    /// [`CONNECT_TIMEOUT`]). Redirects are never followed: a 3xx answer is an error.
     pub fn new(timeout: Duration) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(timeout.min(CONNECT_TIMEOUT)))
             .timeout_global(Some(timeout))
             .build()
             .into();
         Self { agent }
+    }
+
+    /// `GET url` with an `Authorization` header (a signed request, see
+    /// `sealroom_core::request_auth`).
+    pub fn get_authorized<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        authorization: &str,
+    ) -> Result<T, HttpError> {
+        let answer = self
+            .agent
+            .get(url)
+            .header("authorization", authorization)
+            .call();
+        Self::read(url, answer)
+    }
+
+    /// `POST url` with a JSON body and an `Authorization` header.
+    pub fn post_authorized<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        authorization: &str,
+        body: &impl Serialize,
+    ) -> Result<T, HttpError> {
+        let answer = self
+            .agent
+            .post(url)
+            .header("authorization", authorization)
+            .send_json(body);
+        Self::read(url, answer)
     }
 
     /// `POST url` with a JSON body.

@@ -2,6 +2,7 @@
 
 use sealroom_attest::AttestError;
 use sealroom_core::AgreementError;
+use sealroom_core::run::RunRequestError;
 use sealroom_core::wire::{JobFailure, Problem};
 use sealroom_crypto::{CryptoError, EnvelopeError};
 use sealroom_privacy::MechanismError;
@@ -20,6 +21,9 @@ pub enum IsolateError {
     /// The agreement is not in force.
     #[error("{0}")]
     Agreement(#[from] AgreementError),
+    /// The run request is not from a party allowed to start runs, not fresh, or not this job's.
+    #[error("{0}")]
+    RunRequest(RunRequestError),
     /// An input does not match the agreement.
     #[error("dataset {dataset}: {reason}")]
     InputMismatch {
@@ -91,6 +95,7 @@ impl IsolateError {
             Self::BadSpec(_) => "bad-job-spec",
             Self::Attestation(_) => "attestation-unavailable",
             Self::Agreement(_) => "agreement-not-in-force",
+            Self::RunRequest(_) => "run-request-refused",
             Self::InputMismatch { .. } => "input-mismatch",
             Self::Envelope { .. } => "envelope-corrupt",
             Self::Input { .. } => "input-invalid",

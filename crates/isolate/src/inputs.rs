@@ -8,6 +8,7 @@ use sealroom_core::canonical::{Sha256, labeled_hasher};
 use sealroom_core::ids::Digest;
 use sealroom_core::labels;
 use sealroom_core::wire::JobInput;
+use sealroom_crypto::envelope::read_header;
 use sealroom_crypto::{DataKey, EnvelopeError, EnvelopeHeader, EnvelopeReader};
 use sealroom_programs::csv_input::read_table;
 use sealroom_programs::{Table, TableError};
@@ -58,23 +59,17 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
         hasher: labeled_hasher(labels::ENVELOPE),
     };
     let (header, header_digest) =
-        EnvelopeHeader::read_from(&mut reader).map_err(|source| IsolateError::Envelope {
+        read_header(&mut reader).map_err(|source| IsolateError::Envelope {
             dataset: dataset.clone(),
             source,
         })?;
-    let owner = agreement
-        .party(&input.owner)
-        .ok_or_else(|| mismatch("the owner is not a party".into()))?;
-    let owner_fp = owner.fingerprint().map_err(|e| mismatch(e.to_string()))?;
-    if header.owner != input.owner
-        || header.dataset != input.dataset
-        || header.owner_fingerprint != owner_fp
-    {
+    // Whether the owner signed this header, for this agreement, and registered it as current is
+    // for the owner's broker to judge: it refuses anything else before any key leaves, and
+    // records the attempt for its owner.
+    if header.owner != input.owner || header.dataset != input.dataset {
         return Err(mismatch(format!(
-            "the envelope was sealed for {} by a key with fingerprint {}, not by this agreement's {}",
-            header.qualified_name(),
-            header.owner_fingerprint.short(),
-            input.owner
+            "the envelope holds {}",
+            header.qualified_name()
         )));
     }
     let schema_digest = terms.schema.digest().map_err(|e| mismatch(e.to_string()))?;

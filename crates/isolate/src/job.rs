@@ -28,6 +28,9 @@ pub fn run_job(
 ) -> Result<(SignedReceipt, Vec<SealedOutput>), IsolateError> {
     let signed = &spec.agreement;
     signed.check_in_force(now)?;
+    spec.run_request
+        .check_for_job(signed, &spec.job_id, now)
+        .map_err(IsolateError::RunRequest)?;
     let agreement = &signed.agreement;
     let identity = EphemeralIdentity::generate();
 
@@ -58,6 +61,7 @@ pub fn run_job(
         attester,
         identity: &identity,
         agreement: signed,
+        run_request: &spec.run_request,
         job_id: spec.job_id,
     };
     let targets: Vec<KeyTarget<'_>> = opened
@@ -82,10 +86,12 @@ pub fn run_job(
     for (input, released) in opened.into_iter().zip(&keys) {
         let name = input.qualified_name();
         let (owner, dataset) = (input.terms.owner.clone(), input.terms.name.clone());
+        let header_digest = input.header_digest;
         let (table, envelope_digest) = input.read(&released.key)?;
         inputs.push(InputRecord {
             owner,
             dataset,
+            header_digest,
             envelope_digest,
             epsilon_debited: released.epsilon,
             release_log: released.log.clone(),
@@ -120,6 +126,7 @@ pub fn run_job(
         format: RECEIPT_FORMAT.into(),
         job_id: spec.job_id,
         agreement_id: signed.id,
+        run_request: spec.run_request.clone(),
         platform: attester.platform(),
         measurement: attester.measurement(),
         simulator,

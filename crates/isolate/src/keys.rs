@@ -5,11 +5,17 @@ use sealroom_core::agreement::{DatasetTerms, SignedAgreement};
 use sealroom_core::attestation::{IsolateKeys, report_data};
 use sealroom_core::ids::{Digest, JobId};
 use sealroom_core::labels;
-use sealroom_core::wire::{Challenge, ReleaseAnswer, ReleaseRequest, release_aad};
+use sealroom_core::run::SignedRunRequest;
+use sealroom_core::wire::{
+    Challenge, ReleaseAnswer, ReleaseRequest, SignedReleaseRequest, release_aad,
+};
 use sealroom_crypto::identity::EphemeralSigner;
 use sealroom_crypto::{DataKey, EnvelopeHeader, HpkeKeyPair, open_sealed};
 
 use crate::error::IsolateError;
+
+/// The problem type prefix of a broker's key-release refusals.
+const REFUSAL_TYPE_PREFIX: &str = "urn:sealroom:refusal:";
 use sealroom_http::{HttpError, JsonClient};
 
 /// The keys an isolate makes for one job; they die with the process.
@@ -60,7 +66,9 @@ pub struct KeyRequester<'a> {
     pub identity: &'a EphemeralIdentity,
     /// The agreement.
     pub agreement: &'a SignedAgreement,
-    /// The job.
+    /// The party's request that started the job.
+    pub run_request: &'a SignedRunRequest,
+    /// The job (derived from the run request).
     pub job_id: JobId,
 }
 
@@ -68,36 +76,62 @@ pub struct KeyRequester<'a> {
 #[derive(Debug, Clone)]
 pub struct PendingRelease {
     request: ReleaseRequest,
+    header_digest: Digest,
     url: String,
     dataset: String,
 }
 
 impl KeyRequester<'_> {
     fn broker_url(&self, target: &KeyTarget<'_>) -> Result<String, IsolateError> {
+        let mismatch = |reason: String| IsolateError::InputMismatch {
+            dataset: target.dataset.qualified_name(),
+            reason,
+        };
         let owner = self
             .agreement
             .agreement
             .party(&target.dataset.owner)
-            .and_then(|p| p.broker_url.clone());
-        owner
-            .map(|u| u.trim_end_matches('/').to_string())
-            .ok_or_else(|| IsolateError::InputMismatch {
-                dataset: target.dataset.qualified_name(),
-                reason: "the owner has no broker URL".into(),
-            })
+            .ok_or_else(|| mismatch("the owner is not a party".into()))?;
+        match owner.broker_base() {
+            Some(Ok(base)) => Ok(base.to_string()),
+            Some(Err(e)) => Err(mismatch(e.to_string())),
+            None => Err(mismatch("the owner has no broker URL".into())),
+        }
     }
 
+    /// An HTTP failure as a job failure. Only a broker's own refusal (a problem document of
+    /// type `urn:sealroom:refusal:…`) is passed on; any other answer's text stays out of job
+    /// records, so a URL that is not a broker cannot be read through the isolate.
     fn unavailable(dataset: &str, e: HttpError) -> IsolateError {
-        match e {
-            HttpError::Refused(problem) => IsolateError::KeyRefused {
-                dataset: dataset.into(),
-                problem,
-            },
-            other => IsolateError::BrokerUnavailable {
-                dataset: dataset.into(),
-                reason: other.to_string(),
-            },
+        let reason = match e {
+            HttpError::Refused(problem) if problem.kind.starts_with(REFUSAL_TYPE_PREFIX) => {
+                return IsolateError::KeyRefused {
+                    dataset: dataset.into(),
+                    problem,
+                };
+            }
+            HttpError::Refused(problem) => format!(
+                "the broker answered HTTP {} with a problem that is not a key-release refusal",
+                problem.status
+            ),
+            HttpError::Status { status, .. } => {
+                format!("the broker answered HTTP {status} (its answer is not shown)")
+            }
+            HttpError::BadAnswer { .. } => "the broker's answer is not a release answer".into(),
+            other => other.to_string(),
+        };
+        IsolateError::BrokerUnavailable {
+            dataset: dataset.into(),
+            reason,
         }
+    }
+
+    /// Signs a release request with the job's ephemeral key, which the evidence binds.
+    fn sign(&self, request: ReleaseRequest) -> SignedReleaseRequest {
+        let bytes = SignedReleaseRequest::signed_bytes(&request)
+            .expect("a release request has a canonical form");
+        let signature = self.identity.signer.sign(labels::RELEASE_REQUEST, &bytes);
+        SignedReleaseRequest { request, signature }
     }
 
     /// Gets a challenge and checks, without spending anything, that the broker would release the key.
@@ -114,18 +148,17 @@ impl KeyRequester<'_> {
                 .attest(report_data(&challenge.nonce, &self.agreement.id, &keys));
         let mut request = ReleaseRequest {
             agreement: self.agreement.clone(),
+            run_request: self.run_request.clone(),
             dataset: target.dataset.name.clone(),
-            job_id: self.job_id,
             nonce: challenge.nonce,
             isolate_keys: keys,
             evidence,
-            wrapped_key: target.header.wrapped_key.clone(),
-            header_digest: target.header_digest,
+            header: target.header.clone(),
             dry_run: true,
         };
         let answer: ReleaseAnswer = self
             .client
-            .post(&format!("{url}/v1/releases"), &request)
+            .post(&format!("{url}/v1/releases"), &self.sign(request.clone()))
             .map_err(|e| Self::unavailable(&dataset, e))?;
         if !matches!(answer, ReleaseAnswer::WouldGrant { .. }) {
             return Err(IsolateError::BrokerUnavailable {
@@ -136,6 +169,7 @@ impl KeyRequester<'_> {
         request.dry_run = false;
         Ok(PendingRelease {
             request,
+            header_digest: target.header_digest,
             url,
             dataset,
         })
@@ -145,12 +179,13 @@ impl KeyRequester<'_> {
     pub fn release(&self, pending: PendingRelease) -> Result<ReleasedKey, IsolateError> {
         let PendingRelease {
             request,
+            header_digest,
             url,
             dataset,
         } = pending;
         let answer: ReleaseAnswer = self
             .client
-            .post(&format!("{url}/v1/releases"), &request)
+            .post(&format!("{url}/v1/releases"), &self.sign(request.clone()))
             .map_err(|e| Self::unavailable(&dataset, e))?;
         let ReleaseAnswer::Granted(grant) = answer else {
             return Err(IsolateError::BrokerUnavailable {
@@ -162,7 +197,7 @@ impl KeyRequester<'_> {
             &self.agreement.id,
             &self.job_id,
             &request.dataset,
-            &request.header_digest,
+            &header_digest,
         );
         let bytes = open_sealed(
             &self.identity.hpke.secret,

@@ -254,6 +254,10 @@ mod tests {
                 min_aggregation: 0,
                 noise,
             },
+            runs: sealroom_core::agreement::RunTerms {
+                requesters: vec![],
+                max_runs_per_day: None,
+            },
         }
     }
 

@@ -10,7 +10,7 @@
 use sealroom_core::attestation::Platform;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::epsilon::Epsilon;
-use sealroom_core::ids::{AgreementId, Fingerprint, JobId, Measurement};
+use sealroom_core::ids::{AgreementId, Digest, Fingerprint, JobId, Measurement};
 use sealroom_core::party::PartyCard;
 use serde::{Deserialize, Serialize};
 
@@ -104,10 +104,14 @@ pub struct AuditedRelease {
     pub at: Timestamp,
     /// The dataset.
     pub dataset: String,
+    /// Digest of the owner-signed envelope header whose key was released.
+    pub envelope: Digest,
     /// The agreement.
     pub agreement: AgreementId,
     /// The job.
     pub job: JobId,
+    /// The party whose run request started the job.
+    pub requested_by: String,
     /// The platform.
     pub platform: Platform,
     /// The runtime measurement.
@@ -316,8 +320,10 @@ fn report(
                     index: finding.index,
                     at: r.at,
                     dataset: r.dataset,
+                    envelope: r.envelope,
                     agreement: r.agreement,
                     job: r.job,
+                    requested_by: r.requested_by,
                     platform: r.platform,
                     measurement: r.measurement,
                     epsilon: r.epsilon,

@@ -77,10 +77,14 @@ pub struct KeyRelease {
     pub owner_fingerprint: Fingerprint,
     /// The dataset.
     pub dataset: String,
+    /// Digest of the owner-signed envelope header whose key was released (the one registered).
+    pub envelope: Digest,
     /// The agreement it was released under.
     pub agreement: AgreementId,
     /// The job.
     pub job: JobId,
+    /// The party whose signed run request started the job.
+    pub requested_by: String,
     /// The isolate's platform.
     pub platform: Platform,
     /// The isolate's measured runtime.

@@ -8,8 +8,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sealroom_core::clock::Timestamp;
+use sealroom_core::party::SigningPublicKey;
+use sealroom_core::request_auth::{RequestAuth, RequestAuthError};
 use sealroom_core::wire::{PROBLEM_JSON, Problem};
 
 /// A problem document as an HTTP response (`application/problem+json`).
@@ -44,6 +49,76 @@ impl IntoResponse for ProblemResponse {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response
     }
+}
+
+/// Makes every error answer of `router` a problem document: handlers already answer with
+/// [`ProblemResponse`]; this turns the rest (axum's extractor rejections, body limits, unknown
+/// routes and methods) into `urn:sealroom:{namespace}:{code}` documents that keep the reason.
+pub fn with_problem_details<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    namespace: &'static str,
+) -> axum::Router<S> {
+    router.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| problem_details(namespace, request, next),
+    ))
+}
+
+async fn problem_details(namespace: &'static str, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes() == PROBLEM_JSON.as_bytes())
+    {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let reason = status.canonical_reason().unwrap_or("error");
+    let detail = match String::from_utf8_lossy(&body).trim() {
+        "" => reason.to_string(),
+        text => text.to_string(),
+    };
+    ProblemResponse::new(
+        namespace,
+        &generic_code(status),
+        status,
+        &reason.to_lowercase(),
+        detail,
+    )
+    .into_response()
+}
+
+/// The stable code of an HTTP error without a more specific one.
+fn generic_code(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => reason
+            .to_ascii_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+        None => format!("http-{}", status.as_u16()),
+    }
+}
+
+/// The party key that signed this request (`Authorization: Sealroom …`), checked against the
+/// request's method and path and the server's time `now`.
+pub fn authenticate(
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    now: Timestamp,
+) -> Result<SigningPublicKey, RequestAuthError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(RequestAuthError::Missing)?
+        .to_str()
+        .map_err(|_| RequestAuthError::Malformed("not ASCII".into()))?;
+    let auth = RequestAuth::parse(value)?;
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    auth.verify(method.as_str(), path, now)?;
+    Ok(auth.key)
 }
 
 /// A service could not start.

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sealroom_core::agreement::SignedAgreement;
+use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::ids::{Digest, Measurement};
-use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams};
+use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams, new_header, read_header};
 use sealroom_crypto::{DataKey, EnvelopeHeader, EnvelopeReader, EnvelopeWriter, Identity};
 use sealroom_host::JobStatus;
 use serde::Serialize;
@@ -153,9 +154,10 @@ fn bench_agreement(owner: &Identity, other: &Identity) -> anyhow::Result<SignedA
 /// Opens an envelope file with its owner's key and reads it to the end; returns plaintext bytes.
 fn open_file(owner: &Identity, path: &Path) -> anyhow::Result<u64> {
     let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let (header, digest) = EnvelopeHeader::read_from(&mut file)?;
+    let (header, digest) = read_header(&mut file)?;
     let aad = sealroom_crypto::envelope::wrap_aad(
         &header.owner_fingerprint,
+        &header.agreement,
         &header.dataset,
         &header.schema_digest,
     );
@@ -201,7 +203,7 @@ fn envelope_open(sealed: &[u8], bytes: u64, key: &DataKey) -> anyhow::Result<f64
     let start = Instant::now();
     while opened < bytes {
         let mut input = std::io::Cursor::new(sealed);
-        let (h, digest) = EnvelopeHeader::read_from(&mut input)?;
+        let (h, digest) = read_header(&mut input)?;
         let mut reader = EnvelopeReader::new(input, &h, digest, key);
         loop {
             let n = reader.read(&mut chunk)?;
@@ -234,6 +236,7 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
         &csv,
         &out,
         None,
+        SystemClock.now_millis(),
         Box::new(|_| {}),
     )?;
     let seal_file = rate(plain_size, start.elapsed());
@@ -248,15 +251,16 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
 
     progress("raw AES-256-GCM against the envelope, memory to memory, 7 interleaved rounds");
     let mut data = vec![0x5au8; bytes.min(MEMORY_PHASE_BUFFER) as usize];
-    let card = owner.card();
     let params = HeaderParams {
-        owner: &card,
+        owner: &owner,
+        agreement: agreement.id,
         dataset: "exposures",
         schema_digest: Digest([0; 32]),
         chunk_size: DEFAULT_CHUNK_SIZE,
+        sealed_at_ms: SystemClock.now_millis(),
     };
     let key = DataKey::generate();
-    let header = EnvelopeHeader::new(&params, &key)?;
+    let header = new_header(&params, &key)?;
     let mut sealed = Vec::with_capacity(data.len() + data.len() / 1000 + 4096);
     let mut writer = EnvelopeWriter::new(&mut sealed, &header, &key)?;
     writer.write_all(&data)?;

@@ -14,13 +14,14 @@ use sealroom_attest::EvidenceVerifier;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::Platform;
 use sealroom_core::bytes;
+use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::ids::Measurement;
 use sealroom_core::output::ReleasedTable;
 use sealroom_core::statement::Decision;
 use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
 use sealroom_crypto::Identity;
 use sealroom_host::jobs::IsolateLauncher;
-use sealroom_host::{JobRecord, JobStatus, RunJob};
+use sealroom_host::{JobRecord, JobStatus};
 use sealroom_programs::csv_input::read_table;
 use sealroom_programs::{Aggregate, BuiltinCatalog};
 use serde::Serialize;
@@ -327,7 +328,13 @@ impl Deployment {
         let ad = new_party(&dir, "adplatform", free_port()?)?;
         let shop = new_party(&dir, "advertiser", free_port()?)?;
 
-        step("starting the host (operator) and both owners' key brokers on loopback");
+        step(
+            "starting the host (operator), which onboards both parties, and both owners' key brokers on loopback",
+        );
+        crate::services::onboard(
+            &dir.join("host"),
+            &[ad.identity.card(), shop.identity.card()],
+        )?;
         let host_process = exes.start_host(&dir.join("host"), free_port()?)?;
         let host = HostClient::new(&host_process.url);
         let platform = host.platform()?;
@@ -375,8 +382,12 @@ impl Deployment {
         agreement_file::sign(&mut signed, &ad.identity)?;
         agreement_file::sign(&mut signed, &shop.identity)?;
         agreement_file::save(&signed, &dir.join("agreement.signed.json"))?;
+        step("the agreement is published at the host (which logs it)");
+        host.publish(&signed)?;
 
-        step("each owner seals its dataset and uploads the envelope");
+        step(
+            "each owner seals its dataset for the agreement, registers it with its broker and uploads it",
+        );
         for (party, dataset, csv) in [
             (&ad, "exposures", &data.exposures_csv),
             (&shop, "purchases", &data.purchases_csv),
@@ -384,22 +395,21 @@ impl Deployment {
             let plain = dir.join(format!("{dataset}.csv"));
             std::fs::write(&plain, csv)?;
             let sealed = dir.join(format!("{dataset}.envelope"));
-            owner::seal_dataset(
+            let summary = owner::seal_dataset(
                 &party.identity,
                 &signed,
                 dataset,
                 &plain,
                 &sealed,
                 None,
+                SystemClock.now_millis(),
                 Box::new(|_| {}),
             )?;
-            host.upload(party.identity.name(), dataset, &sealed, |_| {})?;
+            party.broker.register(&summary.header)?;
+            host.upload(&sealed, |_| {})?;
         }
 
-        step(
-            "the agreement is published (and logged); each owner approves the isolate measurement",
-        );
-        host.publish(&signed)?;
+        step("each owner approves the isolate measurement");
         let deployment = Self {
             dir,
             _temp: temp,
@@ -430,11 +440,9 @@ impl Deployment {
         Ok(())
     }
 
-    /// Asks the host to run the agreement once.
+    /// The advertiser asks the host to run the agreement once, and waits for the job's end.
     pub fn run_job(&self) -> anyhow::Result<JobRecord> {
-        self.host.run(&RunJob {
-            agreement_id: self.agreement.id,
-        })
+        self.host.run(&self.advertiser.identity, self.agreement.id)
     }
 
     /// The log key every party of this deployment pins.
@@ -482,11 +490,12 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
 
     step("the advertiser verifies the receipt and opens the result");
     let verifier = d.verifier();
-    let bundle = d.host.outputs(&job.job_id, "advertiser")?;
+    let bundle = d.host.outputs(&d.advertiser.identity, &job.job_id)?;
     let log_key = d.log_key()?;
     let opened = reader::open_outputs(
         &d.advertiser.identity,
         &d.agreement,
+        &job.job_id,
         &bundle,
         &verifier,
         &log_key,
@@ -503,6 +512,7 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
     let not_reader = reader::open_outputs(
         &d.adplatform.identity,
         &d.agreement,
+        &job.job_id,
         &bundle,
         &verifier,
         &log_key,
@@ -516,6 +526,9 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
     });
 
     refusals.push(modified_isolate(&d, &options.executables)?);
+
+    step("what an outsider gets: a forged envelope and a run request of its own");
+    refusals.extend(outsider_attempts(&d)?);
 
     d.decide(&d.advertiser, Decision::Revoke)?;
     refusals.push(failure(
@@ -590,7 +603,10 @@ fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRe
         .map(|d| JobInput {
             owner: d.owner.clone(),
             dataset: d.name.clone(),
-            path: blobs.dataset_path(&d.owner, &d.name).display().to_string(),
+            path: blobs
+                .dataset_path(&signed.id, &d.owner, &d.name)
+                .display()
+                .to_string(),
         })
         .collect();
     let launcher = IsolateLauncher {
@@ -598,9 +614,16 @@ fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRe
         sim_platform_key: host_dir.join("sim-platform.key"),
         timeout: Duration::from_secs(60),
     };
+    // The operator holds a genuine, fresh run request (it receives them all) and hands it to
+    // its modified isolate.
+    let run_request = d
+        .advertiser
+        .identity
+        .sign_run_request(signed.id, SystemClock.now());
     let spec = JobSpec {
-        job_id: sealroom_core::ids::JobId(sealroom_crypto::random::array()),
+        job_id: run_request.job_id()?,
         agreement: signed.clone(),
+        run_request,
         inputs,
     };
     let outcome = tokio::runtime::Builder::new_current_thread()
@@ -615,6 +638,73 @@ fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRe
         }),
         JobOutcome::Finished { .. } => bail!("a modified isolate obtained keys"),
     }
+}
+
+/// An outsider, who knows the public agreement and party cards, makes its own keys under the
+/// owners' names: it seals rows of its choosing as adplatform's exposures and uploads them, and
+/// signs a run request as the advertiser. The host refuses both (and so would every broker).
+fn outsider_attempts(d: &Deployment) -> anyhow::Result<Vec<DemoRefusal>> {
+    let forger = Identity::generate("adplatform", d.adplatform.identity.card().broker_url)?;
+    let terms = d
+        .agreement
+        .agreement
+        .dataset("adplatform", "exposures")
+        .context("the demo agreement has exposures")?;
+    let key = sealroom_crypto::DataKey::generate();
+    let header = sealroom_crypto::envelope::new_header(
+        &sealroom_crypto::envelope::HeaderParams {
+            owner: &forger,
+            agreement: d.agreement.id,
+            dataset: "exposures",
+            schema_digest: terms.schema.digest()?,
+            chunk_size: sealroom_crypto::envelope::DEFAULT_CHUNK_SIZE,
+            sealed_at_ms: SystemClock.now_millis(),
+        },
+        &key,
+    )?;
+    let forged = d.dir.join("forged-exposures.envelope");
+    let mut writer =
+        sealroom_crypto::EnvelopeWriter::new(std::fs::File::create(&forged)?, &header, &key)?;
+    std::io::Write::write_all(
+        &mut writer,
+        b"user_id,campaign
+chosen-person,spring-tv
+",
+    )?;
+    writer.finish()?;
+    let upload = d.host.upload(&forged, |_| {});
+    let impostor = Identity::generate("advertiser", None)?;
+    let run = d
+        .host
+        .request_run(&impostor.sign_run_request(d.agreement.id, SystemClock.now()));
+    Ok(vec![
+        refused_call(
+            upload.map(|_| ()),
+            "an outsider uploads rows of its choosing as adplatform/exposures",
+        )?,
+        refused_call(
+            run.map(|_| ()),
+            "an outsider signs a run request as the advertiser",
+        )?,
+    ])
+}
+
+/// A call that had to be refused, as a [`DemoRefusal`] (its problem type as code).
+fn refused_call(result: anyhow::Result<()>, attempt: &str) -> anyhow::Result<DemoRefusal> {
+    let e = match result {
+        Ok(()) => bail!("{attempt}: it was accepted"),
+        Err(e) => e,
+    };
+    let message = e.to_string();
+    let (detail, code) = match message.rsplit_once(" [") {
+        Some((detail, kind)) => (detail.to_string(), kind.trim_end_matches(']').to_string()),
+        None => (message.clone(), "refused".into()),
+    };
+    Ok(DemoRefusal {
+        attempt: attempt.into(),
+        code,
+        message: detail,
+    })
 }
 
 /// The exact aggregate of the demo's data (which only the demo, having made the data, can compute).

@@ -9,7 +9,7 @@ use sealroom_cli::services::{Executables, Pins, ServiceProcess, free_port};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::bytes;
 use sealroom_core::ids::{Digest, Measurement};
-use sealroom_crypto::envelope::HeaderParams;
+use sealroom_crypto::envelope::{HeaderParams, new_header};
 use sealroom_crypto::{DataKey, EnvelopeHeader, Identity};
 use sealroom_programs::BuiltinCatalog;
 
@@ -21,19 +21,24 @@ pub fn executables() -> Executables {
 
 /// Terms of a test agreement.
 pub struct Terms {
+    pub name: &'static str,
     pub valid_from: &'static str,
     pub valid_until: &'static str,
     pub epsilon: f64,
     pub total: f64,
+    /// A `[runs]` block, if any.
+    pub runs: &'static str,
 }
 
 impl Default for Terms {
     fn default() -> Self {
         Self {
+            name: "test",
             valid_from: "2020-01-01T00:00:00Z",
             valid_until: "2100-01-01T00:00:00Z",
             epsilon: 1.0,
             total: 5.0,
+            runs: "",
         }
     }
 }
@@ -48,7 +53,7 @@ pub fn agreement(
     let party = |id: &Identity| sealroom_cli::agreement_toml::party_block(&id.card());
     let text = format!(
         r#"format = "sealroom-agreement/v1"
-name = "test"
+name = "{name}"
 valid_from = "{from}"
 valid_until = "{until}"
 {a}
@@ -83,7 +88,10 @@ epsilon_per_run = {eps:?}
 delta_per_run = 1e-9
 total_epsilon_per_dataset = {total:?}
 max_groups_per_person = 1
+{runs}
 "#,
+        name = terms.name,
+        runs = terms.runs,
         from = terms.valid_from,
         until = terms.valid_until,
         a = party(owner),
@@ -103,7 +111,7 @@ max_groups_per_person = 1
     signed
 }
 
-/// A real host process serving the transparency log.
+/// A real host process serving the transparency log (and the rest of the host's API).
 pub struct LogHost {
     pub process: ServiceProcess,
     pub log_key: String,
@@ -111,11 +119,22 @@ pub struct LogHost {
 }
 
 impl LogHost {
-    /// Publishes an agreement, so that its parties may write to the log.
+    /// Onboards the agreement's parties and publishes it, so that they may write to the log.
     pub fn publish(&self, agreement: &SignedAgreement) {
+        self.onboard(&agreement.agreement.parties);
         sealroom_cli::remote::HostClient::new(&self.process.url)
             .publish(agreement)
             .unwrap();
+    }
+
+    /// Onboards parties, as the operator does with `sealroom host party add`.
+    pub fn onboard(&self, cards: &[sealroom_core::party::PartyCard]) {
+        sealroom_cli::services::onboard(&self.dir.path().join("host"), cards).unwrap();
+    }
+
+    /// A client of this host.
+    pub fn client(&self) -> sealroom_cli::remote::HostClient {
+        sealroom_cli::remote::HostClient::new(&self.process.url)
     }
 
     /// The pinned log key.
@@ -183,7 +202,8 @@ pub fn start_owner_broker_with(
     }
 }
 
-/// A sealed envelope header for `owner`'s dataset: the wrapped key and the header digest.
+/// An envelope header for `owner`'s dataset under `agreement`, signed by `owner` (which may be an
+/// impostor using the owner's name), with its digest and data key.
 pub fn envelope_header(
     owner: &Identity,
     agreement: &SignedAgreement,
@@ -193,17 +213,35 @@ pub fn envelope_header(
         .agreement
         .dataset(owner.name(), dataset)
         .expect("dataset");
-    let card = owner.card();
     let params = HeaderParams {
-        owner: &card,
+        owner,
+        agreement: agreement.id,
         dataset,
         schema_digest: terms.schema.digest().unwrap(),
         chunk_size: 4096,
+        sealed_at_ms: next_seal_time(),
     };
     let key = DataKey::generate();
-    let header = EnvelopeHeader::new(&params, &key).unwrap();
-    let digest = header.write_to(&mut Vec::new()).unwrap();
+    let header = new_header(&params, &key).unwrap();
+    let digest = header.digest().unwrap();
     (header, digest, key)
+}
+
+/// A strictly increasing sealing time, so that headers made one after another are ordered.
+pub fn next_seal_time() -> u64 {
+    use sealroom_core::clock::Clock;
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = sealroom_core::clock::SystemClock.now_millis();
+    LAST.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+    LAST.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+}
+
+/// A whole envelope file sealed from `csv` with `header` and `key`.
+pub fn envelope_file(header: &EnvelopeHeader, key: &DataKey, csv: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = sealroom_crypto::EnvelopeWriter::new(Vec::new(), header, key).unwrap();
+    writer.write_all(csv).unwrap();
+    writer.finish().unwrap()
 }
 
 /// A simulator attester reporting `measurement`, signing with a copy of `platform`.

@@ -58,6 +58,19 @@ pub enum AgreementError {
         /// Where it was named.
         context: String,
     },
+    /// A broker URL is not a plain base URL.
+    #[error("party {party:?}: {reason}")]
+    BadBrokerUrl {
+        /// The party.
+        party: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Nobody could start a run.
+    #[error(
+        "no run could ever start: [runs] needs at least one requester and a max_runs_per_day of at least 1"
+    )]
+    NoRequesters,
     /// A dataset owner is not a party.
     #[error("dataset {dataset:?} is owned by {owner:?}, which is not a party to this agreement")]
     DatasetOwnerNotAParty {

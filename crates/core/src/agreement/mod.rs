@@ -110,6 +110,17 @@ pub struct PrivacyTerms {
     pub noise: NoiseMechanism,
 }
 
+/// Who may start runs, and how often.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunTerms {
+    /// Parties that may sign run requests (authoring defaults to every party).
+    pub requesters: Vec<String>,
+    /// At most this many runs in any 24 hours, if set (counted by each owner's broker per dataset,
+    /// and by the host per agreement).
+    pub max_runs_per_day: Option<u32>,
+}
+
 /// A validated agreement in canonical form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +145,8 @@ pub struct Agreement {
     pub outputs: Vec<OutputTerms>,
     /// Privacy terms.
     pub privacy: PrivacyTerms,
+    /// Who may start runs.
+    pub runs: RunTerms,
 }
 
 /// Checks program ids and parameters; implemented by the program catalog so that `core` need not know programs.

@@ -1,173 +1,158 @@
 use std::io::{Read, Write};
 
-use sealroom_core::canonical::{canonical_json, labeled_digest};
-use sealroom_core::ids::{Digest, Fingerprint};
+use sealroom_core::canonical::canonical_json;
+use sealroom_core::envelope::{ENVELOPE_FORMAT, EnvelopeHeader, header_digest, wrap_aad};
+use sealroom_core::ids::{AgreementId, Digest};
 use sealroom_core::labels;
-use sealroom_core::party::PartyCard;
-use sealroom_core::wire::Sealed;
-use serde::{Deserialize, Serialize};
+use sealroom_core::sign::Signature;
 
 use super::EnvelopeError;
 use crate::hpke_box::seal_to;
+use crate::identity::Identity;
 use crate::secret::DataKey;
 
 /// The bytes every envelope starts with.
-pub const MAGIC: &[u8; 21] = b"sealroom-envelope/v1\n";
+pub const MAGIC: &[u8; 21] = b"sealroom-envelope/v2\n";
 /// Default plaintext bytes per chunk.
 pub const DEFAULT_CHUNK_SIZE: u32 = 1 << 16;
 /// Smallest chunk size accepted.
 pub const MIN_CHUNK_SIZE: u32 = 1 << 10;
 /// Largest chunk size accepted (bounds the reader's memory).
 pub const MAX_CHUNK_SIZE: u32 = 1 << 24;
-const MAX_HEADER_LEN: u32 = 1 << 16;
-
-/// The envelope header, stored as canonical JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvelopeHeader {
-    /// Always `sealroom-envelope/v1`.
-    pub format: String,
-    /// Owner's name.
-    pub owner: String,
-    /// Owner's fingerprint.
-    pub owner_fingerprint: Fingerprint,
-    /// Dataset name.
-    pub dataset: String,
-    /// Digest of the dataset schema.
-    pub schema_digest: Digest,
-    /// Content type of the plaintext (`text/csv`).
-    pub content_type: String,
-    /// Always `AES-256-GCM`.
-    pub aead: String,
-    /// Plaintext bytes per full chunk.
-    pub chunk_size: u32,
-    /// First 7 bytes of every chunk nonce.
-    #[serde(with = "sealroom_core::bytes::b64_array")]
-    pub nonce_prefix: [u8; 7],
-    /// The data key sealed with HPKE to the owner's key; the associated data is [`wrap_aad`].
-    pub wrapped_key: Sealed,
-}
+/// Largest header accepted, in bytes.
+pub const MAX_HEADER_LEN: u32 = 1 << 16;
+/// Bytes before the header: the magic and the header length.
+pub const PREAMBLE_LEN: usize = MAGIC.len() + 4;
 
 /// What the writer needs to know to build a header.
 #[derive(Debug, Clone)]
 pub struct HeaderParams<'a> {
-    /// The owner's card.
-    pub owner: &'a PartyCard,
+    /// The owner, who signs the header and to whose HPKE key the data key is wrapped.
+    pub owner: &'a Identity,
+    /// The agreement the envelope is sealed for.
+    pub agreement: AgreementId,
     /// Dataset name.
     pub dataset: &'a str,
     /// Digest of the dataset schema.
     pub schema_digest: Digest,
     /// Plaintext bytes per chunk.
     pub chunk_size: u32,
+    /// When it is sealed, in milliseconds since the Unix epoch.
+    pub sealed_at_ms: u64,
 }
 
-/// Associated data of the wrapped key: binds the key to owner, dataset and schema.
-pub fn wrap_aad(owner: &Fingerprint, dataset: &str, schema_digest: &Digest) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(64 + dataset.len());
-    aad.extend_from_slice(owner.as_bytes());
-    aad.extend_from_slice(schema_digest.as_bytes());
-    aad.extend_from_slice(dataset.as_bytes());
-    aad
+fn bad(reason: impl std::fmt::Display) -> EnvelopeError {
+    EnvelopeError::BadHeader(reason.to_string())
 }
 
-impl EnvelopeHeader {
-    /// A header for a new envelope under `key`, with the key wrapped to the owner.
-    pub fn new(params: &HeaderParams<'_>, key: &DataKey) -> Result<Self, EnvelopeError> {
-        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&params.chunk_size) {
-            return Err(EnvelopeError::BadHeader(format!(
-                "chunk size {} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE}",
-                params.chunk_size
-            )));
-        }
-        let owner_fingerprint = params
-            .owner
-            .fingerprint()
-            .map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
-        let aad = wrap_aad(&owner_fingerprint, params.dataset, &params.schema_digest);
-        let wrapped_key = seal_to(
-            &params.owner.hpke_key,
-            labels::ENVELOPE_KEY,
-            &aad,
-            key.expose(),
-        )
-        .map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
-        Ok(Self {
-            format: "sealroom-envelope/v1".into(),
-            owner: params.owner.name.clone(),
-            owner_fingerprint,
-            dataset: params.dataset.into(),
-            schema_digest: params.schema_digest,
-            content_type: "text/csv".into(),
-            aead: "AES-256-GCM".into(),
-            chunk_size: params.chunk_size,
-            nonce_prefix: crate::random::array(),
-            wrapped_key,
-        })
+/// A signed header for a new envelope under `key`, with the key wrapped to the owner.
+pub fn new_header(
+    params: &HeaderParams<'_>,
+    key: &DataKey,
+) -> Result<EnvelopeHeader, EnvelopeError> {
+    if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&params.chunk_size) {
+        return Err(bad(format_args!(
+            "chunk size {} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE}",
+            params.chunk_size
+        )));
     }
+    let card = params.owner.card();
+    let owner_fingerprint = card.fingerprint().map_err(bad)?;
+    let aad = wrap_aad(
+        &owner_fingerprint,
+        &params.agreement,
+        params.dataset,
+        &params.schema_digest,
+    );
+    let wrapped_key =
+        seal_to(&card.hpke_key, labels::ENVELOPE_KEY, &aad, key.expose()).map_err(bad)?;
+    let mut header = EnvelopeHeader {
+        format: ENVELOPE_FORMAT.into(),
+        owner: card.name.clone(),
+        owner_fingerprint,
+        agreement: params.agreement,
+        dataset: params.dataset.into(),
+        schema_digest: params.schema_digest,
+        content_type: "text/csv".into(),
+        aead: "AES-256-GCM".into(),
+        chunk_size: params.chunk_size,
+        nonce_prefix: crate::random::array(),
+        sealed_at_ms: params.sealed_at_ms,
+        wrapped_key,
+        signature: Signature([0; 64]),
+    };
+    let signed = header.signed_bytes().map_err(bad)?;
+    header.signature = params
+        .owner
+        .sign(labels::ENVELOPE_HEADER_SIGNATURE, &signed);
+    Ok(header)
+}
 
-    /// `owner/dataset`, for messages.
-    pub fn qualified_name(&self) -> String {
-        format!("{}/{}", self.owner, self.dataset)
+/// Writes magic, length and header; returns the header digest (the chunks' associated data).
+pub fn write_header(
+    header: &EnvelopeHeader,
+    out: &mut impl Write,
+) -> Result<Digest, EnvelopeError> {
+    let bytes = canonical_json(header).map_err(bad)?;
+    out.write_all(MAGIC)?;
+    out.write_all(&(bytes.len() as u32).to_be_bytes())?;
+    out.write_all(&bytes)?;
+    Ok(header_digest(&bytes))
+}
+
+/// The header length announced by an envelope's first [`PREAMBLE_LEN`] bytes.
+pub fn header_len(preamble: &[u8; PREAMBLE_LEN]) -> Result<u32, EnvelopeError> {
+    if &preamble[..MAGIC.len()] != MAGIC {
+        return Err(EnvelopeError::NotAnEnvelope);
     }
-
-    /// Writes magic, length and header; returns the header digest (the chunks' associated data).
-    pub fn write_to(&self, out: &mut impl Write) -> Result<Digest, EnvelopeError> {
-        let bytes = canonical_json(self).map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
-        out.write_all(MAGIC)?;
-        out.write_all(&(bytes.len() as u32).to_be_bytes())?;
-        out.write_all(&bytes)?;
-        Ok(labeled_digest(labels::ENVELOPE_HEADER, &bytes))
+    let len = u32::from_be_bytes(preamble[MAGIC.len()..].try_into().expect("4 bytes"));
+    if len > MAX_HEADER_LEN {
+        return Err(EnvelopeError::HeaderTooLarge(len));
     }
+    Ok(len)
+}
 
-    /// Reads and checks magic, length and header; returns the header and its digest.
-    pub fn read_from(input: &mut impl Read) -> Result<(Self, Digest), EnvelopeError> {
-        let mut magic = [0u8; MAGIC.len()];
-        read_exact_or(input, &mut magic, EnvelopeError::NotAnEnvelope)?;
-        if &magic != MAGIC {
+/// Parses header bytes, refusing any that are not in canonical form (so that every reader
+/// computes the same digest) or that name an unsupported format or chunk size. The signature is
+/// not checked here: that needs the owner's card.
+pub fn parse_header(bytes: &[u8]) -> Result<(EnvelopeHeader, Digest), EnvelopeError> {
+    let header: EnvelopeHeader = serde_json::from_slice(bytes).map_err(bad)?;
+    if header.format != ENVELOPE_FORMAT || header.aead != "AES-256-GCM" {
+        return Err(bad(format_args!(
+            "unsupported format {} with {}",
+            header.format, header.aead
+        )));
+    }
+    if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&header.chunk_size) {
+        return Err(bad(format_args!(
+            "chunk size {} is out of range",
+            header.chunk_size
+        )));
+    }
+    if canonical_json(&header).map_err(bad)? != bytes {
+        return Err(bad("the header is not in canonical JSON form"));
+    }
+    Ok((header, header_digest(bytes)))
+}
+
+/// Reads and checks magic, length and header; returns the header and its digest.
+pub fn read_header(input: &mut impl Read) -> Result<(EnvelopeHeader, Digest), EnvelopeError> {
+    let mut preamble = [0u8; PREAMBLE_LEN];
+    match input.read_exact(&mut preamble) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             return Err(EnvelopeError::NotAnEnvelope);
         }
-        let mut len = [0u8; 4];
-        read_exact_or(
-            input,
-            &mut len,
-            EnvelopeError::BadHeader("file ends inside the header length".into()),
-        )?;
-        let len = u32::from_be_bytes(len);
-        if len > MAX_HEADER_LEN {
-            return Err(EnvelopeError::HeaderTooLarge(len));
-        }
-        let mut bytes = vec![0u8; len as usize];
-        read_exact_or(
-            input,
-            &mut bytes,
-            EnvelopeError::BadHeader("file ends inside the header".into()),
-        )?;
-        let header: Self =
-            serde_json::from_slice(&bytes).map_err(|e| EnvelopeError::BadHeader(e.to_string()))?;
-        if header.format != "sealroom-envelope/v1" || header.aead != "AES-256-GCM" {
-            return Err(EnvelopeError::BadHeader(format!(
-                "unsupported format {} with {}",
-                header.format, header.aead
-            )));
-        }
-        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&header.chunk_size) {
-            return Err(EnvelopeError::BadHeader(format!(
-                "chunk size {} is out of range",
-                header.chunk_size
-            )));
-        }
-        Ok((header, labeled_digest(labels::ENVELOPE_HEADER, &bytes)))
+        Err(e) => return Err(e.into()),
     }
-}
-
-fn read_exact_or(
-    input: &mut impl Read,
-    buf: &mut [u8],
-    short: EnvelopeError,
-) -> Result<(), EnvelopeError> {
-    match input.read_exact(buf) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(short),
-        Err(e) => Err(e.into()),
+    let len = header_len(&preamble)?;
+    let mut bytes = vec![0u8; len as usize];
+    match input.read_exact(&mut bytes) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(bad("file ends inside the header"));
+        }
+        Err(e) => return Err(e.into()),
     }
+    parse_header(&bytes)
 }

@@ -3,7 +3,7 @@
 //! header digest as associated data).
 //!
 //! ```text
-//! "sealroom-envelope/v1\n" ‖ u32 header length (big endian) ‖ header (canonical JSON)
+//! "sealroom-envelope/v2\n" ‖ u32 header length (big endian) ‖ header (canonical JSON)
 //! ‖ chunk 0 ‖ chunk 1 ‖ … ‖ final chunk
 //! ```
 //!
@@ -16,10 +16,11 @@ mod reader;
 mod writer;
 
 pub use header::{
-    DEFAULT_CHUNK_SIZE, EnvelopeHeader, HeaderParams, MAGIC, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
-    wrap_aad,
+    DEFAULT_CHUNK_SIZE, HeaderParams, MAGIC, MAX_CHUNK_SIZE, MAX_HEADER_LEN, MIN_CHUNK_SIZE,
+    PREAMBLE_LEN, header_len, new_header, parse_header, read_header, write_header,
 };
 pub use reader::EnvelopeReader;
+pub use sealroom_core::envelope::{EnvelopeHeader, wrap_aad};
 pub use writer::EnvelopeWriter;
 
 /// AES-GCM tag length.
@@ -30,7 +31,7 @@ pub const TAG_LEN: usize = 16;
 #[non_exhaustive]
 pub enum EnvelopeError {
     /// The file does not start with the envelope magic.
-    #[error("not a sealroom envelope (the file does not start with \"sealroom-envelope/v1\")")]
+    #[error("not a sealroom envelope (the file does not start with \"sealroom-envelope/v2\")")]
     NotAnEnvelope,
     /// The header is larger than allowed.
     #[error("envelope header of {0} bytes is larger than the 64 KiB limit")]

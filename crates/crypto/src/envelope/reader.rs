@@ -4,9 +4,9 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 use sealroom_core::ids::Digest;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::header::EnvelopeHeader;
 use super::{EnvelopeError, TAG_LEN, chunk_nonce};
 use crate::secret::DataKey;
+use sealroom_core::envelope::EnvelopeHeader;
 
 /// Reads sealed chunks and opens each into a plaintext slice (out of place).
 struct ChunkOpener<R: Read> {
@@ -96,7 +96,7 @@ pub struct EnvelopeReader<R: Read> {
 }
 
 impl<R: Read> EnvelopeReader<R> {
-    /// A reader over the chunks that follow a header already read by [`EnvelopeHeader::read_from`].
+    /// A reader over the chunks that follow a header already read by [`super::read_header`].
     pub fn new(input: R, header: &EnvelopeHeader, header_digest: Digest, key: &DataKey) -> Self {
         let chunk_size = header.chunk_size as usize;
         Self {

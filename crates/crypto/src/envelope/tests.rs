@@ -1,23 +1,25 @@
 use std::io::{Cursor, Read, Write};
 
-use sealroom_core::ids::Digest;
+use sealroom_core::ids::{AgreementId, Digest};
 
 use super::*;
 use crate::identity::Identity;
 use crate::secret::DataKey;
 
 const CHUNK: u32 = MIN_CHUNK_SIZE;
+const AGREEMENT: AgreementId = AgreementId([4; 32]);
 
 /// Seals `plaintext`, handing it to the writer in pieces of `piece` bytes.
 fn seal_in_pieces(owner: &Identity, plaintext: &[u8], key: &DataKey, piece: usize) -> Vec<u8> {
-    let card = owner.card();
     let params = HeaderParams {
-        owner: &card,
+        owner,
+        agreement: AGREEMENT,
         dataset: "visits",
         schema_digest: Digest([9; 32]),
         chunk_size: CHUNK,
+        sealed_at_ms: 1_700_000_000_000,
     };
-    let header = EnvelopeHeader::new(&params, key).unwrap();
+    let header = new_header(&params, key).unwrap();
     let mut w = EnvelopeWriter::new(Vec::new(), &header, key).unwrap();
     for piece in plaintext.chunks(piece.max(1)) {
         w.write_all(piece).unwrap();
@@ -32,7 +34,7 @@ fn seal(owner: &Identity, plaintext: &[u8], key: &DataKey) -> Vec<u8> {
 
 fn open(bytes: &[u8], key: &DataKey) -> Result<Vec<u8>, EnvelopeError> {
     let mut input = Cursor::new(bytes);
-    let (header, digest) = EnvelopeHeader::read_from(&mut input)?;
+    let (header, digest) = read_header(&mut input)?;
     let mut reader = EnvelopeReader::new(input, &header, digest, key);
     let mut out = Vec::new();
     reader
@@ -41,7 +43,7 @@ fn open(bytes: &[u8], key: &DataKey) -> Result<Vec<u8>, EnvelopeError> {
     Ok(out)
 }
 
-fn header_len(bytes: &[u8]) -> usize {
+fn body_start(bytes: &[u8]) -> usize {
     MAGIC.len()
         + 4
         + u32::from_be_bytes(bytes[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap()) as usize
@@ -62,7 +64,7 @@ fn round_trips_at_every_chunk_boundary() {
         let chunks = len / c + 1;
         assert_eq!(
             sealed.len(),
-            header_len(&sealed) + len + chunks * TAG_LEN,
+            body_start(&sealed) + len + chunks * TAG_LEN,
             "len {len}"
         );
         assert_eq!(open(&sealed, &key).unwrap(), plain, "len {len}");
@@ -75,7 +77,7 @@ fn every_flipped_byte_is_caught_and_names_the_chunk() {
     let key = DataKey::generate();
     let c = CHUNK as usize;
     let sealed = seal(&owner, &data(2 * c + 100), &key);
-    let body = header_len(&sealed);
+    let body = body_start(&sealed);
     for pos in (0..sealed.len()).step_by(97) {
         let mut bad = sealed.clone();
         bad[pos] ^= 0x01;
@@ -99,7 +101,7 @@ fn truncation_reordering_splicing_and_appended_data_are_caught() {
     let key = DataKey::generate();
     let c = CHUNK as usize;
     let sealed = seal(&owner, &data(3 * c + 5), &key);
-    let body = header_len(&sealed);
+    let body = body_start(&sealed);
     let full = c + TAG_LEN;
 
     let at_boundary = &sealed[..body + 2 * full];
@@ -133,7 +135,7 @@ fn truncation_reordering_splicing_and_appended_data_are_caught() {
     // Chunks from another envelope under the same key but another header do not open.
     let other = seal(&owner, &data(3 * c + 5), &key);
     let mut spliced = sealed[..body].to_vec();
-    spliced.extend_from_slice(&other[header_len(&other)..]);
+    spliced.extend_from_slice(&other[body_start(&other)..]);
     let r = open(&spliced, &key);
     assert!(
         matches!(r, Err(EnvelopeError::ChunkRejected { chunk: 0, .. })),
@@ -157,8 +159,13 @@ fn wrapped_key_opens_only_for_the_owner_and_the_same_dataset() {
     let owner = Identity::generate("alice", None).unwrap();
     let key = DataKey::generate();
     let sealed = seal(&owner, b"x", &key);
-    let (header, _) = EnvelopeHeader::read_from(&mut Cursor::new(&sealed)).unwrap();
-    let aad = wrap_aad(&header.owner_fingerprint, "visits", &header.schema_digest);
+    let (header, _) = read_header(&mut Cursor::new(&sealed)).unwrap();
+    let aad = wrap_aad(
+        &header.owner_fingerprint,
+        &AGREEMENT,
+        "visits",
+        &header.schema_digest,
+    );
     let opened = open_sealed(
         owner.hpke_secret(),
         &header.wrapped_key,
@@ -169,18 +176,27 @@ fn wrapped_key_opens_only_for_the_owner_and_the_same_dataset() {
     assert_eq!(opened.as_slice(), key.expose());
     let other_dataset = wrap_aad(
         &header.owner_fingerprint,
+        &AGREEMENT,
         "purchases",
         &header.schema_digest,
     );
-    assert!(
-        open_sealed(
-            owner.hpke_secret(),
-            &header.wrapped_key,
-            labels::ENVELOPE_KEY,
-            &other_dataset
-        )
-        .is_err()
+    let other_agreement = wrap_aad(
+        &header.owner_fingerprint,
+        &AgreementId([5; 32]),
+        "visits",
+        &header.schema_digest,
     );
+    for aad in [other_dataset, other_agreement] {
+        assert!(
+            open_sealed(
+                owner.hpke_secret(),
+                &header.wrapped_key,
+                labels::ENVELOPE_KEY,
+                &aad
+            )
+            .is_err()
+        );
+    }
 }
 
 #[test]
@@ -193,7 +209,7 @@ fn whole_chunk_writes_and_small_reads_give_the_same_envelope_semantics() {
         let sealed = seal_in_pieces(&owner, &plain, &key, plain.len());
         assert_eq!(
             sealed.len(),
-            header_len(&sealed) + len + (len / c + 1) * TAG_LEN,
+            body_start(&sealed) + len + (len / c + 1) * TAG_LEN,
             "len {len}"
         );
         assert_eq!(
@@ -203,7 +219,7 @@ fn whole_chunk_writes_and_small_reads_give_the_same_envelope_semantics() {
         );
 
         let mut input = Cursor::new(&sealed);
-        let (h, digest) = EnvelopeHeader::read_from(&mut input).unwrap();
+        let (h, digest) = read_header(&mut input).unwrap();
         let mut reader = EnvelopeReader::new(input, &h, digest, &key);
         let mut out = Vec::new();
         let mut piece = [0u8; 100];
@@ -217,4 +233,42 @@ fn whole_chunk_writes_and_small_reads_give_the_same_envelope_semantics() {
         assert!(reader.is_complete());
         assert_eq!(out, plain, "small reads, len {len}");
     }
+}
+
+#[test]
+fn the_header_is_signed_by_its_owner_and_any_change_breaks_the_signature() {
+    let owner = Identity::generate("alice", None).unwrap();
+    let other = Identity::generate("alice", None).unwrap();
+    let sealed = seal(&owner, b"x", &DataKey::generate());
+    let (header, digest) = read_header(&mut Cursor::new(&sealed)).unwrap();
+    assert_eq!(header.digest().unwrap(), digest);
+    assert_eq!(header.agreement, AGREEMENT);
+    header.verify_owner(&owner.card()).unwrap();
+    assert!(
+        header.verify_owner(&other.card()).is_err(),
+        "another key of the same name"
+    );
+    let mut moved = header.clone();
+    moved.agreement = AgreementId([5; 32]);
+    assert!(moved.verify_owner(&owner.card()).is_err());
+    let mut older = header.clone();
+    older.sealed_at_ms -= 1;
+    assert!(older.verify_owner(&owner.card()).is_err());
+    let mut forged = header.clone();
+    forged.signature.0[0] ^= 1;
+    assert!(forged.verify_owner(&owner.card()).is_err());
+}
+
+#[test]
+fn a_header_not_in_canonical_form_is_refused() {
+    let owner = Identity::generate("alice", None).unwrap();
+    let sealed = seal(&owner, b"x", &DataKey::generate());
+    let len = body_start(&sealed) - PREAMBLE_LEN;
+    let text = std::str::from_utf8(&sealed[PREAMBLE_LEN..PREAMBLE_LEN + len]).unwrap();
+    let spaced = text.replacen(',', ", ", 1);
+    let r = parse_header(spaced.as_bytes());
+    assert!(
+        matches!(&r, Err(EnvelopeError::BadHeader(m)) if m.contains("canonical")),
+        "{r:?}"
+    );
 }

@@ -4,9 +4,9 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 use sealroom_core::ids::Digest;
 use zeroize::Zeroizing;
 
-use super::header::EnvelopeHeader;
 use super::{EnvelopeError, TAG_LEN, chunk_nonce};
 use crate::secret::DataKey;
+use sealroom_core::envelope::EnvelopeHeader;
 
 /// Seals one chunk at a time from a plaintext slice into its own output buffer (out of place).
 struct ChunkSealer<W: Write> {
@@ -56,7 +56,7 @@ pub struct EnvelopeWriter<W: Write> {
 impl<W: Write> EnvelopeWriter<W> {
     /// Writes the header to `out` and returns a writer for the plaintext.
     pub fn new(mut out: W, header: &EnvelopeHeader, key: &DataKey) -> Result<Self, EnvelopeError> {
-        let aad = header.write_to(&mut out)?;
+        let aad = super::write_header(header, &mut out)?;
         let chunk_size = header.chunk_size as usize;
         Ok(Self {
             sealer: ChunkSealer {

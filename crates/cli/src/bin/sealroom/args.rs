@@ -9,9 +9,10 @@ use sealroom_core::ids::{JobId, Measurement};
 /// Privacy-preserving collaborative analytics: sealed rooms and split aggregation.
 ///
 /// A typical sealed-room collaboration: each party runs `party new`; they write an
-/// agreement (TOML) and each runs `agreement sign`; each data owner runs its `broker`,
-/// `seal`s and `upload`s its dataset, and `approve`s the isolate measurement; the
-/// operator runs `host`; anyone runs `run`; each reader runs `open`.
+/// agreement (TOML) and each runs `agreement sign`; the operator runs `host` and onboards
+/// the parties (`host party add`); each data owner runs its `broker`, `seal`s its dataset
+/// (which registers the envelope with its broker) and `upload`s it, and `approve`s the
+/// isolate measurement; a party allowed by the agreement signs a `run`; each reader runs `open`.
 /// `sealroom demo` does all of this on one machine.
 #[derive(Parser)]
 #[command(
@@ -19,7 +20,7 @@ use sealroom_core::ids::{JobId, Measurement};
     version,
     about,
     long_about,
-    after_help = "Exit codes: 0 ok, 1 refused or check failed, 2 usage or I/O error."
+    after_help = "Exit codes: 0 ok, 1 refused or check failed, 2 usage or I/O error, 3 the transparency log was forked or rewritten."
 )]
 pub struct Cli {
     /// Print machine-readable JSON instead of text.
@@ -44,9 +45,26 @@ pub enum Command {
         /// The executable; by default the `sealroom-isolate` beside this program.
         path: Option<PathBuf>,
     },
-    /// Check a CSV file against the agreement's schema and seal it into an envelope.
+    /// Check a CSV file against the agreement's schema, seal it into an envelope signed by you
+    /// for that agreement, and register it with your broker.
+    ///
+    /// Your broker releases keys only for the envelope you registered last for a dataset: an
+    /// envelope nobody registered, or an older one, is refused.
     Seal(SealArgs),
-    /// Upload a sealed envelope to the host.
+    /// Register a sealed envelope with your broker as its dataset's current version.
+    ///
+    /// `seal` does this itself; use it when the broker was unreachable while sealing.
+    Register {
+        /// Your key file (its broker URL is used unless --broker is given).
+        #[arg(long)]
+        key: PathBuf,
+        /// Your broker; by default the URL in your key file.
+        #[arg(long)]
+        broker: Option<String>,
+        /// The envelope file.
+        envelope: PathBuf,
+    },
+    /// Upload a sealed envelope to the host (it checks your signature on the header first).
     Upload {
         /// Host URL, e.g. http://127.0.0.1:7100.
         #[arg(long)]
@@ -67,6 +85,9 @@ pub enum Command {
         agreement: PathBuf,
     },
     /// Ask the host to run an agreement's program once; waits for the job to end.
+    ///
+    /// The run request is signed with your key: the agreement says who may start runs, and
+    /// every owner's broker checks it again before it releases a key.
     Run {
         /// Host URL.
         #[arg(long)]
@@ -74,19 +95,26 @@ pub enum Command {
         /// The signed agreement (.json).
         #[arg(long)]
         agreement: PathBuf,
+        /// Your key file (you must be allowed to start runs).
+        #[arg(long)]
+        key: PathBuf,
+        /// Only queue the job and print its id; do not wait for it to end.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Fetch, verify and decrypt the outputs of a job sealed to you.
     Open(OpenArgs),
     /// Show the privacy budgets a data owner's broker keeps: ε spent and left per dataset and agreement.
     ///
     /// Budgets are debited before any key leaves and never refunded.
+    /// Only the owner may see them: the request is signed with the owner's key file.
     Budget {
-        /// Broker URL; by default the one on the party card or in the key file.
+        /// Broker URL; by default the one in the key file.
         #[arg(long)]
         broker: Option<String>,
-        /// The owner's party card (or key file), to find its broker.
-        #[arg(long, alias = "key")]
-        party: Option<PathBuf>,
+        /// The owner's key file.
+        #[arg(long)]
+        key: PathBuf,
     },
     /// List every release of your datasets in the transparency log, verifying all of it.
     ///
@@ -199,6 +227,12 @@ pub struct SealArgs {
     /// Plaintext bytes per chunk (1 KiB to 16 MiB).
     #[arg(long)]
     pub chunk_size: Option<u32>,
+    /// Do not register the envelope with your broker now (run `sealroom register` later).
+    #[arg(long)]
+    pub no_register: bool,
+    /// Your broker; by default the URL in your key file.
+    #[arg(long)]
+    pub broker: Option<String>,
 }
 
 #[derive(Args)]
@@ -314,22 +348,71 @@ pub struct BrokerArgs {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct HostArgs {
+    /// Manage the parties this host serves (instead of running it).
+    #[command(subcommand)]
+    pub command: Option<HostCommand>,
+    #[command(flatten)]
+    pub run: HostRunArgs,
+}
+
+#[derive(Subcommand)]
+pub enum HostCommand {
+    /// The parties this host serves: only they may publish agreements, upload, run and log.
+    #[command(subcommand)]
+    Party(HostPartyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum HostPartyCommand {
+    /// Serve a party (its public card, from `sealroom party new`).
+    Add {
+        /// The host's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The party's card.
+        card: PathBuf,
+    },
+    /// Stop serving a party.
+    Remove {
+        /// The host's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The party's name.
+        name: String,
+    },
+    /// List the parties this host serves.
+    List {
+        /// The host's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Args)]
+pub struct HostRunArgs {
     /// Where the host keeps its database, blobs and simulator platform key.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required = false)]
+    pub data: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7100")]
     pub listen: String,
     /// The isolate executable; by default `sealroom-isolate` beside this program.
     #[arg(long)]
     pub isolate: Option<PathBuf>,
-    /// Largest upload accepted, in bytes.
-    #[arg(long, default_value_t = 64 << 30)]
+    /// Largest upload accepted, e.g. 500M or 20G.
+    #[arg(long, default_value = "4G", value_parser = parse_size)]
     pub max_upload: u64,
     /// Seconds before a job is killed.
     #[arg(long, default_value_t = 600)]
     pub job_timeout: u64,
+    /// Isolates that may run at once (default: the number of cores); more jobs wait in a queue.
+    #[arg(long)]
+    pub max_isolates: Option<usize>,
+    /// Jobs that may wait or run at once over all agreements; more run requests are refused.
+    #[arg(long, default_value_t = 64)]
+    pub max_queued_jobs: usize,
     /// Name of the transparency log, used when its key is first created
     /// (default `localhost/sealroom-log/<random>`).
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! `sealroom`: parses arguments and calls the sealroom libraries.
 //!
-//! Exit codes: 0 ok, 1 refused or a check failed, 2 usage or I/O error.
+//! Exit codes: 0 ok, 1 refused or a check failed, 2 usage or I/O error, 3 the transparency log
+//! was forked, rewritten or tampered with.
 #![forbid(unsafe_code)]
 
 use std::path::Path;
@@ -9,7 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use args::{AgreementCommand, BenchCommand, Cli, Command, DecisionArgs, LogCommand, PartyCommand};
+use args::{
+    AgreementCommand, BenchCommand, Cli, Command, DecisionArgs, HostCommand, HostPartyCommand,
+    LogCommand, PartyCommand,
+};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use print::{print_audit, print_demo, print_json, print_opened};
@@ -18,11 +22,11 @@ use sealroom_cli::audit::LogCompromised;
 use sealroom_cli::services::Executables;
 use sealroom_cli::{Refused, agreement_file, audit, bench, demo, owner, reader, remote};
 use sealroom_core::bytes;
-use sealroom_core::clock::SystemClock;
+use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::statement::Decision;
 use sealroom_crypto::Identity;
-use sealroom_host::{JobStatus, RunJob};
+use sealroom_host::JobStatus;
 use sealroom_ledger::{LogClient, LogClientError, LogVerifierKey, VerifiedCheckpoint};
 
 mod args;
@@ -216,35 +220,67 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &a.input,
                 &a.out,
                 a.chunk_size,
+                SystemClock.now_millis(),
                 Box::new(move |n| progress_bar.set_position(n)),
             );
             bar.finish_and_clear();
             let summary = summary?;
+            let registered = if a.no_register {
+                None
+            } else {
+                let broker = broker_of(&identity, a.broker.as_deref())?;
+                Some(broker.register(&summary.header).with_context(|| {
+                    format!(
+                        "{} was sealed but could not be registered with your broker; run `sealroom register` once it is reachable",
+                        summary.output.display()
+                    )
+                })?)
+            };
             if json {
-                print_json(&summary)?;
+                print_json(&serde_json::json!({ "seal": summary, "registered": registered }))?;
             } else {
                 println!(
-                    "sealed {} rows of {} into {} ({} bytes)",
+                    "sealed {} rows of {} into {} ({} bytes, header {})",
                     summary.rows,
                     summary.dataset,
                     summary.output.display(),
-                    summary.envelope_bytes
+                    summary.envelope_bytes,
+                    summary.header_digest.short()
+                );
+                match registered {
+                    Some(_) => println!("registered with your broker as the current version"),
+                    None => println!("not registered yet: run `sealroom register` before any run"),
+                }
+            }
+        }
+        Command::Register {
+            key,
+            broker,
+            envelope,
+        } => {
+            let identity = Identity::read_key_file(&key)?;
+            let header = owner::read_envelope_header(&envelope)?;
+            let registered = broker_of(&identity, broker.as_deref())?.register(&header)?;
+            if json {
+                print_json(&registered)?;
+            } else {
+                println!(
+                    "{} (header {}) is the current envelope of {} for agreement {}",
+                    envelope.display(),
+                    registered.header_digest.short(),
+                    header.qualified_name(),
+                    header.agreement.short()
                 );
             }
         }
         Command::Upload { host, envelope } => {
-            let mut file = std::fs::File::open(&envelope)
-                .with_context(|| format!("cannot open {}", envelope.display()))?;
-            let (header, _) = sealroom_crypto::EnvelopeHeader::read_from(&mut file)?;
-            let size = file.metadata()?.len();
+            let size = std::fs::metadata(&envelope)
+                .with_context(|| format!("cannot open {}", envelope.display()))?
+                .len();
             let bar = byte_bar(json, size, "uploading");
             let shown = bar.clone();
-            let stored = remote::HostClient::new(&host).upload(
-                &header.owner,
-                &header.dataset,
-                &envelope,
-                move |n| shown.set_position(n),
-            );
+            let stored =
+                remote::HostClient::new(&host).upload(&envelope, move |n| shown.set_position(n));
             bar.finish_and_clear();
             let stored = stored?;
             if json {
@@ -267,13 +303,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("the host holds agreement {}", signed.id);
             }
         }
-        Command::Run { host, agreement } => {
+        Command::Run {
+            host,
+            agreement,
+            key,
+            no_wait,
+        } => {
             let signed = agreement_file::load(&agreement)?;
+            let identity = Identity::read_key_file(&key)?;
+            let client = remote::HostClient::new(&host);
+            let queued =
+                client.request_run(&identity.sign_run_request(signed.id, SystemClock.now()))?;
+            if no_wait {
+                if json {
+                    print_json(&queued)?;
+                } else {
+                    println!("job {} is {:?}", queued.job_id, queued.status);
+                }
+                return Ok(());
+            }
             let bar = spinner(json);
-            bar.set_message("running the job in a fresh isolate");
-            let record = remote::HostClient::new(&host).run(&RunJob {
-                agreement_id: signed.id,
-            });
+            bar.set_message(format!(
+                "job {} is {:?}; waiting for it in a fresh isolate",
+                queued.job_id.short(),
+                queued.status
+            ));
+            let record = client.wait_for_job(&identity, &queued.job_id);
             bar.finish_and_clear();
             let record = record?;
             if json {
@@ -306,23 +361,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 verifier = verifier.accept_simulator_evidence(platform_key(key)?);
             }
             let log_key = log_key(&a.log_key)?;
-            let bundle = remote::HostClient::new(&a.host).outputs(&a.job, identity.name())?;
-            let opened = reader::open_outputs(&identity, &agreement, &bundle, &verifier, &log_key)?;
+            let bundle = remote::HostClient::new(&a.host).outputs(&identity, &a.job)?;
+            let opened =
+                reader::open_outputs(&identity, &agreement, &a.job, &bundle, &verifier, &log_key)?;
             if json {
                 print_json(&opened)?;
             } else {
                 print_opened(&opened);
             }
         }
-        Command::Budget { broker, party } => {
-            let url = match (broker, party) {
-                (Some(url), _) => url,
-                (None, Some(party)) => read_card(&party)?
-                    .broker_url
-                    .context("the party card names no broker URL; pass --broker")?,
-                (None, None) => bail!("pass --party CARD (or --broker URL)"),
-            };
-            let budgets = remote::BrokerClient::new(&url).budgets()?;
+        Command::Budget { broker, key } => {
+            let identity = Identity::read_key_file(&key)?;
+            let budgets = broker_of(&identity, broker.as_deref())?.budgets(&identity)?;
             if json {
                 print_json(&budgets)?;
             } else if budgets.is_empty() {
@@ -447,16 +497,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let broker = sealroom_broker::Broker::open(&config, Arc::new(SystemClock))?;
             serve(&a.listen, broker.router(), "broker")?;
         }
-        Command::Host(a) => {
+        Command::Host(args::HostArgs {
+            command: Some(HostCommand::Party(cmd)),
+            ..
+        }) => host_party_command(cmd, json)?,
+        Command::Host(args::HostArgs {
+            command: None,
+            run: a,
+        }) => {
             let isolate = match a.isolate {
                 Some(p) => p,
                 None => executables()?.isolate,
             };
             let config = sealroom_host::HostConfig {
-                data_dir: a.data,
+                data_dir: a
+                    .data
+                    .context("pass --data DIR: where the host keeps its data")?,
                 isolate,
                 max_upload_bytes: a.max_upload,
                 job_timeout: Duration::from_secs(a.job_timeout),
+                max_isolates: a
+                    .max_isolates
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+                max_queued_jobs: a.max_queued_jobs,
                 log_origin: a.log_origin,
             };
             let host = sealroom_host::Host::open(&config, Arc::new(SystemClock))?;
@@ -715,18 +778,68 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The broker at `url`, or the one named in `identity`'s key file.
+fn broker_of(identity: &Identity, url: Option<&str>) -> anyhow::Result<remote::BrokerClient> {
+    match url {
+        Some(url) => Ok(remote::BrokerClient::new(url)),
+        None => remote::BrokerClient::of(&identity.card())
+            .context("your key file names no broker URL; pass --broker"),
+    }
+}
+
+fn host_party_command(cmd: HostPartyCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        HostPartyCommand::Add { data, card } => {
+            let card = read_card(&card)?;
+            sealroom_cli::services::onboard(&data, std::slice::from_ref(&card))?;
+            if json {
+                print_json(&card)?;
+            } else {
+                println!(
+                    "the host serves {} ({})",
+                    card.name,
+                    card.fingerprint()?.short()
+                );
+            }
+        }
+        HostPartyCommand::Remove { data, name } => {
+            let store = host_store(&data)?;
+            if !store.remove_party(&name)? {
+                bail!(Refused(format!("the host does not serve {name:?}")));
+            }
+            if !json {
+                println!("the host no longer serves {name}");
+            }
+        }
+        HostPartyCommand::List { data } => {
+            let parties = host_store(&data)?.parties()?;
+            if json {
+                print_json(&parties)?;
+            } else if parties.is_empty() {
+                println!("the host serves no party yet: add them with `sealroom host party add`");
+            } else {
+                for p in parties {
+                    println!("{:<24} {}", p.name, p.fingerprint()?.short());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn host_store(data: &Path) -> anyhow::Result<sealroom_host::HostStore> {
+    let path = data.join(sealroom_host::api::HOST_DATABASE);
+    if !path.exists() {
+        bail!("{} holds no host data", data.display());
+    }
+    Ok(sealroom_host::HostStore::open(&path)?)
+}
+
 fn decision_command(a: DecisionArgs, decision: Decision, json: bool) -> anyhow::Result<()> {
     let identity = Identity::read_key_file(&a.key)?;
     let agreement = agreement_file::load(&a.agreement)?;
-    let url = match a.broker {
-        Some(url) => url,
-        None => identity
-            .card()
-            .broker_url
-            .context("your key file names no broker URL; pass --broker")?,
-    };
     let signed = owner::decide(&identity, agreement.id, a.platform, a.measurement, decision)?;
-    let stored = remote::BrokerClient::new(&url).decide(&signed)?;
+    let stored = broker_of(&identity, a.broker.as_deref())?.decide(&signed)?;
     let verb = if decision == Decision::Approve {
         "approved"
     } else {

@@ -79,12 +79,14 @@ pub fn print_audit_body(r: &AuditReport) {
     );
     for x in &r.releases {
         println!(
-            "  #{:<5} {}  {:<14} agreement {}  job {}  {} {}  ε {}",
+            "  #{:<5} {}  {:<14} envelope {}  agreement {}  job {} by {}  {} {}  ε {}",
             x.index,
             x.at,
             x.dataset,
+            x.envelope.short(),
             x.agreement.short(),
             x.job.short(),
+            x.requested_by,
             x.platform,
             x.measurement.short(),
             x.epsilon

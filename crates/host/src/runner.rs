@@ -1,0 +1,366 @@
+//! Jobs: admitting a party's signed run request, the queue of isolates, and reading results.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use sealroom_core::agreement::SignedAgreement;
+use sealroom_core::ids::{AgreementId, JobId};
+use sealroom_core::output::OutputBundle;
+use sealroom_core::run::{RunRequestError, SignedRunRequest};
+use sealroom_core::wire::{JobFailure, JobInput, JobOutcome, JobSpec};
+use sealroom_ledger::Statement;
+use sealroom_service::ProblemResponse;
+use serde::Deserialize;
+use tokio::sync::{Semaphore, watch};
+
+use crate::api::{Host, Shared, SignedHttpRequest, internal, parse_id, problem};
+use crate::jobs::JobRecord;
+
+/// At most this many jobs of one agreement wait or run at once.
+pub const MAX_PENDING_PER_AGREEMENT: u64 = 8;
+
+/// The longest a `GET /v1/jobs/{id}?wait=` waits, in seconds.
+pub const MAX_WAIT_SECONDS: u64 = 60;
+
+/// Isolate slots, the admission lock and the signal that a job ended.
+pub(crate) struct JobQueue {
+    isolates: Arc<Semaphore>,
+    max_queued: u64,
+    /// Held while a run request is checked against the caps and queued, so that concurrent
+    /// requests cannot both take the last place.
+    admission: Mutex<()>,
+    ended: watch::Sender<u64>,
+}
+
+impl JobQueue {
+    pub(crate) fn new(max_isolates: usize, max_queued: usize) -> Self {
+        Self {
+            isolates: Arc::new(Semaphore::new(max_isolates.max(1))),
+            max_queued: max_queued.max(1) as u64,
+            admission: Mutex::new(()),
+            ended: watch::channel(0).0,
+        }
+    }
+}
+
+fn run_request_problem(e: RunRequestError) -> ProblemResponse {
+    let (code, status) = match e {
+        RunRequestError::NotAllowed { .. } => ("run-not-allowed", StatusCode::FORBIDDEN),
+        RunRequestError::BadSignature { .. } => ("run-request-forged", StatusCode::UNAUTHORIZED),
+        RunRequestError::Expired { .. } | RunRequestError::FromTheFuture { .. } => {
+            ("run-request-stale", StatusCode::UNAUTHORIZED)
+        }
+        _ => ("run-request-mismatch", StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    problem(code, status, e.to_string())
+}
+
+impl Host {
+    /// Checks a party's run request and queues its job; the job runs when an isolate is free.
+    pub async fn request_job(
+        self: &Arc<Self>,
+        request: &SignedRunRequest,
+    ) -> Result<JobRecord, ProblemResponse> {
+        let agreement = self.stored_agreement(&request.request.agreement)?;
+        let now = self.clock.now();
+        agreement.check_in_force(now).map_err(|e| {
+            problem(
+                "agreement-not-in-force",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.to_string(),
+            )
+        })?;
+        request
+            .check(&agreement, now)
+            .map_err(run_request_problem)?;
+        let job_id = request.job_id().map_err(internal)?;
+        let mut inputs = Vec::new();
+        for d in &agreement.agreement.datasets {
+            let blob = self
+                .store
+                .dataset(&agreement.id, &d.owner, &d.name)
+                .map_err(internal)?
+                .ok_or_else(|| {
+                    problem(
+                        "dataset-missing",
+                        StatusCode::CONFLICT,
+                        format!("dataset {} has not been uploaded", d.qualified_name()),
+                    )
+                })?;
+            inputs.push(JobInput {
+                owner: d.owner.clone(),
+                dataset: d.name.clone(),
+                path: blob.path.to_string_lossy().into(),
+            });
+        }
+        self.admit(&agreement, &job_id, request)?;
+        tracing::info!(job = %job_id, by = request.request.requested_by, "job queued");
+        let spec = JobSpec {
+            job_id,
+            agreement,
+            run_request: request.clone(),
+            inputs,
+        };
+        let host = self.clone();
+        tokio::spawn(async move { host.run_queued(spec).await });
+        self.store
+            .job(&job_id)
+            .map_err(internal)?
+            .ok_or_else(|| internal("a queued job vanished"))
+    }
+
+    /// Applies the daily cap and the queue limits, then queues the job.
+    fn admit(
+        &self,
+        agreement: &SignedAgreement,
+        job_id: &JobId,
+        request: &SignedRunRequest,
+    ) -> Result<(), ProblemResponse> {
+        let _admission = self
+            .queue
+            .admission
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
+        if let Some(max) = agreement.agreement.runs.max_runs_per_day {
+            let today = self
+                .store
+                .jobs_since(&agreement.id, now.plus_seconds(-86_400))
+                .map_err(internal)?;
+            if today >= u64::from(max) {
+                return Err(problem(
+                    "run-cap-reached",
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "{today} runs were requested in the last 24 hours, the agreement's max_runs_per_day"
+                    ),
+                ));
+            }
+        }
+        let (mine, all) = self.store.pending_jobs(&agreement.id).map_err(internal)?;
+        if mine >= MAX_PENDING_PER_AGREEMENT {
+            return Err(problem(
+                "too-many-jobs",
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{mine} jobs of this agreement are already waiting or running; try again when one ends"
+                ),
+            ));
+        }
+        if all >= self.queue.max_queued {
+            return Err(problem(
+                "queue-full",
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{all} jobs are already waiting or running on this host; try again later"),
+            ));
+        }
+        if !self
+            .store
+            .queue_job(job_id, request, now)
+            .map_err(internal)?
+        {
+            return Err(problem(
+                "run-request-replayed",
+                StatusCode::CONFLICT,
+                format!(
+                    "this run request already started job {job_id}; sign a new one for another run"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits for a free isolate, runs the job in it and stores what it returns.
+    async fn run_queued(self: Arc<Self>, spec: JobSpec) {
+        let job_id = spec.job_id;
+        let Ok(_slot) = self.queue.isolates.clone().acquire_owned().await else {
+            return;
+        };
+        if let Err(e) = self.store.start_job(&job_id) {
+            tracing::error!(job = %job_id, "cannot mark the job running: {e}");
+        }
+        tracing::info!(job = %job_id, "starting isolate");
+        let outcome = self.launcher.run(&spec).await;
+        if let Err(e) = self.store_outcome(job_id, outcome).await {
+            tracing::error!(job = %job_id, "cannot store the job's outcome: {}", e.0.detail);
+        }
+        self.queue.ended.send_modify(|n| *n += 1);
+    }
+
+    async fn store_outcome(
+        self: &Arc<Self>,
+        job_id: JobId,
+        outcome: JobOutcome,
+    ) -> Result<(), ProblemResponse> {
+        let finished_at = self.clock.now();
+        match outcome {
+            JobOutcome::Finished { receipt, outputs }
+                if receipt.receipt.job_id == job_id
+                    && outputs.iter().all(|o| o.job_id == job_id) =>
+            {
+                self.store
+                    .finish_job(&job_id, &receipt, &outputs, finished_at)
+                    .map_err(internal)?;
+                let receipt_digest = sealroom_core::canonical::canonical_digest(
+                    sealroom_core::labels::RECEIPT,
+                    receipt.as_ref(),
+                )
+                .map_err(internal)?;
+                self.log_statement_async(Statement::JobFinished {
+                    job: job_id,
+                    agreement: receipt.receipt.agreement_id,
+                    receipt: receipt_digest,
+                    outputs: receipt.receipt.outputs.clone(),
+                    at: finished_at,
+                })
+                .await?;
+            }
+            JobOutcome::Finished { .. } => {
+                let failure = JobFailure {
+                    code: "isolate-misbehaved".into(),
+                    dataset: None,
+                    refusal: None,
+                    message: "the isolate returned outputs for another job".into(),
+                };
+                self.store
+                    .fail_job(&job_id, &failure, finished_at)
+                    .map_err(internal)?;
+            }
+            JobOutcome::Failed { error } => {
+                tracing::warn!(job = %job_id, code = error.code, "job failed: {}", error.message);
+                self.store
+                    .fail_job(&job_id, &error, finished_at)
+                    .map_err(internal)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A job's record once it has ended, or as it stands after `wait`.
+    pub async fn wait_for_job(
+        &self,
+        job_id: &JobId,
+        wait: Duration,
+    ) -> Result<Option<JobRecord>, ProblemResponse> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut ended = self.queue.ended.subscribe();
+        loop {
+            let record = self.store.job(job_id).map_err(internal)?;
+            match &record {
+                Some(r) if !r.status.has_ended() => {}
+                _ => return Ok(record),
+            }
+            match tokio::time::timeout_at(deadline, ended.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Ok(record),
+            }
+        }
+    }
+
+    /// A job's record and its agreement, for a request signed by one of the agreement's parties.
+    async fn job_for_party(
+        &self,
+        id: &str,
+        request: &SignedHttpRequest,
+        wait: Duration,
+    ) -> Result<(JobRecord, SignedAgreement, String), ProblemResponse> {
+        let job_id: JobId = parse_id("bad-job-id", id)?;
+        let unknown = || {
+            problem(
+                "job-unknown",
+                StatusCode::NOT_FOUND,
+                format!("no job {job_id}"),
+            )
+        };
+        // Check who asks before waiting, so that outsiders cannot hold connections open.
+        let record = self
+            .store
+            .job(&job_id)
+            .map_err(internal)?
+            .ok_or_else(unknown)?;
+        let agreement = self.stored_agreement(&record.agreement_id)?;
+        let party = self.signing_party(request, &agreement)?.name.clone();
+        let record = self
+            .wait_for_job(&job_id, wait)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok((record, agreement, party))
+    }
+}
+
+pub(crate) async fn request_job(
+    State(h): Shared,
+    Json(request): Json<SignedRunRequest>,
+) -> Result<(StatusCode, Json<JobRecord>), ProblemResponse> {
+    h.request_job(&request)
+        .await
+        .map(|record| (StatusCode::ACCEPTED, Json(record)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct WaitQuery {
+    #[serde(default)]
+    wait: u64,
+}
+
+pub(crate) async fn job(
+    State(h): Shared,
+    Path(id): Path<String>,
+    Query(query): Query<WaitQuery>,
+    request: SignedHttpRequest,
+) -> Result<Json<JobRecord>, ProblemResponse> {
+    let wait = Duration::from_secs(query.wait.min(MAX_WAIT_SECONDS));
+    h.job_for_party(&id, &request, wait)
+        .await
+        .map(|(record, _, _)| Json(record))
+}
+
+pub(crate) async fn jobs_of(
+    State(h): Shared,
+    Path(id): Path<String>,
+    request: SignedHttpRequest,
+) -> Result<Json<Vec<JobRecord>>, ProblemResponse> {
+    let id: AgreementId = parse_id("bad-agreement-id", &id)?;
+    let agreement = h.stored_agreement(&id)?;
+    h.signing_party(&request, &agreement)?;
+    let mut records = Vec::new();
+    for job in h.store.jobs_of(&id, 100).map_err(internal)? {
+        records.extend(h.store.job(&job).map_err(internal)?);
+    }
+    Ok(Json(records))
+}
+
+pub(crate) async fn outputs(
+    State(h): Shared,
+    Path((id, reader)): Path<(String, String)>,
+    request: SignedHttpRequest,
+) -> Result<Json<OutputBundle>, ProblemResponse> {
+    let (record, _, party) = h.job_for_party(&id, &request, Duration::ZERO).await?;
+    if party != reader {
+        return Err(problem(
+            "not-the-reader",
+            StatusCode::FORBIDDEN,
+            format!("only {reader} may fetch the outputs sealed to {reader}"),
+        ));
+    }
+    let job_id = record.job_id;
+    let receipt = record.receipt.ok_or_else(|| {
+        problem(
+            "job-not-finished",
+            StatusCode::CONFLICT,
+            format!("job {job_id} has no outputs: it is {:?}", record.status),
+        )
+    })?;
+    let sealed = h.store.outputs_for(&job_id, &reader).map_err(internal)?;
+    if sealed.is_empty() {
+        return Err(problem(
+            "no-output-for-reader",
+            StatusCode::NOT_FOUND,
+            format!("job {job_id} sealed no output to {reader:?}"),
+        ));
+    }
+    Ok(Json(OutputBundle { receipt, sealed }))
+}
