@@ -179,7 +179,17 @@ impl Executables {
 
     /// Starts a host.
     pub fn start_host(&self, data: &Path, port: u16) -> anyhow::Result<ServiceProcess> {
-        let args = vec![
+        self.start_host_with(data, port, &[])
+    }
+
+    /// Starts a host with further `sealroom host` arguments (limits, for example).
+    pub fn start_host_with(
+        &self,
+        data: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> anyhow::Result<ServiceProcess> {
+        let mut args: Vec<String> = vec![
             "host".into(),
             "--data".into(),
             data.display().to_string(),
@@ -188,6 +198,7 @@ impl Executables {
             "--isolate".into(),
             self.isolate.display().to_string(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         std::fs::create_dir_all(data)?;
         ServiceProcess::start(
             "host",

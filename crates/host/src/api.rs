@@ -42,6 +42,7 @@ use sealroom_programs::BuiltinCatalog;
 
 use crate::blobs::BlobStore;
 use crate::jobs::IsolateLauncher;
+use crate::runner::JobLimits;
 use crate::store::HostStore;
 
 /// How a host is set up.
@@ -55,10 +56,8 @@ pub struct HostConfig {
     pub max_upload_bytes: u64,
     /// A job running longer is killed.
     pub job_timeout: Duration,
-    /// At most this many isolates run at once; further jobs wait in the queue.
-    pub max_isolates: usize,
-    /// At most this many jobs wait or run at once over all agreements; more are refused.
-    pub max_queued_jobs: usize,
+    /// How many jobs run and wait at once.
+    pub limits: JobLimits,
     /// The log's origin line, used only when the log key is first created
     /// (default `localhost/sealroom-log/<random>`).
     pub log_origin: Option<String>,
@@ -164,7 +163,7 @@ impl Host {
                 log_key,
             },
             max_upload_bytes: config.max_upload_bytes,
-            queue: crate::runner::JobQueue::new(config.max_isolates, config.max_queued_jobs),
+            queue: crate::runner::JobQueue::new(&config.limits),
         });
         let interrupted = host
             .store

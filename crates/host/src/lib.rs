@@ -11,7 +11,7 @@ pub mod api;
 pub mod blobs;
 pub mod jobs;
 pub mod log_api;
-mod runner;
+pub mod runner;
 pub mod store;
 mod upload;
 

@@ -19,16 +19,36 @@ use tokio::sync::{Semaphore, watch};
 use crate::api::{Host, Shared, SignedHttpRequest, internal, parse_id, problem};
 use crate::jobs::JobRecord;
 
-/// At most this many jobs of one agreement wait or run at once.
-pub const MAX_PENDING_PER_AGREEMENT: u64 = 8;
-
 /// The longest a `GET /v1/jobs/{id}?wait=` waits, in seconds.
 pub const MAX_WAIT_SECONDS: u64 = 60;
+
+/// How many jobs a host runs and keeps waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLimits {
+    /// Isolates that run at once; further jobs wait in the queue.
+    pub max_isolates: usize,
+    /// Jobs that wait or run at once over all agreements; more run requests are refused.
+    pub max_queued_jobs: usize,
+    /// Jobs of one agreement that wait or run at once; more are refused.
+    pub max_jobs_per_agreement: usize,
+}
+
+impl JobLimits {
+    /// One isolate per core, 64 jobs in all, 8 per agreement.
+    pub fn for_this_machine() -> Self {
+        Self {
+            max_isolates: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_queued_jobs: 64,
+            max_jobs_per_agreement: 8,
+        }
+    }
+}
 
 /// Isolate slots, the admission lock and the signal that a job ended.
 pub(crate) struct JobQueue {
     isolates: Arc<Semaphore>,
     max_queued: u64,
+    max_per_agreement: u64,
     /// Held while a run request is checked against the caps and queued, so that concurrent
     /// requests cannot both take the last place.
     admission: Mutex<()>,
@@ -36,10 +56,11 @@ pub(crate) struct JobQueue {
 }
 
 impl JobQueue {
-    pub(crate) fn new(max_isolates: usize, max_queued: usize) -> Self {
+    pub(crate) fn new(limits: &JobLimits) -> Self {
         Self {
-            isolates: Arc::new(Semaphore::new(max_isolates.max(1))),
-            max_queued: max_queued.max(1) as u64,
+            isolates: Arc::new(Semaphore::new(limits.max_isolates.max(1))),
+            max_queued: limits.max_queued_jobs.max(1) as u64,
+            max_per_agreement: limits.max_jobs_per_agreement.max(1) as u64,
             admission: Mutex::new(()),
             ended: watch::channel(0).0,
         }
@@ -141,7 +162,7 @@ impl Host {
             }
         }
         let (mine, all) = self.store.pending_jobs(&agreement.id).map_err(internal)?;
-        if mine >= MAX_PENDING_PER_AGREEMENT {
+        if mine >= self.queue.max_per_agreement {
             return Err(problem(
                 "too-many-jobs",
                 StatusCode::TOO_MANY_REQUESTS,

@@ -17,3 +17,8 @@ pub mod release;
 
 pub use error::IsolateError;
 pub use job::run_job;
+
+/// How long the isolate waits for one broker call (connecting takes at most
+/// [`sealroom_http::CONNECT_TIMEOUT`], 5 s). A release includes the broker's durable log append
+/// and proof, normally a few milliseconds.
+pub const BROKER_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);

@@ -132,7 +132,8 @@ fn new_party(dir: &Path, name: &str, port: u16) -> anyhow::Result<Party> {
     })
 }
 
-pub(crate) fn agreement_toml(
+/// The demo agreement between `ad` and `shop`, as TOML, accepting `measurement`.
+pub fn agreement_toml(
     ad: &Identity,
     shop: &Identity,
     measurement: &Measurement,

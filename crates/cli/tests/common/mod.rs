@@ -145,8 +145,13 @@ impl LogHost {
 
 /// Starts a host whose data lives in `dir` (reused across restarts).
 pub fn start_host_in(dir: tempfile::TempDir) -> LogHost {
+    start_host_with(dir, &[])
+}
+
+/// Starts a host whose data lives in `dir`, with further `sealroom host` arguments.
+pub fn start_host_with(dir: tempfile::TempDir, extra: &[&str]) -> LogHost {
     let process = executables()
-        .start_host(&dir.path().join("host"), free_port().unwrap())
+        .start_host_with(&dir.path().join("host"), free_port().unwrap(), extra)
         .expect("host starts");
     let platform = sealroom_cli::remote::HostClient::new(&process.url)
         .platform()

@@ -60,5 +60,6 @@ fn run() -> Result<
     let spec: JobSpec =
         serde_json::from_str(&text).map_err(|e| IsolateError::BadSpec(e.to_string()))?;
     let attester = SimAttester::for_current_process()?;
-    sealroom_isolate::run_job(&spec, &attester, &JsonClient::default(), SystemClock.now())
+    let brokers = JsonClient::new(sealroom_isolate::BROKER_CALL_TIMEOUT);
+    sealroom_isolate::run_job(&spec, &attester, &brokers, SystemClock.now())
 }

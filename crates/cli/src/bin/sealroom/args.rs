@@ -410,9 +410,14 @@ pub struct HostRunArgs {
     /// Isolates that may run at once (default: the number of cores); more jobs wait in a queue.
     #[arg(long)]
     pub max_isolates: Option<usize>,
-    /// Jobs that may wait or run at once over all agreements; more run requests are refused.
-    #[arg(long, default_value_t = 64)]
-    pub max_queued_jobs: usize,
+    /// Jobs that may wait or run at once over all agreements (default 64); more run requests
+    /// are refused.
+    #[arg(long)]
+    pub max_queued_jobs: Option<usize>,
+    /// Jobs of one agreement that may wait or run at once (default 8); more run requests are
+    /// refused.
+    #[arg(long)]
+    pub max_jobs_per_agreement: Option<usize>,
     /// Name of the transparency log, used when its key is first created
     /// (default `localhost/sealroom-log/<random>`).
     #[arg(long)]

@@ -509,6 +509,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(p) => p,
                 None => executables()?.isolate,
             };
+            let defaults = sealroom_host::runner::JobLimits::for_this_machine();
             let config = sealroom_host::HostConfig {
                 data_dir: a
                     .data
@@ -516,10 +517,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 isolate,
                 max_upload_bytes: a.max_upload,
                 job_timeout: Duration::from_secs(a.job_timeout),
-                max_isolates: a
-                    .max_isolates
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-                max_queued_jobs: a.max_queued_jobs,
+                limits: sealroom_host::runner::JobLimits {
+                    max_isolates: a.max_isolates.unwrap_or(defaults.max_isolates),
+                    max_queued_jobs: a.max_queued_jobs.unwrap_or(defaults.max_queued_jobs),
+                    max_jobs_per_agreement: a
+                        .max_jobs_per_agreement
+                        .unwrap_or(defaults.max_jobs_per_agreement),
+                },
                 log_origin: a.log_origin,
             };
             let host = sealroom_host::Host::open(&config, Arc::new(SystemClock))?;
