@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,7 +28,7 @@ use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::statement::SignedDecision;
 use sealroom_core::wire::{Challenge, SignedReleaseRequest};
 use sealroom_crypto::{Identity, KeyFileError};
-use sealroom_service::{ProblemResponse, ServiceError};
+use sealroom_service::{ProblemResponse, ServiceError, SignedRequest};
 
 use crate::refusal::Refusal;
 use sealroom_ledger::{LogClient, LogEntry, LogVerifierKey, Statement};
@@ -161,7 +161,8 @@ async fn challenge(State(b): Shared) -> Response {
     let expires_at = now.plus_seconds(b.challenge_ttl_seconds);
     let stored = blocking(move || b.store.add_challenge(&nonce, expires_at, now)).await;
     match stored {
-        Ok(Ok(())) => Json(Challenge { nonce, expires_at }).into_response(),
+        Ok(Ok(Ok(()))) => Json(Challenge { nonce, expires_at }).into_response(),
+        Ok(Ok(Err(refusal))) => refusal.to_problem().into_response(),
         Ok(Err(e)) => internal(e),
         Err(r) => r,
     }
@@ -302,16 +303,11 @@ async fn decision(State(b): Shared, Json(signed): Json<SignedDecision>) -> Respo
 /// Answers with `f` over the store, for requests signed by this broker's owner only.
 async fn owner_list<T: serde::Serialize + Send + 'static>(
     b: Arc<Broker>,
-    request: OwnerRequest,
+    request: SignedRequest,
     f: fn(&BrokerStore) -> Result<T, StoreError>,
 ) -> Response {
     let me = b.card();
-    match sealroom_service::authenticate(
-        &request.headers,
-        &request.method,
-        &request.uri,
-        b.clock.now(),
-    ) {
+    match request.signer(b.clock.now()) {
         Err(e) => return Refusal::Unauthenticated(e).to_problem().into_response(),
         Ok(key) if key != me.signing_key => {
             return Refusal::NotTheOwner { owner: me.name }
@@ -327,36 +323,14 @@ async fn owner_list<T: serde::Serialize + Send + 'static>(
     }
 }
 
-/// What the owner-only listings need of a request to authenticate it.
-struct OwnerRequest {
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnerRequest {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            headers: parts.headers.clone(),
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-        })
-    }
-}
-
-async fn budgets(State(b): Shared, request: OwnerRequest) -> Response {
+async fn budgets(State(b): Shared, request: SignedRequest) -> Response {
     owner_list(b, request, BrokerStore::budgets).await
 }
 
-async fn releases(State(b): Shared, request: OwnerRequest) -> Response {
+async fn releases(State(b): Shared, request: SignedRequest) -> Response {
     owner_list(b, request, BrokerStore::releases).await
 }
 
-async fn refusals(State(b): Shared, request: OwnerRequest) -> Response {
+async fn refusals(State(b): Shared, request: SignedRequest) -> Response {
     owner_list(b, request, BrokerStore::refusals).await
 }

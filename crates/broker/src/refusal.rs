@@ -191,6 +191,9 @@ pub enum Refusal {
         /// When the current one was sealed.
         current_sealed_at: String,
     },
+    /// Too many challenges are outstanding.
+    #[error("too many challenges are outstanding at this broker; try again when some have expired")]
+    TooManyChallenges,
     /// The request is not signed by a party.
     #[error("{0}")]
     Unauthenticated(RequestAuthError),
@@ -255,6 +258,7 @@ impl Refusal {
             Self::EnvelopeMismatch { .. } => "envelope-mismatch",
             Self::EnvelopeNotRegistered { .. } => "envelope-unregistered",
             Self::EnvelopeSuperseded { .. } => "envelope-superseded",
+            Self::TooManyChallenges => "too-many-challenges",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::NotTheOwner { .. } => "not-the-owner",
             Self::LogUnavailable(_) => "log-unavailable",
@@ -269,6 +273,7 @@ impl Refusal {
             | Self::RunRequestReplayed { .. }
             | Self::EnvelopeSuperseded { .. } => StatusCode::CONFLICT,
             Self::RunCapReached { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyChallenges => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::LogUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::LogInvalid(_) => StatusCode::BAD_GATEWAY,

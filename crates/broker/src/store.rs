@@ -82,6 +82,9 @@ CREATE TABLE IF NOT EXISTS refusals (
 );
 ";
 
+/// At most this many unexpired, unused challenges are outstanding at once.
+pub const MAX_OPEN_CHALLENGES: i64 = 10_000;
+
 /// A database operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -204,23 +207,33 @@ impl BrokerStore {
     }
 
     /// Records a newly issued challenge, forgetting those that expired over an hour before `now`
-    /// (a replay of a forgotten nonce is refused as unknown, so nothing is lost).
+    /// (a replay of a forgotten nonce is refused as unknown, so nothing is lost). Refuses when
+    /// [`MAX_OPEN_CHALLENGES`] unexpired challenges are outstanding, so a flood of challenge
+    /// requests cannot fill the owner's disk.
     pub fn add_challenge(
         &self,
         nonce: &[u8; 32],
         expires_at: Timestamp,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Result<(), Refusal>, StoreError> {
         let conn = self.conn();
         conn.execute(
             "DELETE FROM challenges WHERE expires_at < ?1",
             params![now.0 - 3600],
         )?;
+        let open: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM challenges WHERE expires_at > ?1 AND used_at IS NULL",
+            params![now.0],
+            |r| r.get(0),
+        )?;
+        if open >= MAX_OPEN_CHALLENGES {
+            return Ok(Err(Refusal::TooManyChallenges));
+        }
         conn.execute(
             "INSERT INTO challenges (nonce, expires_at) VALUES (?1, ?2)",
             params![&nonce[..], expires_at.0],
         )?;
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Checks a challenge without using it.
@@ -677,6 +690,7 @@ mod tests {
         let store = BrokerStore::open(&dir.path().join("b.sqlite")).unwrap();
         store
             .add_challenge(&[1; 32], Timestamp(100), Timestamp(40))
+            .unwrap()
             .unwrap();
         assert_eq!(
             store.check_challenge(&[1; 32], Timestamp(50)).unwrap(),
@@ -688,6 +702,7 @@ mod tests {
         );
         store
             .add_challenge(&[2; 32], Timestamp(5000), Timestamp(4000))
+            .unwrap()
             .unwrap();
         assert_eq!(
             store.check_challenge(&[1; 32], Timestamp(4000)).unwrap(),
@@ -695,6 +710,37 @@ mod tests {
         );
         assert_eq!(
             store.check_challenge(&[2; 32], Timestamp(4000)).unwrap(),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_flood_of_challenges_is_refused_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BrokerStore::open(&dir.path().join("b.sqlite")).unwrap();
+        {
+            let mut conn = store.conn();
+            let tx = conn.transaction().unwrap();
+            for i in 0..MAX_OPEN_CHALLENGES {
+                tx.execute(
+                    "INSERT INTO challenges (nonce, expires_at) VALUES (?1, 160)",
+                    params![i.to_be_bytes().to_vec()],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        assert_eq!(
+            store
+                .add_challenge(&[1; 32], Timestamp(160), Timestamp(100))
+                .unwrap(),
+            Err(Refusal::TooManyChallenges)
+        );
+        // Once they have expired, challenges are issued again.
+        assert_eq!(
+            store
+                .add_challenge(&[1; 32], Timestamp(260), Timestamp(200))
+                .unwrap(),
             Ok(())
         );
     }

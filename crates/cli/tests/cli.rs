@@ -148,6 +148,11 @@ fn quickstart_by_hand() {
         )
         .unwrap()
     };
+    for card in ["adplatform.card.json", "advertiser.card.json"] {
+        ok(d, &["host", "party", "add", "--data", "host-data", card]);
+    }
+    let served = json(d, &["host", "party", "list", "--data", "host-data"]);
+    assert_eq!(served.as_array().unwrap().len(), 2);
     let _host = service(
         "host",
         vec![
@@ -160,11 +165,6 @@ fn quickstart_by_hand() {
         host_url.clone(),
         "/v1/platform",
     );
-    for card in ["adplatform.card.json", "advertiser.card.json"] {
-        ok(d, &["host", "party", "add", "--data", "host-data", card]);
-    }
-    let served = json(d, &["host", "party", "list", "--data", "host-data"]);
-    assert_eq!(served.as_array().unwrap().len(), 2);
     let platform = json(d, &["platform", "--host", &host_url]);
     let log_key = platform["log_key"].as_str().unwrap().to_string();
     let sim = platform["simulator_platform_key"]

@@ -32,7 +32,7 @@ use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::clock::Clock;
 use sealroom_core::ids::{AgreementId, Measurement};
 use sealroom_core::party::{PartyCard, SigningPublicKey};
-use sealroom_service::{ProblemResponse, ServiceError};
+use sealroom_service::{ProblemResponse, ServiceError, SignedRequest};
 use serde::{Deserialize, Serialize};
 
 use sealroom_ledger::{
@@ -261,16 +261,12 @@ impl Host {
     /// The party of `agreement` that signed this request, or `unauthenticated` / `not-a-party`.
     pub(crate) fn signing_party<'a>(
         &self,
-        request: &SignedHttpRequest,
+        request: &SignedRequest,
         agreement: &'a SignedAgreement,
     ) -> Result<&'a PartyCard, ProblemResponse> {
-        let key = sealroom_service::authenticate(
-            &request.headers,
-            &request.method,
-            &request.uri,
-            self.clock.now(),
-        )
-        .map_err(|e| problem("unauthenticated", StatusCode::UNAUTHORIZED, e.to_string()))?;
+        let key = request
+            .signer(self.clock.now())
+            .map_err(|e| problem("unauthenticated", StatusCode::UNAUTHORIZED, e.to_string()))?;
         agreement
             .agreement
             .parties
@@ -291,28 +287,6 @@ impl Host {
 
 /// Largest JSON request body, in bytes (agreements and run requests are far smaller).
 const MAX_JSON_BODY: usize = 1 << 20;
-
-/// What a handler needs of a request to check who signed it.
-pub(crate) struct SignedHttpRequest {
-    headers: axum::http::HeaderMap,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedHttpRequest {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            headers: parts.headers.clone(),
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-        })
-    }
-}
 
 pub(crate) type Shared = State<Arc<Host>>;
 

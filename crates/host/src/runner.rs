@@ -16,8 +16,9 @@ use sealroom_service::ProblemResponse;
 use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
-use crate::api::{Host, Shared, SignedHttpRequest, internal, parse_id, problem};
+use crate::api::{Host, Shared, internal, parse_id, problem};
 use crate::jobs::JobRecord;
+use sealroom_service::SignedRequest;
 
 /// The longest a `GET /v1/jobs/{id}?wait=` waits, in seconds.
 pub const MAX_WAIT_SECONDS: u64 = 60;
@@ -285,7 +286,7 @@ impl Host {
     async fn job_for_party(
         &self,
         id: &str,
-        request: &SignedHttpRequest,
+        request: &SignedRequest,
         wait: Duration,
     ) -> Result<(JobRecord, SignedAgreement, String), ProblemResponse> {
         let job_id: JobId = parse_id("bad-job-id", id)?;
@@ -331,7 +332,7 @@ pub(crate) async fn job(
     State(h): Shared,
     Path(id): Path<String>,
     Query(query): Query<WaitQuery>,
-    request: SignedHttpRequest,
+    request: SignedRequest,
 ) -> Result<Json<JobRecord>, ProblemResponse> {
     let wait = Duration::from_secs(query.wait.min(MAX_WAIT_SECONDS));
     h.job_for_party(&id, &request, wait)
@@ -342,7 +343,7 @@ pub(crate) async fn job(
 pub(crate) async fn jobs_of(
     State(h): Shared,
     Path(id): Path<String>,
-    request: SignedHttpRequest,
+    request: SignedRequest,
 ) -> Result<Json<Vec<JobRecord>>, ProblemResponse> {
     let id: AgreementId = parse_id("bad-agreement-id", &id)?;
     let agreement = h.stored_agreement(&id)?;
@@ -357,7 +358,7 @@ pub(crate) async fn jobs_of(
 pub(crate) async fn outputs(
     State(h): Shared,
     Path((id, reader)): Path<(String, String)>,
-    request: SignedHttpRequest,
+    request: SignedRequest,
 ) -> Result<Json<OutputBundle>, ProblemResponse> {
     let (record, _, party) = h.job_for_party(&id, &request, Duration::ZERO).await?;
     if party != reader {

@@ -11,8 +11,9 @@ use sealroom_core::party::is_valid_name;
 use sealroom_crypto::envelope::{PREAMBLE_LEN, header_len, parse_header};
 use sealroom_service::ProblemResponse;
 
-use crate::api::{Host, Shared, SignedHttpRequest, internal, parse_id, problem};
+use crate::api::{Host, Shared, internal, parse_id, problem};
 use crate::blobs::{StoredBlob, UploadError};
+use sealroom_service::SignedRequest;
 
 fn check_names(owner: &str, dataset: &str) -> Result<(), ProblemResponse> {
     if is_valid_name(owner) && is_valid_name(dataset) {
@@ -202,7 +203,7 @@ pub(crate) async fn upload(
 pub(crate) async fn dataset(
     State(h): Shared,
     Path((agreement, owner, dataset)): Path<(String, String, String)>,
-    request: SignedHttpRequest,
+    request: SignedRequest,
 ) -> Result<Json<StoredBlob>, ProblemResponse> {
     check_names(&owner, &dataset)?;
     let agreement: AgreementId = parse_id("bad-agreement-id", &agreement)?;

@@ -102,23 +102,45 @@ fn generic_code(status: StatusCode) -> String {
     }
 }
 
-/// The party key that signed this request (`Authorization: Sealroom …`), checked against the
-/// request's method and path and the server's time `now`.
-pub fn authenticate(
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    now: Timestamp,
-) -> Result<SigningPublicKey, RequestAuthError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or(RequestAuthError::Missing)?
-        .to_str()
-        .map_err(|_| RequestAuthError::Malformed("not ASCII".into()))?;
-    let auth = RequestAuth::parse(value)?;
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    auth.verify(method.as_str(), path, now)?;
-    Ok(auth.key)
+/// What a handler needs of a request to check which party signed it
+/// (`Authorization: Sealroom …`, see `sealroom_core::request_auth`).
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+}
+
+impl SignedRequest {
+    /// The party key that signed this request, checked against its method and path and the
+    /// server's time `now`.
+    pub fn signer(&self, now: Timestamp) -> Result<SigningPublicKey, RequestAuthError> {
+        let value = self
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(RequestAuthError::Missing)?
+            .to_str()
+            .map_err(|_| RequestAuthError::Malformed("not ASCII".into()))?;
+        let auth = RequestAuth::parse(value)?;
+        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        auth.verify(self.method.as_str(), path, now)?;
+        Ok(auth.key)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: parts.headers.clone(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+        })
+    }
 }
 
 /// A service could not start.

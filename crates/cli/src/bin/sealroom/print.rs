@@ -79,7 +79,7 @@ pub fn print_audit_body(r: &AuditReport) {
     );
     for x in &r.releases {
         println!(
-            "  #{:<5} {}  {:<14} envelope {}  agreement {}  job {} by {}  {} {}  ε {}",
+            "  #{:<5} {}  {:<14} header {}  agreement {}  job {} by {}  {} {}  ε {}",
             x.index,
             x.at,
             x.dataset,
@@ -168,10 +168,11 @@ pub fn print_demo(r: &demo::DemoReport) {
         println!("\nReceipt signed by the isolate's ephemeral key:");
         for i in &receipt.receipt.inputs {
             println!(
-                "  read  {}/{} (envelope {}) debiting ε {}",
+                "  read  {}/{} (envelope {}, owner-signed header {}) debiting ε {}",
                 i.owner,
                 i.dataset,
                 i.envelope_digest.short(),
+                i.header_digest.short(),
                 i.epsilon_debited
             );
         }
