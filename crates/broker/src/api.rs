@@ -3,10 +3,10 @@
 //! | method and path | does |
 //! |---|---|
 //! | `GET /v1/card` | the owner's party card |
-//! | `POST /v1/challenges` | a fresh single-use nonce |
+//! | `POST /v1/challenges` | a fresh single-use nonce, for a fresh run request of an agreement the owner is a party to |
 //! | `POST /v1/releases` | the release check; the key sealed to the isolate, or a refusal |
 //! | `POST /v1/decisions` | store an owner-signed approval or revocation |
-//! | `POST /v1/envelopes` | register an owner-signed envelope header as its dataset's current one |
+//! | `POST /v1/envelopes` | register an owner-signed envelope (header and whole-file digest) as its dataset's current one |
 //! | `GET /v1/budgets` | budgets kept (owner only: a request signed by the owner's key) |
 //! | `GET /v1/releases` | releases granted (owner only) |
 //! | `GET /v1/refusals` | refusals given (owner only) |
@@ -23,18 +23,25 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use sealroom_attest::EvidenceVerifier;
 use sealroom_core::clock::Clock;
-use sealroom_core::envelope::EnvelopeHeader;
+use sealroom_core::envelope::SignedRegistration;
 use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::statement::SignedDecision;
-use sealroom_core::wire::{Challenge, SignedReleaseRequest};
+use sealroom_core::wire::{Challenge, ChallengeRequest, SignedReleaseRequest};
 use sealroom_crypto::{Identity, KeyFileError};
 use sealroom_service::{ProblemResponse, ServiceError, SignedRequest};
 
 use crate::refusal::Refusal;
 use sealroom_ledger::{LogClient, LogEntry, LogVerifierKey, Statement};
 
-use crate::release::{ReleaseContext, ReleaseError, decide_release, flush_log_outbox};
+use crate::release::{
+    ReleaseContext, ReleaseError, authorized_run, decide_release, flush_log_outbox,
+};
 use crate::store::{BrokerStore, StoreError};
+
+/// How long the broker waits for one call to the transparency log. A release makes at most a
+/// few such calls (more only while decisions wait to be logged), so it answers well within the
+/// isolate's `BROKER_CALL_TIMEOUT` (30 s).
+pub const LOG_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How a broker is set up.
 #[derive(Debug, Clone)]
@@ -106,7 +113,7 @@ impl Broker {
             store,
             clock,
             challenge_ttl_seconds: config.challenge_ttl_seconds,
-            log: LogClient::new(&config.log_url, std::time::Duration::from_secs(30)),
+            log: LogClient::new(&config.log_url, LOG_CALL_TIMEOUT),
             log_key: config.log_key.clone(),
         }))
     }
@@ -133,6 +140,7 @@ impl Broker {
 
 type Shared = State<Arc<Broker>>;
 
+/// An internal failure: logged with its cause, answered without it.
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!("{e}");
     ProblemResponse::new(
@@ -140,7 +148,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
         "internal",
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal error",
-        e.to_string(),
+        "the broker failed; its owner's log says why",
     )
     .into_response()
 }
@@ -155,11 +163,21 @@ async fn card(State(b): Shared) -> Json<PartyCard> {
     Json(b.card())
 }
 
-async fn challenge(State(b): Shared) -> Response {
-    let nonce: [u8; 32] = sealroom_crypto::random::array();
+async fn challenge(State(b): Shared, Json(asked): Json<ChallengeRequest>) -> Response {
     let now = b.clock.now();
+    let job =
+        match authorized_run(&b.card(), &asked.agreement, &asked.run_request, now).and_then(|_| {
+            asked
+                .run_request
+                .job_id()
+                .map_err(|e| Refusal::BadStatement(e.to_string()))
+        }) {
+            Ok(job) => job,
+            Err(refusal) => return refusal.to_problem().into_response(),
+        };
+    let nonce: [u8; 32] = sealroom_crypto::random::array();
     let expires_at = now.plus_seconds(b.challenge_ttl_seconds);
-    let stored = blocking(move || b.store.add_challenge(&nonce, expires_at, now)).await;
+    let stored = blocking(move || b.store.add_challenge(&nonce, &job, expires_at, now)).await;
     match stored {
         Ok(Ok(Ok(()))) => Json(Challenge { nonce, expires_at }).into_response(),
         Ok(Ok(Err(refusal))) => refusal.to_problem().into_response(),
@@ -182,7 +200,12 @@ async fn release(State(b): Shared, Json(signed): Json<SignedReleaseRequest>) -> 
         let result = decide_release(&ctx, &signed);
         let req = &signed.request;
         let job = req.job_id().ok();
-        if let Err(ReleaseError::Refused(refusal)) = &result {
+        if let Err(ReleaseError::Unauthenticated(refusal)) = &result {
+            tracing::warn!(
+                code = refusal.code(),
+                "refused a request for no authorized run: {refusal}"
+            );
+        } else if let Err(ReleaseError::Refused(refusal)) = &result {
             tracing::warn!(
                 code = refusal.code(),
                 dataset = req.dataset,
@@ -206,18 +229,31 @@ async fn release(State(b): Shared, Json(signed): Json<SignedReleaseRequest>) -> 
     .await;
     match answer {
         Ok(Ok(answer)) => Json(answer).into_response(),
-        Ok(Err(ReleaseError::Refused(refusal))) => refusal.to_problem().into_response(),
+        Ok(Err(ReleaseError::Refused(refusal) | ReleaseError::Unauthenticated(refusal))) => {
+            refusal.to_problem().into_response()
+        }
         Ok(Err(ReleaseError::Store(e))) => internal(e),
         Err(r) => r,
     }
 }
 
-async fn register_envelope(State(b): Shared, Json(header): Json<EnvelopeHeader>) -> Response {
+/// How far in the future an envelope's sealing time may lie (clock skew), in milliseconds.
+const MAX_SEALING_SKEW_MS: u64 = 10 * 60 * 1000;
+
+async fn register_envelope(State(b): Shared, Json(signed): Json<SignedRegistration>) -> Response {
     let me = b.card();
-    if header.verify_owner(&me).is_err() {
+    let header = &signed.registration.header;
+    if signed.verify_owner(&me).is_err() {
         return Refusal::EnvelopeForged {
-            dataset: header.dataset.clone(),
+            dataset: header.dataset.chars().take(64).collect(),
             owner: me.name,
+        }
+        .to_problem()
+        .into_response();
+    }
+    if header.sealed_at_ms > b.clock.now_millis().saturating_add(MAX_SEALING_SKEW_MS) {
+        return Refusal::EnvelopeFromTheFuture {
+            dataset: header.dataset.clone(),
         }
         .to_problem()
         .into_response();
@@ -228,11 +264,13 @@ async fn register_envelope(State(b): Shared, Json(header): Json<EnvelopeHeader>)
     };
     let now = b.clock.now();
     let outcome = blocking(move || {
+        let r = &signed.registration;
         b.store.register_envelope(
-            &header.agreement,
-            &header.dataset,
+            &r.header.agreement,
+            &r.header.dataset,
             &digest,
-            header.sealed_at_ms,
+            &r.envelope_digest,
+            r.header.sealed_at_ms,
             now,
         )
     })

@@ -179,6 +179,22 @@ pub enum Refusal {
         /// The header digest (short).
         digest: String,
     },
+    /// The envelope file is not the one its owner registered (its header is).
+    #[error(
+        "the envelope file of {dataset:?} is not the one its owner registered: its chunks were altered or replaced"
+    )]
+    EnvelopeAltered {
+        /// The dataset.
+        dataset: String,
+    },
+    /// The envelope was sealed in the future.
+    #[error(
+        "the envelope of {dataset:?} says it was sealed in the future: check the owner's clock"
+    )]
+    EnvelopeFromTheFuture {
+        /// The dataset.
+        dataset: String,
+    },
     /// A newer envelope of the dataset is registered.
     #[error(
         "envelope {digest} of {dataset:?} is an older version: the owner registered a newer one (sealed at {current_sealed_at}); only the newest is released"
@@ -258,6 +274,8 @@ impl Refusal {
             Self::EnvelopeMismatch { .. } => "envelope-mismatch",
             Self::EnvelopeNotRegistered { .. } => "envelope-unregistered",
             Self::EnvelopeSuperseded { .. } => "envelope-superseded",
+            Self::EnvelopeAltered { .. } => "envelope-altered",
+            Self::EnvelopeFromTheFuture { .. } => "envelope-from-the-future",
             Self::TooManyChallenges => "too-many-challenges",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::NotTheOwner { .. } => "not-the-owner",

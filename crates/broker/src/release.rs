@@ -9,6 +9,7 @@ use sealroom_core::envelope::{EnvelopeHeader, wrap_aad};
 use sealroom_core::ids::Digest;
 use sealroom_core::labels;
 use sealroom_core::party::PartyCard;
+use sealroom_core::run::SignedRunRequest;
 use sealroom_core::statement::Decision;
 use sealroom_core::wire::{
     ReleaseAnswer, ReleaseGrant, ReleaseRequest, SignedReleaseRequest, release_aad,
@@ -23,7 +24,10 @@ use crate::store::{BrokerStore, Debit, StoreError};
 /// A release failed: refused, or the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
-    /// Refused with a reason.
+    /// The request does not speak for an authorized run (see [`decide_release`]); not recorded.
+    #[error(transparent)]
+    Unauthenticated(Refusal),
+    /// Refused with a reason, recorded for the owner.
     #[error(transparent)]
     Refused(#[from] Refusal),
     /// The store failed; nothing was released.
@@ -69,38 +73,72 @@ pub fn flush_log_outbox(
     Ok(Ok(()))
 }
 
+/// This broker's owner is a party to `agreement`, which is in force, and `run_request` is a
+/// fresh request for it by a party allowed to start runs. Returns the owner's card as the
+/// agreement lists it. Challenges and releases are only for such runs.
+pub fn authorized_run<'a>(
+    me: &PartyCard,
+    agreement: &'a SignedAgreement,
+    run_request: &SignedRunRequest,
+    now: Timestamp,
+) -> Result<&'a PartyCard, Refusal> {
+    agreement
+        .check_in_force(now)
+        .map_err(Refusal::AgreementNotInForce)?;
+    let my_card = agreement
+        .agreement
+        .parties
+        .iter()
+        .find(|p| p.signing_key == me.signing_key)
+        .ok_or_else(|| Refusal::NotAParty {
+            agreement: agreement.id.short(),
+        })?;
+    run_request
+        .check(agreement, now)
+        .map_err(Refusal::RunRequest)?;
+    Ok(my_card)
+}
+
+/// Whether a release request speaks for an authorized run of one of this owner's datasets at
+/// all: signed by the isolate key it presents, [`authorized_run`], the dataset the owner's.
+/// Refusals here are answered but not recorded for the owner: anyone can produce them.
+fn authenticate<'a>(
+    ctx: &ReleaseContext<'_>,
+    signed_request: &'a SignedReleaseRequest,
+) -> Result<(&'a PartyCard, &'a DatasetTerms), Refusal> {
+    signed_request
+        .verify()
+        .map_err(|_| Refusal::RequestSignatureInvalid)?;
+    let req = &signed_request.request;
+    let my_card = authorized_run(
+        &ctx.identity.card(),
+        &req.agreement,
+        &req.run_request,
+        ctx.now,
+    )?;
+    let dataset = req
+        .agreement
+        .agreement
+        .dataset(&my_card.name, &req.dataset)
+        .ok_or_else(|| Refusal::NotOwnDataset {
+            dataset: req.dataset.chars().take(64).collect(),
+            agreement: req.agreement.id.short(),
+        })?;
+    Ok((my_card, dataset))
+}
+
 /// Runs every check; on success debits the budget and returns the key sealed to the isolate.
 /// A dry run stops before anything is consumed.
 pub fn decide_release(
     ctx: &ReleaseContext<'_>,
     signed_request: &SignedReleaseRequest,
 ) -> Result<ReleaseAnswer, ReleaseError> {
-    signed_request
-        .verify()
-        .map_err(|_| Refusal::RequestSignatureInvalid)?;
+    let (my_card, dataset) =
+        authenticate(ctx, signed_request).map_err(ReleaseError::Unauthenticated)?;
     let req = &signed_request.request;
     let signed = &req.agreement;
-    signed
-        .check_in_force(ctx.now)
-        .map_err(Refusal::AgreementNotInForce)?;
     let agreement = &signed.agreement;
     let me = ctx.identity.card();
-    let my_card = agreement
-        .parties
-        .iter()
-        .find(|p| p.signing_key == me.signing_key)
-        .ok_or_else(|| Refusal::NotAParty {
-            agreement: signed.id.short(),
-        })?;
-    let dataset = agreement
-        .dataset(&my_card.name, &req.dataset)
-        .ok_or_else(|| Refusal::NotOwnDataset {
-            dataset: req.dataset.clone(),
-            agreement: signed.id.short(),
-        })?;
-    req.run_request
-        .check(signed, ctx.now)
-        .map_err(Refusal::RunRequest)?;
     let job = req
         .job_id()
         .map_err(|e| Refusal::BadStatement(e.to_string()))?;
@@ -136,8 +174,10 @@ pub fn decide_release(
         epsilon: privacy.epsilon_per_run,
         total: privacy.total_epsilon_per_dataset,
         envelope,
+        envelope_file: req.envelope_digest,
         requested_by: &req.run_request.request.requested_by,
         max_runs_per_day: agreement.runs.max_runs_per_day,
+        owner: &my_card.name,
     };
     if req.dry_run {
         ctx.store.check_release(&debit, ctx.now)??;
@@ -154,7 +194,6 @@ pub fn decide_release(
         })?;
     drop(key);
 
-    flush_log_outbox(ctx.store, ctx.log, ctx.log_key)??;
     let release = Statement::KeyRelease(KeyRelease {
         owner: my_card.name.clone(),
         owner_fingerprint: my_fingerprint,
@@ -174,11 +213,19 @@ pub fn decide_release(
     })
     .map_err(|e| Refusal::BadStatement(e.to_string()))?
     .to_bytes();
-    let log_release = |last: Option<String>| {
-        let last = last
+    // The owner's decisions still waiting to be logged go first, so that the log never shows a
+    // release before the decision it depended on.
+    let log_release = |last: Option<String>, waiting: Vec<Vec<u8>>| {
+        let mut last = last
             .map(|note| ctx.log_key.verify_checkpoint(&note))
             .transpose()
             .map_err(|e| Refusal::LogInvalid(format!("the checkpoint saved earlier: {e}")))?;
+        for decision in &waiting {
+            let (_, checkpoint) = ctx
+                .log
+                .append_proven(decision, ctx.log_key, last.as_ref())?;
+            last = Some(checkpoint);
+        }
         let (logged, checkpoint) = ctx.log.append_proven(&entry, ctx.log_key, last.as_ref())?;
         Ok((logged, checkpoint.note))
     };

@@ -19,9 +19,11 @@ use crate::refusal::Refusal;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS challenges (
     nonce BLOB PRIMARY KEY,
+    job TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
     used_at INTEGER
 );
+CREATE INDEX IF NOT EXISTS challenges_by_job ON challenges (job);
 CREATE INDEX IF NOT EXISTS challenges_by_expiry ON challenges (expires_at);
 CREATE TABLE IF NOT EXISTS decisions (
     agreement TEXT NOT NULL,
@@ -59,6 +61,7 @@ CREATE TABLE IF NOT EXISTS envelopes (
     agreement TEXT NOT NULL,
     dataset TEXT NOT NULL,
     digest TEXT NOT NULL,
+    envelope_digest TEXT NOT NULL,
     sealed_at_ms INTEGER NOT NULL,
     registered_at INTEGER NOT NULL,
     PRIMARY KEY (agreement, dataset, digest)
@@ -82,8 +85,15 @@ CREATE TABLE IF NOT EXISTS refusals (
 );
 ";
 
+/// Characters of a refusal's message kept in the owner's records.
+const MAX_REFUSAL_DETAIL: usize = 1000;
+
 /// At most this many unexpired, unused challenges are outstanding at once.
 pub const MAX_OPEN_CHALLENGES: i64 = 10_000;
+
+/// At most this many unexpired, unused challenges are outstanding for one job (an isolate needs
+/// one per dataset of this owner).
+pub const MAX_CHALLENGES_PER_JOB: i64 = 16;
 
 /// A database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -176,10 +186,14 @@ pub struct Debit<'a> {
     pub total: Epsilon,
     /// Digest of the envelope header whose key is released.
     pub envelope: Digest,
+    /// Digest of the whole envelope file the isolate holds.
+    pub envelope_file: Digest,
     /// The party whose run request started the job.
     pub requested_by: &'a str,
     /// The agreement's cap on runs per day.
     pub max_runs_per_day: Option<u32>,
+    /// The owner's name, for refusals.
+    pub owner: &'a str,
 }
 
 /// The broker's store. One connection, serialized by a mutex; every debit is one immediate transaction.
@@ -206,13 +220,15 @@ impl BrokerStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records a newly issued challenge, forgetting those that expired over an hour before `now`
-    /// (a replay of a forgotten nonce is refused as unknown, so nothing is lost). Refuses when
-    /// [`MAX_OPEN_CHALLENGES`] unexpired challenges are outstanding, so a flood of challenge
-    /// requests cannot fill the owner's disk.
+    /// Records a newly issued challenge for `job`, forgetting those that expired over an hour
+    /// before `now` (a replay of a forgotten nonce is refused as unknown, so nothing is lost).
+    /// Refuses while [`MAX_CHALLENGES_PER_JOB`] unexpired, unused challenges are outstanding for
+    /// the job, or [`MAX_OPEN_CHALLENGES`] in all, so that a flood of requests can neither fill
+    /// the owner's disk nor, with one run request, lock others out.
     pub fn add_challenge(
         &self,
         nonce: &[u8; 32],
+        job: &JobId,
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<Result<(), Refusal>, StoreError> {
@@ -221,17 +237,17 @@ impl BrokerStore {
             "DELETE FROM challenges WHERE expires_at < ?1",
             params![now.0 - 3600],
         )?;
-        let open: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM challenges WHERE expires_at > ?1 AND used_at IS NULL",
-            params![now.0],
-            |r| r.get(0),
+        let (for_job, open): (i64, i64) = conn.query_row(
+            "SELECT COALESCE(SUM(job = ?2), 0), COUNT(*) FROM challenges WHERE expires_at > ?1 AND used_at IS NULL",
+            params![now.0, job.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if open >= MAX_OPEN_CHALLENGES {
+        if for_job >= MAX_CHALLENGES_PER_JOB || open >= MAX_OPEN_CHALLENGES {
             return Ok(Err(Refusal::TooManyChallenges));
         }
         conn.execute(
-            "INSERT INTO challenges (nonce, expires_at) VALUES (?1, ?2)",
-            params![&nonce[..], expires_at.0],
+            "INSERT INTO challenges (nonce, job, expires_at) VALUES (?1, ?2, ?3)",
+            params![&nonce[..], job.to_string(), expires_at.0],
         )?;
         Ok(Ok(()))
     }
@@ -314,36 +330,36 @@ impl BrokerStore {
         platform: Platform,
         measurement: &Measurement,
     ) -> Result<Option<CurrentDecision>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT decision, issued_at FROM decisions WHERE agreement = ?1 AND platform = ?2 AND measurement = ?3",
-                params![agreement.to_string(), platform_text(platform), measurement.to_string()],
-                |r| {
-                    let d: String = r.get(0)?;
-                    Ok(CurrentDecision {
-                        decision: if d == "approve" { Decision::Approve } else { Decision::Revoke },
-                        issued_at: Timestamp(r.get(1)?),
-                    })
-                },
-            )
-            .optional()?)
+        decision_of(&self.conn(), agreement, platform, measurement)
     }
 
-    /// Makes `digest` (sealed at `sealed_at_ms`) the current envelope of `dataset` under
-    /// `agreement`, unless a newer one is registered: an older version can never come back.
+    /// Makes the envelope with header `digest` and whole-file `envelope_digest` (sealed at
+    /// `sealed_at_ms`) the current envelope of `dataset` under `agreement`, unless a newer one is
+    /// registered: an older version can never come back.
     pub fn register_envelope(
         &self,
         agreement: &AgreementId,
         dataset: &str,
         digest: &Digest,
+        envelope_digest: &Digest,
         sealed_at_ms: u64,
         now: Timestamp,
     ) -> Result<Result<Registration, Refusal>, StoreError> {
+        let sealed_at = i64::try_from(sealed_at_ms).map_err(|_| {
+            StoreError::Sqlite(rusqlite::Error::IntegralValueOutOfRange(0, i64::MAX))
+        })?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         match envelope_state(&tx, agreement, dataset, digest)? {
-            EnvelopeState::Current => return Ok(Ok(Registration::AlreadyCurrent)),
+            EnvelopeState::Current(file) if &file == envelope_digest => {
+                return Ok(Ok(Registration::AlreadyCurrent));
+            }
+            EnvelopeState::Current(_) => {
+                return Ok(Err(Refusal::EnvelopeMismatch {
+                    dataset: dataset.into(),
+                    reason: "this header is registered with another file".into(),
+                }));
+            }
             EnvelopeState::Superseded(current) => {
                 return Ok(Err(superseded(dataset, digest, current)));
             }
@@ -353,8 +369,16 @@ impl BrokerStore {
             EnvelopeState::Unregistered(_) => {}
         }
         tx.execute(
-            "INSERT INTO envelopes (agreement, dataset, digest, sealed_at_ms, registered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![agreement.to_string(), dataset, digest.to_string(), sealed_at_ms as i64, now.0],
+            "INSERT INTO envelopes (agreement, dataset, digest, envelope_digest, sealed_at_ms, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                agreement.to_string(),
+                dataset,
+                digest.to_string(),
+                envelope_digest.to_string(),
+                sealed_at,
+                now.0
+            ],
         )?;
         tx.commit()?;
         Ok(Ok(Registration::Registered))
@@ -374,16 +398,18 @@ impl BrokerStore {
         Ok(release_state(&conn, debit, now)?.map(|_| ()))
     }
 
-    /// In one transaction: uses the nonce, repeats [`Self::check_release`], has `log_release`
-    /// append and prove the release entry (given the last checkpoint this broker verified,
-    /// returning the entry and the new checkpoint), then debits the budget and records the
-    /// release. Returns the ε left, in millionths. If the nonce is good but another check is not,
+    /// In one transaction: uses the nonce, repeats [`Self::check_release`] (so a revocation
+    /// stored since the first check is seen), has `log_release` append and prove the owner's
+    /// decisions still waiting to be logged and then the release entry (given the last
+    /// checkpoint this broker verified and the waiting entries, returning the release's logged
+    /// entry and the new checkpoint), then debits the budget, records the release and empties the
+    /// queue. Returns the ε left, in millionths. If the nonce is good but another check is not,
     /// the nonce is still used up; if the log fails, nothing changes.
     pub fn debit(
         &self,
         debit: &Debit<'_>,
         now: Timestamp,
-        log_release: impl FnOnce(Option<String>) -> Result<(LoggedEntry, String), Refusal>,
+        log_release: impl FnOnce(Option<String>, Vec<Vec<u8>>) -> Result<(LoggedEntry, String), Refusal>,
     ) -> Result<Result<(u64, LoggedEntry), Refusal>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -401,10 +427,19 @@ impl BrokerStore {
                 return Ok(Err(refusal));
             }
         };
-        let (logged, checkpoint) = match log_release(last_checkpoint(&tx)?) {
+        let waiting: Vec<(i64, Vec<u8>)> = {
+            let mut select = tx.prepare("SELECT id, entry FROM log_outbox ORDER BY id")?;
+            let rows = select.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let entries = waiting.iter().map(|(_, e)| e.clone()).collect();
+        let (logged, checkpoint) = match log_release(last_checkpoint(&tx)?, entries) {
             Ok(done) => done,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        for (id, _) in &waiting {
+            tx.execute("DELETE FROM log_outbox WHERE id = ?1", [id])?;
+        }
         let agreement = debit.agreement.to_string();
         save_checkpoint(&tx, &checkpoint)?;
         tx.execute(
@@ -446,7 +481,14 @@ impl BrokerStore {
     ) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO refusals (at, agreement, dataset, job, code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![at.0, agreement.map(|a| a.to_string()), dataset, job.map(|j| j.to_string()), refusal.code(), refusal.to_string()],
+            params![
+                at.0,
+                agreement.map(|a| a.to_string()),
+                dataset,
+                job.map(|j| j.to_string()),
+                refusal.code(),
+                refusal.to_string().chars().take(MAX_REFUSAL_DETAIL).collect::<String>()
+            ],
         )?;
         Ok(())
     }
@@ -531,10 +573,31 @@ fn save_checkpoint(conn: &rusqlite::Connection, checkpoint: &str) -> Result<(), 
     Ok(())
 }
 
+fn decision_of(
+    conn: &rusqlite::Connection,
+    agreement: &AgreementId,
+    platform: Platform,
+    measurement: &Measurement,
+) -> Result<Option<CurrentDecision>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT decision, issued_at FROM decisions WHERE agreement = ?1 AND platform = ?2 AND measurement = ?3",
+            params![agreement.to_string(), platform_text(platform), measurement.to_string()],
+            |r| {
+                let d: String = r.get(0)?;
+                Ok(CurrentDecision {
+                    decision: if d == "approve" { Decision::Approve } else { Decision::Revoke },
+                    issued_at: Timestamp(r.get(1)?),
+                })
+            },
+        )
+        .optional()?)
+}
+
 /// Where an envelope stands with its owner's broker.
 enum EnvelopeState {
-    /// It is the newest registered envelope of its dataset.
-    Current,
+    /// It is the newest registered envelope of its dataset, registered with this file digest.
+    Current(Digest),
     /// It was registered, but a newer one (sealed at this time) is current.
     Superseded(u64),
     /// It was never registered; the current one, if any, was sealed at this time.
@@ -547,20 +610,27 @@ fn envelope_state(
     dataset: &str,
     digest: &Digest,
 ) -> Result<EnvelopeState, StoreError> {
-    let current: Option<(String, i64)> = conn
+    let current: Option<(String, String, i64)> = conn
         .query_row(
-            "SELECT digest, sealed_at_ms FROM envelopes WHERE agreement = ?1 AND dataset = ?2
+            "SELECT digest, envelope_digest, sealed_at_ms FROM envelopes WHERE agreement = ?1 AND dataset = ?2
              ORDER BY sealed_at_ms DESC LIMIT 1",
             params![agreement.to_string(), dataset],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     let digest = digest.to_string();
-    let Some((current, sealed_at)) = current else {
+    let Some((current, file, sealed_at)) = current else {
         return Ok(EnvelopeState::Unregistered(None));
     };
     if current == digest {
-        return Ok(EnvelopeState::Current);
+        let file = file.parse().map_err(|_| {
+            StoreError::Sqlite(rusqlite::Error::InvalidColumnType(
+                1,
+                "envelope_digest".into(),
+                rusqlite::types::Type::Text,
+            ))
+        })?;
+        return Ok(EnvelopeState::Current(file));
     }
     let known: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM envelopes WHERE agreement = ?1 AND dataset = ?2 AND digest = ?3)",
@@ -602,8 +672,29 @@ fn release_state(
     now: Timestamp,
 ) -> Result<Result<u64, Refusal>, StoreError> {
     let agreement = debit.agreement.to_string();
+    match decision_of(conn, &debit.agreement, debit.platform, &debit.measurement)? {
+        None => {
+            return Ok(Err(Refusal::MeasurementNotApproved {
+                measurement: debit.measurement,
+                owner: debit.owner.into(),
+            }));
+        }
+        Some(d) if d.decision == Decision::Revoke => {
+            return Ok(Err(Refusal::MeasurementRevoked {
+                measurement: debit.measurement,
+                owner: debit.owner.into(),
+                at: d.issued_at,
+            }));
+        }
+        Some(_) => {}
+    }
     match envelope_state(conn, &debit.agreement, debit.dataset, &debit.envelope)? {
-        EnvelopeState::Current => {}
+        EnvelopeState::Current(file) if file == debit.envelope_file => {}
+        EnvelopeState::Current(_) => {
+            return Ok(Err(Refusal::EnvelopeAltered {
+                dataset: debit.dataset.into(),
+            }));
+        }
         EnvelopeState::Superseded(current) => {
             return Ok(Err(superseded(debit.dataset, &debit.envelope, current)));
         }
@@ -689,7 +780,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BrokerStore::open(&dir.path().join("b.sqlite")).unwrap();
         store
-            .add_challenge(&[1; 32], Timestamp(100), Timestamp(40))
+            .add_challenge(&[1; 32], &JobId([0; 16]), Timestamp(100), Timestamp(40))
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -701,7 +792,7 @@ mod tests {
             Err(Refusal::NonceExpired(Timestamp(100)))
         );
         store
-            .add_challenge(&[2; 32], Timestamp(5000), Timestamp(4000))
+            .add_challenge(&[2; 32], &JobId([0; 16]), Timestamp(5000), Timestamp(4000))
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -718,30 +809,128 @@ mod tests {
     fn a_flood_of_challenges_is_refused_until_they_expire() {
         let dir = tempfile::tempdir().unwrap();
         let store = BrokerStore::open(&dir.path().join("b.sqlite")).unwrap();
+        let job = JobId([7; 16]);
+        for i in 0..MAX_CHALLENGES_PER_JOB {
+            let nonce = [i as u8; 32];
+            assert_eq!(
+                store
+                    .add_challenge(&nonce, &job, Timestamp(160), Timestamp(100))
+                    .unwrap(),
+                Ok(())
+            );
+        }
+        let add = |nonce: u8, job: &JobId, now: i64| {
+            store
+                .add_challenge(&[nonce; 32], job, Timestamp(now + 60), Timestamp(now))
+                .unwrap()
+        };
+        assert_eq!(add(200, &job, 100), Err(Refusal::TooManyChallenges));
+        // Another job still gets challenges, up to the cap over all jobs.
+        assert_eq!(add(201, &JobId([8; 16]), 100), Ok(()));
         {
             let mut conn = store.conn();
             let tx = conn.transaction().unwrap();
             for i in 0..MAX_OPEN_CHALLENGES {
                 tx.execute(
-                    "INSERT INTO challenges (nonce, expires_at) VALUES (?1, 160)",
-                    params![i.to_be_bytes().to_vec()],
+                    "INSERT INTO challenges (nonce, job, expires_at) VALUES (?1, ?2, 160)",
+                    params![i.to_be_bytes().to_vec(), format!("flood{i}")],
                 )
                 .unwrap();
             }
             tx.commit().unwrap();
         }
         assert_eq!(
-            store
-                .add_challenge(&[1; 32], Timestamp(160), Timestamp(100))
-                .unwrap(),
+            add(202, &JobId([9; 16]), 100),
             Err(Refusal::TooManyChallenges)
         );
         // Once they have expired, challenges are issued again.
+        assert_eq!(add(203, &job, 200), Ok(()));
+    }
+
+    #[test]
+    fn a_revocation_stored_after_the_first_check_stops_the_debit_and_waiting_decisions_go_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BrokerStore::open(&dir.path().join("b.sqlite")).unwrap();
+        let (agreement, measurement) = (AgreementId([1; 32]), Measurement([2; 32]));
+        let (header, file) = (Digest([3; 32]), Digest([4; 32]));
+        let job = JobId([5; 16]);
+        let epsilon = Epsilon::from_micros(1_000).unwrap();
+        let debit = |nonce: &'static [u8; 32]| Debit {
+            nonce,
+            agreement,
+            dataset: "visits",
+            job,
+            platform: Platform::Sim,
+            measurement,
+            epsilon,
+            total: Epsilon::from_micros(10_000).unwrap(),
+            envelope: header,
+            envelope_file: file,
+            requested_by: "bob",
+            max_runs_per_day: None,
+            owner: "alice",
+        };
+        store
+            .register_envelope(&agreement, "visits", &header, &file, 1, Timestamp(10))
+            .unwrap()
+            .unwrap();
+        let decide = |decision: &str, at: i64, entry: &[u8]| {
+            let mut conn = store.conn();
+            let tx = conn.transaction().unwrap();
+            tx.execute(
+                "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, statement)
+                 VALUES (?1, 'sim', ?2, ?3, ?4, '{}')
+                 ON CONFLICT (agreement, platform, measurement) DO UPDATE SET decision = excluded.decision",
+                params![agreement.to_string(), measurement.to_string(), decision, at],
+            )
+            .unwrap();
+            tx.execute("INSERT INTO log_outbox (entry) VALUES (?1)", [entry])
+                .unwrap();
+            tx.commit().unwrap();
+        };
+        let logged = LoggedEntry {
+            index: 9,
+            entry: b"release".to_vec(),
+            checkpoint: String::new(),
+            inclusion_proof: Vec::new(),
+        };
+        decide("approve", 20, b"approval");
+        store
+            .add_challenge(&[1; 32], &job, Timestamp(100), Timestamp(20))
+            .unwrap()
+            .unwrap();
+        let mut seen = Vec::new();
+        let granted = store
+            .debit(&debit(&[1; 32]), Timestamp(30), |_, waiting| {
+                seen = waiting;
+                Ok((logged.clone(), "checkpoint".into()))
+            })
+            .unwrap();
+        assert!(granted.is_ok());
         assert_eq!(
-            store
-                .add_challenge(&[1; 32], Timestamp(260), Timestamp(200))
-                .unwrap(),
-            Ok(())
+            seen,
+            vec![b"approval".to_vec()],
+            "the approval is logged first"
         );
+        assert!(store.log_outbox().unwrap().is_empty());
+
+        // The owner revokes between a release's first checks and its debit.
+        decide("revoke", 40, b"revocation");
+        store
+            .add_challenge(&[2; 32], &JobId([6; 16]), Timestamp(100), Timestamp(40))
+            .unwrap()
+            .unwrap();
+        let mut called = false;
+        let mut second = debit(&[2; 32]);
+        second.job = JobId([6; 16]);
+        let refused = store
+            .debit(&second, Timestamp(50), |_, _| {
+                called = true;
+                Ok((logged.clone(), "checkpoint".into()))
+            })
+            .unwrap();
+        assert!(matches!(refused, Err(Refusal::MeasurementRevoked { .. })));
+        assert!(!called, "nothing is logged for a refused release");
+        assert_eq!(store.releases().unwrap().len(), 1);
     }
 }

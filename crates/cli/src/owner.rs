@@ -7,14 +7,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::Platform;
+use sealroom_core::canonical::{Sha256, labeled_hasher};
 use sealroom_core::clock::{Clock, SystemClock};
+use sealroom_core::envelope::{EnvelopeRegistration, SignedRegistration};
 use sealroom_core::ids::Digest;
 use sealroom_core::ids::{AgreementId, Measurement};
+use sealroom_core::labels;
 use sealroom_core::statement::{Decision, MeasurementDecision, SignedDecision};
 use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams, new_header, read_header};
 use sealroom_crypto::{DataKey, EnvelopeHeader, EnvelopeWriter, Identity};
 use sealroom_programs::csv_input::check_rows;
 use serde::Serialize;
+use sha2::Digest as _;
 
 /// What sealing produced.
 #[derive(Debug, Clone, Serialize)]
@@ -29,11 +33,41 @@ pub struct SealSummary {
     pub envelope_bytes: u64,
     /// Where the envelope is.
     pub output: PathBuf,
-    /// Digest of the owner-signed header (what the owner's broker registers).
+    /// Digest of the owner-signed header.
     pub header_digest: Digest,
+    /// Digest of the whole envelope file (what the owner's broker registers with the header).
+    pub envelope_digest: Digest,
     /// The signed header, for registering it with the owner's broker.
     #[serde(skip)]
     pub header: EnvelopeHeader,
+}
+
+impl SealSummary {
+    /// The owner-signed registration of this envelope, for the owner's broker.
+    pub fn registration(&self, owner: &Identity) -> SignedRegistration {
+        owner.sign_registration(EnvelopeRegistration {
+            header: self.header.clone(),
+            envelope_digest: self.envelope_digest,
+        })
+    }
+}
+
+/// Hashes everything written through it (the envelope digest, as the file is written).
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Passes every byte it reads to a writer too.
@@ -108,7 +142,10 @@ pub fn seal_dataset(
     let temp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     let writer = EnvelopeWriter::new(
-        BufWriter::with_capacity(1 << 20, temp.reopen()?),
+        HashingWriter {
+            inner: BufWriter::with_capacity(1 << 20, temp.reopen()?),
+            hasher: labeled_hasher(labels::ENVELOPE),
+        },
         &header,
         &key,
     )?;
@@ -126,8 +163,9 @@ pub fn seal_dataset(
     let plaintext_bytes = tee.count;
     let mut out = tee.copy.finish()?;
     out.flush()?;
-    out.get_ref().sync_all()?;
-    drop(out);
+    out.inner.get_ref().sync_all()?;
+    let envelope_digest = Digest(out.hasher.finalize().into());
+    drop(out.inner);
     let envelope_bytes = temp.as_file().metadata()?.len();
     temp.persist(output)
         .with_context(|| format!("cannot write {}", output.display()))?;
@@ -138,8 +176,23 @@ pub fn seal_dataset(
         envelope_bytes,
         output: output.to_path_buf(),
         header_digest,
+        envelope_digest,
         header,
     })
+}
+
+/// The owner-signed registration of an envelope file this owner sealed: its header and the
+/// digest of the whole file.
+pub fn registration_of(owner: &Identity, envelope: &Path) -> anyhow::Result<SignedRegistration> {
+    let header = read_envelope_header(envelope)?;
+    let mut file =
+        File::open(envelope).with_context(|| format!("cannot open {}", envelope.display()))?;
+    let mut hasher = labeled_hasher(labels::ENVELOPE);
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(owner.sign_registration(EnvelopeRegistration {
+        header,
+        envelope_digest: Digest(hasher.finalize().into()),
+    }))
 }
 
 /// The owner-signed header of an envelope file.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use sealroom_broker::store::{RefusalRecord, Registration, ReleaseRecord};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::clock::{Clock, SystemClock};
-use sealroom_core::envelope::EnvelopeHeader;
+use sealroom_core::envelope::SignedRegistration;
 use sealroom_core::ids::{AgreementId, Digest, JobId};
 use sealroom_core::output::OutputBundle;
 use sealroom_core::party::PartyCard;
@@ -68,6 +68,9 @@ pub struct HostClient {
 /// How long one `GET /v1/jobs/{id}?wait=` waits at the host, in seconds.
 const JOB_WAIT_SECONDS: u64 = 30;
 
+/// How long [`HostClient::wait_for_job`] waits for a job in all (queue and run).
+pub const JOB_DEADLINE: Duration = Duration::from_secs(2 * 3600);
+
 impl HostClient {
     /// A client of the host at `base` (e.g. `http://127.0.0.1:7100`). Uploads may take long:
     /// calls give up only after a day.
@@ -127,8 +130,9 @@ impl HostClient {
             .map_err(classify)
     }
 
-    /// Waits until the job has ended and returns its record.
+    /// Waits until the job has ended and returns its record; gives up after [`JOB_DEADLINE`].
     pub fn wait_for_job(&self, identity: &Identity, job: &JobId) -> anyhow::Result<JobRecord> {
+        let deadline = std::time::Instant::now() + JOB_DEADLINE;
         loop {
             let record: JobRecord = signed_get(
                 &self.http,
@@ -138,6 +142,13 @@ impl HostClient {
             )?;
             if record.status.has_ended() {
                 return Ok(record);
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!(
+                    "job {job} is still {:?} after {} minutes; ask again later",
+                    record.status,
+                    JOB_DEADLINE.as_secs() / 60
+                );
             }
         }
     }
@@ -217,10 +228,10 @@ impl BrokerClient {
             .unwrap_or(false))
     }
 
-    /// Registers an owner-signed envelope header as its dataset's current envelope.
-    pub fn register(&self, header: &EnvelopeHeader) -> anyhow::Result<Registered> {
+    /// Registers an owner-signed envelope as its dataset's current envelope.
+    pub fn register(&self, registration: &SignedRegistration) -> anyhow::Result<Registered> {
         self.http
-            .post(&format!("{}/v1/envelopes", self.base), header)
+            .post(&format!("{}/v1/envelopes", self.base), registration)
             .map_err(classify)
     }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Terms, agreement, envelope_file, envelope_header};
+use common::{Terms, agreement, envelope_file, envelope_header, file_digest, registration};
 use sealroom_cli::demo::{DemoOptions, DemoPrivacy, Deployment, data};
 use sealroom_cli::{agreement_file, owner, reader};
 use sealroom_core::agreement::SignedAgreement;
@@ -124,8 +124,15 @@ fn forgeries(d: &Deployment, second: &SignedAgreement) -> Forgeries {
     let by_other_party = envelope_file(&h, &key, ROWS);
 
     let (h, _, key) = envelope_header(&d.adplatform.identity, second, "exposures");
-    d.adplatform.broker.register(&h).unwrap();
     let other_agreement = envelope_file(&h, &key, ROWS);
+    d.adplatform
+        .broker
+        .register(&registration(
+            &d.adplatform.identity,
+            &h,
+            file_digest(&other_agreement),
+        ))
+        .unwrap();
     Forgeries {
         by_outsider,
         tampered,
@@ -167,7 +174,10 @@ fn second_agreement(d: &Deployment) -> SignedAgreement {
         Box::new(|_| {}),
     )
     .unwrap();
-    d.advertiser.broker.register(&sealed.header).unwrap();
+    d.advertiser
+        .broker
+        .register(&sealed.registration(&d.advertiser.identity))
+        .unwrap();
     d.host.upload(&out, |_| {}).unwrap();
     signed
 }
@@ -249,7 +259,20 @@ fn envelopes_planted_on_disk_are_refused_by_the_owners_broker() {
             .unwrap()
     };
     let genuine = blob(&d, &d.agreement, "adplatform", "exposures");
+    // The owner's current, registered header over chunks of the attacker's choosing (the header
+    // is public: it travels to the host and to every broker).
+    let registered = std::fs::read(&genuine).unwrap();
+    let header_end = sealroom_crypto::envelope::PREAMBLE_LEN
+        + sealroom_crypto::envelope::header_len(
+            registered[..sealroom_crypto::envelope::PREAMBLE_LEN]
+                .try_into()
+                .unwrap(),
+        )
+        .unwrap() as usize;
+    let mut altered = registered[..header_end].to_vec();
+    altered.extend(std::iter::repeat_n(0x5a, registered.len() - header_end));
     for (what, envelope, expected) in [
+        ("altered chunks", &altered, "envelope-altered"),
         ("outsider", &f.by_outsider, "envelope-forged"),
         ("tampered", &f.tampered, "envelope-forged"),
         ("other party", &f.by_other_party, "envelope-forged"),
@@ -290,6 +313,7 @@ fn envelopes_planted_on_disk_are_refused_by_the_owners_broker() {
         3,
         "{codes:?}"
     );
+    assert!(codes.contains(&"envelope-altered"));
     assert!(codes.contains(&"envelope-other-agreement"));
     let audit = d.audit(&d.adplatform).unwrap();
     assert!(
@@ -320,7 +344,10 @@ fn a_resealed_dataset_runs_and_the_previous_version_is_refused() {
         Box::new(|_| {}),
     )
     .unwrap();
-    d.adplatform.broker.register(&sealed.header).unwrap();
+    d.adplatform
+        .broker
+        .register(&sealed.registration(&d.adplatform.identity))
+        .unwrap();
     d.host.upload(&v2_path, |_| {}).unwrap();
     let second = d.run_job().unwrap();
     assert_eq!(second.status, JobStatus::Finished, "{:?}", second.error);
@@ -424,6 +451,35 @@ fn runs_need_a_fresh_signed_request_from_an_allowed_party() {
             .unwrap()
             .status,
         JobStatus::Finished
+    );
+
+    // A request with less than a minute to live is taken by the host but asks no broker.
+    let late = d
+        .advertiser
+        .identity
+        .sign_run_request(d.agreement.id, now().plus_seconds(-870));
+    let queued = d.host.request_run(&late).unwrap();
+    let ended = d
+        .host
+        .wait_for_job(&d.advertiser.identity, &queued.job_id)
+        .unwrap();
+    assert_eq!(ended.error.unwrap().code, "run-request-refused");
+    assert_eq!(spent(&d), 2 * 500_000, "still one run");
+
+    // A party the operator stopped serving reads and runs nothing more.
+    let store = sealroom_host::HostStore::open(&d.dir.join("host/host.sqlite")).unwrap();
+    assert!(store.remove_party("adplatform").unwrap());
+    assert_eq!(
+        problem_type(d.host.job(&d.adplatform.identity, &job.job_id).unwrap_err()),
+        "urn:sealroom:host:party-not-onboarded"
+    );
+    assert_eq!(
+        refused(
+            d.adplatform
+                .identity
+                .sign_run_request(d.agreement.id, now())
+        ),
+        "urn:sealroom:host:party-not-onboarded"
     );
 }
 
@@ -684,6 +740,16 @@ fn oversized_uploads_are_refused_and_nothing_is_stored() {
             "urn:sealroom:host:upload-too-large"
         )
     );
+    // A header announced as empty cannot make the host buffer the body.
+    let mut no_header = sealroom_crypto::envelope::MAGIC.to_vec();
+    no_header.extend_from_slice(&0u32.to_be_bytes());
+    no_header.extend(std::iter::repeat_n(b'x', 1500));
+    let (status, _, body) = raw("PUT", &url, Some("application/octet-stream"), no_header);
+    assert_eq!(
+        (status, body["type"].as_str().unwrap()),
+        (422, "urn:sealroom:host:not-an-envelope"),
+        "{body}"
+    );
     let path = host.dir.path().join("big.envelope");
     std::fs::write(&path, &big).unwrap();
     assert_eq!(
@@ -743,11 +809,12 @@ fn every_error_of_every_service_is_a_problem_document() {
             400,
         ),
         ("POST", format!("{host}/v1/jobs"), None, b"{}".to_vec(), 415),
+        // One byte over the 1 MiB limit of JSON bodies.
         (
             "POST",
             format!("{host}/v1/agreements"),
             Some("application/json"),
-            vec![b' '; 2 << 20],
+            vec![b' '; (1 << 20) + 1],
             413,
         ),
         (

@@ -4,9 +4,10 @@ mod common;
 
 use std::sync::{Arc, Barrier};
 
-use common::{Terms, agreement, attester, envelope_header};
+use common::{Terms, agreement, attester, envelope_header, registration};
 use sealroom_attest::{Attester, SimPlatformKey};
 use sealroom_cli::remote::BrokerClient;
+use sealroom_cli::remote::Registered;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::{Platform, report_data};
 use sealroom_core::ids::{Digest, Measurement};
@@ -14,13 +15,15 @@ use sealroom_core::labels;
 use sealroom_core::run::SignedRunRequest;
 use sealroom_core::statement::Decision;
 use sealroom_core::wire::{
-    Challenge, ReleaseAnswer, ReleaseRequest, SignedReleaseRequest, release_aad,
+    Challenge, ChallengeRequest, ReleaseAnswer, ReleaseRequest, SignedReleaseRequest, release_aad,
 };
 use sealroom_crypto::{EnvelopeHeader, Identity, open_sealed};
 use sealroom_http::{HttpError, JsonClient};
 use sealroom_isolate::keys::EphemeralIdentity;
 
 const M: Measurement = Measurement([7; 32]);
+/// The whole-file digest the owner registers with each header (these tests hold no files).
+const FILE: Digest = Digest([5; 32]);
 
 struct Setup {
     platform: SimPlatformKey,
@@ -78,8 +81,13 @@ impl Setup {
             key,
             client: JsonClient::default(),
         };
-        s.broker().register(&s.header).unwrap();
+        s.register(&s.header).unwrap();
         s
+    }
+
+    fn register(&self, header: &EnvelopeHeader) -> anyhow::Result<Registered> {
+        self.broker()
+            .register(&registration(&self.owner.identity, header, FILE))
     }
 
     fn broker(&self) -> BrokerClient {
@@ -99,11 +107,22 @@ impl Setup {
     }
 
     fn challenge(&self) -> [u8; 32] {
+        self.challenge_for(&self.agreement, &self.run_request())
+    }
+
+    fn challenge_for(
+        &self,
+        agreement: &SignedAgreement,
+        run_request: &SignedRunRequest,
+    ) -> [u8; 32] {
         let c: Challenge = self
             .client
             .post(
                 &format!("{}/v1/challenges", self.owner.process.url),
-                &serde_json::json!({}),
+                &ChallengeRequest {
+                    agreement: agreement.clone(),
+                    run_request: run_request.clone(),
+                },
             )
             .unwrap();
         c.nonce
@@ -126,6 +145,8 @@ impl Setup {
         measurement: Measurement,
         isolate: &EphemeralIdentity,
     ) -> ReleaseRequest {
+        // The challenge is for a genuine run, so that the release request's own run request is
+        // what the broker judges.
         let nonce = self.challenge();
         let keys = isolate.public();
         let evidence = attester(&self.platform, measurement).attest(report_data(
@@ -141,6 +162,7 @@ impl Setup {
             isolate_keys: keys,
             evidence,
             header: self.header.clone(),
+            envelope_digest: FILE,
             dry_run: false,
         }
     }
@@ -377,7 +399,13 @@ fn every_refusal_is_specific_and_releases_and_spends_nothing() {
         attester(&s.platform, M).attest(report_data(&r.nonce, &s.agreement.id, &r.isolate_keys));
     cases.push(("nonce-unknown", i, r));
 
-    let count = cases.len() + 1;
+    // Refusals of requests that speak for no authorized run (an agreement not in force, a
+    // dataset not the owner's) are answered but not recorded: anyone could flood them.
+    let unrecorded = ["agreement-not-in-force", "not-own-dataset"];
+    let count = 1 + cases
+        .iter()
+        .filter(|(code, _, _)| !unrecorded.contains(code))
+        .count();
     for (expected, isolate, request) in cases {
         assert_eq!(refusal_code(s.send(&isolate, &request)), expected);
     }
@@ -399,10 +427,16 @@ fn an_expired_agreement_is_refused() {
         ..Terms::default()
     });
     s.decide(Decision::Approve);
-    let isolate = EphemeralIdentity::generate();
-    let result = s.send(&isolate, &s.request(M, &isolate));
-    let Err(HttpError::Refused(problem)) = result else {
-        panic!("expected a refusal")
+    // Neither a challenge nor, with a nonce from elsewhere, a key.
+    let asked = s.client.post::<Challenge>(
+        &format!("{}/v1/challenges", s.owner.process.url),
+        &ChallengeRequest {
+            agreement: s.agreement.clone(),
+            run_request: s.run_request(),
+        },
+    );
+    let Err(HttpError::Refused(problem)) = asked else {
+        panic!("expected a refusal, got {asked:?}")
     };
     assert!(
         problem.kind.ends_with("agreement-not-in-force"),
@@ -412,6 +446,24 @@ fn an_expired_agreement_is_refused() {
         problem.detail.contains("expired at 2021-01-01T00:00:00Z"),
         "{}",
         problem.detail
+    );
+    let isolate = EphemeralIdentity::generate();
+    let keys = isolate.public();
+    let nonce = [3; 32];
+    let request = ReleaseRequest {
+        agreement: s.agreement.clone(),
+        run_request: s.run_request(),
+        dataset: "visits".into(),
+        nonce,
+        isolate_keys: keys,
+        evidence: attester(&s.platform, M).attest(report_data(&nonce, &s.agreement.id, &keys)),
+        header: s.header.clone(),
+        envelope_digest: FILE,
+        dry_run: false,
+    };
+    assert_eq!(
+        refusal_code(s.send(&isolate, &request)),
+        "agreement-not-in-force"
     );
     assert_eq!(s.spent_micros(), 0);
 }
@@ -610,7 +662,7 @@ fn an_envelope_not_signed_by_its_owner_is_refused() {
     let forger = Identity::generate("alice", Some("http://127.0.0.1:9".into())).unwrap();
     let (forged, _, _) = envelope_header(&forger, &s.agreement, "visits");
     // It cannot register the forgery with the owner's broker…
-    let registered = s.broker().register(&forged);
+    let registered = s.broker().register(&registration(&forger, &forged, FILE));
     assert!(
         format!("{:#}", registered.unwrap_err()).contains("envelope-forged"),
         "registration of a forged header"
@@ -651,17 +703,19 @@ fn an_envelope_sealed_for_another_agreement_is_refused() {
     .unwrap();
     s.broker().decide(&approve).unwrap();
     let isolate = EphemeralIdentity::generate();
-    let nonce = s.challenge();
+    let run_request = s.reader.sign_run_request(second.id, now());
+    let nonce = s.challenge_for(&second, &run_request);
     let keys = isolate.public();
     let r = ReleaseRequest {
         agreement: second.clone(),
-        run_request: s.reader.sign_run_request(second.id, now()),
+        run_request,
         dataset: "visits".into(),
         nonce,
         isolate_keys: keys,
         evidence: attester(&s.platform, M).attest(report_data(&nonce, &second.id, &keys)),
         // The first agreement's envelope, registered there.
         header: s.header.clone(),
+        envelope_digest: FILE,
         dry_run: false,
     };
     assert_eq!(
@@ -686,13 +740,13 @@ fn only_the_envelope_the_owner_registered_last_is_released() {
     // The owner re-seals (a new version) and registers it: it runs; the old one is refused,
     // and cannot be registered again.
     let (v2, v2_digest, _) = envelope_header(&s.owner.identity, &s.agreement, "visits");
-    s.broker().register(&v2).unwrap();
+    s.register(&v2).unwrap();
     let isolate = EphemeralIdentity::generate();
     assert_eq!(
         refusal_code(s.send(&isolate, &s.request(M, &isolate))),
         "envelope-superseded"
     );
-    let again = s.broker().register(&s.header).unwrap_err();
+    let again = s.register(&s.header).unwrap_err();
     assert!(
         format!("{again:#}").contains("envelope-superseded"),
         "{again:#}"
@@ -802,4 +856,78 @@ fn assert_no_release_logged(s: &Setup) {
             "a refusal was logged as a release"
         );
     }
+}
+
+/// Challenges are issued only for a fresh run request of an agreement in force, a bounded number
+/// per job: an outsider can neither fill the owner's disk nor lock runs out.
+#[test]
+fn challenges_are_only_for_authorized_runs() {
+    let s = setup(&Terms::default());
+    let url = format!("{}/v1/challenges", s.owner.process.url);
+    let ask = |run_request: SignedRunRequest| {
+        s.client.post::<Challenge>(
+            &url,
+            &ChallengeRequest {
+                agreement: s.agreement.clone(),
+                run_request,
+            },
+        )
+    };
+    let refused = |r: Result<Challenge, HttpError>| match r {
+        Err(HttpError::Refused(p)) => p.kind,
+        other => panic!("{other:?}"),
+    };
+    let impostor = Identity::generate("bob", None).unwrap();
+    assert_eq!(
+        refused(ask(impostor.sign_run_request(s.agreement.id, now()))),
+        "urn:sealroom:refusal:run-request-forged"
+    );
+    let anonymous = s.client.post::<Challenge>(&url, &serde_json::json!({}));
+    assert!(
+        matches!(&anonymous, Err(HttpError::Refused(p)) if p.status == 422),
+        "{anonymous:?}"
+    );
+    let run = s.run_request();
+    for _ in 0..sealroom_broker::store::MAX_CHALLENGES_PER_JOB {
+        ask(run.clone()).unwrap();
+    }
+    assert_eq!(
+        refused(ask(run)),
+        "urn:sealroom:refusal:too-many-challenges"
+    );
+    ask(s.run_request()).expect("another run still gets its challenge");
+    assert!(s.broker().refusals(&s.owner.identity).unwrap().is_empty());
+}
+
+/// The owner registers the whole file with its header: the same header over other chunks (an
+/// altered or replaced body) is refused before any key or budget.
+#[test]
+fn a_registered_header_over_another_file_is_refused() {
+    let s = setup(&Terms::default());
+    s.decide(Decision::Approve);
+    let isolate = EphemeralIdentity::generate();
+    let mut r = s.request(M, &isolate);
+    r.envelope_digest = Digest([6; 32]);
+    assert_eq!(refusal_code(s.send(&isolate, &r)), "envelope-altered");
+    // Nor can the header be registered again with another file.
+    let again = s
+        .broker()
+        .register(&registration(&s.owner.identity, &s.header, Digest([6; 32])))
+        .unwrap_err();
+    assert!(
+        format!("{again:#}").contains("envelope-mismatch"),
+        "{again:#}"
+    );
+    // A registration not signed by the owner is refused, even with the owner's own header.
+    let outsider = Identity::generate("alice", None).unwrap();
+    let (v2, _, _) = envelope_header(&s.owner.identity, &s.agreement, "visits");
+    let stolen = s
+        .broker()
+        .register(&registration(&outsider, &v2, FILE))
+        .unwrap_err();
+    assert!(
+        format!("{stolen:#}").contains("envelope-forged"),
+        "{stolen:#}"
+    );
+    assert_eq!(s.spent_micros(), 0);
 }

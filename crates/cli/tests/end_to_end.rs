@@ -71,7 +71,7 @@ fn deployment(people: u32) -> Deployment {
 }
 
 #[test]
-fn a_flipped_byte_fails_the_job_naming_dataset_and_chunk_and_stores_nothing() {
+fn a_flipped_byte_is_refused_before_any_key_or_budget_and_stores_nothing() {
     let d = deployment(10_000);
     let path = sealroom_host::blobs::BlobStore::new(&d.dir.join("host/blobs"))
         .unwrap()
@@ -91,14 +91,17 @@ fn a_flipped_byte_fails_the_job_naming_dataset_and_chunk_and_stores_nothing() {
     let record = d.run_job().unwrap();
     assert_eq!(record.status, JobStatus::Failed);
     let error = record.error.as_ref().unwrap();
-    assert_eq!(error.code, "envelope-corrupt");
-    assert_eq!(error.dataset.as_deref(), Some("adplatform/exposures"));
-    assert!(
-        error.message.contains("adplatform/exposures") && error.message.contains("chunk 1"),
+    assert_eq!(
+        error.refusal.as_deref(),
+        Some("urn:sealroom:refusal:envelope-altered"),
         "{}",
         error.message
     );
+    assert_eq!(error.dataset.as_deref(), Some("adplatform/exposures"));
     assert!(record.outputs.is_empty() && record.receipt.is_none());
+    for party in [&d.adplatform, &d.advertiser] {
+        assert!(party.broker.budgets(&party.identity).unwrap().is_empty());
+    }
     let fetched = d.host.outputs(&d.advertiser.identity, &record.job_id);
     assert!(
         fetched

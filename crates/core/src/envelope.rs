@@ -92,6 +92,46 @@ impl EnvelopeHeader {
     }
 }
 
+/// What an owner registers with its broker: an envelope's header and the digest of the whole
+/// file. The broker releases keys only for the file registered last for a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeRegistration {
+    /// The owner-signed header.
+    pub header: EnvelopeHeader,
+    /// Labeled digest (`sealroom/v1/envelope`) of the whole envelope file.
+    pub envelope_digest: Digest,
+}
+
+/// A registration signed by the owner (`sealroom/v1/envelope-registration`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRegistration {
+    /// The registration.
+    pub registration: EnvelopeRegistration,
+    /// The owner's signature over the canonical registration.
+    pub signature: Signature,
+}
+
+impl SignedRegistration {
+    /// The canonical bytes the owner signs.
+    pub fn signed_bytes(registration: &EnvelopeRegistration) -> Result<Vec<u8>, CanonicalError> {
+        canonical_json(registration)
+    }
+
+    /// Checks that `owner` sealed the header and signed the registration.
+    pub fn verify_owner(&self, owner: &PartyCard) -> Result<(), SignatureError> {
+        self.registration.header.verify_owner(owner)?;
+        let bytes = Self::signed_bytes(&self.registration).map_err(|_| SignatureError::Mismatch)?;
+        verify(
+            &owner.signing_key,
+            labels::ENVELOPE_REGISTRATION,
+            &bytes,
+            &self.signature,
+        )
+    }
+}
+
 /// The digest of a header's canonical bytes.
 pub fn header_digest(canonical_header: &[u8]) -> Digest {
     labeled_digest(labels::ENVELOPE_HEADER, canonical_header)

@@ -36,6 +36,8 @@ pub const SIM_EVIDENCE: &str = "sealroom/v1/sim-evidence";
 pub const LOG_ENTRY: &str = "sealroom/v1/log-entry";
 /// An owner's signature over its envelope header.
 pub const ENVELOPE_HEADER_SIGNATURE: &str = "sealroom/v1/envelope-header-signature";
+/// An owner's registration of an envelope (header and whole-file digest) with its broker.
+pub const ENVELOPE_REGISTRATION: &str = "sealroom/v1/envelope-registration";
 /// A party's signed request to run an agreement's program.
 pub const RUN_REQUEST: &str = "sealroom/v1/run-request";
 /// The job id derived from a run request.

@@ -124,13 +124,66 @@ impl RequestAuth {
             &self.signature,
         )
         .map_err(|_| RequestAuthError::BadSignature)?;
-        if (self.at.0 - now.0).abs() > REQUEST_AUTH_MAX_SKEW_SECONDS {
-            return Err(RequestAuthError::Stale {
-                at: self.at,
-                now,
-                max: REQUEST_AUTH_MAX_SKEW_SECONDS,
-            });
+        check_time(self.at, now)
+    }
+}
+
+/// A signed request's time must lie within [`REQUEST_AUTH_MAX_SKEW_SECONDS`] of the server's.
+fn check_time(at: Timestamp, now: Timestamp) -> Result<(), RequestAuthError> {
+    if at.0.abs_diff(now.0) > REQUEST_AUTH_MAX_SKEW_SECONDS.unsigned_abs() {
+        return Err(RequestAuthError::Stale {
+            at,
+            now,
+            max: REQUEST_AUTH_MAX_SKEW_SECONDS,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(at: i64) -> RequestAuth {
+        RequestAuth {
+            key: SigningPublicKey([0; 32]),
+            at: Timestamp(at),
+            signature: Signature([0; 64]),
         }
-        Ok(())
+    }
+
+    #[test]
+    fn headers_round_trip_and_malformed_ones_are_named() {
+        let a = auth(1_800_000_000);
+        assert_eq!(RequestAuth::parse(&a.to_header()).unwrap(), a);
+        for bad in [
+            "Bearer x",
+            "Sealroom key=AA, at=1, sig=AA",
+            "Sealroom key=, at=x, sig=",
+            "Sealroom nonsense",
+            "Sealroom key=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA, at=1, sig=AA, extra=1",
+        ] {
+            assert!(
+                matches!(RequestAuth::parse(bad), Err(RequestAuthError::Malformed(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_within_five_minutes_pass_and_extreme_ones_fail_without_overflow() {
+        let now = Timestamp(1_800_000_000);
+        for ok in [0, 300, -300] {
+            assert_eq!(check_time(now.plus_seconds(ok), now), Ok(()));
+        }
+        for late in [301, -301] {
+            assert!(matches!(
+                check_time(now.plus_seconds(late), now),
+                Err(RequestAuthError::Stale { .. })
+            ));
+        }
+        for (at, now) in [(i64::MIN, i64::MAX), (i64::MAX, i64::MIN)] {
+            assert!(check_time(Timestamp(at), Timestamp(now)).is_err());
+        }
     }
 }

@@ -44,6 +44,17 @@ pub struct Problem {
 /// Media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// `POST /v1/challenges`: a challenge for one run, which the broker issues only for a fresh run
+/// request of an agreement in force that its owner is a party to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeRequest {
+    /// The agreement with every party's signature.
+    pub agreement: SignedAgreement,
+    /// The party's request that started the job.
+    pub run_request: SignedRunRequest,
+}
+
 /// A broker's answer to `POST /v1/challenges`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
@@ -73,6 +84,9 @@ pub struct ReleaseRequest {
     pub evidence: Evidence,
     /// The owner-signed header of the envelope the isolate was given; it holds the wrapped key.
     pub header: EnvelopeHeader,
+    /// The digest (`sealroom/v1/envelope`) of the whole envelope file, which the isolate hashed
+    /// before asking: the broker releases the key only for the file its owner registered.
+    pub envelope_digest: Digest,
     /// Run every check but consume nothing and release nothing: lets an isolate learn of any
     /// refusal from every broker before any budget is spent.
     pub dry_run: bool,

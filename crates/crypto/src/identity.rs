@@ -11,6 +11,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use sealroom_core::bytes;
 use sealroom_core::canonical::signing_message;
 use sealroom_core::clock::Timestamp;
+use sealroom_core::envelope::{EnvelopeRegistration, SignedRegistration};
 use sealroom_core::ids::AgreementId;
 use sealroom_core::labels;
 use sealroom_core::party::{PARTY_CARD_FORMAT, PartyCard, SigningPublicKey, is_valid_name};
@@ -159,6 +160,17 @@ impl Identity {
             .expect("a run request has a canonical form");
         let signature = self.sign(labels::RUN_REQUEST, &bytes);
         SignedRunRequest { request, signature }
+    }
+
+    /// Registers an envelope this party sealed: its header and the digest of the whole file.
+    pub fn sign_registration(&self, registration: EnvelopeRegistration) -> SignedRegistration {
+        let bytes = SignedRegistration::signed_bytes(&registration)
+            .expect("a registration has a canonical form");
+        let signature = self.sign(labels::ENVELOPE_REGISTRATION, &bytes);
+        SignedRegistration {
+            registration,
+            signature,
+        }
     }
 
     /// Writes the key file with mode 0600, refusing to overwrite.

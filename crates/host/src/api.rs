@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /v1/platform` | the simulator platform key and the measurement of the isolate this host runs |
 //! | `POST /v1/agreements` | store a signed agreement in force whose parties are all onboarded |
-//! | `GET /v1/agreements/{id}` | a stored agreement |
+//! | `GET /v1/agreements/{id}` | a stored agreement (parties only) |
 //! | `PUT /v1/agreements/{id}/datasets/{owner}/{dataset}` | upload an envelope: its owner-signed header is checked before the rest is read; stored only when complete |
 //! | `GET /v1/agreements/{id}/datasets/{owner}/{dataset}` | size and digests of the stored envelope (parties only) |
 //! | `GET /v1/agreements/{id}/jobs` | the agreement's jobs, newest first (parties only) |
@@ -267,7 +267,7 @@ impl Host {
         let key = request
             .signer(self.clock.now())
             .map_err(|e| problem("unauthenticated", StatusCode::UNAUTHORIZED, e.to_string()))?;
-        agreement
+        let party = agreement
             .agreement
             .parties
             .iter()
@@ -281,7 +281,18 @@ impl Host {
                         agreement.id.short()
                     ),
                 )
-            })
+            })?;
+        self.check_served(party)?;
+        Ok(party)
+    }
+
+    /// The host still serves `card` (its operator has not removed or replaced it).
+    pub(crate) fn check_served(&self, card: &PartyCard) -> Result<(), ProblemResponse> {
+        if self.store.party(&card.name).map_err(internal)?.as_ref() == Some(card) {
+            Ok(())
+        } else {
+            Err(not_onboarded(&card.name))
+        }
     }
 }
 
@@ -326,6 +337,16 @@ pub(crate) fn parse_id<T: std::str::FromStr<Err = sealroom_core::ids::IdParseErr
     })
 }
 
+pub(crate) fn not_onboarded(name: &str) -> ProblemResponse {
+    problem(
+        "party-not-onboarded",
+        StatusCode::FORBIDDEN,
+        format!(
+            "this host does not serve party {name:?} with the card the agreement lists; its operator onboards parties with `sealroom host party add CARD`"
+        ),
+    )
+}
+
 async fn platform(State(h): Shared) -> Json<PlatformInfo> {
     Json(h.platform.clone())
 }
@@ -334,17 +355,7 @@ async fn platform(State(h): Shared) -> Json<PlatformInfo> {
 /// every broker URL must be a plain base.
 fn check_parties(h: &Host, signed: &SignedAgreement) -> Result<(), ProblemResponse> {
     for card in &signed.agreement.parties {
-        let onboarded = h.store.party(&card.name).map_err(internal)?;
-        if onboarded.as_ref() != Some(card) {
-            return Err(problem(
-                "party-not-onboarded",
-                StatusCode::FORBIDDEN,
-                format!(
-                    "this host does not serve party {:?} with the card the agreement lists; its operator onboards parties with `sealroom host party add CARD`",
-                    card.name
-                ),
-            ));
-        }
+        h.check_served(card)?;
         if let Some(Err(e)) = card.broker_base() {
             return Err(problem(
                 "bad-broker-url",
@@ -385,7 +396,10 @@ async fn put_agreement(
 async fn agreement(
     State(h): Shared,
     Path(id): Path<String>,
+    request: SignedRequest,
 ) -> Result<Json<SignedAgreement>, ProblemResponse> {
     let id = parse_id("bad-agreement-id", &id)?;
-    h.stored_agreement(&id).map(Json)
+    let signed = h.stored_agreement(&id)?;
+    h.signing_party(&request, &signed)?;
+    Ok(Json(signed))
 }

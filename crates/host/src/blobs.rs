@@ -42,6 +42,8 @@ pub struct StoredBlob {
     pub digest: Digest,
     /// Digest of its owner-signed header.
     pub header_digest: Digest,
+    /// When its owner sealed it, in milliseconds since the Unix epoch.
+    pub sealed_at_ms: u64,
     /// Where it is.
     #[serde(skip)]
     pub path: PathBuf,
@@ -54,6 +56,7 @@ pub struct Upload {
     owner: String,
     dataset: String,
     header_digest: Digest,
+    sealed_at_ms: u64,
     temp: tempfile::NamedTempFile,
     hasher: Sha256,
     size: u64,
@@ -97,6 +100,7 @@ impl BlobStore {
             owner: header.owner.clone(),
             dataset: header.dataset.clone(),
             header_digest,
+            sealed_at_ms: header.sealed_at_ms,
             temp: tempfile::NamedTempFile::new_in(self.root.join("incoming"))?,
             hasher: labeled_hasher(labels::ENVELOPE),
             size: 0,
@@ -120,6 +124,7 @@ impl BlobStore {
             size: upload.size,
             digest: Digest(upload.hasher.finalize().into()),
             header_digest: upload.header_digest,
+            sealed_at_ms: upload.sealed_at_ms,
             path,
         })
     }

@@ -68,6 +68,36 @@ impl JobQueue {
     }
 }
 
+/// Ends a job when its task ends: if its outcome was not stored, it is marked failed; either way
+/// waiting readers are woken.
+struct EndsTheJob {
+    host: Arc<Host>,
+    job_id: JobId,
+    stored: bool,
+}
+
+impl Drop for EndsTheJob {
+    fn drop(&mut self) {
+        if !self.stored {
+            let failure = JobFailure {
+                code: "host-failed".into(),
+                dataset: None,
+                refusal: None,
+                message: "the host could not store this job's outcome; its operator's log says why"
+                    .into(),
+            };
+            if let Err(e) = self
+                .host
+                .store
+                .fail_job(&self.job_id, &failure, self.host.clock.now())
+            {
+                tracing::error!(job = %self.job_id, "cannot mark the job failed: {e}");
+            }
+        }
+        self.host.queue.ended.send_modify(|n| *n += 1);
+    }
+}
+
 fn run_request_problem(e: RunRequestError) -> ProblemResponse {
     let (code, status) = match e {
         RunRequestError::NotAllowed { .. } => ("run-not-allowed", StatusCode::FORBIDDEN),
@@ -98,6 +128,9 @@ impl Host {
         request
             .check(&agreement, now)
             .map_err(run_request_problem)?;
+        if let Some(requester) = agreement.agreement.party(&request.request.requested_by) {
+            self.check_served(requester)?;
+        }
         let job_id = request.job_id().map_err(internal)?;
         let mut inputs = Vec::new();
         for d in &agreement.agreement.datasets {
@@ -195,21 +228,28 @@ impl Host {
         Ok(())
     }
 
-    /// Waits for a free isolate, runs the job in it and stores what it returns.
+    /// Waits for a free isolate, runs the job in it and stores what it returns. Whatever
+    /// happens (a store error, a panic), the job ends: [`EndsTheJob`] marks it failed otherwise.
     async fn run_queued(self: Arc<Self>, spec: JobSpec) {
-        let job_id = spec.job_id;
+        let mut guard = EndsTheJob {
+            host: self.clone(),
+            job_id: spec.job_id,
+            stored: false,
+        };
         let Ok(_slot) = self.queue.isolates.clone().acquire_owned().await else {
             return;
         };
-        if let Err(e) = self.store.start_job(&job_id) {
-            tracing::error!(job = %job_id, "cannot mark the job running: {e}");
+        if let Err(e) = self.store.start_job(&spec.job_id) {
+            tracing::error!(job = %spec.job_id, "cannot mark the job running: {e}");
         }
-        tracing::info!(job = %job_id, "starting isolate");
+        tracing::info!(job = %spec.job_id, "starting isolate");
         let outcome = self.launcher.run(&spec).await;
-        if let Err(e) = self.store_outcome(job_id, outcome).await {
-            tracing::error!(job = %job_id, "cannot store the job's outcome: {}", e.0.detail);
+        match self.store_outcome(spec.job_id, outcome).await {
+            Ok(()) => guard.stored = true,
+            Err(e) => {
+                tracing::error!(job = %spec.job_id, "cannot store the job's outcome: {}", e.0.detail)
+            }
         }
-        self.queue.ended.send_modify(|n| *n += 1);
     }
 
     async fn store_outcome(

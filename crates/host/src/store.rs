@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS datasets (
     size INTEGER NOT NULL,
     digest TEXT NOT NULL,
     header_digest TEXT NOT NULL,
+    sealed_at_ms INTEGER NOT NULL,
     path TEXT NOT NULL,
     uploaded_at INTEGER NOT NULL,
     PRIMARY KEY (agreement, owner, dataset)
@@ -180,9 +181,11 @@ impl HostStore {
     /// Records an uploaded dataset (replacing an earlier upload of it under the same agreement).
     pub fn put_dataset(&self, blob: &StoredBlob, at: Timestamp) -> Result<(), HostStoreError> {
         self.conn().execute(
-            "INSERT INTO datasets (agreement, owner, dataset, size, digest, header_digest, path, uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO datasets (agreement, owner, dataset, size, digest, header_digest, sealed_at_ms, path, uploaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (agreement, owner, dataset) DO UPDATE SET size = excluded.size, digest = excluded.digest,
-               header_digest = excluded.header_digest, path = excluded.path, uploaded_at = excluded.uploaded_at",
+               header_digest = excluded.header_digest, sealed_at_ms = excluded.sealed_at_ms,
+               path = excluded.path, uploaded_at = excluded.uploaded_at",
             params![
                 blob.agreement.to_string(),
                 blob.owner,
@@ -190,6 +193,7 @@ impl HostStore {
                 blob.size as i64,
                 blob.digest.to_string(),
                 blob.header_digest.to_string(),
+                i64::try_from(blob.sealed_at_ms).unwrap_or(i64::MAX),
                 blob.path.to_string_lossy(),
                 at.0
             ],
@@ -204,15 +208,15 @@ impl HostStore {
         owner: &str,
         dataset: &str,
     ) -> Result<Option<StoredBlob>, HostStoreError> {
-        let row: Option<(i64, String, String, String)> = self
+        let row: Option<(i64, String, String, i64, String)> = self
             .conn()
             .query_row(
-                "SELECT size, digest, header_digest, path FROM datasets WHERE agreement = ?1 AND owner = ?2 AND dataset = ?3",
+                "SELECT size, digest, header_digest, sealed_at_ms, path FROM datasets WHERE agreement = ?1 AND owner = ?2 AND dataset = ?3",
                 params![agreement.to_string(), owner, dataset],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        row.map(|(size, digest, header_digest, path)| {
+        row.map(|(size, digest, header_digest, sealed_at_ms, path)| {
             Ok(StoredBlob {
                 agreement: *agreement,
                 owner: owner.into(),
@@ -220,6 +224,7 @@ impl HostStore {
                 size: size as u64,
                 digest: parse_id("digest", &digest)?,
                 header_digest: parse_id("header digest", &header_digest)?,
+                sealed_at_ms: sealed_at_ms as u64,
                 path: path.into(),
             })
         })

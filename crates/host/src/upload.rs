@@ -64,13 +64,11 @@ impl Host {
                 ),
             ));
         }
-        let card = self.store.party(owner).map_err(internal)?.ok_or_else(|| {
-            problem(
-                "party-not-onboarded",
-                StatusCode::FORBIDDEN,
-                format!("this host does not serve party {owner:?}"),
-            )
-        })?;
+        let card = self
+            .store
+            .party(owner)
+            .map_err(internal)?
+            .ok_or_else(|| crate::api::not_onboarded(owner))?;
         header.verify_owner(&card).map_err(|_| {
             problem(
                 "envelope-signature-invalid",
@@ -95,6 +93,18 @@ impl Host {
                     ),
                 )
             })?;
+        if let Some(stored) = self
+            .store
+            .dataset(agreement, owner, dataset)
+            .map_err(internal)?
+            && header.sealed_at_ms < stored.sealed_at_ms
+        {
+            return Err(problem(
+                "envelope-superseded",
+                StatusCode::CONFLICT,
+                "the host holds a newer version of this dataset, sealed later by its owner",
+            ));
+        }
         if terms.schema.digest().map_err(internal)? != header.schema_digest {
             return Err(problem(
                 "not-the-dataset",
@@ -107,6 +117,7 @@ impl Host {
 }
 
 /// Reads body frames until `head` holds the preamble and the whole header; returns the header.
+/// `head` never holds more than the largest possible header and one frame.
 async fn read_header(
     body: &mut Body,
     head: &mut Vec<u8>,
@@ -119,14 +130,17 @@ async fn read_header(
             e.to_string(),
         )
     };
-    let mut need = PREAMBLE_LEN;
+    let mut header_end = None;
     loop {
-        if head.len() >= PREAMBLE_LEN && need == PREAMBLE_LEN {
+        if header_end.is_none() && head.len() >= PREAMBLE_LEN {
             let preamble: &[u8; PREAMBLE_LEN] = head[..PREAMBLE_LEN].try_into().expect("length");
-            need += header_len(preamble).map_err(not_an_envelope)? as usize;
+            header_end =
+                Some(PREAMBLE_LEN + header_len(preamble).map_err(not_an_envelope)? as usize);
         }
-        if head.len() >= need && need > PREAMBLE_LEN {
-            return parse_header(&head[PREAMBLE_LEN..need]).map_err(not_an_envelope);
+        if let Some(end) = header_end
+            && head.len() >= end
+        {
+            return parse_header(&head[PREAMBLE_LEN..end]).map_err(not_an_envelope);
         }
         match body.frame().await {
             Some(Ok(frame)) => {

@@ -1,7 +1,7 @@
 //! Reading sealed inputs: header first (to ask for the key), then the decrypted stream.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use sealroom_core::agreement::{Agreement, DatasetTerms};
 use sealroom_core::canonical::{Sha256, labeled_hasher};
@@ -38,6 +38,8 @@ pub struct OpenedInput {
     pub header: EnvelopeHeader,
     /// The header's digest.
     pub header_digest: Digest,
+    /// The digest of the whole file, taken before any key is asked for.
+    pub envelope_digest: Digest,
     reader: HashingReader<BufReader<File>>,
 }
 
@@ -52,8 +54,12 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
         .dataset(&input.owner, &input.dataset)
         .ok_or_else(|| mismatch("not a dataset of the agreement".into()))?
         .clone();
-    let file = File::open(&input.path)
+    let mut file = File::open(&input.path)
         .map_err(|e| mismatch(format!("cannot open {}: {e}", input.path)))?;
+    // The whole file is hashed first: its owner's broker releases the key only for the file the
+    // owner registered, so altered chunks are refused before any budget is spent.
+    let envelope_digest =
+        digest_of(&mut file).map_err(|e| mismatch(format!("cannot read {}: {e}", input.path)))?;
     let mut reader = HashingReader {
         inner: BufReader::with_capacity(1 << 16, file),
         hasher: labeled_hasher(labels::ENVELOPE),
@@ -82,8 +88,21 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
         terms,
         header,
         header_digest,
+        envelope_digest,
         reader,
     })
+}
+
+/// The labeled digest of a whole file, leaving it positioned at its start.
+fn digest_of(file: &mut File) -> std::io::Result<Digest> {
+    let mut hashing = HashingReader {
+        inner: BufReader::with_capacity(1 << 16, &mut *file),
+        hasher: labeled_hasher(labels::ENVELOPE),
+    };
+    std::io::copy(&mut hashing, &mut std::io::sink())?;
+    let digest = Digest(hashing.hasher.finalize().into());
+    file.seek(SeekFrom::Start(0))?;
+    Ok(digest)
 }
 
 impl OpenedInput {
@@ -113,6 +132,12 @@ impl OpenedInput {
                 .map_err(|e| envelope_error(EnvelopeError::from_io(e)))?;
         }
         let hasher = plaintext.into_inner().hasher;
-        Ok((table, Digest(hasher.finalize().into())))
+        if Digest(hasher.finalize().into()) != self.envelope_digest {
+            return Err(IsolateError::InputMismatch {
+                dataset,
+                reason: "the envelope file changed while it was being read".into(),
+            });
+        }
+        Ok((table, self.envelope_digest))
     }
 }

@@ -31,6 +31,13 @@ pub fn run_job(
     spec.run_request
         .check_for_job(signed, &spec.job_id, now)
         .map_err(IsolateError::RunRequest)?;
+    // Ask for no key unless every broker will still find the request fresh.
+    spec.run_request
+        .check(
+            signed,
+            now.plus_seconds(crate::MIN_RUN_REQUEST_LIFE_SECONDS),
+        )
+        .map_err(IsolateError::RunRequest)?;
     let agreement = &signed.agreement;
     let identity = EphemeralIdentity::generate();
 
@@ -70,6 +77,7 @@ pub fn run_job(
             dataset: &o.terms,
             header: &o.header,
             header_digest: o.header_digest,
+            envelope_digest: o.envelope_digest,
         })
         .collect();
     let pending = targets

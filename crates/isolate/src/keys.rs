@@ -7,7 +7,7 @@ use sealroom_core::ids::{Digest, JobId};
 use sealroom_core::labels;
 use sealroom_core::run::SignedRunRequest;
 use sealroom_core::wire::{
-    Challenge, ReleaseAnswer, ReleaseRequest, SignedReleaseRequest, release_aad,
+    Challenge, ChallengeRequest, ReleaseAnswer, ReleaseRequest, SignedReleaseRequest, release_aad,
 };
 use sealroom_crypto::identity::EphemeralSigner;
 use sealroom_crypto::{DataKey, EnvelopeHeader, HpkeKeyPair, open_sealed};
@@ -54,6 +54,8 @@ pub struct KeyTarget<'a> {
     pub header: &'a EnvelopeHeader,
     /// The header's digest.
     pub header_digest: Digest,
+    /// The digest of the whole envelope file.
+    pub envelope_digest: Digest,
 }
 
 /// Asks owners' brokers for keys on behalf of one job.
@@ -140,7 +142,13 @@ impl KeyRequester<'_> {
         let url = self.broker_url(target)?;
         let challenge: Challenge = self
             .client
-            .post(&format!("{url}/v1/challenges"), &serde_json::json!({}))
+            .post(
+                &format!("{url}/v1/challenges"),
+                &ChallengeRequest {
+                    agreement: self.agreement.clone(),
+                    run_request: self.run_request.clone(),
+                },
+            )
             .map_err(|e| Self::unavailable(&dataset, e))?;
         let keys = self.identity.public();
         let evidence =
@@ -154,6 +162,7 @@ impl KeyRequester<'_> {
             isolate_keys: keys,
             evidence,
             header: target.header.clone(),
+            envelope_digest: target.envelope_digest,
             dry_run: true,
         };
         let answer: ReleaseAnswer = self

@@ -20,5 +20,9 @@ pub use job::run_job;
 
 /// How long the isolate waits for one broker call (connecting takes at most
 /// [`sealroom_http::CONNECT_TIMEOUT`], 5 s). A release includes the broker's durable log append
-/// and proof, normally a few milliseconds.
-pub const BROKER_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// and proofs, each log call limited to 5 s at the broker; normally it takes milliseconds.
+pub const BROKER_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The isolate asks for no key when the run request has less life left than this, so that no
+/// broker refuses it as stale halfway through, after others released their keys.
+pub const MIN_RUN_REQUEST_LIFE_SECONDS: i64 = 60;

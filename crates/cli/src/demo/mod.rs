@@ -406,7 +406,9 @@ impl Deployment {
                 SystemClock.now_millis(),
                 Box::new(|_| {}),
             )?;
-            party.broker.register(&summary.header)?;
+            party
+                .broker
+                .register(&summary.registration(&party.identity))?;
             host.upload(&sealed, |_| {})?;
         }
 

@@ -232,6 +232,23 @@ pub fn envelope_header(
     (header, digest, key)
 }
 
+/// `owner`'s signed registration of an envelope with `header` whose whole file has `digest`.
+pub fn registration(
+    owner: &Identity,
+    header: &EnvelopeHeader,
+    digest: Digest,
+) -> sealroom_core::envelope::SignedRegistration {
+    owner.sign_registration(sealroom_core::envelope::EnvelopeRegistration {
+        header: header.clone(),
+        envelope_digest: digest,
+    })
+}
+
+/// The envelope digest (`sealroom/v1/envelope`) of a whole envelope file's bytes.
+pub fn file_digest(bytes: &[u8]) -> Digest {
+    sealroom_core::labeled_digest(sealroom_core::labels::ENVELOPE, bytes)
+}
+
 /// A strictly increasing sealing time, so that headers made one after another are ordered.
 pub fn next_seal_time() -> u64 {
     use sealroom_core::clock::Clock;

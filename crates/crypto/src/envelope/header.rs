@@ -21,6 +21,8 @@ pub const MIN_CHUNK_SIZE: u32 = 1 << 10;
 pub const MAX_CHUNK_SIZE: u32 = 1 << 24;
 /// Largest header accepted, in bytes.
 pub const MAX_HEADER_LEN: u32 = 1 << 16;
+/// Shorter headers cannot hold the required fields.
+const MIN_HEADER_LEN: u32 = 64;
 /// Bytes before the header: the magic and the header length.
 pub const PREAMBLE_LEN: usize = MAGIC.len() + 4;
 
@@ -108,6 +110,11 @@ pub fn header_len(preamble: &[u8; PREAMBLE_LEN]) -> Result<u32, EnvelopeError> {
     let len = u32::from_be_bytes(preamble[MAGIC.len()..].try_into().expect("4 bytes"));
     if len > MAX_HEADER_LEN {
         return Err(EnvelopeError::HeaderTooLarge(len));
+    }
+    if len < MIN_HEADER_LEN {
+        return Err(bad(format_args!(
+            "a header of {len} bytes is too short to be one"
+        )));
     }
     Ok(len)
 }

@@ -229,7 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None
             } else {
                 let broker = broker_of(&identity, a.broker.as_deref())?;
-                Some(broker.register(&summary.header).with_context(|| {
+                Some(broker.register(&summary.registration(&identity)).with_context(|| {
                     format!(
                         "{} was sealed but could not be registered with your broker; run `sealroom register` once it is reachable",
                         summary.output.display()
@@ -259,8 +259,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             envelope,
         } => {
             let identity = Identity::read_key_file(&key)?;
-            let header = owner::read_envelope_header(&envelope)?;
-            let registered = broker_of(&identity, broker.as_deref())?.register(&header)?;
+            let registration = owner::registration_of(&identity, &envelope)?;
+            let header = &registration.registration.header;
+            let registered = broker_of(&identity, broker.as_deref())?.register(&registration)?;
             if json {
                 print_json(&registered)?;
             } else {
