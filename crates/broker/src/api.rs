@@ -159,11 +159,30 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(internal)
 }
 
+/// A JSON body; one that does not parse (an agreement breaking a rule, for instance) is refused
+/// as `malformed-request`, saying exactly what is wrong.
+struct Parsed<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Parsed<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&bytes).map(Parsed).map_err(|e| {
+            Refusal::Malformed(e.to_string())
+                .to_problem()
+                .into_response()
+        })
+    }
+}
+
 async fn card(State(b): Shared) -> Json<PartyCard> {
     Json(b.card())
 }
 
-async fn challenge(State(b): Shared, Json(asked): Json<ChallengeRequest>) -> Response {
+async fn challenge(State(b): Shared, Parsed(asked): Parsed<ChallengeRequest>) -> Response {
     let now = b.clock.now();
     let job =
         match authorized_run(&b.card(), &asked.agreement, &asked.run_request, now).and_then(|_| {
@@ -186,7 +205,7 @@ async fn challenge(State(b): Shared, Json(asked): Json<ChallengeRequest>) -> Res
     }
 }
 
-async fn release(State(b): Shared, Json(signed): Json<SignedReleaseRequest>) -> Response {
+async fn release(State(b): Shared, Parsed(signed): Parsed<SignedReleaseRequest>) -> Response {
     let answer = blocking(move || {
         let now = b.clock.now();
         let ctx = ReleaseContext {

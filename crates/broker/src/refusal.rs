@@ -16,6 +16,12 @@ pub enum Refusal {
     /// The agreement is not in force.
     #[error("{0}")]
     AgreementNotInForce(AgreementError),
+    /// The agreement's program or outputs do not check out.
+    #[error("{0}")]
+    AgreementInvalid(AgreementError),
+    /// The request could not be read (for an agreement, the rule it breaks).
+    #[error("the request is malformed: {0}")]
+    Malformed(String),
     /// The dataset is not this owner's under the agreement.
     #[error(
         "dataset {dataset:?} is not a dataset of this broker's owner under agreement {agreement}"
@@ -243,6 +249,8 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Self::AgreementNotInForce(_) => "agreement-not-in-force",
+            Self::AgreementInvalid(_) => "agreement-invalid",
+            Self::Malformed(_) => "malformed-request",
             Self::NotOwnDataset { .. } => "not-own-dataset",
             Self::NotAParty { .. } => "not-a-party",
             Self::PlatformNotAccepted { .. } => "platform-not-accepted",
@@ -295,9 +303,11 @@ impl Refusal {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::LogUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::LogInvalid(_) => StatusCode::BAD_GATEWAY,
-            Self::BadStatement(_) | Self::NotOwnDataset { .. } | Self::NotAParty { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::BadStatement(_)
+            | Self::NotOwnDataset { .. }
+            | Self::NotAParty { .. }
+            | Self::AgreementInvalid(_)
+            | Self::Malformed(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::FORBIDDEN,
         }
     }

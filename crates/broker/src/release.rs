@@ -15,6 +15,7 @@ use sealroom_core::wire::{
     ReleaseAnswer, ReleaseGrant, ReleaseRequest, SignedReleaseRequest, release_aad,
 };
 use sealroom_crypto::{Identity, open_sealed, seal_to};
+use sealroom_programs::BuiltinCatalog;
 
 use sealroom_ledger::{KeyRelease, LogClient, LogEntry, LogVerifierKey, Statement};
 
@@ -85,6 +86,10 @@ pub fn authorized_run<'a>(
     agreement
         .check_in_force(now)
         .map_err(Refusal::AgreementNotInForce)?;
+    agreement
+        .agreement
+        .check_program(&BuiltinCatalog)
+        .map_err(Refusal::AgreementInvalid)?;
     let my_card = agreement
         .agreement
         .parties

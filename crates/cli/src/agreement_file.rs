@@ -14,7 +14,11 @@ pub fn load(path: &Path) -> anyhow::Result<SignedAgreement> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     if text.trim_start().starts_with('{') {
         let signed: SignedAgreement = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a signed agreement file", path.display()))?;
+            .map_err(|e| crate::Refused(format!("{}: {e}", path.display())))?;
+        signed
+            .agreement
+            .check_program(&BuiltinCatalog)
+            .map_err(|e| crate::Refused(format!("{}: {e}", path.display())))?;
         let actual = signed.agreement.id();
         if actual != signed.id {
             return Err(crate::Refused(format!(

@@ -1,22 +1,20 @@
-//! The TOML form in which people write agreements, and its validation into the canonical
-//! [`Agreement`]. It lives here, not in `sealroom-core`, so that the isolate never carries a TOML parser.
-
-use std::collections::{BTreeSet, HashSet};
+//! The TOML form in which people write agreements: a thin mapping onto `sealroom-core`'s
+//! [`AgreementFields`], whose rules `Agreement::new` checks. It lives here, not in
+//! `sealroom-core`, so that the isolate never carries a TOML parser.
 
 use serde::Deserialize;
 
 use sealroom_core::agreement::{
-    AGREEMENT_FORMAT, Agreement, AgreementError, DatasetTerms, NoiseMechanism, OutputTerms,
-    PrivacyTerms, ProgramCatalog, ProgramTerms, RunTerms, RuntimeTerms,
+    AGREEMENT_FORMAT, Agreement, AgreementError, AgreementFields, DatasetTerms, NO_HPKE_KEY,
+    NoiseMechanism, OutputTerms, PrivacyTerms, ProgramCatalog, ProgramTerms, RunTerms,
+    RuntimeTerms,
 };
 use sealroom_core::attestation::Platform;
 use sealroom_core::bytes;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::epsilon::Epsilon;
 use sealroom_core::ids::Measurement;
-use sealroom_core::party::{
-    HpkePublicKey, PARTY_CARD_FORMAT, PartyCard, SigningPublicKey, check_broker_url, is_valid_name,
-};
+use sealroom_core::party::{HpkePublicKey, PARTY_CARD_FORMAT, PartyCard, SigningPublicKey};
 use sealroom_core::schema::{Column, Schema};
 
 /// The agreement as authored in TOML.
@@ -73,7 +71,7 @@ pub enum TomlTime {
 }
 
 /// A party as authored: the fields of its card.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartyToml {
     /// Name.
@@ -81,8 +79,10 @@ pub struct PartyToml {
     /// Ed25519 public key, base64.
     pub signing_key: String,
     /// X25519 public key, base64; required for owners and readers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hpke_key: Option<String>,
     /// Key broker URL; required for owners.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub broker_url: Option<String>,
 }
 
@@ -153,104 +153,86 @@ fn default_noise() -> NoiseMechanism {
     NoiseMechanism::DiscreteLaplace
 }
 
-/// The `[[party]]` block of an agreement for `card`, ready to paste.
+/// The `[[party]]` block of an agreement for `card`, ready to paste (written by `toml`, so every
+/// value is escaped).
 pub fn party_block(card: &PartyCard) -> String {
-    let mut block = format!(
-        "[[party]]\nname = \"{}\"\nsigning_key = \"{}\"\nhpke_key = \"{}\"\n",
-        card.name,
-        bytes::encode(&card.signing_key.0),
-        bytes::encode(&card.hpke_key.0)
-    );
-    if let Some(url) = &card.broker_url {
-        block.push_str(&format!("broker_url = \"{url}\"\n"));
+    #[derive(serde::Serialize)]
+    struct Block {
+        party: [PartyToml; 1],
     }
-    block
+    let block = Block {
+        party: [PartyToml {
+            name: card.name.clone(),
+            signing_key: bytes::encode(&card.signing_key.0),
+            hpke_key: (card.hpke_key != NO_HPKE_KEY).then(|| bytes::encode(&card.hpke_key.0)),
+            broker_url: card.broker_url.clone(),
+        }],
+    };
+    toml::to_string(&block).expect("a party block serializes")
 }
 
-/// Parses and validates agreement TOML against the programs `catalog` knows.
+/// Parses agreement TOML and validates it (structural rules in `sealroom-core`, the program's
+/// parameters by `catalog`).
 pub fn compile(text: &str, catalog: &dyn ProgramCatalog) -> Result<Agreement, AgreementError> {
     let raw: AgreementToml =
         toml::from_str(text).map_err(|e| AgreementError::Syntax(e.to_string()))?;
     if raw.format != AGREEMENT_FORMAT {
         return Err(AgreementError::UnsupportedFormat { found: raw.format });
     }
-    let valid_from = read_time("valid_from", &raw.valid_from)?;
-    let valid_until = read_time("valid_until", &raw.valid_until)?;
-    if valid_from >= valid_until {
-        return Err(AgreementError::EmptyValidityWindow {
-            valid_from,
-            valid_until,
-        });
-    }
-    let readers: HashSet<&str> = raw
-        .outputs
+    let parties = raw
+        .parties
         .iter()
-        .flat_map(|o| o.readers.iter().map(String::as_str))
-        .collect();
-    let owners: HashSet<&str> = raw.datasets.iter().map(|d| d.owner.as_str()).collect();
-    let parties = compile_parties(&raw.parties, &readers, &owners)?;
-    let datasets = compile_datasets(raw.datasets, &parties)?;
-    let program = ProgramTerms {
-        id: raw.program.id,
-        version: raw.program.version,
-        params: serde_json::to_value(&raw.program.params).map_err(|e| {
-            AgreementError::BadProgramParameters {
-                program: "?".into(),
-                reason: e.to_string(),
-            }
-        })?,
-    };
-    let output_names = catalog
-        .check_program(&program, &datasets)
-        .map_err(|e| e.into_agreement_error(&program.id))?;
-    let runtimes = compile_runtimes(raw.runtimes)?;
-    check_outputs(&raw.outputs, &output_names, &parties)?;
-    let privacy = compile_privacy(&raw.privacy)?;
-    let runs = compile_runs(raw.runs, &parties)?;
-    Ok(Agreement {
-        format: AGREEMENT_FORMAT.into(),
-        name: raw.name,
-        valid_from,
-        valid_until,
-        parties,
-        datasets,
-        program,
-        runtimes,
-        outputs: raw.outputs,
-        privacy,
-        runs,
-    })
-}
-
-fn compile_runs(raw: Option<RunsToml>, parties: &[PartyCard]) -> Result<RunTerms, AgreementError> {
-    let raw = raw.unwrap_or(RunsToml {
+        .map(party_card)
+        .collect::<Result<Vec<_>, _>>()?;
+    let runs = raw.runs.unwrap_or(RunsToml {
         requesters: None,
         max_runs_per_day: None,
     });
-    let requesters = match raw.requesters {
-        None => parties.iter().map(|p| p.name.clone()).collect(),
-        Some(names) => {
-            for name in &names {
-                if !parties.iter().any(|p| &p.name == name) {
-                    return Err(AgreementError::UnknownParty {
-                        party: name.clone(),
-                        context: "runs.requesters".into(),
-                    });
+    let fields = AgreementFields {
+        format: raw.format,
+        name: raw.name,
+        valid_from: read_time("valid_from", &raw.valid_from)?,
+        valid_until: read_time("valid_until", &raw.valid_until)?,
+        runs: RunTerms {
+            requesters: runs
+                .requesters
+                .unwrap_or_else(|| parties.iter().map(|p| p.name.clone()).collect()),
+            max_runs_per_day: runs.max_runs_per_day,
+        },
+        parties,
+        datasets: raw
+            .datasets
+            .into_iter()
+            .map(|d| DatasetTerms {
+                owner: d.owner,
+                name: d.name,
+                schema: Schema {
+                    columns: d.columns,
+                    person_column: d.person_column,
+                },
+            })
+            .collect(),
+        program: ProgramTerms {
+            params: serde_json::to_value(&raw.program.params).map_err(|e| {
+                AgreementError::BadProgramParameters {
+                    program: raw.program.id.clone(),
+                    reason: e.to_string(),
                 }
-            }
-            if names.is_empty() {
-                return Err(AgreementError::NoRequesters);
-            }
-            names
-        }
+            })?,
+            id: raw.program.id,
+            version: raw.program.version,
+        },
+        runtimes: raw
+            .runtimes
+            .into_iter()
+            .map(runtime)
+            .collect::<Result<_, _>>()?,
+        outputs: raw.outputs,
+        privacy: privacy(&raw.privacy)?,
     };
-    if raw.max_runs_per_day == Some(0) {
-        return Err(AgreementError::NoRequesters);
-    }
-    Ok(RunTerms {
-        requesters,
-        max_runs_per_day: raw.max_runs_per_day,
-    })
+    let agreement = Agreement::new(fields)?;
+    agreement.check_program(catalog)?;
+    Ok(agreement)
 }
 
 fn read_time(field: &'static str, time: &TomlTime) -> Result<Timestamp, AgreementError> {
@@ -271,283 +253,74 @@ fn read_key(party: &str, which: &'static str, text: &str) -> Result<[u8; 32], Ag
         })
 }
 
-fn compile_parties(
-    raw: &[PartyToml],
-    readers: &HashSet<&str>,
-    owners: &HashSet<&str>,
-) -> Result<Vec<PartyCard>, AgreementError> {
-    if raw.is_empty() {
-        return Err(AgreementError::NoParties);
-    }
-    let mut cards: Vec<PartyCard> = Vec::with_capacity(raw.len());
-    for p in raw {
-        if !is_valid_name(&p.name) {
-            return Err(AgreementError::BadName {
-                what: "party",
-                name: p.name.clone(),
-            });
-        }
-        if cards.iter().any(|c| c.name == p.name) {
-            return Err(AgreementError::DuplicateParty {
-                party: p.name.clone(),
-            });
-        }
-        let signing_key = SigningPublicKey(read_key(&p.name, "signing_key", &p.signing_key)?);
-        if let Some(other) = cards.iter().find(|c| c.signing_key == signing_key) {
-            return Err(AgreementError::SharedSigningKey {
-                first: other.name.clone(),
-                second: p.name.clone(),
-            });
-        }
-        let role = if owners.contains(p.name.as_str()) {
-            Some("data owner")
-        } else if readers.contains(p.name.as_str()) {
-            Some("result reader")
-        } else {
-            None
-        };
-        let hpke_key = match (&p.hpke_key, role) {
-            (Some(text), _) => HpkePublicKey(read_key(&p.name, "hpke_key", text)?),
-            (None, Some(role)) => {
-                return Err(AgreementError::MissingHpkeKey {
-                    party: p.name.clone(),
-                    role,
-                });
-            }
-            // A party that neither owns nor reads still signs; an all-zero key marks "none".
-            (None, None) => HpkePublicKey([0; 32]),
-        };
-        if let Some(url) = &p.broker_url {
-            check_broker_url(url).map_err(|e| AgreementError::BadBrokerUrl {
-                party: p.name.clone(),
-                reason: e.to_string(),
-            })?;
-        }
-        cards.push(PartyCard {
-            format: PARTY_CARD_FORMAT.into(),
-            name: p.name.clone(),
-            signing_key,
-            hpke_key,
-            broker_url: p.broker_url.clone(),
-        });
-    }
-    Ok(cards)
+/// A party's card from its TOML block (a party without `hpke_key` gets [`NO_HPKE_KEY`]).
+fn party_card(p: &PartyToml) -> Result<PartyCard, AgreementError> {
+    Ok(PartyCard {
+        format: PARTY_CARD_FORMAT.into(),
+        name: p.name.clone(),
+        signing_key: SigningPublicKey(read_key(&p.name, "signing_key", &p.signing_key)?),
+        hpke_key: match &p.hpke_key {
+            Some(text) => HpkePublicKey(read_key(&p.name, "hpke_key", text)?),
+            None => NO_HPKE_KEY,
+        },
+        broker_url: p.broker_url.clone(),
+    })
 }
 
-fn compile_datasets(
-    raw: Vec<DatasetToml>,
-    parties: &[PartyCard],
-) -> Result<Vec<DatasetTerms>, AgreementError> {
-    if raw.is_empty() {
-        return Err(AgreementError::NoDatasets);
-    }
-    let mut out: Vec<DatasetTerms> = Vec::with_capacity(raw.len());
-    for d in raw {
-        let qualified = format!("{}/{}", d.owner, d.name);
-        if !is_valid_name(&d.name) {
-            return Err(AgreementError::BadName {
-                what: "dataset",
-                name: d.name,
-            });
-        }
-        let Some(owner) = parties.iter().find(|p| p.name == d.owner) else {
-            return Err(AgreementError::DatasetOwnerNotAParty {
-                dataset: d.name,
-                owner: d.owner,
-            });
-        };
-        if owner.broker_url.as_deref().unwrap_or("").is_empty() {
-            return Err(AgreementError::OwnerWithoutBroker {
-                party: d.owner,
-                dataset: d.name,
-            });
-        }
-        if out.iter().any(|x| x.owner == d.owner && x.name == d.name) {
-            return Err(AgreementError::DuplicateDataset { dataset: qualified });
-        }
-        if d.columns.is_empty() {
-            return Err(AgreementError::NoColumns { dataset: qualified });
-        }
-        let mut seen = BTreeSet::new();
-        for c in &d.columns {
-            if !is_valid_name(&c.name) {
-                return Err(AgreementError::BadName {
-                    what: "column",
-                    name: c.name.clone(),
-                });
-            }
-            if !seen.insert(c.name.as_str()) {
-                return Err(AgreementError::DuplicateColumn {
-                    dataset: qualified,
-                    column: c.name.clone(),
-                });
-            }
-        }
-        if !seen.contains(d.person_column.as_str()) {
-            return Err(AgreementError::MissingPersonColumn {
-                dataset: qualified,
-                column: d.person_column,
-            });
-        }
-        out.push(DatasetTerms {
-            owner: d.owner,
-            name: d.name,
-            schema: Schema {
-                columns: d.columns,
-                person_column: d.person_column,
-            },
-        });
-    }
-    Ok(out)
-}
-
-fn compile_runtimes(raw: Vec<RuntimeToml>) -> Result<Vec<RuntimeTerms>, AgreementError> {
-    if raw.is_empty() {
-        return Err(AgreementError::NoRuntimes);
-    }
-    let mut out: Vec<RuntimeTerms> = Vec::with_capacity(raw.len());
-    for r in raw {
-        let platform = r.platform.name().to_string();
-        if out.iter().any(|x| x.platform == r.platform) {
-            return Err(AgreementError::BadRuntime {
-                platform,
-                reason: "listed twice; merge the measurements".into(),
-            });
-        }
-        if r.measurements.is_empty() {
-            return Err(AgreementError::BadRuntime {
-                platform,
-                reason: "no measurements are accepted".into(),
-            });
-        }
-        let measurements = r
-            .measurements
-            .iter()
-            .map(|m| m.trim().parse::<Measurement>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AgreementError::BadRuntime {
-                platform,
-                reason: e.to_string(),
-            })?;
-        out.push(RuntimeTerms {
-            platform: r.platform,
-            measurements,
-        });
-    }
-    Ok(out)
-}
-
-fn check_outputs(
-    outputs: &[OutputTerms],
-    produced: &[String],
-    parties: &[PartyCard],
-) -> Result<(), AgreementError> {
-    for (i, o) in outputs.iter().enumerate() {
-        if !produced.contains(&o.name) {
-            return Err(AgreementError::BadOutput {
-                output: o.name.clone(),
-                reason: format!("the program produces only {}", produced.join(", ")),
-            });
-        }
-        if outputs[..i].iter().any(|x| x.name == o.name) {
-            return Err(AgreementError::BadOutput {
-                output: o.name.clone(),
-                reason: "listed twice".into(),
-            });
-        }
-        if o.readers.is_empty() {
-            return Err(AgreementError::BadOutput {
-                output: o.name.clone(),
-                reason: "names no readers".into(),
-            });
-        }
-        for r in &o.readers {
-            if !parties.iter().any(|p| &p.name == r) {
-                return Err(AgreementError::UnknownParty {
-                    party: r.clone(),
-                    context: format!("output {:?}", o.name),
-                });
-            }
-        }
-    }
-    for name in produced {
-        if !outputs.iter().any(|o| &o.name == name) {
-            return Err(AgreementError::BadOutput {
-                output: name.clone(),
-                reason: "the program produces it but no [[output]] names its readers".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn compile_privacy(raw: &PrivacyToml) -> Result<PrivacyTerms, AgreementError> {
-    let epsilon_per_run =
-        Epsilon::from_f64(raw.epsilon_per_run).map_err(|source| AgreementError::BadEpsilon {
-            field: "epsilon_per_run",
-            source,
+fn runtime(r: RuntimeToml) -> Result<RuntimeTerms, AgreementError> {
+    let measurements = r
+        .measurements
+        .iter()
+        .map(|m| m.trim().parse::<Measurement>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AgreementError::BadRuntime {
+            platform: r.platform.name().to_string(),
+            reason: e.to_string(),
         })?;
-    let total = Epsilon::from_f64(raw.total_epsilon_per_dataset).map_err(|source| {
-        AgreementError::BadEpsilon {
-            field: "total_epsilon_per_dataset",
-            source,
-        }
-    })?;
-    if total < epsilon_per_run {
-        return Err(AgreementError::BudgetBelowOneRun {
-            total: total.to_string(),
-            per_run: epsilon_per_run.to_string(),
-        });
-    }
-    let delta = raw.delta_per_run;
-    if !(delta.is_finite() && delta > 0.0 && delta < 1.0) {
-        return Err(AgreementError::BadDelta { value: delta });
-    }
-    let max_groups_per_person = u32::try_from(raw.max_groups_per_person)
-        .ok()
-        .filter(|&k| k >= 1)
-        .ok_or(AgreementError::BadContributionBound)?;
-    let positive = |field: &'static str, value: i64| {
-        u32::try_from(value)
-            .ok()
-            .filter(|&k| k >= 1)
-            .ok_or_else(|| AgreementError::BadPrivacyTerm {
-                field,
-                reason: format!("must be a whole number from 1 to {}, not {value}", u32::MAX),
-            })
+    Ok(RuntimeTerms {
+        platform: r.platform,
+        measurements,
+    })
+}
+
+/// The privacy terms with their defaults; ranges are checked by `sealroom-core`.
+fn privacy(raw: &PrivacyToml) -> Result<PrivacyTerms, AgreementError> {
+    let epsilon = |field: &'static str, value: f64| {
+        Epsilon::from_f64(value).map_err(|source| AgreementError::BadEpsilon { field, source })
     };
-    let per_group = positive(
+    let max_groups_per_person = u32::try_from(raw.max_groups_per_person)
+        .map_err(|_| AgreementError::BadContributionBound)?;
+    let count = |field: &'static str, value: i64| {
+        u32::try_from(value).map_err(|_| AgreementError::BadPrivacyTerm {
+            field,
+            reason: format!("must be a whole number from 1 to {}, not {value}", u32::MAX),
+        })
+    };
+    let per_group = count(
         "max_rows_per_person_per_group",
         raw.max_rows_per_person_per_group.unwrap_or(1),
     )?;
     let default_total = i64::from(max_groups_per_person) * i64::from(per_group);
-    let total_rows = positive(
-        "max_rows_per_person",
-        raw.max_rows_per_person
-            .unwrap_or(default_total.min(i64::from(u32::MAX))),
-    )?;
-    if per_group > total_rows {
-        return Err(AgreementError::BadPrivacyTerm {
-            field: "max_rows_per_person_per_group",
-            reason: format!(
-                "{per_group} rows per group is more than the {total_rows} rows a person may contribute in total"
-            ),
-        });
-    }
-    let min_aggregation = u64::try_from(raw.min_aggregation.unwrap_or(0)).map_err(|_| {
-        AgreementError::BadPrivacyTerm {
-            field: "min_aggregation",
-            reason: "must not be negative".into(),
-        }
-    })?;
     Ok(PrivacyTerms {
-        epsilon_per_run,
-        delta_per_run: delta,
-        total_epsilon_per_dataset: total,
+        epsilon_per_run: epsilon("epsilon_per_run", raw.epsilon_per_run)?,
+        delta_per_run: raw.delta_per_run,
+        total_epsilon_per_dataset: epsilon(
+            "total_epsilon_per_dataset",
+            raw.total_epsilon_per_dataset,
+        )?,
         max_groups_per_person,
         max_rows_per_person_per_group: per_group,
-        max_rows_per_person: total_rows,
-        min_aggregation,
+        max_rows_per_person: count(
+            "max_rows_per_person",
+            raw.max_rows_per_person
+                .unwrap_or(default_total.min(i64::from(u32::MAX))),
+        )?,
+        min_aggregation: u64::try_from(raw.min_aggregation.unwrap_or(0)).map_err(|_| {
+            AgreementError::BadPrivacyTerm {
+                field: "min_aggregation",
+                reason: "must not be negative".into(),
+            }
+        })?,
         noise: raw.noise,
     })
 }

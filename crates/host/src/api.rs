@@ -369,8 +369,21 @@ fn check_parties(h: &Host, signed: &SignedAgreement) -> Result<(), ProblemRespon
 
 async fn put_agreement(
     State(h): Shared,
-    Json(signed): Json<SignedAgreement>,
+    body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ProblemResponse> {
+    let invalid = |reason: String| {
+        problem(
+            "invalid-agreement",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            reason,
+        )
+    };
+    let signed: SignedAgreement =
+        serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
+    signed
+        .agreement
+        .check_program(&BuiltinCatalog)
+        .map_err(|e| invalid(e.to_string()))?;
     signed.check_in_force(h.clock.now()).map_err(|e| {
         problem(
             "agreement-not-in-force",

@@ -112,7 +112,9 @@ impl BlobStore {
     pub fn commit(&self, upload: Upload) -> Result<StoredBlob, UploadError> {
         upload.temp.as_file().sync_all()?;
         let path = self.dataset_path(&upload.agreement, &upload.owner, &upload.dataset);
-        std::fs::create_dir_all(path.parent().expect("dataset path has a parent"))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         upload
             .temp
             .persist(&path)

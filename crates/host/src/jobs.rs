@@ -111,10 +111,20 @@ impl IsolateLauncher {
                 );
             }
         };
-        let input = serde_json::to_vec(spec).expect("a job spec serializes");
-        let mut stdin = child.stdin.take().expect("piped");
-        let mut stdout = child.stdout.take().expect("piped").take(MAX_OUTCOME);
-        let mut stderr = child.stderr.take().expect("piped").take(1 << 16);
+        let input = match serde_json::to_vec(spec) {
+            Ok(input) => input,
+            Err(e) => return failed("isolate-unavailable", format!("the job spec: {e}")),
+        };
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return failed(
+                "isolate-unavailable",
+                "the isolate's standard streams are not connected".into(),
+            );
+        };
+        let mut stdout = stdout.take(MAX_OUTCOME);
+        let mut stderr = stderr.take(1 << 16);
         let writer = async move {
             let r = stdin.write_all(&input).await;
             drop(stdin);

@@ -21,6 +21,9 @@ pub enum IsolateError {
     /// The agreement is not in force.
     #[error("{0}")]
     Agreement(#[from] AgreementError),
+    /// The agreement's program or outputs do not check out.
+    #[error("the agreement is invalid: {0}")]
+    InvalidAgreement(AgreementError),
     /// The run request is not from a party allowed to start runs, not fresh, or not this job's.
     #[error("{0}")]
     RunRequest(RunRequestError),
@@ -78,6 +81,14 @@ pub enum IsolateError {
     /// The noise could not be set up.
     #[error("noise: {0}")]
     Noise(#[from] MechanismError),
+    /// A value that is signed or hashed has no canonical form (a non-finite number).
+    #[error("{what} has no canonical form: {source}")]
+    Encoding {
+        /// What was being encoded.
+        what: &'static str,
+        /// Why.
+        source: sealroom_core::CanonicalError,
+    },
     /// An output could not be sealed.
     #[error("sealing output for {reader}: {source}")]
     Seal {
@@ -96,6 +107,7 @@ impl IsolateError {
             Self::Attestation(_) => "attestation-unavailable",
             Self::Agreement(_) => "agreement-not-in-force",
             Self::RunRequest(_) => "run-request-refused",
+            Self::InvalidAgreement(_) => "agreement-invalid",
             Self::InputMismatch { .. } => "input-mismatch",
             Self::Envelope { .. } => "envelope-corrupt",
             Self::Input { .. } => "input-invalid",
@@ -105,6 +117,7 @@ impl IsolateError {
             Self::Program(_) => "program-failed",
             Self::Noise(_) => "noise-failed",
             Self::Seal { .. } => "seal-failed",
+            Self::Encoding { .. } => "encoding-failed",
         }
     }
 

@@ -28,6 +28,10 @@ pub fn run_job(
 ) -> Result<(SignedReceipt, Vec<SealedOutput>), IsolateError> {
     let signed = &spec.agreement;
     signed.check_in_force(now)?;
+    signed
+        .agreement
+        .check_program(&BuiltinCatalog)
+        .map_err(IsolateError::InvalidAgreement)?;
     spec.run_request
         .check_for_job(signed, &spec.job_id, now)
         .map_err(IsolateError::RunRequest)?;
@@ -117,9 +121,10 @@ pub fn run_job(
     let mut outputs = Vec::new();
     for aggregate in &aggregates {
         let table = add_noise(aggregate, agreement, simulator, &mut rng)?;
-        let digest = table
-            .digest()
-            .expect("a released table has a canonical form");
+        let digest = table.digest().map_err(|source| IsolateError::Encoding {
+            what: "a released table",
+            source,
+        })?;
         let for_readers = seal_for_readers(&table, agreement, spec.job_id)?;
         outputs.push(OutputRecord {
             output: table.output.clone(),
@@ -147,7 +152,10 @@ pub fn run_job(
             &isolate_keys,
         )),
     };
-    let bytes = SignedReceipt::signed_bytes(&receipt).expect("a receipt has a canonical form");
+    let bytes = SignedReceipt::signed_bytes(&receipt).map_err(|source| IsolateError::Encoding {
+        what: "the receipt",
+        source,
+    })?;
     let signature = identity.signer.sign(labels::RECEIPT, &bytes);
     Ok((SignedReceipt { receipt, signature }, sealed))
 }

@@ -129,11 +129,15 @@ impl KeyRequester<'_> {
     }
 
     /// Signs a release request with the job's ephemeral key, which the evidence binds.
-    fn sign(&self, request: ReleaseRequest) -> SignedReleaseRequest {
-        let bytes = SignedReleaseRequest::signed_bytes(&request)
-            .expect("a release request has a canonical form");
+    fn sign(&self, request: ReleaseRequest) -> Result<SignedReleaseRequest, IsolateError> {
+        let bytes = SignedReleaseRequest::signed_bytes(&request).map_err(|source| {
+            IsolateError::Encoding {
+                what: "a release request",
+                source,
+            }
+        })?;
         let signature = self.identity.signer.sign(labels::RELEASE_REQUEST, &bytes);
-        SignedReleaseRequest { request, signature }
+        Ok(SignedReleaseRequest { request, signature })
     }
 
     /// Gets a challenge and checks, without spending anything, that the broker would release the key.
@@ -167,7 +171,7 @@ impl KeyRequester<'_> {
         };
         let answer: ReleaseAnswer = self
             .client
-            .post(&format!("{url}/v1/releases"), &self.sign(request.clone()))
+            .post(&format!("{url}/v1/releases"), &self.sign(request.clone())?)
             .map_err(|e| Self::unavailable(&dataset, e))?;
         if !matches!(answer, ReleaseAnswer::WouldGrant { .. }) {
             return Err(IsolateError::BrokerUnavailable {
@@ -194,7 +198,7 @@ impl KeyRequester<'_> {
         } = pending;
         let answer: ReleaseAnswer = self
             .client
-            .post(&format!("{url}/v1/releases"), &self.sign(request.clone()))
+            .post(&format!("{url}/v1/releases"), &self.sign(request.clone())?)
             .map_err(|e| Self::unavailable(&dataset, e))?;
         let ReleaseAnswer::Granted(grant) = answer else {
             return Err(IsolateError::BrokerUnavailable {

@@ -188,15 +188,26 @@ pub fn seal_for_readers(
             )))
         })?;
     let plaintext =
-        sealroom_core::canonical_json(table).expect("a released table has a canonical form");
+        sealroom_core::canonical_json(table).map_err(|source| IsolateError::Encoding {
+            what: "a released table",
+            source,
+        })?;
     terms
         .readers
         .iter()
         .map(|reader| {
-            let card = agreement
-                .party(reader)
-                .expect("validated agreement names only its parties");
-            let fingerprint = card.fingerprint().expect("card has a canonical form");
+            let card = agreement.party(reader).ok_or_else(|| {
+                IsolateError::InvalidAgreement(sealroom_core::AgreementError::UnknownParty {
+                    party: reader.clone(),
+                    context: format!("output {:?}", table.output),
+                })
+            })?;
+            let fingerprint = card
+                .fingerprint()
+                .map_err(|source| IsolateError::Encoding {
+                    what: "a reader's card",
+                    source,
+                })?;
             let aad = SealedOutput::aad(&job_id, &table.output, &fingerprint);
             let sealed =
                 seal_to(&card.hpke_key, labels::OUTPUT, &aad, &plaintext).map_err(|source| {

@@ -1,15 +1,18 @@
 //! The agreement: the collaboration contract every party signs.
 //!
-//! Authors write TOML, which the `sealroom` tool validates into the canonical
-//! [`Agreement`] (see `sealroom_cli::agreement_toml`); its id is the labeled
+//! Authors write TOML, which the `sealroom` tool maps onto [`AgreementFields`] (see
+//! `sealroom_cli::agreement_toml`); [`Agreement::new`] and deserialization check the same
+//! structural rules, so no path skips them. The id is the labeled
 //! SHA-256 of its RFC 8785 form. A [`SignedAgreement`] is in force only when every party has
 //! signed that id and the validity window contains the current time.
 
 mod error;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 
 pub use error::AgreementError;
+pub use validate::{AgreementFields, NO_HPKE_KEY};
 
 use crate::attestation::Platform;
 use crate::canonical::{canonical_digest, canonical_json};
@@ -122,8 +125,12 @@ pub struct RunTerms {
 }
 
 /// A validated agreement in canonical form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Every value passed the structural rules (`validate`): deserialization checks them (so a
+/// signed JSON agreement read by any service is checked), and code builds one through
+/// [`Agreement::new`]. The program's parameters are checked by the program's own code with
+/// [`Agreement::check_program`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Agreement {
     /// Always [`AGREEMENT_FORMAT`].
     pub format: String,
