@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     measurement TEXT NOT NULL,
     decision TEXT NOT NULL,
     issued_at INTEGER NOT NULL,
+    sequence INTEGER NOT NULL,
     statement TEXT NOT NULL,
     PRIMARY KEY (agreement, platform, measurement)
 );
@@ -261,9 +262,9 @@ impl BrokerStore {
         Ok(challenge_state(challenge_row(&self.conn(), nonce)?, now))
     }
 
-    /// Stores an owner's decision if it is newer than the current one; returns whether it was stored.
-    /// Within the same second a revocation wins, so replaying an approval signed in the second of a
-    /// revocation cannot undo it.
+    /// Stores an owner's decision if its sequence is larger than the current one's; returns
+    /// whether it was stored. A replayed older decision is never stored, however quickly the
+    /// owner decided again.
     /// A stored decision's log entry (`log_entry`) is queued in the same transaction, to be
     /// appended to the transparency log before any later release.
     pub fn put_decision(
@@ -279,18 +280,19 @@ impl BrokerStore {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = tx.execute(
-            "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, statement)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, sequence, statement)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (agreement, platform, measurement) DO UPDATE SET
-               decision = excluded.decision, issued_at = excluded.issued_at, statement = excluded.statement
-             WHERE excluded.issued_at > decisions.issued_at
-                OR (excluded.issued_at = decisions.issued_at AND excluded.decision = 'revoke')",
+               decision = excluded.decision, issued_at = excluded.issued_at,
+               sequence = excluded.sequence, statement = excluded.statement
+             WHERE excluded.sequence > decisions.sequence",
             params![
                 s.agreement.to_string(),
                 platform_text(s.platform),
                 s.measurement.to_string(),
                 decision,
                 s.issued_at.0,
+                i64::try_from(s.sequence).unwrap_or(i64::MAX),
                 serde_json::to_string(signed).expect("serializes")
             ],
         )?;
@@ -878,8 +880,8 @@ mod tests {
             let mut conn = store.conn();
             let tx = conn.transaction().unwrap();
             tx.execute(
-                "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, statement)
-                 VALUES (?1, 'sim', ?2, ?3, ?4, '{}')
+                "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, sequence, statement)
+                 VALUES (?1, 'sim', ?2, ?3, ?4, ?4, '{}')
                  ON CONFLICT (agreement, platform, measurement) DO UPDATE SET decision = excluded.decision",
                 params![agreement.to_string(), measurement.to_string(), decision, at],
             )

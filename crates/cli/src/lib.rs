@@ -8,7 +8,7 @@
 //! - [`remote`]: clients of the host and broker HTTP APIs.
 //! - [`services`]: starting brokers and hosts as real processes and waiting for them.
 //! - [`demo`]: a complete two-party collaboration on loopback.
-//! - [`bench`]: end-to-end measurements.
+//! - [`bench`](mod@bench): end-to-end measurements.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

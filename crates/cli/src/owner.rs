@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::Platform;
 use sealroom_core::canonical::{Sha256, labeled_hasher};
-use sealroom_core::clock::{Clock, SystemClock};
+use sealroom_core::clock::Clock;
 use sealroom_core::envelope::{EnvelopeRegistration, SignedRegistration};
 use sealroom_core::ids::Digest;
 use sealroom_core::ids::{AgreementId, Measurement};
@@ -204,9 +204,12 @@ pub fn read_envelope_header(envelope: &Path) -> anyhow::Result<EnvelopeHeader> {
     Ok(header)
 }
 
-/// A signed approval or revocation of a runtime measurement for an agreement.
+/// A signed approval or revocation of a runtime measurement for an agreement, issued at
+/// `clock`'s time; its sequence (the time in microseconds) orders it after every earlier decision
+/// of this owner, so no caller waits for the clock.
 pub fn decide(
     identity: &Identity,
+    clock: &dyn Clock,
     agreement: AgreementId,
     platform: Platform,
     measurement: Measurement,
@@ -218,7 +221,8 @@ pub fn decide(
         platform,
         measurement,
         owner: identity.card().fingerprint()?,
-        issued_at: SystemClock.now(),
+        issued_at: clock.now(),
+        sequence: clock.now_micros(),
     };
     let bytes = SignedDecision::signed_bytes(&statement)?;
     let signature = identity.sign(statement.label(), &bytes);

@@ -97,6 +97,7 @@ impl Setup {
     fn decide(&self, decision: Decision) {
         let d = sealroom_cli::owner::decide(
             &self.owner.identity,
+            &sealroom_core::clock::SystemClock,
             self.agreement.id,
             Platform::Sim,
             M,
@@ -477,7 +478,6 @@ fn revocation_applies_to_every_later_release() {
         s.send(&isolate, &s.request(M, &isolate)).unwrap(),
         ReleaseAnswer::Granted(_)
     ));
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     s.decide(Decision::Revoke);
     let result = s.send(&isolate, &s.request(M, &isolate));
     let Err(HttpError::Refused(problem)) = result else {
@@ -490,7 +490,6 @@ fn revocation_applies_to_every_later_release() {
         problem.detail
     );
     assert_eq!(s.spent_micros(), 1_000_000);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     s.decide(Decision::Approve);
     assert!(matches!(
         s.send(&isolate, &s.request(M, &isolate)).unwrap(),
@@ -603,32 +602,38 @@ fn concurrent_releases_never_overspend_the_budget() {
     );
 }
 
-#[test]
-fn a_replayed_approval_cannot_undo_a_revocation_in_the_same_second() {
-    let s = setup(&Terms::default());
-    let approval = sealroom_cli::owner::decide(
-        &s.owner.identity,
-        s.agreement.id,
-        Platform::Sim,
-        M,
-        Decision::Approve,
-    )
-    .unwrap();
-    let mut revocation = sealroom_cli::owner::decide(
-        &s.owner.identity,
-        s.agreement.id,
-        Platform::Sim,
-        M,
-        Decision::Revoke,
-    )
-    .unwrap();
-    if revocation.statement.issued_at != approval.statement.issued_at {
-        // Crossed a second boundary: sign the revocation again at the approval's second.
-        revocation.statement.issued_at = approval.statement.issued_at;
-        let bytes =
-            sealroom_core::statement::SignedDecision::signed_bytes(&revocation.statement).unwrap();
-        revocation.signature = s.owner.identity.sign(revocation.statement.label(), &bytes);
+/// A clock that stands still: every decision is signed in the same second and microsecond
+/// unless told otherwise.
+struct FixedClock(sealroom_core::clock::Timestamp, u64);
+
+impl sealroom_core::clock::Clock for FixedClock {
+    fn now(&self) -> sealroom_core::clock::Timestamp {
+        self.0
     }
+
+    fn now_micros(&self) -> u64 {
+        self.1
+    }
+}
+
+#[test]
+fn a_replayed_approval_cannot_undo_a_later_revocation_whatever_the_clock_says() {
+    let s = setup(&Terms::default());
+    let decide = |clock: &FixedClock, decision| {
+        sealroom_cli::owner::decide(
+            &s.owner.identity,
+            clock,
+            s.agreement.id,
+            Platform::Sim,
+            M,
+            decision,
+        )
+        .unwrap()
+    };
+    // Approval and revocation in the same second, one microsecond apart: no waiting.
+    let second = now();
+    let approval = decide(&FixedClock(second, 1_000), Decision::Approve);
+    let revocation = decide(&FixedClock(second, 1_001), Decision::Revoke);
     assert!(s.broker().decide(&approval).unwrap());
     assert!(s.broker().decide(&revocation).unwrap());
     assert!(
@@ -640,6 +645,17 @@ fn a_replayed_approval_cannot_undo_a_revocation_in_the_same_second() {
         refusal_code(s.send(&isolate, &s.request(M, &isolate))),
         "measurement-revoked"
     );
+    // A newer approval, still in the same second, takes effect at once.
+    assert!(
+        s.broker()
+            .decide(&decide(&FixedClock(second, 1_002), Decision::Approve))
+            .unwrap()
+    );
+    let isolate = EphemeralIdentity::generate();
+    assert!(matches!(
+        s.send(&isolate, &s.request(M, &isolate)).unwrap(),
+        ReleaseAnswer::Granted(_)
+    ));
 }
 
 #[test]
@@ -695,6 +711,7 @@ fn an_envelope_sealed_for_another_agreement_is_refused() {
     s.log.publish(&second);
     let approve = sealroom_cli::owner::decide(
         &s.owner.identity,
+        &sealroom_core::clock::SystemClock,
         second.id,
         Platform::Sim,
         M,

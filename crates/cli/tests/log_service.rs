@@ -54,13 +54,19 @@ fn kill_9_during_a_burst_of_appends_loses_no_acknowledged_entry() {
             })
         })
         .collect();
-    while acked.lock().unwrap().len() < 200 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let wait_for_acks = |n: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while acked.lock().unwrap().len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fewer than {n} appends acknowledged within a minute"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_for_acks(200);
     let before = client.checkpoint(&pinned).unwrap();
-    while acked.lock().unwrap().len() < 400 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_acks(400);
     host.process.stop(); // SIGKILL, mid-burst
     for w in writers {
         w.join().unwrap();

@@ -65,6 +65,11 @@ pub trait Clock: Send + Sync {
             .unwrap_or(0)
             .saturating_mul(1000)
     }
+
+    /// The current time in microseconds since the Unix epoch (for ordering an owner's decisions).
+    fn now_micros(&self) -> u64 {
+        self.now_millis().saturating_mul(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -78,6 +83,10 @@ impl Clock for SystemClock {
 
     fn now_millis(&self) -> u64 {
         u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    }
+
+    fn now_micros(&self) -> u64 {
+        u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000).unwrap_or(0)
     }
 }
 

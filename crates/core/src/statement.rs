@@ -34,8 +34,12 @@ pub struct MeasurementDecision {
     pub measurement: Measurement,
     /// The owner deciding.
     pub owner: Fingerprint,
-    /// When it was decided; later decisions replace earlier ones.
+    /// When it was decided (for people; ordering uses `sequence`).
     pub issued_at: Timestamp,
+    /// The owner's order of its decisions: a decision replaces the current one only if its
+    /// sequence is larger, so a replayed older decision never wins. sealroom uses the signing
+    /// time in microseconds since the Unix epoch, which needs no state and no waiting.
+    pub sequence: u64,
 }
 
 impl MeasurementDecision {

@@ -843,7 +843,14 @@ fn host_store(data: &Path) -> anyhow::Result<sealroom_host::HostStore> {
 fn decision_command(a: DecisionArgs, decision: Decision, json: bool) -> anyhow::Result<()> {
     let identity = Identity::read_key_file(&a.key)?;
     let agreement = agreement_file::load(&a.agreement)?;
-    let signed = owner::decide(&identity, agreement.id, a.platform, a.measurement, decision)?;
+    let signed = owner::decide(
+        &identity,
+        &SystemClock,
+        agreement.id,
+        a.platform,
+        a.measurement,
+        decision,
+    )?;
     let stored = broker_of(&identity, a.broker.as_deref())?.decide(&signed)?;
     let verb = if decision == Decision::Approve {
         "approved"
