@@ -51,6 +51,11 @@ fn store_problem(e: StoreError) -> ProblemResponse {
         StoreError::BeyondTree { .. } => {
             problem("beyond-tree", StatusCode::BAD_REQUEST, e.to_string())
         }
+        StoreError::NoConsistencyProof { .. } => problem(
+            "no-consistency-proof",
+            StatusCode::BAD_REQUEST,
+            e.to_string(),
+        ),
         other => {
             tracing::error!("log: {other}");
             problem(

@@ -15,7 +15,9 @@ use sealroom_core::canonical::signing_message;
 use sealroom_core::party::SigningPublicKey;
 use sealroom_core::sign::Signature;
 use serde::{Deserialize, Serialize};
-use signed_note::{Note, StandardVerifier, VerifierList};
+use signed_note::{
+    Note, Signature as NoteSignature, StandardVerifier, Verifier as _, VerifierList,
+};
 use tlog_tiles::{Checkpoint, Hash};
 use zeroize::Zeroizing;
 
@@ -229,13 +231,14 @@ impl LogVerifierKey {
             .map_err(|e| CheckpointError::Malformed(e.to_string()))?;
         let verifier = StandardVerifier::new(&self.text)
             .map_err(|_| CheckpointError::BadVerifierKey(self.text.clone()))?;
-        let known = VerifierList::new(vec![Box::new(verifier)]);
+        let known = VerifierList::new(vec![Box::new(verifier.clone())]);
         parsed
             .verify(&known)
             .map_err(|e| CheckpointError::NotSigned {
                 key: self.text.clone(),
                 reason: e.to_string(),
             })?;
+        self.check_every_signature_line(note, &parsed, &verifier)?;
         let body = Checkpoint::from_bytes(parsed.text())
             .map_err(|e| CheckpointError::Malformed(e.to_string()))?;
         if body.origin() != self.origin {
@@ -249,6 +252,35 @@ impl LogVerifierKey {
             root: body.hash().0,
             note: note.into(),
         })
+    }
+}
+
+impl LogVerifierKey {
+    /// C2SP signed-note: a verifier must verify every signature whose key name and id it knows.
+    /// `signed_note` checks only the first line for a key, so every line is checked here.
+    fn check_every_signature_line(
+        &self,
+        note: &str,
+        parsed: &Note,
+        verifier: &StandardVerifier,
+    ) -> Result<(), CheckpointError> {
+        let Some((_, lines)) = note.split_once("\n\n") else {
+            return Err(CheckpointError::Malformed("no signature lines".into()));
+        };
+        for line in lines.lines() {
+            let signature = NoteSignature::from_bytes(line.as_bytes())
+                .map_err(|e| CheckpointError::Malformed(e.to_string()))?;
+            if signature.name() == verifier.name()
+                && signature.id() == verifier.key_id()
+                && !verifier.verify(parsed.text(), signature.signature())
+            {
+                return Err(CheckpointError::NotSigned {
+                    key: self.text.clone(),
+                    reason: "a signature line for the pinned key does not verify".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -308,4 +340,37 @@ pub struct VerifiedCheckpoint {
     pub root: [u8; 32],
     /// The signed note it came from.
     pub note: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_bad_signature_line_for_the_pinned_key_is_refused() {
+        let key = LogSigningKey::generate("example.com/log").unwrap();
+        let verifier = key.verifier_key();
+        let note = key.sign_checkpoint(5, &[7; 32]);
+        assert_eq!(verifier.verify_checkpoint(&note).unwrap().size, 5);
+        // The note's own signature line, repeated with its signature bytes flipped.
+        let line = note.lines().last().unwrap();
+        let (prefix, sig) = line.rsplit_once(' ').unwrap();
+        let mut raw =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sig).unwrap();
+        raw[10] ^= 1;
+        let forged = format!(
+            "{note}{prefix} {}\n",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw)
+        );
+        let refused = verifier.verify_checkpoint(&forged);
+        assert!(
+            matches!(&refused, Err(CheckpointError::NotSigned { reason, .. }) if reason.contains("does not verify")),
+            "{refused:?}"
+        );
+        // Another key's line is ignored, as C2SP allows.
+        let other = LogSigningKey::generate("witness.example/w").unwrap();
+        let witnessed = other.sign_checkpoint(5, &[7; 32]);
+        let cosigned = format!("{note}{}\n", witnessed.lines().last().unwrap());
+        assert!(verifier.verify_checkpoint(&cosigned).is_ok());
+    }
 }

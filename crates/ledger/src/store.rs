@@ -46,6 +46,16 @@ pub enum StoreError {
         /// The log's size.
         size: u64,
     },
+    /// A consistency proof was asked for between sizes that have none.
+    #[error(
+        "there is no consistency proof from size {from} to size {to}: the older size must be at least 1 and at most the newer"
+    )]
+    NoConsistencyProof {
+        /// The older size asked for.
+        from: u64,
+        /// The newer size asked for.
+        to: u64,
+    },
     /// The stored tree does not match its entries.
     #[error("the stored tree is damaged: {0}")]
     Damaged(String),
@@ -230,11 +240,7 @@ impl LogStore {
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>, StoreError> {
         self.check_size("tree size", to)?;
         if from == 0 || from > to {
-            return Err(StoreError::BeyondTree {
-                what: "older tree size",
-                value: from,
-                size: to,
-            });
+            return Err(StoreError::NoConsistencyProof { from, to });
         }
         let proof = tlog_tiles::prove_tree(to, from, &SqlHashes(&self.conn)).map_err(tree_error)?;
         Ok(proof.into_iter().map(|h| h.0).collect())

@@ -103,4 +103,20 @@ fn concurrent_appends_are_durable_and_proven() {
     // Unsigned or malformed entries never reach the store: only checked entries can be appended.
     assert!(CheckedEntry::parse(b"not an entry".to_vec()).is_err());
     assert_eq!(log.checkpoint().0, 256);
+    // Consistency from size 0, or between reversed sizes, has no proof, and says so.
+    for (from, to) in [(0, 10), (20, 10)] {
+        let refused = log.consistency_proof(from, to).unwrap_err().to_string();
+        assert!(
+            refused.contains(&format!(
+                "no consistency proof from size {from} to size {to}"
+            )),
+            "{refused}"
+        );
+    }
+    assert!(
+        log.consistency_proof(10, 300)
+            .unwrap_err()
+            .to_string()
+            .contains("beyond the log's 256 entries")
+    );
 }
