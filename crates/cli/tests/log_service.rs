@@ -10,8 +10,8 @@ use std::time::Duration;
 use sealroom_core::attestation::Platform;
 use sealroom_core::ids::Measurement;
 use sealroom_crypto::Identity;
-use sealroom_ledger::store::LogStore;
 use sealroom_ledger::{LogClient, LogEntry, LogSigningKey, Statement};
+use sealroom_ledger_store::LogStore;
 
 /// A fresh entry signed with the log's own key (the host is an allowed writer).
 fn entry(key: &LogSigningKey) -> Vec<u8> {

@@ -35,9 +35,8 @@ use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_service::{ProblemResponse, ServiceError, SignedRequest};
 use serde::{Deserialize, Serialize};
 
-use sealroom_ledger::{
-    AppendError, Appended, CheckedEntry, Log, LogEntry, LogSigningKey, Statement,
-};
+use sealroom_ledger::{CheckedEntry, LogEntry, LogSigningKey, Statement};
+use sealroom_ledger_store::{AppendError, Appended, Log};
 use sealroom_programs::BuiltinCatalog;
 
 use crate::blobs::BlobStore;

@@ -23,13 +23,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use sealroom_core::log::ProofHash;
 use sealroom_ledger::entry::{EntryError, MAX_ENTRY_BYTES};
-use sealroom_ledger::log::AppendError;
-use sealroom_ledger::store::StoreError;
 use sealroom_ledger::wire::{
     AppendAnswer, CheckpointAnswer, EntriesAnswer, EntryBytes, KeyAnswer, MAX_ENTRIES_PER_PAGE,
     ProofAnswer,
 };
 use sealroom_ledger::{CheckedEntry, LogEntry, Statement};
+use sealroom_ledger_store::{AppendError, StoreError};
 use sealroom_service::ProblemResponse;
 use serde::Deserialize;
 

@@ -9,8 +9,10 @@
 //! - [`proof`]: RFC 9162 hashing, inclusion and consistency verification;
 //! - [`checkpoint`]: C2SP signed-note checkpoints, the log key and its pinned verifier key;
 //! - [`entry`]: the signed statements that are logged;
-//! - [`store`] and [`log`]: SQLite storage and the group-committing writer;
 //! - [`client`] and [`audit`]: a verifying client of the log service and the owner's audit.
+//!
+//! Nothing here needs a database, a server or an async runtime: the log's storage and its
+//! group-committing writer are the operator's, in `sealroom-ledger-store`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,14 +21,11 @@ pub mod checkpoint;
 pub mod client;
 pub mod entry;
 mod frontier;
-pub mod log;
 pub mod proof;
-pub mod store;
 pub mod wire;
 
 pub use checkpoint::{CheckpointError, LogSigningKey, LogVerifierKey, VerifiedCheckpoint};
 pub use client::{LogClient, LogClientError, verify_logged_entry};
 pub use entry::{CheckedEntry, KeyRelease, LogEntry, Statement};
 pub use frontier::Frontier;
-pub use log::{AppendError, Appended, Log};
 pub use proof::{ProofError, leaf_hash, verify_consistency, verify_inclusion};

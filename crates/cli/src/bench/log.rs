@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use sealroom_core::attestation::Platform;
 use sealroom_core::ids::Measurement;
 use sealroom_ledger::{
-    CheckedEntry, Log, LogEntry, LogSigningKey, Statement, leaf_hash, verify_consistency,
+    CheckedEntry, LogEntry, LogSigningKey, Statement, leaf_hash, verify_consistency,
     verify_inclusion,
 };
+use sealroom_ledger_store::Log;
 use serde::Serialize;
 
 /// Figures of one `bench log` run.
@@ -150,7 +151,7 @@ pub fn log(
         let (proof, us) = timed(|| log.consistency_proof(from, size));
         let proof = proof?;
         consistency.push(us);
-        let old_root = sealroom_ledger::store::LogStore::open(&path)?.root(from)?;
+        let old_root = sealroom_ledger_store::LogStore::open(&path)?.root(from)?;
         let (ok, us) = timed(|| verify_consistency(from, size, &old_root, &root, &proof));
         ok?;
         verify_con.push(us);

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::checkpoint::{LogSigningKey, LogVerifierKey};
-use crate::entry::{CheckedEntry, EntryError};
+use sealroom_ledger::entry::{CheckedEntry, EntryError};
+use sealroom_ledger::{LogSigningKey, LogVerifierKey};
+
 use crate::store::{LogStore, StoreError};
 
 /// Most entries committed in one transaction.

@@ -4,10 +4,10 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use sealroom_ledger::store::LogStore;
 use sealroom_ledger::{
     Frontier, LogSigningKey, LogVerifierKey, leaf_hash, verify_consistency, verify_inclusion,
 };
+use sealroom_ledger_store::LogStore;
 
 const ENTRIES: u64 = 300;
 

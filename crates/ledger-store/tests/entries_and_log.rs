@@ -7,8 +7,9 @@ use sealroom_core::attestation::Platform;
 use sealroom_core::ids::Measurement;
 use sealroom_ledger::entry::EntryError;
 use sealroom_ledger::{
-    CheckedEntry, Log, LogEntry, LogSigningKey, Statement, leaf_hash, verify_inclusion,
+    CheckedEntry, LogEntry, LogSigningKey, Statement, leaf_hash, verify_inclusion,
 };
+use sealroom_ledger_store::Log;
 
 fn runtime(n: u8) -> Statement {
     Statement::RuntimePublished {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sealroom_service::ServiceError;
 use tlog_tiles::{Hash, HashReader};
 
-use crate::proof::leaf_hash;
+use sealroom_ledger::leaf_hash;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS entries (
@@ -248,7 +248,7 @@ impl LogStore {
 
     /// Recomputes every stored hash from the entries and compares: the tree matches its entries.
     pub fn check_integrity(&self) -> Result<(), StoreError> {
-        let mut frontier = crate::Frontier::default();
+        let mut frontier = sealroom_ledger::Frontier::default();
         let mut select = self
             .conn
             .prepare("SELECT idx, leaf_hash, body FROM entries ORDER BY idx")?;
