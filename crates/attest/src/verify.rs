@@ -30,7 +30,7 @@ pub enum AttestError {
     Malformed {
         /// The platform.
         platform: Platform,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// The evidence signature does not verify against the pinned key.
@@ -44,7 +44,7 @@ pub enum AttestError {
     PlatformKey {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
 }

@@ -75,7 +75,7 @@ pub enum BrokerError {
     DataDir {
         /// The directory.
         path: PathBuf,
-        /// Why.
+        /// The underlying error.
         source: std::io::Error,
     },
 }

@@ -41,9 +41,9 @@ pub enum Refusal {
     /// The platform is not accepted.
     #[error("{platform} evidence is not accepted: {reason}")]
     PlatformNotAccepted {
-        /// Platform.
+        /// The platform of the evidence.
         platform: Platform,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// The evidence does not verify.
@@ -57,9 +57,9 @@ pub enum Refusal {
         "runtime measurement {measurement} is not among the agreement's accepted {platform} runtimes"
     )]
     MeasurementNotInAgreement {
-        /// Platform.
+        /// The platform of the evidence.
         platform: Platform,
-        /// Measurement.
+        /// The runtime measurement concerned.
         measurement: Measurement,
     },
     /// The owner never approved the measurement.
@@ -67,7 +67,7 @@ pub enum Refusal {
         "runtime measurement {measurement} has not been approved by {owner} for this agreement; ask {owner} to run `sealroom approve`"
     )]
     MeasurementNotApproved {
-        /// Measurement.
+        /// The runtime measurement concerned.
         measurement: Measurement,
         /// Owner name.
         owner: String,
@@ -75,11 +75,11 @@ pub enum Refusal {
     /// The owner revoked the measurement.
     #[error("approval for measurement {} was revoked by {owner} at {at}; ask {owner} to re-approve", measurement.short())]
     MeasurementRevoked {
-        /// Measurement.
+        /// The runtime measurement concerned.
         measurement: Measurement,
         /// Owner name.
         owner: String,
-        /// When.
+        /// When it happened.
         at: Timestamp,
     },
     /// The evidence does not bind the presented keys, nonce and agreement.
@@ -99,7 +99,7 @@ pub enum Refusal {
         "the privacy budget of {dataset:?} under this agreement is exhausted: {spent} of {total} spent, a run needs {needed}"
     )]
     BudgetExhausted {
-        /// Dataset.
+        /// The dataset concerned.
         dataset: String,
         /// Spent ε.
         spent: String,
@@ -113,7 +113,7 @@ pub enum Refusal {
         "the wrapped key does not open as {dataset:?} of this owner: wrong envelope or wrong owner"
     )]
     WrongKey {
-        /// Dataset.
+        /// The dataset concerned.
         dataset: String,
     },
     /// A signed statement does not verify.

@@ -117,7 +117,7 @@ pub struct CurrentDecision {
 /// One granted release, for the owner's audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRecord {
-    /// When.
+    /// When it happened.
     pub at: Timestamp,
     /// Under which agreement.
     pub agreement: String,
@@ -152,7 +152,7 @@ pub enum Registration {
 /// One refusal, for the owner's audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefusalRecord {
-    /// When.
+    /// When it happened.
     pub at: Timestamp,
     /// The agreement, if known.
     pub agreement: Option<String>,
@@ -162,7 +162,7 @@ pub struct RefusalRecord {
     pub job: Option<String>,
     /// Reason code.
     pub code: String,
-    /// Message.
+    /// The refusal's message, as the requester was told.
     pub detail: String,
 }
 

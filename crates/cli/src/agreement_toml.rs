@@ -29,10 +29,10 @@ pub struct AgreementToml {
     pub valid_from: TomlTime,
     /// End of validity.
     pub valid_until: TomlTime,
-    /// Parties.
+    /// The parties, one `[[party]]` block each.
     #[serde(default, rename = "party")]
     pub parties: Vec<PartyToml>,
-    /// Datasets.
+    /// The datasets, one `[[dataset]]` block each.
     #[serde(default, rename = "dataset")]
     pub datasets: Vec<DatasetToml>,
     /// The program.
@@ -40,7 +40,7 @@ pub struct AgreementToml {
     /// Accepted runtimes.
     #[serde(default, rename = "runtime")]
     pub runtimes: Vec<RuntimeToml>,
-    /// Outputs.
+    /// The outputs and their readers, one `[[output]]` block each.
     #[serde(default, rename = "output")]
     pub outputs: Vec<OutputTerms>,
     /// Privacy terms.
@@ -74,7 +74,7 @@ pub enum TomlTime {
 #[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartyToml {
-    /// Name.
+    /// The party's name, unique within the agreement.
     pub name: String,
     /// Ed25519 public key, base64.
     pub signing_key: String,
@@ -106,9 +106,9 @@ pub struct DatasetToml {
 pub struct ProgramToml {
     /// Built-in program id.
     pub id: String,
-    /// Version.
+    /// The program's version, as agreements name it.
     pub version: u32,
-    /// Parameters.
+    /// The program's parameters, checked by the program itself.
     #[serde(default)]
     pub params: toml::Table,
 }

@@ -84,7 +84,7 @@ pub enum RunRequestError {
     Expired {
         /// When it was issued.
         issued_at: Timestamp,
-        /// Now.
+        /// The time of the check.
         now: Timestamp,
         /// The allowed age.
         max_age: i64,
@@ -94,7 +94,7 @@ pub enum RunRequestError {
     FromTheFuture {
         /// When it claims to be issued.
         issued_at: Timestamp,
-        /// Now.
+        /// The time of the check.
         now: Timestamp,
     },
     /// The job id does not derive from the request.

@@ -18,9 +18,9 @@ pub enum CryptoError {
     /// Decrypted data has the wrong length.
     #[error("decrypted key has {found} bytes, expected {expected}")]
     BadLength {
-        /// Expected.
+        /// How many there should be.
         expected: usize,
-        /// Found.
+        /// How many there are.
         found: usize,
     },
 }

@@ -50,7 +50,7 @@ pub enum KeyFileError {
     Malformed {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// The file is readable by other users.

@@ -77,7 +77,7 @@ pub enum HostError {
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The underlying error.
         source: std::io::Error,
     },
     /// The simulator platform key is unusable.

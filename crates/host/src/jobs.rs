@@ -31,7 +31,7 @@ pub enum JobStatus {
 pub struct OutputRef {
     /// Output name.
     pub output: String,
-    /// Reader.
+    /// The party it is sealed to.
     pub reader: String,
 }
 
@@ -44,7 +44,7 @@ pub struct JobRecord {
     pub agreement_id: AgreementId,
     /// The party whose signed run request started it.
     pub requested_by: String,
-    /// Status.
+    /// Where the job stands: queued, running, finished or failed.
     pub status: JobStatus,
     /// When the run was asked for.
     pub created_at: Timestamp,

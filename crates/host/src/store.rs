@@ -71,9 +71,9 @@ pub enum HostStoreError {
     /// A stored value is unreadable.
     #[error("host database holds an unreadable {what}: {reason}")]
     Corrupt {
-        /// What.
+        /// Which kind of stored value is unreadable.
         what: &'static str,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
 }

@@ -20,7 +20,7 @@ pub enum HttpError {
     Unreachable {
         /// The URL called.
         url: String,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// The service refused with a problem document.
@@ -41,7 +41,7 @@ pub enum HttpError {
     BadAnswer {
         /// The URL called.
         url: String,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
 }

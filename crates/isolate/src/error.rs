@@ -32,7 +32,7 @@ pub enum IsolateError {
     InputMismatch {
         /// `owner/name`.
         dataset: String,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// An input envelope is corrupt.
@@ -64,7 +64,7 @@ pub enum IsolateError {
     BrokerUnavailable {
         /// `owner/name`.
         dataset: String,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// The released key did not open.
@@ -72,7 +72,7 @@ pub enum IsolateError {
     KeyUnusable {
         /// `owner/name`.
         dataset: String,
-        /// Why.
+        /// The underlying error.
         source: CryptoError,
     },
     /// The program failed.
@@ -86,7 +86,7 @@ pub enum IsolateError {
     Encoding {
         /// What was being encoded.
         what: &'static str,
-        /// Why.
+        /// The underlying error.
         source: sealroom_core::CanonicalError,
     },
     /// An output could not be sealed.
@@ -94,7 +94,7 @@ pub enum IsolateError {
     Seal {
         /// The reader.
         reader: String,
-        /// Why.
+        /// The underlying error.
         source: CryptoError,
     },
 }

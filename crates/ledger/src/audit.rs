@@ -90,7 +90,7 @@ pub enum AuditError {
     Proof {
         /// The entry.
         index: u64,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
 }

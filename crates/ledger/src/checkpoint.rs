@@ -42,7 +42,7 @@ pub enum CheckpointError {
     NotSigned {
         /// The pinned verifier key.
         key: String,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// Signed by the key, but for another log.
@@ -58,7 +58,7 @@ pub enum CheckpointError {
     KeyFile {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
 }

@@ -33,7 +33,7 @@ pub enum LogClientError {
     Inclusion {
         /// The entry.
         index: u64,
-        /// Why.
+        /// The underlying error.
         source: ProofError,
     },
     /// The log's new checkpoint does not extend one seen before: it forked or was rewritten.
@@ -45,7 +45,7 @@ pub enum LogClientError {
         old_size: u64,
         /// The new size.
         new_size: u64,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
 }

@@ -18,17 +18,17 @@ pub enum GaussianError {
     /// σ² is zero or has a zero denominator.
     #[error("the discrete Gaussian σ² = {numerator}/{denominator} must be a positive fraction")]
     NonPositiveVariance {
-        /// Numerator.
+        /// The numerator of the parameter, a whole number.
         numerator: u64,
-        /// Denominator.
+        /// The denominator of the parameter, a positive whole number.
         denominator: u64,
     },
     /// The numbers are too large to sample exactly.
     #[error("the discrete Gaussian σ² = {numerator}/{denominator} is too large to sample exactly")]
     TooLarge {
-        /// Numerator.
+        /// The numerator of the parameter, a whole number.
         numerator: u64,
-        /// Denominator.
+        /// The denominator of the parameter, a positive whole number.
         denominator: u64,
     },
 }

@@ -11,17 +11,17 @@ pub enum LaplaceError {
     /// Zero numerator or denominator.
     #[error("the discrete Laplace scale {numerator}/{denominator} must be a positive fraction")]
     NonPositiveScale {
-        /// Numerator.
+        /// The numerator of the parameter, a whole number.
         numerator: u64,
-        /// Denominator.
+        /// The denominator of the parameter, a positive whole number.
         denominator: u64,
     },
     /// The numbers are too large to sample exactly.
     #[error("the discrete Laplace scale {numerator}/{denominator} is too large to sample exactly")]
     ScaleTooLarge {
-        /// Numerator.
+        /// The numerator of the parameter, a whole number.
         numerator: u64,
-        /// Denominator.
+        /// The denominator of the parameter, a positive whole number.
         denominator: u64,
     },
 }

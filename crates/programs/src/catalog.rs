@@ -42,9 +42,9 @@ pub enum ProgramError {
     /// The agreement's program is not built in (the agreement was not validated by this build).
     #[error("program {id} version {version} is not built into this runtime")]
     Unknown {
-        /// Id.
+        /// The program's id, as agreements name it.
         id: String,
-        /// Version.
+        /// The program's version, as agreements name it.
         version: u32,
     },
     /// The parameters are invalid.
@@ -58,9 +58,9 @@ pub enum ProgramError {
 /// A program's one-line description, for `sealroom programs`.
 #[derive(Debug, Clone, Copy)]
 pub struct ProgramInfo {
-    /// Id.
+    /// The program's id, as agreements name it.
     pub id: &'static str,
-    /// Version.
+    /// The program's version, as agreements name it.
     pub version: u32,
     /// What it computes.
     pub summary: &'static str,

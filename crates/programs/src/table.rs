@@ -6,7 +6,7 @@ use zeroize::Zeroize;
 /// One typed cell.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Value {
-    /// Text.
+    /// Text, as the CSV gave it.
     Text(String),
     /// A 64-bit integer.
     Integer(i64),
@@ -62,9 +62,9 @@ pub enum TableError {
     WrongFieldCount {
         /// One-based data row number.
         row: u64,
-        /// Expected.
+        /// How many there should be.
         expected: usize,
-        /// Found.
+        /// How many there are.
         found: usize,
     },
     /// An integer column holds something else.
@@ -72,7 +72,7 @@ pub enum TableError {
     NotAnInteger {
         /// One-based data row number.
         row: u64,
-        /// Column.
+        /// The column concerned.
         column: String,
         /// The text found (truncated).
         value: String,
@@ -82,7 +82,7 @@ pub enum TableError {
     EmptyPerson {
         /// One-based data row number.
         row: u64,
-        /// Column.
+        /// The column concerned.
         column: String,
     },
     /// The bytes are not CSV, or not UTF-8.

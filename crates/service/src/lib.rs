@@ -152,7 +152,7 @@ pub enum ServiceError {
     Bind {
         /// The address.
         addr: String,
-        /// Why.
+        /// The underlying error.
         source: std::io::Error,
     },
     /// The database could not be opened or migrated.
@@ -160,7 +160,7 @@ pub enum ServiceError {
     Database {
         /// The file.
         path: String,
-        /// Why.
+        /// The underlying error.
         source: rusqlite::Error,
     },
     /// Serving failed.

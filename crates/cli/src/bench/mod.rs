@@ -292,11 +292,11 @@ pub struct JobBench {
     pub rows: u32,
     /// Runs measured.
     pub runs: usize,
-    /// Median.
+    /// The median latency, in milliseconds.
     pub median_ms: f64,
     /// 95th percentile.
     pub p95_ms: f64,
-    /// Fastest.
+    /// The fastest run, in milliseconds.
     pub min_ms: f64,
 }
 

@@ -71,7 +71,7 @@ pub struct DemoRefusal {
 /// One released cell next to the truth (which only the demo, having made the data, can know).
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoCell {
-    /// Campaign.
+    /// The campaign (the output group).
     pub group: String,
     /// The released, noisy value.
     pub released: i64,

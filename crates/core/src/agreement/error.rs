@@ -168,7 +168,7 @@ pub enum AgreementError {
     BadEpsilon {
         /// Which field.
         field: &'static str,
-        /// Why.
+        /// The underlying error.
         source: EpsilonError,
     },
     /// δ is not in (0, 1).
@@ -184,7 +184,7 @@ pub enum AgreementError {
         "privacy.total_epsilon_per_dataset ({total}) is less than privacy.epsilon_per_run ({per_run}): no run could ever happen"
     )]
     BudgetBelowOneRun {
-        /// Total.
+        /// The total budget, as written.
         total: String,
         /// Per run.
         per_run: String,
@@ -197,7 +197,7 @@ pub enum AgreementError {
     BadPrivacyTerm {
         /// Which field.
         field: &'static str,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// A time could not be read.
@@ -205,7 +205,7 @@ pub enum AgreementError {
     BadTime {
         /// Which field.
         field: &'static str,
-        /// Why.
+        /// What went wrong, in words.
         reason: String,
     },
     /// The validity window is empty.
@@ -213,9 +213,9 @@ pub enum AgreementError {
         "the validity window is empty: valid_from {valid_from} is not before valid_until {valid_until}"
     )]
     EmptyValidityWindow {
-        /// Start.
+        /// Start of the validity window.
         valid_from: Timestamp,
-        /// End.
+        /// End of the validity window.
         valid_until: Timestamp,
     },
     /// The stated id is not the agreement's id.
@@ -223,9 +223,9 @@ pub enum AgreementError {
         "the file states agreement id {stated} but its contents hash to {actual}: it was altered"
     )]
     IdMismatch {
-        /// Stated.
+        /// The id the file states.
         stated: AgreementId,
-        /// Computed.
+        /// The id its contents hash to.
         actual: AgreementId,
     },
     /// A signature is by a party the agreement does not list.
@@ -249,17 +249,17 @@ pub enum AgreementError {
     /// Before the validity window.
     #[error("the agreement is not valid until {valid_from} (now {now})")]
     NotYetValid {
-        /// Start.
+        /// Start of the validity window.
         valid_from: Timestamp,
-        /// Now.
+        /// The time of the check.
         now: Timestamp,
     },
     /// After the validity window.
     #[error("the agreement expired at {valid_until} (now {now})")]
     Expired {
-        /// End.
+        /// End of the validity window.
         valid_until: Timestamp,
-        /// Now.
+        /// The time of the check.
         now: Timestamp,
     },
 }
