@@ -13,7 +13,9 @@ use sealroom_http::JsonClient;
 const SERVICE_PORTS: std::ops::Range<u16> = 20_000..32_000;
 
 /// A random loopback port that is free now (the listener is closed again, so another process
-/// can still take it first, rarely).
+/// can still take it first, rarely). Only for setups that must name a port before the service
+/// starts, like the README quickstart whose cards carry fixed broker URLs: [`Executables`]
+/// starts services on port 0 and learns the address they report.
 pub fn free_port() -> std::io::Result<u16> {
     for _ in 0..200 {
         let draw = u16::from_le_bytes(sealroom_crypto::random::array());
@@ -30,34 +32,59 @@ pub fn free_port() -> std::io::Result<u16> {
 pub struct ServiceProcess {
     name: String,
     child: Child,
-    /// Its base URL.
+    /// Its base URL, as the service reported it.
     pub url: String,
 }
 
+/// What a service prints on standard output once it listens: `<what> listening on <url>`.
+pub const LISTENING: &str = " listening on ";
+
 impl ServiceProcess {
-    /// Starts `program args…` and waits until `GET {url}{probe}` answers, for at most `wait`.
+    /// Starts `program args…`, learns its address from the line it prints once it listens (so
+    /// it can bind port 0: no port is picked and released before the service binds it), and
+    /// waits until `GET {url}{probe}` answers, for at most `wait`.
     pub fn start(
         name: &str,
         program: &Path,
         args: &[String],
-        url: String,
         probe: &str,
         log: &Path,
         wait: Duration,
     ) -> anyhow::Result<Self> {
         let log_file = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
-        let child = Command::new(program)
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(log_file)
             .spawn()
             .with_context(|| format!("cannot start {} ({})", name, program.display()))?;
+        let stdout = child.stdout.take().context("the service's output")?;
+        let (tell, told) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { return };
+                if let Some((_, url)) = line.split_once(LISTENING) {
+                    let _ = tell.send(url.trim().to_string());
+                }
+            }
+        });
         let mut service = Self {
             name: name.into(),
             child,
-            url,
+            url: String::new(),
+        };
+        service.url = match told.recv_timeout(wait) {
+            Ok(url) => url,
+            Err(_) => {
+                service.stop();
+                let said = std::fs::read_to_string(log).unwrap_or_default();
+                bail!(
+                    "{name} did not report its address within {wait:?}: {}",
+                    said.trim()
+                );
+            }
         };
         service.wait_ready(probe, log, wait)?;
         Ok(service)
@@ -139,13 +166,13 @@ impl Executables {
         Ok(Self { sealroom, isolate })
     }
 
-    /// Starts a key broker for the owner whose key file is `key`, pinning the host's simulator
-    /// platform key and logging to `log`, with further `extra` arguments.
+    /// Starts a key broker for the owner whose key file is `key`, on a port of the kernel's
+    /// choosing, pinning the host's simulator platform key and logging to `log`, with further
+    /// `extra` arguments.
     pub fn start_broker(
         &self,
         key: &Path,
         data: &Path,
-        port: u16,
         pins: &Pins,
         extra: &[&str],
     ) -> anyhow::Result<ServiceProcess> {
@@ -156,7 +183,7 @@ impl Executables {
             "--data".into(),
             data.display().to_string(),
             "--listen".into(),
-            format!("127.0.0.1:{port}"),
+            "127.0.0.1:0".into(),
             "--accept-simulator-evidence".into(),
             pins.sim_key.clone(),
             "--log".into(),
@@ -170,31 +197,25 @@ impl Executables {
             "broker",
             &self.sealroom,
             &args,
-            format!("http://127.0.0.1:{port}"),
             "/v1/card",
             &data.join("broker.log"),
             Duration::from_secs(20),
         )
     }
 
-    /// Starts a host.
-    pub fn start_host(&self, data: &Path, port: u16) -> anyhow::Result<ServiceProcess> {
-        self.start_host_with(data, port, &[])
+    /// Starts a host on a port of the kernel's choosing.
+    pub fn start_host(&self, data: &Path) -> anyhow::Result<ServiceProcess> {
+        self.start_host_with(data, &[])
     }
 
     /// Starts a host with further `sealroom host` arguments (limits, for example).
-    pub fn start_host_with(
-        &self,
-        data: &Path,
-        port: u16,
-        extra: &[&str],
-    ) -> anyhow::Result<ServiceProcess> {
+    pub fn start_host_with(&self, data: &Path, extra: &[&str]) -> anyhow::Result<ServiceProcess> {
         let mut args: Vec<String> = vec![
             "host".into(),
             "--data".into(),
             data.display().to_string(),
             "--listen".into(),
-            format!("127.0.0.1:{port}"),
+            "127.0.0.1:0".into(),
             "--isolate".into(),
             self.isolate.display().to_string(),
         ];
@@ -204,7 +225,6 @@ impl Executables {
             "host",
             &self.sealroom,
             &args,
-            format!("http://127.0.0.1:{port}"),
             "/v1/platform",
             &data.join("host.log"),
             Duration::from_secs(20),

@@ -137,16 +137,17 @@ fn quickstart_by_hand() {
             .into_iter()
             .map(|a| a.replace("{dir}", &d.display().to_string()))
             .collect();
-        ServiceProcess::start(
+        let service = ServiceProcess::start(
             name,
             exe,
             &args,
-            url,
             probe,
             &d.join(format!("{name}.log")),
             std::time::Duration::from_secs(20),
         )
-        .unwrap()
+        .unwrap();
+        assert_eq!(service.url, url, "{name} reports the address it was told");
+        service
     };
     for card in ["adplatform.card.json", "advertiser.card.json"] {
         ok(d, &["host", "party", "add", "--data", "host-data", card]);

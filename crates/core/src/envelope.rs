@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::canonical::{CanonicalError, canonical_json, labeled_digest};
 use crate::ids::{AgreementId, Digest, Fingerprint};
 use crate::labels;
-use crate::party::PartyCard;
+use crate::party::{PartyCard, SigningPublicKey};
 use crate::sign::{Signature, SignatureError, verify};
 use crate::wire::Sealed;
 
@@ -79,12 +79,25 @@ impl EnvelopeHeader {
     /// Checks that `owner` sealed this header: its fingerprint and its signature.
     pub fn verify_owner(&self, owner: &PartyCard) -> Result<(), SignatureError> {
         let fingerprint = owner.fingerprint().map_err(|_| SignatureError::Mismatch)?;
-        if fingerprint != self.owner_fingerprint || owner.name != self.owner {
+        if fingerprint != self.owner_fingerprint {
+            return Err(SignatureError::Mismatch);
+        }
+        self.verify_signed_by(&owner.name, &owner.signing_key)
+    }
+
+    /// Checks that the party named `name` with signing key `key` sealed this header (what an
+    /// owner's broker checks, knowing its own key and name).
+    pub fn verify_signed_by(
+        &self,
+        name: &str,
+        key: &SigningPublicKey,
+    ) -> Result<(), SignatureError> {
+        if name != self.owner {
             return Err(SignatureError::Mismatch);
         }
         let bytes = self.signed_bytes().map_err(|_| SignatureError::Mismatch)?;
         verify(
-            &owner.signing_key,
+            key,
             labels::ENVELOPE_HEADER_SIGNATURE,
             &bytes,
             &self.signature,
@@ -119,16 +132,16 @@ impl SignedRegistration {
         canonical_json(registration)
     }
 
-    /// Checks that `owner` sealed the header and signed the registration.
-    pub fn verify_owner(&self, owner: &PartyCard) -> Result<(), SignatureError> {
-        self.registration.header.verify_owner(owner)?;
+    /// Checks that the party named `name` with signing key `key` sealed the header and signed
+    /// the registration.
+    pub fn verify_signed_by(
+        &self,
+        name: &str,
+        key: &SigningPublicKey,
+    ) -> Result<(), SignatureError> {
+        self.registration.header.verify_signed_by(name, key)?;
         let bytes = Self::signed_bytes(&self.registration).map_err(|_| SignatureError::Mismatch)?;
-        verify(
-            &owner.signing_key,
-            labels::ENVELOPE_REGISTRATION,
-            &bytes,
-            &self.signature,
-        )
+        verify(key, labels::ENVELOPE_REGISTRATION, &bytes, &self.signature)
     }
 }
 

@@ -106,6 +106,12 @@ impl Identity {
         })
     }
 
+    /// The same identity with its key broker at `url` (known once the broker listens).
+    pub fn with_broker_url(mut self, url: String) -> Self {
+        self.broker_url = Some(url);
+        self
+    }
+
     /// The party name.
     pub fn name(&self) -> &str {
         &self.name

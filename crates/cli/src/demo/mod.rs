@@ -27,7 +27,7 @@ use sealroom_programs::{Aggregate, BuiltinCatalog};
 use serde::Serialize;
 
 use crate::remote::{BrokerClient, HostClient};
-use crate::services::{Executables, Pins, ServiceProcess, free_port};
+use crate::services::{Executables, Pins, ServiceProcess};
 use crate::{agreement_file, owner, reader};
 use sealroom_ledger::LogVerifierKey;
 use sealroom_ledger::audit::AuditReport;
@@ -116,20 +116,31 @@ pub struct Party {
     pub broker: BrokerClient,
 }
 
-fn new_party(dir: &Path, name: &str, port: u16) -> anyhow::Result<Party> {
-    let url = format!("http://127.0.0.1:{port}");
-    let identity = Identity::generate(name, Some(url.clone()))?;
+/// A new party `name` whose key broker starts at once, on a port of the kernel's choosing; the
+/// party's card names the address the broker reported. Key file and card are written to `dir`.
+fn new_party(
+    dir: &Path,
+    name: &str,
+    exes: &Executables,
+    pins: &Pins,
+) -> anyhow::Result<(Party, ServiceProcess)> {
     let key_file = dir.join(format!("{name}.key"));
+    let identity = Identity::generate(name, None)?;
+    identity.write_key_file(&key_file)?;
+    let broker = exes.start_broker(&key_file, &dir.join(format!("{name}-broker")), pins, &[])?;
+    let identity = identity.with_broker_url(broker.url.clone());
+    std::fs::remove_file(&key_file)?;
     identity.write_key_file(&key_file)?;
     std::fs::write(
         dir.join(format!("{name}.card.json")),
         serde_json::to_string_pretty(&identity.card())?,
     )?;
-    Ok(Party {
+    let party = Party {
         identity,
         key_file,
-        broker: BrokerClient::new(&url),
-    })
+        broker: BrokerClient::new(&broker.url),
+    };
+    Ok((party, broker))
 }
 
 /// The demo agreement between `ad` and `shop`, as TOML, accepting `measurement`.
@@ -325,18 +336,8 @@ impl Deployment {
         };
         let exes = &options.executables;
 
-        step("creating parties: adplatform (ad exposures) and advertiser (purchases)");
-        let ad = new_party(&dir, "adplatform", free_port()?)?;
-        let shop = new_party(&dir, "advertiser", free_port()?)?;
-
-        step(
-            "starting the host (operator), which onboards both parties, and both owners' key brokers on loopback",
-        );
-        crate::services::onboard(
-            &dir.join("host"),
-            &[ad.identity.card(), shop.identity.card()],
-        )?;
-        let host_process = exes.start_host(&dir.join("host"), free_port()?)?;
+        step("starting the host (operator) on loopback");
+        let host_process = exes.start_host(&dir.join("host"))?;
         let host = HostClient::new(&host_process.url);
         let platform = host.platform()?;
         // A real deployment distributes these out of band; the demo takes them from its own host.
@@ -345,26 +346,16 @@ impl Deployment {
             log_url: host_process.url.clone(),
             log_key: platform.log_key.clone(),
         };
-        let port_of = |p: &Party| -> anyhow::Result<u16> {
-            let url = p.identity.card().broker_url.context("broker url")?;
-            Ok(url.rsplit(':').next().context("port")?.parse()?)
-        };
-        let broker_processes = vec![
-            exes.start_broker(
-                &ad.key_file,
-                &dir.join("adplatform-broker"),
-                port_of(&ad)?,
-                &pins,
-                &[],
-            )?,
-            exes.start_broker(
-                &shop.key_file,
-                &dir.join("advertiser-broker"),
-                port_of(&shop)?,
-                &pins,
-                &[],
-            )?,
-        ];
+        step(
+            "creating parties, adplatform (ad exposures) and advertiser (purchases), each with its key broker; the host onboards both",
+        );
+        let (ad, ad_broker) = new_party(&dir, "adplatform", exes, &pins)?;
+        let (shop, shop_broker) = new_party(&dir, "advertiser", exes, &pins)?;
+        let broker_processes = vec![ad_broker, shop_broker];
+        crate::services::onboard(
+            &dir.join("host"),
+            &[ad.identity.card(), shop.identity.card()],
+        )?;
         let measurement = sealroom_attest::measure_file(&exes.isolate)?;
         if measurement != platform.isolate_measurement {
             bail!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use sealroom_attest::{SimAttester, SimPlatformKey};
 use sealroom_cli::agreement_file;
-use sealroom_cli::services::{Executables, Pins, ServiceProcess, free_port};
+use sealroom_cli::services::{Executables, Pins, ServiceProcess};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::bytes;
 use sealroom_core::ids::{Digest, Measurement};
@@ -151,7 +151,7 @@ pub fn start_host_in(dir: tempfile::TempDir) -> LogHost {
 /// Starts a host whose data lives in `dir`, with further `sealroom host` arguments.
 pub fn start_host_with(dir: tempfile::TempDir, extra: &[&str]) -> LogHost {
     let process = executables()
-        .start_host_with(&dir.path().join("host"), free_port().unwrap(), extra)
+        .start_host_with(&dir.path().join("host"), extra)
         .expect("host starts");
     let platform = sealroom_cli::remote::HostClient::new(&process.url)
         .platform()
@@ -176,6 +176,7 @@ pub struct OwnerBroker {
 }
 
 /// A broker for a new owner `name` that logs to `log`, with extra `sealroom broker` arguments.
+/// The owner's card names the address the broker reported.
 pub fn start_owner_broker_with(
     name: &str,
     platform: &SimPlatformKey,
@@ -183,15 +184,13 @@ pub fn start_owner_broker_with(
     extra: &[&str],
 ) -> OwnerBroker {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port().unwrap();
-    let identity = Identity::generate(name, Some(format!("http://127.0.0.1:{port}"))).unwrap();
+    let identity = Identity::generate(name, None).unwrap();
     let key = dir.path().join("owner.key");
     identity.write_key_file(&key).unwrap();
     let process = executables()
         .start_broker(
             &key,
             &dir.path().join("broker"),
-            port,
             &Pins {
                 sim_key: bytes::encode(&platform.public().0),
                 log_url: log.process.url.clone(),
@@ -200,6 +199,7 @@ pub fn start_owner_broker_with(
             extra,
         )
         .expect("broker starts");
+    let identity = identity.with_broker_url(process.url.clone());
     OwnerBroker {
         identity,
         process,

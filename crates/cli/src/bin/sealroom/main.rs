@@ -636,6 +636,10 @@ fn serve(listen: &str, router: axum::Router, what: &str) -> anyhow::Result<()> {
     runtime.block_on(async {
         let (listener, addr) = sealroom_service::bind(listen).await?;
         tracing::info!("{what} listening on http://{addr}");
+        // The address on standard output, for whoever started the service (it may have asked
+        // for port 0).
+        println!("{what}{}http://{addr}", sealroom_cli::services::LISTENING);
+        std::io::Write::flush(&mut std::io::stdout())?;
         sealroom_service::serve_until_stopped(listener, router).await?;
         Ok(())
     })
