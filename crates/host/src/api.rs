@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use sealroom_attest::SimPlatformKey;
@@ -32,15 +31,16 @@ use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::clock::Clock;
 use sealroom_core::ids::{AgreementId, Measurement};
 use sealroom_core::party::{PartyCard, SigningPublicKey};
-use sealroom_service::{ProblemResponse, ServiceError, SignedRequest};
+use sealroom_service::{ServiceError, SignedRequest};
 use serde::{Deserialize, Serialize};
 
 use sealroom_ledger::{CheckedEntry, LogEntry, LogSigningKey, Statement};
-use sealroom_ledger_store::{AppendError, Appended, Log};
+use sealroom_ledger_store::{AppendError, Appended, Log, StoreError};
 use sealroom_programs::BuiltinCatalog;
 
 use crate::blobs::BlobStore;
 use crate::jobs::IsolateLauncher;
+use crate::refusal::HostRefusal;
 use crate::runner::JobLimits;
 use crate::store::HostStore;
 
@@ -86,9 +86,15 @@ pub enum HostError {
     /// The log key is unusable.
     #[error(transparent)]
     LogKey(#[from] sealroom_ledger::CheckpointError),
-    /// The log could not be opened or written.
+    /// The log could not be opened.
     #[error("transparency log: {0}")]
-    Log(String),
+    LogStore(#[from] StoreError),
+    /// The log could not be written.
+    #[error("transparency log: {0}")]
+    LogAppend(#[from] AppendError),
+    /// The host's database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::HostStoreError),
 }
 
 /// What the host tells parties about its platform.
@@ -143,8 +149,7 @@ impl Host {
         let log = Log::open(
             &config.data_dir.join("log.sqlite"),
             LogSigningKey::read(&log_key_path)?,
-        )
-        .map_err(|e| HostError::Log(e.to_string()))?;
+        )?;
         let log_key = log.verifier_key().to_string();
         let host = Arc::new(Self {
             store: HostStore::open(&config.data_dir.join(HOST_DATABASE))?,
@@ -164,10 +169,7 @@ impl Host {
             max_upload_bytes: config.max_upload_bytes,
             queue: crate::runner::JobQueue::new(&config.limits),
         });
-        let interrupted = host
-            .store
-            .fail_interrupted_jobs(host.clock.now())
-            .map_err(|e| HostError::Log(e.to_string()))?;
+        let interrupted = host.store.fail_interrupted_jobs(host.clock.now())?;
         if interrupted > 0 {
             tracing::warn!(
                 interrupted,
@@ -183,8 +185,7 @@ impl Host {
             platform: sealroom_core::attestation::Platform::Sim,
             measurement: isolate_measurement,
             programs,
-        })
-        .map_err(|e| HostError::Log(e.to_string()))?;
+        })?;
         Ok(host)
     }
 
@@ -212,12 +213,12 @@ impl Host {
     pub(crate) async fn log_statement_async(
         self: &Arc<Self>,
         statement: Statement,
-    ) -> Result<Appended, ProblemResponse> {
+    ) -> Result<Appended, HostRefusal> {
         let host = self.clone();
         tokio::task::spawn_blocking(move || host.log_statement(statement))
             .await
-            .map_err(internal)?
-            .map_err(internal)
+            .map_err(HostRefusal::internal)?
+            .map_err(HostRefusal::internal)
     }
 
     /// The HTTP routes.
@@ -247,14 +248,11 @@ impl Host {
     pub(crate) fn stored_agreement(
         &self,
         id: &AgreementId,
-    ) -> Result<SignedAgreement, ProblemResponse> {
-        self.store.agreement(id).map_err(internal)?.ok_or_else(|| {
-            problem(
-                "agreement-unknown",
-                StatusCode::NOT_FOUND,
-                format!("no agreement {id} is stored; POST it to /v1/agreements first"),
-            )
-        })
+    ) -> Result<SignedAgreement, HostRefusal> {
+        self.store
+            .agreement(id)
+            .map_err(HostRefusal::internal)?
+            .ok_or(HostRefusal::AgreementUnknown(*id))
     }
 
     /// The party of `agreement` that signed this request, or `unauthenticated` / `not-a-party`.
@@ -262,35 +260,32 @@ impl Host {
         &self,
         request: &SignedRequest,
         agreement: &'a SignedAgreement,
-    ) -> Result<&'a PartyCard, ProblemResponse> {
+    ) -> Result<&'a PartyCard, HostRefusal> {
         let key = request
             .signer(self.clock.now())
-            .map_err(|e| problem("unauthenticated", StatusCode::UNAUTHORIZED, e.to_string()))?;
+            .map_err(HostRefusal::Unauthenticated)?;
         let party = agreement
             .agreement
             .parties
             .iter()
             .find(|p| p.signing_key == key)
-            .ok_or_else(|| {
-                problem(
-                    "not-a-party",
-                    StatusCode::FORBIDDEN,
-                    format!(
-                        "only parties of agreement {} may see this",
-                        agreement.id.short()
-                    ),
-                )
-            })?;
+            .ok_or_else(|| HostRefusal::NotAParty(agreement.id.short()))?;
         self.check_served(party)?;
         Ok(party)
     }
 
     /// The host still serves `card` (its operator has not removed or replaced it).
-    pub(crate) fn check_served(&self, card: &PartyCard) -> Result<(), ProblemResponse> {
-        if self.store.party(&card.name).map_err(internal)?.as_ref() == Some(card) {
+    pub(crate) fn check_served(&self, card: &PartyCard) -> Result<(), HostRefusal> {
+        if self
+            .store
+            .party(&card.name)
+            .map_err(HostRefusal::internal)?
+            .as_ref()
+            == Some(card)
+        {
             Ok(())
         } else {
-            Err(not_onboarded(&card.name))
+            Err(HostRefusal::PartyNotOnboarded(card.name.clone()))
         }
     }
 }
@@ -300,50 +295,12 @@ const MAX_JSON_BODY: usize = 1 << 20;
 
 pub(crate) type Shared = State<Arc<Host>>;
 
-pub(crate) fn problem(
-    code: &str,
-    status: StatusCode,
-    detail: impl Into<String>,
-) -> ProblemResponse {
-    let title = match status {
-        StatusCode::NOT_FOUND => "not found",
-        StatusCode::BAD_REQUEST => "bad request",
-        StatusCode::PAYLOAD_TOO_LARGE => "too large",
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "not allowed",
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => "busy",
-        StatusCode::INTERNAL_SERVER_ERROR => "internal error",
-        _ => "refused",
-    };
-    ProblemResponse::new("host", code, status, title, detail)
-}
-
-/// An internal failure: logged with its cause, answered without it.
-pub(crate) fn internal(e: impl std::fmt::Display) -> ProblemResponse {
-    tracing::error!("{e}");
-    problem(
-        "internal",
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "the host failed; its operator's log says why",
-    )
-}
-
+/// An id from a request path.
 pub(crate) fn parse_id<T: std::str::FromStr<Err = sealroom_core::ids::IdParseError>>(
-    code: &str,
     id: &str,
-) -> Result<T, ProblemResponse> {
-    id.parse().map_err(|e: sealroom_core::ids::IdParseError| {
-        problem(code, StatusCode::BAD_REQUEST, e.to_string())
-    })
-}
-
-pub(crate) fn not_onboarded(name: &str) -> ProblemResponse {
-    problem(
-        "party-not-onboarded",
-        StatusCode::FORBIDDEN,
-        format!(
-            "this host does not serve party {name:?} with the card the agreement lists; its operator onboards parties with `sealroom host party add CARD`"
-        ),
-    )
+) -> Result<T, HostRefusal> {
+    id.parse()
+        .map_err(|e: sealroom_core::ids::IdParseError| HostRefusal::BadId(e.to_string()))
 }
 
 async fn platform(State(h): Shared) -> Json<PlatformInfo> {
@@ -352,15 +309,11 @@ async fn platform(State(h): Shared) -> Json<PlatformInfo> {
 
 /// Every party of `signed` must be onboarded with exactly the card the agreement lists, and
 /// every broker URL must be a plain base.
-fn check_parties(h: &Host, signed: &SignedAgreement) -> Result<(), ProblemResponse> {
+fn check_parties(h: &Host, signed: &SignedAgreement) -> Result<(), HostRefusal> {
     for card in &signed.agreement.parties {
         h.check_served(card)?;
         if let Some(Err(e)) = card.broker_base() {
-            return Err(problem(
-                "bad-broker-url",
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.to_string(),
-            ));
+            return Err(HostRefusal::BadBrokerUrl(e.to_string()));
         }
     }
     Ok(())
@@ -369,31 +322,20 @@ fn check_parties(h: &Host, signed: &SignedAgreement) -> Result<(), ProblemRespon
 async fn put_agreement(
     State(h): Shared,
     body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, ProblemResponse> {
-    let invalid = |reason: String| {
-        problem(
-            "invalid-agreement",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            reason,
-        )
-    };
+) -> Result<Json<serde_json::Value>, HostRefusal> {
     let signed: SignedAgreement =
-        serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
+        serde_json::from_slice(&body).map_err(|e| HostRefusal::InvalidAgreement(e.to_string()))?;
     signed
         .agreement
         .check_program(&BuiltinCatalog)
-        .map_err(|e| invalid(e.to_string()))?;
-    signed.check_in_force(h.clock.now()).map_err(|e| {
-        problem(
-            "agreement-not-in-force",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.to_string(),
-        )
-    })?;
+        .map_err(|e| HostRefusal::InvalidAgreement(e.to_string()))?;
+    signed
+        .check_in_force(h.clock.now())
+        .map_err(HostRefusal::AgreementNotInForce)?;
     check_parties(&h, &signed)?;
     h.store
         .put_agreement(&signed, h.clock.now())
-        .map_err(internal)?;
+        .map_err(HostRefusal::internal)?;
     let logged = h
         .log_statement_async(Statement::AgreementSigned {
             agreement: signed.id,
@@ -409,8 +351,8 @@ async fn agreement(
     State(h): Shared,
     Path(id): Path<String>,
     request: SignedRequest,
-) -> Result<Json<SignedAgreement>, ProblemResponse> {
-    let id = parse_id("bad-agreement-id", &id)?;
+) -> Result<Json<SignedAgreement>, HostRefusal> {
+    let id = parse_id(&id)?;
     let signed = h.stored_agreement(&id)?;
     h.signing_party(&request, &signed)?;
     Ok(Json(signed))

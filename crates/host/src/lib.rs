@@ -11,10 +11,12 @@ pub mod api;
 pub mod blobs;
 pub mod jobs;
 pub mod log_api;
+pub mod refusal;
 pub mod runner;
 pub mod store;
 mod upload;
 
 pub use api::{Host, HostConfig, HostError};
 pub use jobs::{JobRecord, JobStatus};
+pub use refusal::HostRefusal;
 pub use store::HostStore;

@@ -55,23 +55,24 @@ fn store_problem(e: StoreError) -> ProblemResponse {
             StatusCode::BAD_REQUEST,
             e.to_string(),
         ),
-        other => {
-            tracing::error!("log: {other}");
-            problem(
-                "internal",
-                StatusCode::INTERNAL_SERVER_ERROR,
-                other.to_string(),
-            )
-        }
+        other => internal(other),
     }
+}
+
+/// An internal failure of the log: logged with its cause, answered without it.
+fn internal(e: impl std::fmt::Display) -> ProblemResponse {
+    tracing::error!("log: {e}");
+    problem(
+        "internal",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the log failed; its operator's log says why",
+    )
 }
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ProblemResponse> + Send + 'static,
 ) -> Result<T, ProblemResponse> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| problem("internal", StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    tokio::task::spawn_blocking(f).await.map_err(internal)?
 }
 
 /// The log's routes.
@@ -132,10 +133,7 @@ impl Host {
                 | Statement::RuntimePublished { .. }
                 | Statement::JobFinished { .. }
         );
-        let writer = self
-            .store()
-            .party_by_key(&entry.writer)
-            .map_err(|e| problem("internal", StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let writer = self.store().party_by_key(&entry.writer).map_err(internal)?;
         let refuse = |why: String| {
             Err(problem(
                 "writer-not-allowed",
@@ -151,9 +149,7 @@ impl Host {
                 "only the host and the parties it serves write to the log, and only the host writes agreement, runtime and job entries".into(),
             );
         };
-        let fingerprint = writer
-            .fingerprint()
-            .map_err(|e| problem("internal", StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let fingerprint = writer.fingerprint().map_err(internal)?;
         let about_self = match &entry.statement {
             Statement::KeyRelease(r) => {
                 r.owner_fingerprint == fingerprint && r.owner == writer.name

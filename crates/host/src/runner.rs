@@ -9,15 +9,15 @@ use axum::http::StatusCode;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::ids::{AgreementId, JobId};
 use sealroom_core::output::OutputBundle;
-use sealroom_core::run::{RunRequestError, SignedRunRequest};
+use sealroom_core::run::SignedRunRequest;
 use sealroom_core::wire::{JobFailure, JobInput, JobOutcome, JobSpec};
 use sealroom_ledger::Statement;
-use sealroom_service::ProblemResponse;
 use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
 
-use crate::api::{Host, Shared, internal, parse_id, problem};
+use crate::api::{Host, Shared, parse_id};
 use crate::jobs::JobRecord;
+use crate::refusal::HostRefusal;
 use sealroom_service::SignedRequest;
 
 /// The longest a `GET /v1/jobs/{id}?wait=` waits, in seconds.
@@ -98,53 +98,31 @@ impl Drop for EndsTheJob {
     }
 }
 
-fn run_request_problem(e: RunRequestError) -> ProblemResponse {
-    let (code, status) = match e {
-        RunRequestError::NotAllowed { .. } => ("run-not-allowed", StatusCode::FORBIDDEN),
-        RunRequestError::BadSignature { .. } => ("run-request-forged", StatusCode::UNAUTHORIZED),
-        RunRequestError::Expired { .. } | RunRequestError::FromTheFuture { .. } => {
-            ("run-request-stale", StatusCode::UNAUTHORIZED)
-        }
-        _ => ("run-request-mismatch", StatusCode::UNPROCESSABLE_ENTITY),
-    };
-    problem(code, status, e.to_string())
-}
-
 impl Host {
     /// Checks a party's run request and queues its job; the job runs when an isolate is free.
     pub async fn request_job(
         self: &Arc<Self>,
         request: &SignedRunRequest,
-    ) -> Result<JobRecord, ProblemResponse> {
+    ) -> Result<JobRecord, HostRefusal> {
         let agreement = self.stored_agreement(&request.request.agreement)?;
         let now = self.clock.now();
-        agreement.check_in_force(now).map_err(|e| {
-            problem(
-                "agreement-not-in-force",
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.to_string(),
-            )
-        })?;
+        agreement
+            .check_in_force(now)
+            .map_err(HostRefusal::AgreementNotInForce)?;
         request
             .check(&agreement, now)
-            .map_err(run_request_problem)?;
+            .map_err(HostRefusal::RunRequest)?;
         if let Some(requester) = agreement.agreement.party(&request.request.requested_by) {
             self.check_served(requester)?;
         }
-        let job_id = request.job_id().map_err(internal)?;
+        let job_id = request.job_id().map_err(HostRefusal::internal)?;
         let mut inputs = Vec::new();
         for d in &agreement.agreement.datasets {
             let blob = self
                 .store
                 .dataset(&agreement.id, &d.owner, &d.name)
-                .map_err(internal)?
-                .ok_or_else(|| {
-                    problem(
-                        "dataset-missing",
-                        StatusCode::CONFLICT,
-                        format!("dataset {} has not been uploaded", d.qualified_name()),
-                    )
-                })?;
+                .map_err(HostRefusal::internal)?
+                .ok_or_else(|| HostRefusal::DatasetMissing(d.qualified_name()))?;
             inputs.push(JobInput {
                 owner: d.owner.clone(),
                 dataset: d.name.clone(),
@@ -163,8 +141,8 @@ impl Host {
         tokio::spawn(async move { host.run_queued(spec).await });
         self.store
             .job(&job_id)
-            .map_err(internal)?
-            .ok_or_else(|| internal("a queued job vanished"))
+            .map_err(HostRefusal::internal)?
+            .ok_or_else(|| HostRefusal::internal("a queued job vanished"))
     }
 
     /// Applies the daily cap and the queue limits, then queues the job.
@@ -173,7 +151,7 @@ impl Host {
         agreement: &SignedAgreement,
         job_id: &JobId,
         request: &SignedRunRequest,
-    ) -> Result<(), ProblemResponse> {
+    ) -> Result<(), HostRefusal> {
         let _admission = self
             .queue
             .admission
@@ -184,46 +162,27 @@ impl Host {
             let today = self
                 .store
                 .jobs_since(&agreement.id, now.plus_seconds(-86_400))
-                .map_err(internal)?;
+                .map_err(HostRefusal::internal)?;
             if today >= u64::from(max) {
-                return Err(problem(
-                    "run-cap-reached",
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "{today} runs were requested in the last 24 hours, the agreement's max_runs_per_day"
-                    ),
-                ));
+                return Err(HostRefusal::RunCapReached(today));
             }
         }
-        let (mine, all) = self.store.pending_jobs(&agreement.id).map_err(internal)?;
+        let (mine, all) = self
+            .store
+            .pending_jobs(&agreement.id)
+            .map_err(HostRefusal::internal)?;
         if mine >= self.queue.max_per_agreement {
-            return Err(problem(
-                "too-many-jobs",
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "{mine} jobs of this agreement are already waiting or running; try again when one ends"
-                ),
-            ));
+            return Err(HostRefusal::TooManyJobs(mine));
         }
         if all >= self.queue.max_queued {
-            return Err(problem(
-                "queue-full",
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{all} jobs are already waiting or running on this host; try again later"),
-            ));
+            return Err(HostRefusal::QueueFull(all));
         }
         if !self
             .store
             .queue_job(job_id, request, now)
-            .map_err(internal)?
+            .map_err(HostRefusal::internal)?
         {
-            return Err(problem(
-                "run-request-replayed",
-                StatusCode::CONFLICT,
-                format!(
-                    "this run request already started job {job_id}; sign a new one for another run"
-                ),
-            ));
+            return Err(HostRefusal::RunRequestReplayed(*job_id));
         }
         Ok(())
     }
@@ -246,9 +205,7 @@ impl Host {
         let outcome = self.launcher.run(&spec).await;
         match self.store_outcome(spec.job_id, outcome).await {
             Ok(()) => guard.stored = true,
-            Err(e) => {
-                tracing::error!(job = %spec.job_id, "cannot store the job's outcome: {}", e.0.detail)
-            }
+            Err(e) => tracing::error!(job = %spec.job_id, "cannot store the job's outcome: {e}"),
         }
     }
 
@@ -256,7 +213,7 @@ impl Host {
         self: &Arc<Self>,
         job_id: JobId,
         outcome: JobOutcome,
-    ) -> Result<(), ProblemResponse> {
+    ) -> Result<(), HostRefusal> {
         let finished_at = self.clock.now();
         match outcome {
             JobOutcome::Finished { receipt, outputs }
@@ -265,12 +222,12 @@ impl Host {
             {
                 self.store
                     .finish_job(&job_id, &receipt, &outputs, finished_at)
-                    .map_err(internal)?;
+                    .map_err(HostRefusal::internal)?;
                 let receipt_digest = sealroom_core::canonical::canonical_digest(
                     sealroom_core::labels::RECEIPT,
                     receipt.as_ref(),
                 )
-                .map_err(internal)?;
+                .map_err(HostRefusal::internal)?;
                 self.log_statement_async(Statement::JobFinished {
                     job: job_id,
                     agreement: receipt.receipt.agreement_id,
@@ -289,13 +246,13 @@ impl Host {
                 };
                 self.store
                     .fail_job(&job_id, &failure, finished_at)
-                    .map_err(internal)?;
+                    .map_err(HostRefusal::internal)?;
             }
             JobOutcome::Failed { error } => {
                 tracing::warn!(job = %job_id, code = error.code, "job failed: {}", error.message);
                 self.store
                     .fail_job(&job_id, &error, finished_at)
-                    .map_err(internal)?;
+                    .map_err(HostRefusal::internal)?;
             }
         }
         Ok(())
@@ -306,11 +263,11 @@ impl Host {
         &self,
         job_id: &JobId,
         wait: Duration,
-    ) -> Result<Option<JobRecord>, ProblemResponse> {
+    ) -> Result<Option<JobRecord>, HostRefusal> {
         let deadline = tokio::time::Instant::now() + wait;
         let mut ended = self.queue.ended.subscribe();
         loop {
-            let record = self.store.job(job_id).map_err(internal)?;
+            let record = self.store.job(job_id).map_err(HostRefusal::internal)?;
             match &record {
                 Some(r) if !r.status.has_ended() => {}
                 _ => return Ok(record),
@@ -328,20 +285,14 @@ impl Host {
         id: &str,
         request: &SignedRequest,
         wait: Duration,
-    ) -> Result<(JobRecord, SignedAgreement, String), ProblemResponse> {
-        let job_id: JobId = parse_id("bad-job-id", id)?;
-        let unknown = || {
-            problem(
-                "job-unknown",
-                StatusCode::NOT_FOUND,
-                format!("no job {job_id}"),
-            )
-        };
+    ) -> Result<(JobRecord, SignedAgreement, String), HostRefusal> {
+        let job_id: JobId = parse_id(id)?;
+        let unknown = || HostRefusal::JobUnknown(job_id);
         // Check who asks before waiting, so that outsiders cannot hold connections open.
         let record = self
             .store
             .job(&job_id)
-            .map_err(internal)?
+            .map_err(HostRefusal::internal)?
             .ok_or_else(unknown)?;
         let agreement = self.stored_agreement(&record.agreement_id)?;
         let party = self.signing_party(request, &agreement)?.name.clone();
@@ -356,7 +307,7 @@ impl Host {
 pub(crate) async fn request_job(
     State(h): Shared,
     Json(request): Json<SignedRunRequest>,
-) -> Result<(StatusCode, Json<JobRecord>), ProblemResponse> {
+) -> Result<(StatusCode, Json<JobRecord>), HostRefusal> {
     h.request_job(&request)
         .await
         .map(|record| (StatusCode::ACCEPTED, Json(record)))
@@ -373,7 +324,7 @@ pub(crate) async fn job(
     Path(id): Path<String>,
     Query(query): Query<WaitQuery>,
     request: SignedRequest,
-) -> Result<Json<JobRecord>, ProblemResponse> {
+) -> Result<Json<JobRecord>, HostRefusal> {
     let wait = Duration::from_secs(query.wait.min(MAX_WAIT_SECONDS));
     h.job_for_party(&id, &request, wait)
         .await
@@ -384,13 +335,13 @@ pub(crate) async fn jobs_of(
     State(h): Shared,
     Path(id): Path<String>,
     request: SignedRequest,
-) -> Result<Json<Vec<JobRecord>>, ProblemResponse> {
-    let id: AgreementId = parse_id("bad-agreement-id", &id)?;
+) -> Result<Json<Vec<JobRecord>>, HostRefusal> {
+    let id: AgreementId = parse_id(&id)?;
     let agreement = h.stored_agreement(&id)?;
     h.signing_party(&request, &agreement)?;
     let mut records = Vec::new();
-    for job in h.store.jobs_of(&id, 100).map_err(internal)? {
-        records.extend(h.store.job(&job).map_err(internal)?);
+    for job in h.store.jobs_of(&id, 100).map_err(HostRefusal::internal)? {
+        records.extend(h.store.job(&job).map_err(HostRefusal::internal)?);
     }
     Ok(Json(records))
 }
@@ -399,30 +350,25 @@ pub(crate) async fn outputs(
     State(h): Shared,
     Path((id, reader)): Path<(String, String)>,
     request: SignedRequest,
-) -> Result<Json<OutputBundle>, ProblemResponse> {
+) -> Result<Json<OutputBundle>, HostRefusal> {
     let (record, _, party) = h.job_for_party(&id, &request, Duration::ZERO).await?;
     if party != reader {
-        return Err(problem(
-            "not-the-reader",
-            StatusCode::FORBIDDEN,
-            format!("only {reader} may fetch the outputs sealed to {reader}"),
-        ));
+        return Err(HostRefusal::NotTheReader(reader));
     }
     let job_id = record.job_id;
-    let receipt = record.receipt.ok_or_else(|| {
-        problem(
-            "job-not-finished",
-            StatusCode::CONFLICT,
-            format!("job {job_id} has no outputs: it is {:?}", record.status),
-        )
+    let receipt = record.receipt.ok_or_else(|| HostRefusal::JobNotFinished {
+        job: job_id,
+        status: format!("{:?}", record.status).to_lowercase(),
     })?;
-    let sealed = h.store.outputs_for(&job_id, &reader).map_err(internal)?;
+    let sealed = h
+        .store
+        .outputs_for(&job_id, &reader)
+        .map_err(HostRefusal::internal)?;
     if sealed.is_empty() {
-        return Err(problem(
-            "no-output-for-reader",
-            StatusCode::NOT_FOUND,
-            format!("job {job_id} sealed no output to {reader:?}"),
-        ));
+        return Err(HostRefusal::NoOutputForReader {
+            job: job_id,
+            reader,
+        });
     }
     Ok(Json(OutputBundle { receipt, sealed }))
 }

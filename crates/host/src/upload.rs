@@ -3,113 +3,83 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use http_body_util::BodyExt;
 use sealroom_core::envelope::EnvelopeHeader;
 use sealroom_core::ids::{AgreementId, Digest};
 use sealroom_core::party::is_valid_name;
 use sealroom_crypto::envelope::{PREAMBLE_LEN, header_len, parse_header};
-use sealroom_service::ProblemResponse;
 
-use crate::api::{Host, Shared, internal, parse_id, problem};
+use crate::api::{Host, Shared, parse_id};
 use crate::blobs::{StoredBlob, UploadError};
+use crate::refusal::HostRefusal;
 use sealroom_service::SignedRequest;
 
-fn check_names(owner: &str, dataset: &str) -> Result<(), ProblemResponse> {
+fn check_names(owner: &str, dataset: &str) -> Result<(), HostRefusal> {
     if is_valid_name(owner) && is_valid_name(dataset) {
         Ok(())
     } else {
-        Err(problem(
-            "bad-name",
-            StatusCode::BAD_REQUEST,
-            "owner and dataset names are 1 to 64 of a-z, 0-9, '-' and '_'",
-        ))
+        Err(HostRefusal::BadName)
     }
 }
 
-fn refused(e: UploadError) -> ProblemResponse {
+fn refused(e: UploadError) -> HostRefusal {
     match e {
-        UploadError::TooLarge { .. } => problem(
-            "upload-too-large",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            e.to_string(),
-        ),
-        UploadError::Interrupted(_) => {
-            problem("upload-interrupted", StatusCode::BAD_REQUEST, e.to_string())
-        }
-        UploadError::Io(_) => internal(e),
+        UploadError::TooLarge { limit } => HostRefusal::UploadTooLarge(limit),
+        UploadError::Interrupted(why) => HostRefusal::UploadInterrupted(why),
+        UploadError::Io(_) => HostRefusal::internal(e),
     }
 }
 
 impl Host {
     /// An envelope header may be stored under (`agreement`, `owner`, `dataset`) only if it says
-    /// so itself, the owner is onboarded and signed it, and the stored agreement names that
-    /// dataset with that owner and schema.
+    /// so itself, the owner is onboarded and signed it, the stored agreement names that dataset
+    /// with that owner and schema, and no newer version is stored.
     fn check_upload_header(
         &self,
         agreement: &AgreementId,
         owner: &str,
         dataset: &str,
         header: &EnvelopeHeader,
-    ) -> Result<(), ProblemResponse> {
+    ) -> Result<(), HostRefusal> {
         if header.owner != owner || header.dataset != dataset || &header.agreement != agreement {
-            return Err(problem(
-                "not-the-dataset",
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "the envelope holds {} for agreement {}, not {owner}/{dataset} for {}",
-                    header.qualified_name(),
-                    header.agreement.short(),
-                    agreement.short()
-                ),
-            ));
+            return Err(HostRefusal::NotTheDataset(format!(
+                "the envelope holds {} for agreement {}, not {owner}/{dataset} for {}",
+                header.qualified_name(),
+                header.agreement.short(),
+                agreement.short()
+            )));
         }
         let card = self
             .store
             .party(owner)
-            .map_err(internal)?
-            .ok_or_else(|| crate::api::not_onboarded(owner))?;
-        header.verify_owner(&card).map_err(|_| {
-            problem(
-                "envelope-signature-invalid",
-                StatusCode::FORBIDDEN,
-                format!(
-                    "the envelope header is not signed by {owner}'s key: only an owner can upload its own data"
-                ),
-            )
-        })?;
+            .map_err(HostRefusal::internal)?
+            .ok_or_else(|| HostRefusal::PartyNotOnboarded(owner.into()))?;
+        header
+            .verify_owner(&card)
+            .map_err(|_| HostRefusal::EnvelopeSignatureInvalid(owner.into()))?;
         let signed = self.stored_agreement(agreement)?;
         let terms = signed
             .agreement
             .dataset(owner, dataset)
             .filter(|_| signed.agreement.party(owner) == Some(&card))
             .ok_or_else(|| {
-                problem(
-                    "not-the-dataset",
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!(
-                        "agreement {} names no dataset {owner}/{dataset}",
-                        agreement.short()
-                    ),
-                )
+                HostRefusal::NotTheDataset(format!(
+                    "agreement {} names no dataset {owner}/{dataset}",
+                    agreement.short()
+                ))
             })?;
         if let Some(stored) = self
             .store
             .dataset(agreement, owner, dataset)
-            .map_err(internal)?
+            .map_err(HostRefusal::internal)?
             && header.sealed_at_ms < stored.sealed_at_ms
         {
-            return Err(problem(
-                "envelope-superseded",
-                StatusCode::CONFLICT,
-                "the host holds a newer version of this dataset, sealed later by its owner",
-            ));
+            return Err(HostRefusal::EnvelopeSuperseded);
         }
-        if terms.schema.digest().map_err(internal)? != header.schema_digest {
-            return Err(problem(
-                "not-the-dataset",
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "the envelope was sealed under another schema than the agreement declares",
+        if terms.schema.digest().map_err(HostRefusal::internal)? != header.schema_digest {
+            return Err(HostRefusal::NotTheDataset(
+                "the envelope was sealed under another schema than the agreement declares".into(),
             ));
         }
         Ok(())
@@ -122,14 +92,9 @@ async fn read_header(
     body: &mut Body,
     head: &mut Vec<u8>,
     limit: u64,
-) -> Result<(EnvelopeHeader, Digest), ProblemResponse> {
-    let not_an_envelope = |e: sealroom_crypto::EnvelopeError| {
-        problem(
-            "not-an-envelope",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.to_string(),
-        )
-    };
+) -> Result<(EnvelopeHeader, Digest), HostRefusal> {
+    let not_an_envelope =
+        |e: sealroom_crypto::EnvelopeError| HostRefusal::NotAnEnvelope(e.to_string());
     let mut header_end = None;
     loop {
         if header_end.is_none() && head.len() >= PREAMBLE_LEN {
@@ -166,9 +131,9 @@ pub(crate) async fn upload(
     Path((agreement, owner, dataset)): Path<(String, String, String)>,
     headers: HeaderMap,
     mut body: Body,
-) -> Result<Json<StoredBlob>, ProblemResponse> {
+) -> Result<Json<StoredBlob>, HostRefusal> {
     check_names(&owner, &dataset)?;
-    let agreement: AgreementId = parse_id("bad-agreement-id", &agreement)?;
+    let agreement: AgreementId = parse_id(&agreement)?;
     let limit = h.max_upload_bytes;
     let announced = headers
         .get(header::CONTENT_LENGTH)
@@ -185,11 +150,11 @@ pub(crate) async fn upload(
         checker.check_upload_header(&agreement, &owner, &dataset, &checked)
     })
     .await
-    .map_err(internal)??;
+    .map_err(HostRefusal::internal)??;
     let mut upload = h
         .blobs
         .begin(&header, header_digest, limit)
-        .map_err(internal)?;
+        .map_err(HostRefusal::internal)?;
     upload.write(&head).map_err(refused)?;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| refused(UploadError::Interrupted(e.to_string())))?;
@@ -200,11 +165,11 @@ pub(crate) async fn upload(
     let blobs = h.blobs.clone();
     let stored = tokio::task::spawn_blocking(move || blobs.commit(upload))
         .await
-        .map_err(internal)?
+        .map_err(HostRefusal::internal)?
         .map_err(refused)?;
     h.store
         .put_dataset(&stored, h.clock.now())
-        .map_err(internal)?;
+        .map_err(HostRefusal::internal)?;
     tracing::info!(
         owner = stored.owner,
         dataset = stored.dataset,
@@ -218,20 +183,14 @@ pub(crate) async fn dataset(
     State(h): Shared,
     Path((agreement, owner, dataset)): Path<(String, String, String)>,
     request: SignedRequest,
-) -> Result<Json<StoredBlob>, ProblemResponse> {
+) -> Result<Json<StoredBlob>, HostRefusal> {
     check_names(&owner, &dataset)?;
-    let agreement: AgreementId = parse_id("bad-agreement-id", &agreement)?;
+    let agreement: AgreementId = parse_id(&agreement)?;
     let signed = h.stored_agreement(&agreement)?;
     h.signing_party(&request, &signed)?;
     h.store
         .dataset(&agreement, &owner, &dataset)
-        .map_err(internal)?
+        .map_err(HostRefusal::internal)?
         .map(Json)
-        .ok_or_else(|| {
-            problem(
-                "dataset-missing",
-                StatusCode::NOT_FOUND,
-                format!("dataset {owner}/{dataset} has not been uploaded for this agreement"),
-            )
-        })
+        .ok_or_else(|| HostRefusal::DatasetMissing(format!("{owner}/{dataset}")))
 }
