@@ -4,8 +4,7 @@ use sealroom_core::agreement::{
     Agreement, DatasetTerms, ProgramCatalog, ProgramCheckError, ProgramTerms,
 };
 
-use crate::overlap::{self, OverlapParams};
-use crate::sum::{self, SumParams};
+use crate::program::{ProgramInfo, REGISTRY, find};
 use crate::table::Table;
 
 /// An exact aggregate, before noise.
@@ -55,40 +54,14 @@ pub enum ProgramError {
     MissingInput(String),
 }
 
-/// A program's one-line description, for `sealroom programs`.
-#[derive(Debug, Clone, Copy)]
-pub struct ProgramInfo {
-    /// The program's id, as agreements name it.
-    pub id: &'static str,
-    /// The program's version, as agreements name it.
-    pub version: u32,
-    /// What it computes.
-    pub summary: &'static str,
-    /// Its parameters.
-    pub params: &'static str,
-}
-
-/// The programs built into this runtime.
+/// The programs built into this runtime (the [`REGISTRY`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BuiltinCatalog;
 
 impl BuiltinCatalog {
     /// Every built-in program.
-    pub fn list(&self) -> &'static [ProgramInfo] {
-        &[
-            ProgramInfo {
-                id: overlap::ID,
-                version: overlap::VERSION,
-                summary: "distinct people present in both datasets, per group of the left dataset",
-                params: "left = \"owner/dataset\", right = \"owner/dataset\", group_column = \"column of left\", groups = [\"...\"] (leave out to discover groups through the noisy threshold)",
-            },
-            ProgramInfo {
-                id: sum::ID,
-                version: sum::VERSION,
-                summary: "total of a value column of the right dataset over people in both, per group of the left dataset (fixed point, clamped, bounded per person)",
-                params: "left, right, group_column as for overlap; value_column = \"column of right\", units = 100, lower = 0, upper = \"500.00\", groups = [\"...\"] (optional)",
-            },
-        ]
+    pub fn list(&self) -> Vec<ProgramInfo> {
+        REGISTRY.iter().map(|p| p.info()).collect()
     }
 
     /// Runs the agreement's program over `tables`, found by `owner/name`.
@@ -98,33 +71,19 @@ impl BuiltinCatalog {
         tables: &dyn Fn(&str) -> Option<&'t Table>,
     ) -> Result<Vec<Aggregate>, ProgramError> {
         let p = &agreement.program;
-        let pair = |left: &str, right: &str| -> Result<(&'t Table, &'t Table), ProgramError> {
-            let find =
-                |name: &str| tables(name).ok_or_else(|| ProgramError::MissingInput(name.into()));
-            Ok((find(left)?, find(right)?))
-        };
-        let bad = ProgramError::BadParameters;
-        match (p.id.as_str(), p.version) {
-            (overlap::ID, overlap::VERSION) => {
-                let params = OverlapParams::check(&p.params, &agreement.datasets).map_err(bad)?;
-                let (left, right) = pair(&params.left, &params.right)?;
-                Ok(vec![overlap::run(
-                    &params,
-                    left,
-                    right,
-                    &agreement.privacy,
-                )?])
-            }
-            (sum::ID, sum::VERSION) => {
-                let params = SumParams::check(&p.params, &agreement.datasets).map_err(bad)?;
-                let (left, right) = pair(&params.left, &params.right)?;
-                Ok(vec![sum::run(&params, left, right, &agreement.privacy)?])
-            }
-            _ => Err(ProgramError::Unknown {
-                id: p.id.clone(),
-                version: p.version,
-            }),
-        }
+        let program = find(&p.id, p.version).ok_or_else(|| ProgramError::Unknown {
+            id: p.id.clone(),
+            version: p.version,
+        })?;
+        let plan = program
+            .plan(&p.params, &agreement.datasets)
+            .map_err(ProgramError::BadParameters)?;
+        let inputs = plan
+            .inputs
+            .iter()
+            .map(|name| tables(name).ok_or_else(|| ProgramError::MissingInput(name.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        program.run(&p.params, &agreement.datasets, &inputs, &agreement.privacy)
     }
 }
 
@@ -134,21 +93,14 @@ impl ProgramCatalog for BuiltinCatalog {
         program: &ProgramTerms,
         datasets: &[DatasetTerms],
     ) -> Result<Vec<String>, ProgramCheckError> {
-        match (program.id.as_str(), program.version) {
-            (overlap::ID, overlap::VERSION) => {
-                OverlapParams::check(&program.params, datasets)
-                    .map_err(ProgramCheckError::BadParameters)?;
-                Ok(vec![overlap::OUTPUT.into()])
-            }
-            (sum::ID, sum::VERSION) => {
-                SumParams::check(&program.params, datasets)
-                    .map_err(ProgramCheckError::BadParameters)?;
-                Ok(vec![sum::OUTPUT.into()])
-            }
-            _ => Err(ProgramCheckError::Unknown {
+        let found =
+            find(&program.id, program.version).ok_or_else(|| ProgramCheckError::Unknown {
                 id: program.id.clone(),
                 version: program.version,
-            }),
-        }
+            })?;
+        found
+            .plan(&program.params, datasets)
+            .map(|plan| plan.outputs)
+            .map_err(ProgramCheckError::BadParameters)
     }
 }

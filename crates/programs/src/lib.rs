@@ -10,8 +10,10 @@ pub mod catalog;
 pub mod csv_input;
 pub mod matching;
 pub mod overlap;
+pub mod program;
 pub mod sum;
 pub mod table;
 
 pub use catalog::{Aggregate, BuiltinCatalog, ProgramError};
+pub use program::{Plan, Program, ProgramInfo, REGISTRY};
 pub use table::{Table, TableError, Value};

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::catalog::{Aggregate, ProgramError};
 use crate::matching::{Groups, check_pair, match_people, split_cells};
+use crate::program::{Plan, Program, ProgramInfo};
 use crate::table::Table;
 
 /// Program id.
@@ -47,6 +48,43 @@ impl OverlapParams {
         check_pair(datasets, &p.left, &p.right, &p.group_column)?;
         Groups::from_param(p.groups.as_ref())?;
         Ok(p)
+    }
+}
+
+/// The `overlap` program.
+#[derive(Debug, Clone, Copy)]
+pub struct Overlap;
+
+impl Program for Overlap {
+    fn info(&self) -> ProgramInfo {
+        ProgramInfo {
+            id: ID,
+            version: VERSION,
+            summary: "distinct people present in both datasets, per group of the left dataset",
+            params: "left = \"owner/dataset\", right = \"owner/dataset\", group_column = \"column of left\", groups = [\"...\"] (leave out to discover groups through the noisy threshold)",
+        }
+    }
+
+    fn plan(&self, params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Plan, String> {
+        let p = OverlapParams::check(params, datasets)?;
+        Ok(Plan {
+            inputs: vec![p.left, p.right],
+            outputs: vec![OUTPUT.into()],
+        })
+    }
+
+    fn run(
+        &self,
+        params: &serde_json::Value,
+        datasets: &[DatasetTerms],
+        inputs: &[&Table],
+        privacy: &PrivacyTerms,
+    ) -> Result<Vec<Aggregate>, ProgramError> {
+        let params = OverlapParams::check(params, datasets).map_err(ProgramError::BadParameters)?;
+        let [left, right] = inputs else {
+            return Err(ProgramError::MissingInput(params.right));
+        };
+        Ok(vec![run(&params, left, right, privacy)?])
     }
 }
 

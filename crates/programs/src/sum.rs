@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::catalog::{Aggregate, ProgramError};
 use crate::matching::{Groups, check_pair, match_people, split_cells};
+use crate::program::{Plan, Program, ProgramInfo};
 use crate::table::{Table, Value};
 
 /// Program id.
@@ -116,6 +117,43 @@ impl SumParams {
     }
 }
 
+/// The `sum` program.
+#[derive(Debug, Clone, Copy)]
+pub struct Sum;
+
+impl Program for Sum {
+    fn info(&self) -> ProgramInfo {
+        ProgramInfo {
+            id: ID,
+            version: VERSION,
+            summary: "total of a value column of the right dataset over people in both, per group of the left dataset (fixed point, clamped, bounded per person)",
+            params: "left, right, group_column as for overlap; value_column = \"column of right\", units = 100, lower = 0, upper = \"500.00\", groups = [\"...\"] (optional)",
+        }
+    }
+
+    fn plan(&self, params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Plan, String> {
+        let p = SumParams::check(params, datasets)?;
+        Ok(Plan {
+            inputs: vec![p.left, p.right],
+            outputs: vec![OUTPUT.into()],
+        })
+    }
+
+    fn run(
+        &self,
+        params: &serde_json::Value,
+        datasets: &[DatasetTerms],
+        inputs: &[&Table],
+        privacy: &PrivacyTerms,
+    ) -> Result<Vec<Aggregate>, ProgramError> {
+        let params = SumParams::check(params, datasets).map_err(ProgramError::BadParameters)?;
+        let [left, right] = inputs else {
+            return Err(ProgramError::MissingInput(params.right));
+        };
+        Ok(vec![run(&params, left, right, privacy)?])
+    }
+}
+
 /// Runs `sum` over the `left` and `right` tables.
 pub fn run(
     params: &SumParams,
@@ -142,7 +180,12 @@ pub fn run(
                             params.right, params.value_column
                         ))
                     })?,
-                    (Value::Text(_), true) => unreachable!("integer columns hold integers"),
+                    (Value::Text(_), true) => {
+                        return Err(ProgramError::BadParameters(format!(
+                            "{}.{} holds text in an integer column",
+                            params.right, params.value_column
+                        )));
+                    }
                 };
                 contributions.push(((i, *group), value));
             }

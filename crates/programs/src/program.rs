@@ -1,0 +1,81 @@
+//! One program, one type: what every built-in analysis implements, and the registry that lists
+//! them. Adding a program is one new module implementing [`Program`] and one line in
+//! [`REGISTRY`].
+
+use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
+
+use crate::catalog::{Aggregate, ProgramError};
+use crate::table::Table;
+
+/// A program's description, for `sealroom programs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramInfo {
+    /// The program's id, as agreements name it.
+    pub id: &'static str,
+    /// The program's version, as agreements name it.
+    pub version: u32,
+    /// What it computes.
+    pub summary: &'static str,
+    /// Its parameters, as authors write them in the agreement's `[program]` block.
+    pub params: &'static str,
+}
+
+/// What a program declares once its parameters are checked, before it sees any data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The datasets it reads (`owner/name`), in the order `run` receives them.
+    pub inputs: Vec<String>,
+    /// The outputs it produces, by name.
+    pub outputs: Vec<String>,
+}
+
+/// A built-in analysis: parameters parsed and checked against the agreement's datasets, its
+/// inputs and outputs declared, and a pure run over typed tables that returns exact aggregates
+/// with their sensitivity, which `sealroom-privacy` then noises.
+pub trait Program: Sync {
+    /// Its id, version and help.
+    fn info(&self) -> ProgramInfo;
+
+    /// Checks `params` against `datasets` (columns exist and have the right types, groups are
+    /// well formed, …); returns the inputs it reads and the outputs it produces.
+    fn plan(&self, params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Plan, String>;
+
+    /// Runs over `inputs` (in the order of [`Plan::inputs`]) under the agreement's privacy
+    /// terms, which bound each person's contribution.
+    fn run(
+        &self,
+        params: &serde_json::Value,
+        datasets: &[DatasetTerms],
+        inputs: &[&Table],
+        privacy: &PrivacyTerms,
+    ) -> Result<Vec<Aggregate>, ProgramError>;
+}
+
+/// Every built-in program, one line each.
+pub static REGISTRY: &[&dyn Program] = &[&crate::overlap::Overlap, &crate::sum::Sum];
+
+/// The registered program with this id and version.
+pub fn find(id: &str, version: u32) -> Option<&'static dyn Program> {
+    REGISTRY.iter().copied().find(|p| {
+        let info = p.info();
+        info.id == id && info.version == version
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_registered_program_is_found_by_its_id_and_version_only() {
+        let mut seen = std::collections::BTreeSet::new();
+        for program in REGISTRY {
+            let info = program.info();
+            assert!(seen.insert((info.id, info.version)), "{} twice", info.id);
+            let found = find(info.id, info.version).expect("registered");
+            assert_eq!(found.info(), info);
+            assert!(find(info.id, info.version + 1).is_none());
+        }
+        assert!(find("no-such-program", 1).is_none());
+    }
+}
