@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod client;
 pub mod refusal;
 pub mod release;
 pub mod store;

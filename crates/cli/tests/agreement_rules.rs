@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use common::{Terms, agreement};
 use sealroom_attest::SimPlatformKey;
-use sealroom_cli::remote::BrokerClient;
+use sealroom_broker::client::BrokerClient;
 use sealroom_core::canonical::canonical_digest;
 use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::ids::{AgreementId, Measurement};

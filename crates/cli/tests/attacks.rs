@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Terms, agreement, envelope_file, envelope_header, file_digest, registration};
 use sealroom_cli::demo::{DemoOptions, DemoPrivacy, Deployment, data};
-use sealroom_cli::{agreement_file, owner, reader};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::clock::{Clock, SystemClock, Timestamp};
 use sealroom_core::ids::Measurement;
@@ -21,6 +20,7 @@ use sealroom_core::labels;
 use sealroom_crypto::Identity;
 use sealroom_host::{JobRecord, JobStatus};
 use sealroom_ledger::{KeyRelease, LogEntry, Statement};
+use sealroom_party::{agreement_file, owner, reader, runs};
 
 fn now() -> Timestamp {
     SystemClock.now()
@@ -70,11 +70,14 @@ fn raw(
 }
 
 /// The problem type of a refused call, from the CLI library's error text (`… [type]`).
-fn problem_type(e: anyhow::Error) -> String {
-    let text = format!("{e:#}");
-    text.rsplit_once(" [")
-        .map(|(_, kind)| kind.trim_end_matches(']').to_string())
-        .unwrap_or(text)
+fn problem_type(e: impl Into<anyhow::Error>) -> String {
+    let e = e.into();
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<sealroom_http::HttpError>() {
+            Some(sealroom_http::HttpError::Refused(p)) => Some(p.kind.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| format!("not a refusal: {e:#}"))
 }
 
 /// Where the host keeps an envelope on disk.
@@ -178,7 +181,7 @@ fn second_agreement(d: &Deployment) -> SignedAgreement {
         .broker
         .register(&sealed.registration(&d.advertiser.identity))
         .unwrap();
-    d.host.upload(&out, |_| {}).unwrap();
+    owner::upload(&d.host, &out, |_| {}).unwrap();
     signed
 }
 
@@ -235,7 +238,7 @@ fn envelopes_not_sealed_by_their_owner_for_this_agreement_are_refused_at_upload(
     let (h, _, key) = envelope_header(&outsider, &d.agreement, "exposures");
     let path = d.dir.join("outsider.envelope");
     std::fs::write(&path, envelope_file(&h, &key, ROWS)).unwrap();
-    let refused = d.host.upload(&path, |_| {}).unwrap_err();
+    let refused = owner::upload(&d.host, &path, |_| {}).unwrap_err();
     assert_eq!(
         problem_type(refused),
         "urn:sealroom:host:envelope-signature-invalid"
@@ -254,9 +257,7 @@ fn envelopes_planted_on_disk_are_refused_by_the_owners_broker() {
             .host
             .request_run(&d.advertiser.identity.sign_run_request(agreement.id, now()))
             .unwrap();
-        d.host
-            .wait_for_job(&d.advertiser.identity, &queued.job_id)
-            .unwrap()
+        runs::wait_for_job(&d.host, &d.advertiser.identity, &queued.job_id).unwrap()
     };
     let genuine = blob(&d, &d.agreement, "adplatform", "exposures");
     // The owner's current, registered header over chunks of the attacker's choosing (the header
@@ -348,7 +349,7 @@ fn a_resealed_dataset_runs_and_the_previous_version_is_refused() {
         .broker
         .register(&sealed.registration(&d.adplatform.identity))
         .unwrap();
-    d.host.upload(&v2_path, |_| {}).unwrap();
+    owner::upload(&d.host, &v2_path, |_| {}).unwrap();
     let second = d.run_job().unwrap();
     assert_eq!(second.status, JobStatus::Finished, "{:?}", second.error);
     let receipt = second.receipt.unwrap().receipt;
@@ -417,10 +418,7 @@ fn runs_need_a_fresh_signed_request_from_an_allowed_party() {
         "urn:sealroom:host:run-request-replayed",
         "a run request starts one job"
     );
-    let done = d
-        .host
-        .wait_for_job(&d.adplatform.identity, &job.job_id)
-        .unwrap();
+    let done = runs::wait_for_job(&d.host, &d.adplatform.identity, &job.job_id).unwrap();
     assert_eq!(done.status, JobStatus::Finished);
     assert_eq!(done.requested_by, "adplatform");
     assert_eq!(spent(&d), 2 * 500_000, "one run");
@@ -459,10 +457,7 @@ fn runs_need_a_fresh_signed_request_from_an_allowed_party() {
         .identity
         .sign_run_request(d.agreement.id, now().plus_seconds(-870));
     let queued = d.host.request_run(&late).unwrap();
-    let ended = d
-        .host
-        .wait_for_job(&d.advertiser.identity, &queued.job_id)
-        .unwrap();
+    let ended = runs::wait_for_job(&d.host, &d.advertiser.identity, &queued.job_id).unwrap();
     assert_eq!(ended.error.unwrap().code, "run-request-refused");
     assert_eq!(spent(&d), 2 * 500_000, "still one run");
 
@@ -610,7 +605,7 @@ fn published(
             .path()
             .join(format!("{}-{dataset}.envelope", signed.id.short()));
         std::fs::write(&path, envelope_file(&h, &key, csv)).unwrap();
-        host.client().upload(&path, |_| {}).unwrap();
+        owner::upload(&host.client(), &path, |_| {}).unwrap();
     }
     signed
 }
@@ -633,7 +628,7 @@ fn the_isolate_follows_no_redirect_and_copies_no_remote_answer() {
         .client()
         .request_run(&bob.sign_run_request(signed.id, now()))
         .unwrap();
-    let record = host.client().wait_for_job(&bob, &queued.job_id).unwrap();
+    let record = runs::wait_for_job(&host.client(), &bob, &queued.job_id).unwrap();
     let error = record.error.unwrap();
     assert_eq!(error.code, "broker-unavailable");
     assert!(error.message.contains("HTTP 302"), "{}", error.message);
@@ -753,7 +748,7 @@ fn oversized_uploads_are_refused_and_nothing_is_stored() {
     let path = host.dir.path().join("big.envelope");
     std::fs::write(&path, &big).unwrap();
     assert_eq!(
-        problem_type(host.client().upload(&path, |_| {}).unwrap_err()),
+        problem_type(owner::upload(&host.client(), &path, |_| {}).unwrap_err()),
         "urn:sealroom:host:upload-too-large",
         "streamed without a length"
     );

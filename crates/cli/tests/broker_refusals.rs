@@ -6,8 +6,8 @@ use std::sync::{Arc, Barrier};
 
 use common::{Terms, agreement, attester, envelope_header, registration};
 use sealroom_attest::{Attester, SimPlatformKey};
-use sealroom_cli::remote::BrokerClient;
-use sealroom_cli::remote::Registered;
+use sealroom_broker::client::BrokerClient;
+use sealroom_broker::client::Registered;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::{Platform, report_data};
 use sealroom_core::ids::{Digest, Measurement};
@@ -85,7 +85,7 @@ impl Setup {
         s
     }
 
-    fn register(&self, header: &EnvelopeHeader) -> anyhow::Result<Registered> {
+    fn register(&self, header: &EnvelopeHeader) -> Result<Registered, sealroom_http::HttpError> {
         self.broker()
             .register(&registration(&self.owner.identity, header, FILE))
     }
@@ -95,7 +95,7 @@ impl Setup {
     }
 
     fn decide(&self, decision: Decision) {
-        let d = sealroom_cli::owner::decide(
+        let d = sealroom_party::owner::decide(
             &self.owner.identity,
             &sealroom_core::clock::SystemClock,
             self.agreement.id,
@@ -620,7 +620,7 @@ impl sealroom_core::clock::Clock for FixedClock {
 fn a_replayed_approval_cannot_undo_a_later_revocation_whatever_the_clock_says() {
     let s = setup(&Terms::default());
     let decide = |clock: &FixedClock, decision| {
-        sealroom_cli::owner::decide(
+        sealroom_party::owner::decide(
             &s.owner.identity,
             clock,
             s.agreement.id,
@@ -709,7 +709,7 @@ fn an_envelope_sealed_for_another_agreement_is_refused() {
         },
     );
     s.log.publish(&second);
-    let approve = sealroom_cli::owner::decide(
+    let approve = sealroom_party::owner::decide(
         &s.owner.identity,
         &sealroom_core::clock::SystemClock,
         second.id,

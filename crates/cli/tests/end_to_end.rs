@@ -3,10 +3,10 @@
 mod common;
 
 use sealroom_cli::demo::{self, DemoOptions, DemoPrivacy, Deployment, data};
-use sealroom_cli::reader;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_crypto::envelope::{MAGIC, TAG_LEN};
 use sealroom_host::JobStatus;
+use sealroom_party::reader;
 use sealroom_privacy::DiscreteLaplace;
 
 fn options() -> DemoOptions {

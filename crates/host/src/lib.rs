@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod blobs;
+pub mod client;
 pub mod jobs;
 pub mod log_api;
 pub mod refusal;

@@ -145,10 +145,9 @@ fn write_csv(path: &Path, bytes: u64) -> anyhow::Result<()> {
 fn bench_agreement(owner: &Identity, other: &Identity) -> anyhow::Result<SignedAgreement> {
     let toml =
         crate::demo::agreement_toml(owner, other, &Measurement([0; 32]), DemoPrivacy::default());
-    Ok(SignedAgreement::unsigned(crate::agreement_toml::compile(
-        &toml,
-        &sealroom_programs::BuiltinCatalog,
-    )?))
+    Ok(SignedAgreement::unsigned(
+        sealroom_party::authoring::compile(&toml, &sealroom_programs::BuiltinCatalog)?,
+    ))
 }
 
 /// Opens an envelope file with its owner's key and reads it to the end; returns plaintext bytes.
@@ -229,7 +228,7 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
     progress("sealroom seal on files");
     let out = dir.join("bench-input.envelope");
     let start = Instant::now();
-    crate::owner::seal_dataset(
+    sealroom_party::owner::seal_dataset(
         &owner,
         &agreement,
         "exposures",
@@ -326,7 +325,8 @@ pub fn jobs(
         let record = d.run_job()?;
         let elapsed = start.elapsed().as_secs_f64() * 1000.0;
         if record.status != JobStatus::Finished {
-            return Err(crate::remote::job_failed(&record));
+            return Err(sealroom_party::runs::failed(&record)
+                .map_or_else(|| anyhow::anyhow!("the job did not finish"), Into::into));
         }
         if i >= 3 {
             millis.push(elapsed);

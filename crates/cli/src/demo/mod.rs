@@ -26,11 +26,12 @@ use sealroom_programs::csv_input::read_table;
 use sealroom_programs::{Aggregate, BuiltinCatalog};
 use serde::Serialize;
 
-use crate::remote::{BrokerClient, HostClient};
 use crate::services::{Executables, Pins, ServiceProcess};
-use crate::{agreement_file, owner, reader};
+use sealroom_broker::client::BrokerClient;
+use sealroom_host::client::HostClient;
 use sealroom_ledger::LogVerifierKey;
 use sealroom_ledger::audit::AuditReport;
+use sealroom_party::{agreement_file, owner, reader, runs};
 
 /// How to run the demo.
 #[derive(Debug, Clone)]
@@ -150,7 +151,7 @@ pub fn agreement_toml(
     measurement: &Measurement,
     privacy: DemoPrivacy,
 ) -> String {
-    let party = |id: &Identity| crate::agreement_toml::party_block(&id.card());
+    let party = |id: &Identity| sealroom_party::authoring::party_block(&id.card());
     let campaigns = data::CAMPAIGNS
         .iter()
         .map(|c| format!("\"{c}\""))
@@ -400,7 +401,7 @@ impl Deployment {
             party
                 .broker
                 .register(&summary.registration(&party.identity))?;
-            host.upload(&sealed, |_| {})?;
+            owner::upload(&host, &sealed, |_| {})?;
         }
 
         step("each owner approves the isolate measurement");
@@ -437,7 +438,12 @@ impl Deployment {
 
     /// The advertiser asks the host to run the agreement once, and waits for the job's end.
     pub fn run_job(&self) -> anyhow::Result<JobRecord> {
-        self.host.run(&self.advertiser.identity, self.agreement.id)
+        Ok(runs::run(
+            &self.host,
+            &self.advertiser.identity,
+            self.agreement.id,
+            &SystemClock,
+        )?)
     }
 
     /// The log key every party of this deployment pins.
@@ -450,13 +456,13 @@ impl Deployment {
         let state = self
             .dir
             .join(format!("{}.audit.json", party.identity.name()));
-        crate::audit::run_audit(
+        Ok(sealroom_party::auditor::run_audit(
             &self.host_process.url,
             &self.log_key()?,
             &party.identity.card(),
             &state,
             |_, _| {},
-        )
+        )?)
     }
 
     /// A verifier that pins this deployment's simulator platform key.
@@ -480,7 +486,8 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
     let job = d.run_job()?;
     let job_millis = job_started.elapsed().as_millis();
     if job.status != JobStatus::Finished {
-        return Err(crate::remote::job_failed(&job));
+        return Err(runs::failed(&job)
+            .map_or_else(|| anyhow::anyhow!("the job did not finish"), Into::into));
     }
 
     step("the advertiser verifies the receipt and opens the result");
@@ -662,14 +669,18 @@ chosen-person,spring-tv
 ",
     )?;
     writer.finish()?;
-    let upload = d.host.upload(&forged, |_| {});
+    let upload = owner::upload(&d.host, &forged, |_| {});
     let impostor = Identity::generate("advertiser", None)?;
     let run = d
         .host
         .request_run(&impostor.sign_run_request(d.agreement.id, SystemClock.now()));
     Ok(vec![
         refused_call(
-            upload.map(|_| ()),
+            match upload {
+                Err(sealroom_party::PartyError::Service(e)) => Err(e),
+                Err(other) => bail!("the forged upload failed otherwise: {other}"),
+                Ok(_) => Ok(()),
+            },
             "an outsider uploads rows of its choosing as adplatform/exposures",
         )?,
         refused_call(
@@ -680,21 +691,19 @@ chosen-person,spring-tv
 }
 
 /// A call that had to be refused, as a [`DemoRefusal`] (its problem type as code).
-fn refused_call(result: anyhow::Result<()>, attempt: &str) -> anyhow::Result<DemoRefusal> {
-    let e = match result {
+fn refused_call(
+    result: Result<(), sealroom_http::HttpError>,
+    attempt: &str,
+) -> anyhow::Result<DemoRefusal> {
+    match result {
         Ok(()) => bail!("{attempt}: it was accepted"),
-        Err(e) => e,
-    };
-    let message = e.to_string();
-    let (detail, code) = match message.rsplit_once(" [") {
-        Some((detail, kind)) => (detail.to_string(), kind.trim_end_matches(']').to_string()),
-        None => (message.clone(), "refused".into()),
-    };
-    Ok(DemoRefusal {
-        attempt: attempt.into(),
-        code,
-        message: detail,
-    })
+        Err(sealroom_http::HttpError::Refused(problem)) => Ok(DemoRefusal {
+            attempt: attempt.into(),
+            code: problem.kind,
+            message: problem.detail,
+        }),
+        Err(other) => bail!("{attempt}: {other}"),
+    }
 }
 
 /// The exact aggregate of the demo's data (which only the demo, having made the data, can compute).

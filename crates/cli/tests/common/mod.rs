@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 
 use sealroom_attest::{SimAttester, SimPlatformKey};
-use sealroom_cli::agreement_file;
 use sealroom_cli::services::{Executables, Pins, ServiceProcess};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::bytes;
 use sealroom_core::ids::{Digest, Measurement};
 use sealroom_crypto::envelope::{HeaderParams, new_header};
 use sealroom_crypto::{DataKey, EnvelopeHeader, Identity};
+use sealroom_party::agreement_file;
 use sealroom_programs::BuiltinCatalog;
 
 /// The binaries under test.
@@ -50,7 +50,7 @@ pub fn agreement(
     measurement: &Measurement,
     terms: &Terms,
 ) -> SignedAgreement {
-    let party = |id: &Identity| sealroom_cli::agreement_toml::party_block(&id.card());
+    let party = |id: &Identity| sealroom_party::authoring::party_block(&id.card());
     let text = format!(
         r#"format = "sealroom-agreement/v1"
 name = "{name}"
@@ -103,7 +103,7 @@ max_groups_per_person = 1
         total = terms.total,
     );
     let mut signed = SignedAgreement::unsigned(
-        sealroom_cli::agreement_toml::compile(&text, &BuiltinCatalog)
+        sealroom_party::authoring::compile(&text, &BuiltinCatalog)
             .expect("test agreement is valid"),
     );
     agreement_file::sign(&mut signed, owner).unwrap();
@@ -122,7 +122,7 @@ impl LogHost {
     /// Onboards the agreement's parties and publishes it, so that they may write to the log.
     pub fn publish(&self, agreement: &SignedAgreement) {
         self.onboard(&agreement.agreement.parties);
-        sealroom_cli::remote::HostClient::new(&self.process.url)
+        sealroom_host::client::HostClient::new(&self.process.url)
             .publish(agreement)
             .unwrap();
     }
@@ -133,8 +133,8 @@ impl LogHost {
     }
 
     /// A client of this host.
-    pub fn client(&self) -> sealroom_cli::remote::HostClient {
-        sealroom_cli::remote::HostClient::new(&self.process.url)
+    pub fn client(&self) -> sealroom_host::client::HostClient {
+        sealroom_host::client::HostClient::new(&self.process.url)
     }
 
     /// The pinned log key.
@@ -153,7 +153,7 @@ pub fn start_host_with(dir: tempfile::TempDir, extra: &[&str]) -> LogHost {
     let process = executables()
         .start_host_with(&dir.path().join("host"), extra)
         .expect("host starts");
-    let platform = sealroom_cli::remote::HostClient::new(&process.url)
+    let platform = sealroom_host::client::HostClient::new(&process.url)
         .platform()
         .unwrap();
     LogHost {

@@ -18,16 +18,17 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use print::{print_audit, print_demo, print_json, print_opened};
 use sealroom_attest::EvidenceVerifier;
-use sealroom_cli::audit::LogCompromised;
+use sealroom_broker::client::BrokerClient;
 use sealroom_cli::services::Executables;
-use sealroom_cli::{Refused, agreement_file, audit, bench, demo, owner, reader, remote};
+use sealroom_cli::{bench, demo};
 use sealroom_core::bytes;
 use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::statement::Decision;
 use sealroom_crypto::Identity;
-use sealroom_host::JobStatus;
+use sealroom_host::client::HostClient;
 use sealroom_ledger::{LogClient, LogClientError, LogVerifierKey, VerifiedCheckpoint};
+use sealroom_party::{ErrorKind, PartyError, agreement_file, auditor, owner, reader, runs};
 
 mod args;
 mod print;
@@ -49,15 +50,43 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.chain().any(|c| c.is::<LogCompromised>()) {
-                ExitCode::from(3)
-            } else if e.chain().any(|c| c.is::<Refused>()) {
-                ExitCode::from(1)
-            } else {
-                ExitCode::from(2)
-            }
+            ExitCode::from(error_kind(&e).exit_code())
         }
     }
+}
+
+/// A check this command makes itself failed (exit code 1).
+#[derive(Debug, thiserror::Error)]
+enum CommandRefusal {
+    /// The agreement's noise cannot be sized, so no run could ever start.
+    #[error("the agreement's noise cannot be sized: {0}")]
+    NoiseCannotBeSized(String),
+    /// The host serves no party of this name.
+    #[error("the host does not serve {0:?}")]
+    NotServed(String),
+}
+
+/// How an error is reported, by its type: exit code 1 for refusals and failed checks, 2 for usage
+/// and I/O errors, 3 for a forked or rewritten log.
+fn error_kind(e: &anyhow::Error) -> ErrorKind {
+    for cause in e.chain() {
+        if let Some(party) = cause.downcast_ref::<PartyError>() {
+            return party.kind();
+        }
+        if let Some(http) = cause.downcast_ref::<sealroom_http::HttpError>() {
+            return match http {
+                sealroom_http::HttpError::Refused(_) => ErrorKind::Refused,
+                _ => ErrorKind::Failed,
+            };
+        }
+        if cause.is::<CommandRefusal>() || cause.is::<sealroom_core::AgreementError>() {
+            return ErrorKind::Refused;
+        }
+        if let Some(LogClientError::Forked { .. }) = cause.downcast_ref::<LogClientError>() {
+            return ErrorKind::LogCompromised;
+        }
+    }
+    ErrorKind::Failed
 }
 
 fn read_card(path: &Path) -> anyhow::Result<PartyCard> {
@@ -164,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &serde_json::json!({ "card": card, "fingerprint": card.fingerprint()? }),
                 )?;
             } else if toml {
-                print!("{}", sealroom_cli::agreement_toml::party_block(&card));
+                print!("{}", sealroom_party::authoring::party_block(&card));
             } else {
                 println!("name         {}", card.name);
                 println!("fingerprint  {}", card.fingerprint()?);
@@ -280,8 +309,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .len();
             let bar = byte_bar(json, size, "uploading");
             let shown = bar.clone();
-            let stored =
-                remote::HostClient::new(&host).upload(&envelope, move |n| shown.set_position(n));
+            let stored = owner::upload(&HostClient::new(&host), &envelope, move |n| {
+                shown.set_position(n)
+            });
             bar.finish_and_clear();
             let stored = stored?;
             if json {
@@ -297,7 +327,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Revoke(a) => decision_command(a, Decision::Revoke, json)?,
         Command::Publish { host, agreement } => {
             let signed = agreement_file::load(&agreement)?;
-            remote::HostClient::new(&host).publish(&signed)?;
+            HostClient::new(&host).publish(&signed)?;
             if json {
                 print_json(&serde_json::json!({ "agreement_id": signed.id }))?;
             } else {
@@ -312,9 +342,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let signed = agreement_file::load(&agreement)?;
             let identity = Identity::read_key_file(&key)?;
-            let client = remote::HostClient::new(&host);
-            let queued =
-                client.request_run(&identity.sign_run_request(signed.id, SystemClock.now()))?;
+            let client = HostClient::new(&host);
+            let queued = runs::request_run(&client, &identity, signed.id, &SystemClock)?;
             if no_wait {
                 if json {
                     print_json(&queued)?;
@@ -329,14 +358,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 queued.job_id.short(),
                 queued.status
             ));
-            let record = client.wait_for_job(&identity, &queued.job_id);
+            let record = runs::wait_for_job(&client, &identity, &queued.job_id);
             bar.finish_and_clear();
             let record = record?;
             if json {
                 print_json(&record)?;
             }
-            if record.status != JobStatus::Finished {
-                return Err(remote::job_failed(&record));
+            if let Some(failure) = runs::failed(&record) {
+                return Err(failure.into());
             }
             if !json {
                 println!(
@@ -362,7 +391,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 verifier = verifier.accept_simulator_evidence(platform_key(key)?);
             }
             let log_key = log_key(&a.log_key)?;
-            let bundle = remote::HostClient::new(&a.host).outputs(&identity, &a.job)?;
+            let bundle = HostClient::new(&a.host).outputs(&identity, &a.job)?;
             let opened =
                 reader::open_outputs(&identity, &agreement, &a.job, &bundle, &verifier, &log_key)?;
             if json {
@@ -402,9 +431,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let key = log_key(&a.log_key)?;
             let state = a
                 .state
-                .unwrap_or_else(|| audit::default_state_path(&a.party, &party));
+                .unwrap_or_else(|| auditor::default_state_path(&a.party, &party));
             let bar = spinner(json);
-            let report = audit::run_audit(&a.host, &key, &party, &state, |done, total| {
+            let report = auditor::run_audit(&a.host, &key, &party, &state, |done, total| {
                 bar.set_message(format!("reading the log: {done} of {total} new entries"))
             });
             bar.finish_and_clear();
@@ -454,10 +483,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => read_checkpoint(path, &key)?,
                 None => client.checkpoint(&key)?,
             };
-            client.check_extends(&old, &new).map_err(|e| match e {
-                LogClientError::Forked { .. } => anyhow::Error::new(LogCompromised(e.to_string())),
-                other => other.into(),
-            })?;
+            client.check_extends(&old, &new)?;
             if json {
                 print_json(
                     &serde_json::json!({ "consistent": true, "old_size": old.size, "new_size": new.size }),
@@ -470,7 +496,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Platform { host } => {
-            let p = remote::HostClient::new(&host).platform()?;
+            let p = HostClient::new(&host).platform()?;
             if json {
                 print_json(&p)?;
             } else {
@@ -650,7 +676,7 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
         AgreementCommand::Check { file } => {
             let signed = agreement_file::load(&file)?;
             let plans = sealroom_isolate::release::plan_agreement_noise(&signed.agreement)
-                .map_err(|e| Refused(format!("the agreement's noise cannot be sized: {e}")))?;
+                .map_err(|e| CommandRefusal::NoiseCannotBeSized(e.to_string()))?;
             let missing = signed.missing_signers();
             if json {
                 let noise: Vec<_> = plans
@@ -788,10 +814,10 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
 }
 
 /// The broker at `url`, or the one named in `identity`'s key file.
-fn broker_of(identity: &Identity, url: Option<&str>) -> anyhow::Result<remote::BrokerClient> {
+fn broker_of(identity: &Identity, url: Option<&str>) -> anyhow::Result<BrokerClient> {
     match url {
-        Some(url) => Ok(remote::BrokerClient::new(url)),
-        None => remote::BrokerClient::of(&identity.card())
+        Some(url) => Ok(BrokerClient::new(url)),
+        None => BrokerClient::of(&identity.card())
             .context("your key file names no broker URL; pass --broker"),
     }
 }
@@ -814,7 +840,7 @@ fn host_party_command(cmd: HostPartyCommand, json: bool) -> anyhow::Result<()> {
         HostPartyCommand::Remove { data, name } => {
             let store = host_store(&data)?;
             if !store.remove_party(&name)? {
-                bail!(Refused(format!("the host does not serve {name:?}")));
+                bail!(CommandRefusal::NotServed(name));
             }
             if !json {
                 println!("the host no longer serves {name}");

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use sealroom_cli::{demo, reader};
+use sealroom_cli::demo;
 use sealroom_core::output::NoiseAnnotation;
 use sealroom_ledger::audit::AuditReport;
 use serde::Serialize;
@@ -12,7 +12,7 @@ pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn print_opened(opened: &reader::OpenedOutputs) {
+pub fn print_opened(opened: &sealroom_party::reader::OpenedOutputs) {
     let r = &opened.receipt;
     if r.simulator {
         println!(

@@ -1,6 +1,5 @@
 //! What a result reader does: verify the receipt and open its outputs.
 
-use anyhow::bail;
 use sealroom_attest::EvidenceVerifier;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::report_data;
@@ -11,6 +10,8 @@ use sealroom_crypto::{Identity, open_sealed};
 use sealroom_ledger::{LogEntry, LogVerifierKey, Statement, verify_logged_entry};
 use serde::Serialize;
 
+use crate::error::PartyError;
+
 /// An opened, verified output.
 #[derive(Debug, Clone, Serialize)]
 pub struct OpenedOutputs {
@@ -20,8 +21,8 @@ pub struct OpenedOutputs {
     pub tables: Vec<ReleasedTable>,
 }
 
-fn refused(message: String) -> anyhow::Error {
-    crate::Refused(message).into()
+fn refused(message: String) -> PartyError {
+    PartyError::Receipt(message)
 }
 
 /// Verifies the receipt against the reader's own copy of the agreement and opens the outputs sealed to `identity`.
@@ -39,16 +40,16 @@ pub fn open_outputs(
     bundle: &OutputBundle,
     verifier: &EvidenceVerifier,
     log_key: &LogVerifierKey,
-) -> anyhow::Result<OpenedOutputs> {
+) -> Result<OpenedOutputs, PartyError> {
     let receipt = &bundle.receipt.receipt;
     if &receipt.job_id != job {
-        bail!(refused(format!(
+        return Err(refused(format!(
             "the host served the receipt of job {} when job {job} was asked for",
             receipt.job_id
         )));
     }
     if receipt.agreement_id != agreement.id {
-        bail!(refused(format!(
+        return Err(refused(format!(
             "the receipt is for agreement {}, not {}",
             receipt.agreement_id, agreement.id
         )));
@@ -58,8 +59,8 @@ pub fn open_outputs(
         .verify_signer(agreement)
         .map_err(|e| refused(format!("the job's run request is refused: {e}")))?;
     if receipt.run_request.job_id()? != receipt.job_id {
-        bail!(refused(
-            "the receipt's job was not started by the run request it names".into()
+        return Err(refused(
+            "the receipt's job was not started by the run request it names".into(),
         ));
     }
     bundle
@@ -76,14 +77,14 @@ pub fn open_outputs(
             &receipt.isolate_keys,
         )
     {
-        bail!(refused(
+        return Err(refused(
             "the receipt's evidence does not bind this job and the key that signed the receipt"
-                .into()
+                .into(),
         ));
     }
     if claims.measurement != receipt.measurement || claims.platform != receipt.platform {
-        bail!(refused(
-            "the receipt names another runtime than its evidence".into()
+        return Err(refused(
+            "the receipt names another runtime than its evidence".into(),
         ));
     }
     if !agreement
@@ -91,7 +92,7 @@ pub fn open_outputs(
         .accepted_measurements(claims.platform)
         .contains(&claims.measurement)
     {
-        bail!(refused(format!(
+        return Err(refused(format!(
             "runtime {} is not one the agreement accepts on {}",
             claims.measurement, claims.platform
         )));
@@ -104,7 +105,7 @@ pub fn open_outputs(
         tables.push(open_one(identity, &fingerprint, sealed, receipt)?);
     }
     if tables.is_empty() {
-        bail!(refused(format!("no output is sealed to {}", me.name)));
+        return Err(refused(format!("no output is sealed to {}", me.name)));
     }
     Ok(OpenedOutputs {
         receipt: receipt.clone(),
@@ -117,7 +118,7 @@ fn check_release_logs(
     agreement: &SignedAgreement,
     receipt: &Receipt,
     log_key: &LogVerifierKey,
-) -> anyhow::Result<()> {
+) -> Result<(), PartyError> {
     let datasets = &agreement.agreement.datasets;
     if receipt.inputs.len() != datasets.len()
         || !datasets.iter().all(|d| {
@@ -127,8 +128,8 @@ fn check_release_logs(
                 .any(|i| i.owner == d.owner && i.dataset == d.name)
         })
     {
-        bail!(refused(
-            "the receipt's inputs are not exactly the agreement's datasets".into()
+        return Err(refused(
+            "the receipt's inputs are not exactly the agreement's datasets".into(),
         ));
     }
     for input in &receipt.inputs {
@@ -161,7 +162,7 @@ fn check_release_logs(
             _ => false,
         };
         if !matches {
-            bail!(refused(format!(
+            return Err(refused(format!(
                 "log entry {} is not {}'s release of {name} (envelope {}) for this job, requester and runtime",
                 log.index,
                 input.owner,
@@ -177,15 +178,15 @@ fn open_one(
     fingerprint: &sealroom_core::ids::Fingerprint,
     sealed: &SealedOutput,
     receipt: &Receipt,
-) -> anyhow::Result<ReleasedTable> {
+) -> Result<ReleasedTable, PartyError> {
     if sealed.job_id != receipt.job_id {
-        bail!(refused(format!(
+        return Err(refused(format!(
             "output {} belongs to job {}, not {}",
             sealed.output, sealed.job_id, receipt.job_id
         )));
     }
     if &sealed.reader_fingerprint != fingerprint {
-        bail!(refused(format!(
+        return Err(refused(format!(
             "output {:?} is sealed to {} ({}), not to you",
             sealed.output,
             sealed.reader,
@@ -200,15 +201,20 @@ fn open_one(
                 sealed.output
             ))
         })?;
-    let table: ReleasedTable = serde_json::from_slice(&plaintext)?;
+    let table: ReleasedTable = serde_json::from_slice(&plaintext).map_err(|e| {
+        refused(format!(
+            "output {:?} is not a released table: {e}",
+            sealed.output
+        ))
+    })?;
     let listed = receipt.outputs.iter().find(|o| o.output == sealed.output);
     match listed {
         Some(record) if record.digest == table.digest()? => Ok(table),
-        Some(_) => bail!(refused(format!(
+        Some(_) => Err(refused(format!(
             "output {:?} does not match the digest in the receipt",
             sealed.output
         ))),
-        None => bail!(refused(format!(
+        None => Err(refused(format!(
             "the receipt does not list output {:?}",
             sealed.output
         ))),

@@ -4,7 +4,6 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::attestation::Platform;
 use sealroom_core::canonical::{Sha256, labeled_hasher};
@@ -16,8 +15,12 @@ use sealroom_core::labels;
 use sealroom_core::statement::{Decision, MeasurementDecision, SignedDecision};
 use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams, new_header, read_header};
 use sealroom_crypto::{DataKey, EnvelopeHeader, EnvelopeWriter, Identity};
+use sealroom_host::blobs::StoredBlob;
+use sealroom_host::client::HostClient;
 use sealroom_programs::csv_input::check_rows;
 use serde::Serialize;
+
+use crate::error::PartyError;
 use sha2::Digest as _;
 
 /// What sealing produced.
@@ -91,7 +94,8 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
 /// Checks a CSV file row by row against the agreement's schema while sealing it into an envelope
 /// for that agreement, its header signed by the owner and dated `sealed_at_ms`. The output appears
 /// only when complete; on any error nothing is written. The envelope is usable only once its
-/// owner's broker has it registered ([`crate::remote::BrokerClient::register`]).
+/// owner's broker has it registered ([`SealSummary::registration`] and
+/// `sealroom_broker::client::BrokerClient::register`).
 #[allow(clippy::too_many_arguments)]
 pub fn seal_dataset(
     identity: &Identity,
@@ -102,28 +106,28 @@ pub fn seal_dataset(
     chunk_size: Option<u32>,
     sealed_at_ms: u64,
     progress: Box<dyn FnMut(u64)>,
-) -> anyhow::Result<SealSummary> {
+) -> Result<SealSummary, PartyError> {
     let card = identity.card();
     let terms = agreement
         .agreement
         .dataset(&card.name, dataset)
-        .ok_or_else(|| {
-            crate::Refused(format!(
-                "agreement {} names no dataset {dataset:?} owned by {}",
-                agreement.id.short(),
-                card.name
-            ))
+        .ok_or_else(|| PartyError::NotOwnDataset {
+            agreement: agreement.id.short(),
+            dataset: dataset.into(),
+            owner: card.name.clone(),
         })?;
+    let keys_differ = || PartyError::KeysDiffer(card.name.clone());
     let listed = agreement
         .agreement
         .party(&card.name)
-        .expect("dataset owner is a party");
+        .ok_or_else(keys_differ)?;
     if listed.hpke_key != card.hpke_key || listed.signing_key != card.signing_key {
-        bail!(crate::Refused(format!(
-            "the agreement lists different keys for {}: use the key file its card came from",
-            card.name
-        )));
+        return Err(keys_differ());
     }
+    let sealing = |source| PartyError::Envelope {
+        path: output.into(),
+        source,
+    };
     let params = HeaderParams {
         owner: identity,
         agreement: agreement.id,
@@ -133,42 +137,56 @@ pub fn seal_dataset(
         sealed_at_ms,
     };
     let key = DataKey::generate();
-    let header = new_header(&params, &key)?;
+    let header = new_header(&params, &key).map_err(sealing)?;
     let header_digest = header.digest()?;
     let dir = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let temp = tempfile::NamedTempFile::new_in(dir).map_err(PartyError::io(dir))?;
     let writer = EnvelopeWriter::new(
         HashingWriter {
-            inner: BufWriter::with_capacity(1 << 20, temp.reopen()?),
+            inner: BufWriter::with_capacity(
+                1 << 20,
+                temp.reopen().map_err(PartyError::io(output))?,
+            ),
             hasher: labeled_hasher(labels::ENVELOPE),
         },
         &header,
         &key,
-    )?;
-    let file = File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    )
+    .map_err(sealing)?;
+    let file = File::open(input).map_err(PartyError::io(input))?;
     let mut tee = Tee {
         input: BufReader::with_capacity(1 << 20, file),
         copy: writer,
         count: 0,
         progress,
     };
-    let rows = check_rows(&mut tee, &terms.schema)
-        .map_err(|e| crate::Refused(format!("{}: {e}", input.display())))?;
+    let rows = check_rows(&mut tee, &terms.schema).map_err(|e| PartyError::Rows {
+        path: input.into(),
+        reason: e.to_string(),
+    })?;
     // The CSV reader stops at end of input; copy anything it left (nothing, normally).
-    std::io::copy(&mut tee, &mut std::io::sink())?;
+    std::io::copy(&mut tee, &mut std::io::sink()).map_err(PartyError::io(input))?;
     let plaintext_bytes = tee.count;
-    let mut out = tee.copy.finish()?;
-    out.flush()?;
-    out.inner.get_ref().sync_all()?;
+    let mut out = tee.copy.finish().map_err(sealing)?;
+    out.flush().map_err(PartyError::io(output))?;
+    out.inner
+        .get_ref()
+        .sync_all()
+        .map_err(PartyError::io(output))?;
     let envelope_digest = Digest(out.hasher.finalize().into());
     drop(out.inner);
-    let envelope_bytes = temp.as_file().metadata()?.len();
-    temp.persist(output)
-        .with_context(|| format!("cannot write {}", output.display()))?;
+    let envelope_bytes = temp
+        .as_file()
+        .metadata()
+        .map_err(PartyError::io(output))?
+        .len();
+    temp.persist(output).map_err(|e| PartyError::Io {
+        path: output.into(),
+        source: e.error,
+    })?;
     Ok(SealSummary {
         dataset: terms.qualified_name(),
         rows,
@@ -183,12 +201,14 @@ pub fn seal_dataset(
 
 /// The owner-signed registration of an envelope file this owner sealed: its header and the
 /// digest of the whole file.
-pub fn registration_of(owner: &Identity, envelope: &Path) -> anyhow::Result<SignedRegistration> {
+pub fn registration_of(
+    owner: &Identity,
+    envelope: &Path,
+) -> Result<SignedRegistration, PartyError> {
     let header = read_envelope_header(envelope)?;
-    let mut file =
-        File::open(envelope).with_context(|| format!("cannot open {}", envelope.display()))?;
+    let mut file = File::open(envelope).map_err(PartyError::io(envelope))?;
     let mut hasher = labeled_hasher(labels::ENVELOPE);
-    std::io::copy(&mut file, &mut hasher)?;
+    std::io::copy(&mut file, &mut hasher).map_err(PartyError::io(envelope))?;
     Ok(owner.sign_registration(EnvelopeRegistration {
         header,
         envelope_digest: Digest(hasher.finalize().into()),
@@ -196,12 +216,47 @@ pub fn registration_of(owner: &Identity, envelope: &Path) -> anyhow::Result<Sign
 }
 
 /// The owner-signed header of an envelope file.
-pub fn read_envelope_header(envelope: &Path) -> anyhow::Result<EnvelopeHeader> {
-    let mut file =
-        File::open(envelope).with_context(|| format!("cannot open {}", envelope.display()))?;
-    let (header, _) = read_header(&mut file)
-        .with_context(|| format!("{} is not a usable envelope", envelope.display()))?;
+pub fn read_envelope_header(envelope: &Path) -> Result<EnvelopeHeader, PartyError> {
+    let mut file = File::open(envelope).map_err(PartyError::io(envelope))?;
+    let (header, _) = read_header(&mut file).map_err(|source| PartyError::Envelope {
+        path: envelope.into(),
+        source,
+    })?;
     Ok(header)
+}
+
+/// Streams the envelope file at `envelope` to the host as the dataset its header names;
+/// `progress` is told how many bytes have gone. The host checks the owner's signature on the
+/// header before it accepts the rest.
+pub fn upload(
+    host: &HostClient,
+    envelope: &Path,
+    progress: impl Fn(u64) + Send + Sync + 'static,
+) -> Result<StoredBlob, PartyError> {
+    let header = read_envelope_header(envelope)?;
+    let file = File::open(envelope).map_err(PartyError::io(envelope))?;
+    let counted = Counted {
+        inner: file,
+        sent: 0,
+        progress,
+    };
+    Ok(host.upload(&header.agreement, &header.owner, &header.dataset, counted)?)
+}
+
+/// A reader that reports how much has been read.
+struct Counted<R, F> {
+    inner: R,
+    sent: u64,
+    progress: F,
+}
+
+impl<R: Read, F: Fn(u64)> Read for Counted<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent += n as u64;
+        (self.progress)(self.sent);
+        Ok(n)
+    }
 }
 
 /// A signed approval or revocation of a runtime measurement for an agreement, issued at
@@ -214,7 +269,7 @@ pub fn decide(
     platform: Platform,
     measurement: Measurement,
     decision: Decision,
-) -> anyhow::Result<SignedDecision> {
+) -> Result<SignedDecision, PartyError> {
     let statement = MeasurementDecision {
         decision,
         agreement,
