@@ -1,0 +1,106 @@
+//! The demo and the benchmarks.
+
+use crate::*;
+
+/// Runs one of this module's commands.
+pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
+    match command {
+        Command::Demo { dir, people, seed } => {
+            let options = demo::DemoOptions {
+                dir,
+                people,
+                seed,
+                ..demo::DemoOptions::new(executables()?)
+            };
+            let report = with_steps(json, |step| demo::run(&options, step))?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_demo(&report);
+            }
+        }
+        Command::Bench(BenchCommand::Seal { size, dir }) => {
+            let scratch = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+            let r = with_steps(json, |step| bench::seal(size, scratch.path(), step))?;
+            if json {
+                print_json(&r)?;
+            } else {
+                let gb = |x: f64| x / 1e9;
+                println!("plaintext            {:.0} MB", r.bytes as f64 / 1e6);
+                let vs = |x: f64| {
+                    format!(
+                        "{:.2} GB/s  {:.2} of in-place, {:.2} of out-of-place AEAD",
+                        gb(x),
+                        x / r.raw_aead,
+                        x / r.raw_aead_out_of_place
+                    )
+                };
+                println!("raw AES-256-GCM in place      {:.2} GB/s", gb(r.raw_aead));
+                println!(
+                    "raw AES-256-GCM out of place  {:.2} GB/s",
+                    gb(r.raw_aead_out_of_place)
+                );
+                println!("envelope seal (memory)        {}", vs(r.envelope_seal));
+                println!("envelope open (memory)        {}", vs(r.envelope_open));
+                println!(
+                    "sealroom seal (files)         {}  (bounded by the CSV schema check)",
+                    vs(r.seal_file)
+                );
+                println!("open (files)                  {}", vs(r.open_file));
+                println!(
+                    "peak memory after file phases {:.1} MB",
+                    r.peak_rss as f64 / 1e6
+                );
+            }
+        }
+        Command::Bench(BenchCommand::Log {
+            entries,
+            appenders,
+            dir,
+        }) => {
+            let scratch = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+            let r = with_steps(json, |step| {
+                bench::log(entries, appenders, scratch.path(), step)
+            })?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("entries                          {}", r.entries);
+                println!(
+                    "durable appends, {} appenders    {:.0}/s",
+                    r.appenders, r.appends_per_second
+                );
+                println!(
+                    "durable appends, one at a time   {:.0}/s",
+                    r.sequential_appends_per_second
+                );
+                println!(
+                    "inclusion proof                  median {:.1} µs, p99 {:.1} µs (verify {:.1} µs)",
+                    r.inclusion_proof_us.0, r.inclusion_proof_us.1, r.verify_inclusion_us
+                );
+                println!(
+                    "consistency proof                median {:.1} µs, p99 {:.1} µs (verify {:.1} µs)",
+                    r.consistency_proof_us.0, r.consistency_proof_us.1, r.verify_consistency_us
+                );
+                println!(
+                    "database                         {:.0} MB",
+                    r.database_bytes as f64 / 1e6
+                );
+            }
+        }
+        Command::Bench(BenchCommand::Job { rows, runs }) => {
+            let options = demo::DemoOptions::new(executables()?);
+            let r = with_steps(json, |step| bench::jobs(&options, rows, runs, step))?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "{} jobs over two {}-row datasets: median {:.1} ms, p95 {:.1} ms, fastest {:.1} ms",
+                    r.runs, r.rows, r.median_ms, r.p95_ms, r.min_ms
+                );
+            }
+        }
+        _ => bail!("this command is not one of showcase's"),
+    }
+    Ok(())
+}
