@@ -375,7 +375,9 @@ fn every_refusal_is_specific_and_releases_and_spends_nothing() {
     // A signature moved onto an altered agreement.
     let i = EphemeralIdentity::generate();
     let mut r = s.request(M, &i);
-    r.agreement.agreement.privacy.max_groups_per_person = 9;
+    let mut altered = r.agreement.agreement.clone().into_fields();
+    altered.privacy.max_groups_per_person = 9;
+    r.agreement.agreement = sealroom_core::agreement::Agreement::new(altered).unwrap();
     cases.push(("agreement-not-in-force", i, r));
 
     // A dataset that is not the owner's.

@@ -120,7 +120,7 @@ pub fn run_job(
     let mut sealed = Vec::new();
     let mut outputs = Vec::new();
     for aggregate in &aggregates {
-        let table = add_noise(aggregate, agreement, simulator, &mut rng)?;
+        let table = add_noise(aggregate, &agreement.privacy, simulator, &mut rng)?;
         let digest = table.digest().map_err(|source| IsolateError::Encoding {
             what: "a released table",
             source,

@@ -1,7 +1,7 @@
 //! Turning exact aggregates into released, sealed tables.
 
 use rand_core::RngCore;
-use sealroom_core::agreement::{Agreement, NoiseMechanism};
+use sealroom_core::agreement::{Agreement, NoiseMechanism, PrivacyTerms};
 use sealroom_core::ids::JobId;
 use sealroom_core::labels;
 use sealroom_core::output::{
@@ -29,10 +29,13 @@ pub struct NoisePlan {
     pub threshold: Option<u64>,
 }
 
-/// Sizes the noise for `aggregate` under `agreement`. Nothing here depends on the data, so an
+/// Sizes the noise for `aggregate` under the agreement's `privacy` terms. Nothing here depends on
+/// the data, so an
 /// isolate can call it on an empty run before it asks for any key.
-pub fn plan_noise(aggregate: &Aggregate, agreement: &Agreement) -> Result<NoisePlan, IsolateError> {
-    let privacy = &agreement.privacy;
+pub fn plan_noise(
+    aggregate: &Aggregate,
+    privacy: &PrivacyTerms,
+) -> Result<NoisePlan, IsolateError> {
     let discovering = aggregate.discovers_groups;
     let kind = match privacy.noise {
         NoiseMechanism::DiscreteLaplace => Some(MechanismKind::Laplace),
@@ -92,7 +95,7 @@ pub fn plan_agreement_noise(agreement: &Agreement) -> Result<Vec<NoisePlan>, Iso
     BuiltinCatalog
         .run(agreement, &|name| empty.get(name))?
         .iter()
-        .map(|aggregate| plan_noise(aggregate, agreement))
+        .map(|aggregate| plan_noise(aggregate, &agreement.privacy))
         .collect()
 }
 
@@ -102,17 +105,17 @@ pub fn plan_agreement_noise(agreement: &Agreement) -> Result<Vec<NoisePlan>, Iso
 /// value reaches the threshold τ (δ of the run split evenly with the Gaussian, if both need it).
 pub fn add_noise(
     aggregate: &Aggregate,
-    agreement: &Agreement,
+    privacy: &PrivacyTerms,
     simulator: bool,
     rng: &mut impl RngCore,
 ) -> Result<ReleasedTable, IsolateError> {
-    let epsilon = agreement.privacy.epsilon_per_run;
+    let epsilon = privacy.epsilon_per_run;
     let NoisePlan {
         mechanism,
         delta_mechanism,
         delta_threshold,
         threshold,
-    } = plan_noise(aggregate, agreement)?;
+    } = plan_noise(aggregate, privacy)?;
     let noisy = |value: i64, rng: &mut _| match &mechanism {
         Some(m) => value.saturating_add(m.sample(rng)),
         None => value,
@@ -230,45 +233,21 @@ pub fn seal_for_readers(
 
 #[cfg(test)]
 mod tests {
-    use sealroom_core::agreement::{Agreement, OutputTerms, PrivacyTerms, ProgramTerms};
-    use sealroom_core::clock::Timestamp;
     use sealroom_core::epsilon::Epsilon;
     use sealroom_privacy::NoiseRng;
 
     use super::*;
 
-    fn agreement(noise: NoiseMechanism) -> Agreement {
-        Agreement {
-            format: "sealroom-agreement/v1".into(),
-            name: "t".into(),
-            valid_from: Timestamp(0),
-            valid_until: Timestamp(1),
-            parties: vec![],
-            datasets: vec![],
-            program: ProgramTerms {
-                id: "overlap".into(),
-                version: 1,
-                params: serde_json::json!({}),
-            },
-            runtimes: vec![],
-            outputs: vec![OutputTerms {
-                name: "overlap".into(),
-                readers: vec![],
-            }],
-            privacy: PrivacyTerms {
-                epsilon_per_run: Epsilon::from_f64(0.5).unwrap(),
-                delta_per_run: 1e-9,
-                total_epsilon_per_dataset: Epsilon::from_f64(1.0).unwrap(),
-                max_groups_per_person: 2,
-                max_rows_per_person_per_group: 1,
-                max_rows_per_person: 2,
-                min_aggregation: 0,
-                noise,
-            },
-            runs: sealroom_core::agreement::RunTerms {
-                requesters: vec![],
-                max_runs_per_day: None,
-            },
+    fn privacy(noise: NoiseMechanism) -> PrivacyTerms {
+        PrivacyTerms {
+            epsilon_per_run: Epsilon::from_f64(0.5).unwrap(),
+            delta_per_run: 1e-9,
+            total_epsilon_per_dataset: Epsilon::from_f64(1.0).unwrap(),
+            max_groups_per_person: 2,
+            max_rows_per_person_per_group: 1,
+            max_rows_per_person: 2,
+            min_aggregation: 0,
+            noise,
         }
     }
 
@@ -292,7 +271,7 @@ mod tests {
     fn laplace_noise_is_annotated_with_its_exact_scale_and_changes_values() {
         let table = add_noise(
             &aggregate(),
-            &agreement(NoiseMechanism::DiscreteLaplace),
+            &privacy(NoiseMechanism::DiscreteLaplace),
             true,
             &mut NoiseRng::from_test_seed(3),
         )
@@ -312,7 +291,7 @@ mod tests {
     fn waived_noise_is_exact_and_says_so() {
         let table = add_noise(
             &aggregate(),
-            &agreement(NoiseMechanism::None),
+            &privacy(NoiseMechanism::None),
             false,
             &mut NoiseRng::from_test_seed(3),
         )
@@ -326,7 +305,7 @@ mod tests {
     fn gaussian_noise_states_sigma2_rho_and_delta() {
         let table = add_noise(
             &aggregate(),
-            &agreement(NoiseMechanism::DiscreteGaussian),
+            &privacy(NoiseMechanism::DiscreteGaussian),
             false,
             &mut NoiseRng::from_test_seed(4),
         )
@@ -348,11 +327,11 @@ mod tests {
         agg.cells = vec![("declared-but-empty".into(), 0)];
         agg.discovered = vec![("big".into(), 5_000), ("rare".into(), 1)];
         agg.discovers_groups = true;
-        let agreement = agreement(NoiseMechanism::DiscreteLaplace);
+        let privacy = privacy(NoiseMechanism::DiscreteLaplace);
         let mut rng = NoiseRng::from_test_seed(5);
         let mut empty_values = Vec::new();
         for _ in 0..200 {
-            let table = add_noise(&agg, &agreement, false, &mut rng).unwrap();
+            let table = add_noise(&agg, &privacy, false, &mut rng).unwrap();
             let groups: Vec<&str> = table.rows.iter().map(|r| r.group.as_str()).collect();
             assert_eq!(
                 groups[0], "declared-but-empty",
@@ -378,7 +357,7 @@ mod tests {
         let mut agg = aggregate();
         agg.cells = vec![];
         agg.discovers_groups = true;
-        let agreement = agreement(NoiseMechanism::DiscreteLaplace);
+        let privacy = privacy(NoiseMechanism::DiscreteLaplace);
         let tau = Mechanism::size(MechanismKind::Laplace, (1, 2), 0.0, 2, 2)
             .unwrap()
             .threshold(1, 2, 1e-9, 0) as i64;
@@ -389,7 +368,7 @@ mod tests {
             agg.discovered = vec![("edge".into(), value)];
             let mut seen = 0;
             for _ in 0..400 {
-                let table = add_noise(&agg, &agreement, false, &mut rng).unwrap();
+                let table = add_noise(&agg, &privacy, false, &mut rng).unwrap();
                 assert_eq!(table.noise.threshold, Some(tau as u64));
                 if let Some(row) = table.rows.first() {
                     assert!(row.value >= tau, "released below τ");

@@ -124,36 +124,23 @@ pub struct RunTerms {
     pub max_runs_per_day: Option<u32>,
 }
 
-/// A validated agreement in canonical form.
+/// A validated agreement in canonical form: its [`AgreementFields`], read through `Deref`.
 ///
 /// Every value passed the structural rules (`validate`): deserialization checks them (so a
 /// signed JSON agreement read by any service is checked), and code builds one through
-/// [`Agreement::new`]. The program's parameters are checked by the program's own code with
-/// [`Agreement::check_program`].
+/// [`Agreement::new`]; the fields cannot be changed afterwards (take them out with
+/// [`Agreement::into_fields`] and build a new one). The program's parameters are checked by the
+/// program's own code with [`Agreement::check_program`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Agreement {
-    /// Always [`AGREEMENT_FORMAT`].
-    pub format: String,
-    /// A human-readable name.
-    pub name: String,
-    /// Start of the validity window (inclusive).
-    pub valid_from: Timestamp,
-    /// End of the validity window (exclusive).
-    pub valid_until: Timestamp,
-    /// Every party, with its full public card.
-    pub parties: Vec<PartyCard>,
-    /// Datasets and their schemas.
-    pub datasets: Vec<DatasetTerms>,
-    /// The one program that may run.
-    pub program: ProgramTerms,
-    /// Accepted runtimes per platform.
-    pub runtimes: Vec<RuntimeTerms>,
-    /// Outputs and their readers.
-    pub outputs: Vec<OutputTerms>,
-    /// Privacy terms.
-    pub privacy: PrivacyTerms,
-    /// Who may start runs.
-    pub runs: RunTerms,
+#[serde(transparent)]
+pub struct Agreement(AgreementFields);
+
+impl std::ops::Deref for Agreement {
+    type Target = AgreementFields;
+
+    fn deref(&self) -> &AgreementFields {
+        &self.0
+    }
 }
 
 /// Checks program ids and parameters; implemented by the program catalog so that `core` need not know programs.
@@ -197,6 +184,11 @@ impl ProgramCheckError {
 }
 
 impl Agreement {
+    /// The fields, to change and validate again with [`Agreement::new`].
+    pub fn into_fields(self) -> AgreementFields {
+        self.0
+    }
+
     /// The agreement id: labeled SHA-256 of the canonical form.
     pub fn id(&self) -> AgreementId {
         canonical_digest(labels::AGREEMENT, self)

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     AGREEMENT_FORMAT, Agreement, AgreementError, DatasetTerms, OutputTerms, PrivacyTerms,
@@ -15,7 +15,7 @@ use crate::party::{HpkePublicKey, PartyCard, check_broker_url, is_valid_name};
 
 /// The fields of an agreement before its rules are checked: what authoring tools build and what
 /// deserialization reads. Turn it into an [`Agreement`] with [`Agreement::new`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementFields {
     /// Must be [`AGREEMENT_FORMAT`].
@@ -64,19 +64,7 @@ impl TryFrom<AgreementFields> for Agreement {
         check_outputs(&f.outputs, &f.parties)?;
         check_privacy(&f.privacy)?;
         check_runs(&f.runs, &f.parties)?;
-        Ok(Agreement {
-            format: f.format,
-            name: f.name,
-            valid_from: f.valid_from,
-            valid_until: f.valid_until,
-            parties: f.parties,
-            datasets: f.datasets,
-            program: f.program,
-            runtimes: f.runtimes,
-            outputs: f.outputs,
-            privacy: f.privacy,
-            runs: f.runs,
-        })
+        Ok(Agreement(f))
     }
 }
 

@@ -91,8 +91,9 @@ fn sample_compiles_and_id_is_stable() {
     let a = compile(&sample(), &OneProgram).unwrap();
     assert_eq!(a.id(), compile(&sample(), &OneProgram).unwrap().id());
     assert_eq!(a.privacy.epsilon_per_run.micros(), 500_000);
-    let mut b = a.clone();
-    b.privacy.max_groups_per_person = 2;
+    let mut fields = a.clone().into_fields();
+    fields.privacy.max_groups_per_person = 2;
+    let b = Agreement::new(fields).unwrap();
     assert_ne!(a.id(), b.id());
 }
 
