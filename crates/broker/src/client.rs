@@ -13,7 +13,9 @@ use sealroom_http::{HttpError, JsonClient};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{RefusalRecord, Registration, ReleaseRecord};
+use sealroom_ledger::LoggedRelease;
+
+use crate::store::{RefusalRecord, Registration};
 
 /// What a broker says of a registered envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -84,7 +86,7 @@ impl BrokerClient {
     }
 
     /// Releases granted (the owner only).
-    pub fn releases(&self, owner: &Identity) -> Result<Vec<ReleaseRecord>, HttpError> {
+    pub fn releases(&self, owner: &Identity) -> Result<Vec<LoggedRelease>, HttpError> {
         self.signed_get("/v1/releases", owner)
     }
 

@@ -14,7 +14,12 @@ use sealroom_core::wire::BudgetStatus;
 use sealroom_service::ServiceError;
 use serde::{Deserialize, Serialize};
 
+use sealroom_ledger::{LogEntry, LoggedRelease, Statement};
+
 use crate::refusal::Refusal;
+
+/// Bumped whenever `SCHEMA` changes in a way older files do not have.
+const SCHEMA_VERSION: u32 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS challenges (
@@ -54,7 +59,8 @@ CREATE TABLE IF NOT EXISTS releases (
     epsilon_micros INTEGER NOT NULL,
     log_index INTEGER NOT NULL,
     envelope TEXT NOT NULL,
-    requested_by TEXT NOT NULL
+    requested_by TEXT NOT NULL,
+    entry BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS releases_once_per_job ON releases (agreement, dataset, job);
 CREATE INDEX IF NOT EXISTS releases_by_time ON releases (agreement, dataset, at);
@@ -103,6 +109,14 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("broker database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A release kept in the database is not a key release log entry.
+    #[error("broker database: release {index} does not hold a key release entry: {reason}")]
+    CorruptRelease {
+        /// Its log index.
+        index: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The current decision about a measurement.
@@ -112,31 +126,6 @@ pub struct CurrentDecision {
     pub decision: Decision,
     /// When it was issued.
     pub issued_at: Timestamp,
-}
-
-/// One granted release, for the owner's audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseRecord {
-    /// When it happened.
-    pub at: Timestamp,
-    /// Under which agreement.
-    pub agreement: String,
-    /// Which dataset.
-    pub dataset: String,
-    /// For which job.
-    pub job: String,
-    /// On which platform.
-    pub platform: String,
-    /// To which runtime.
-    pub measurement: String,
-    /// ε debited, in millionths.
-    pub epsilon_micros: u64,
-    /// Index of the release entry in the transparency log.
-    pub log_index: u64,
-    /// Digest of the envelope header whose key was released.
-    pub envelope: String,
-    /// The party whose run request started the job.
-    pub requested_by: String,
 }
 
 /// What registering an envelope did.
@@ -211,7 +200,11 @@ impl BrokerStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
         Ok(Self {
-            conn: Mutex::new(sealroom_service::open_database(path, SCHEMA)?),
+            conn: Mutex::new(sealroom_service::open_database(
+                path,
+                SCHEMA,
+                SCHEMA_VERSION,
+            )?),
         })
     }
 
@@ -450,8 +443,8 @@ impl BrokerStore {
             params![agreement, debit.dataset, debit.total.micros() as i64, debit.epsilon.micros() as i64],
         )?;
         tx.execute(
-            "INSERT INTO releases (at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index, envelope, requested_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO releases (at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index, envelope, requested_by, entry)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 now.0,
                 agreement,
@@ -463,6 +456,7 @@ impl BrokerStore {
                 logged.index as i64,
                 debit.envelope.to_string(),
                 debit.requested_by,
+                &logged.entry,
             ],
         )?;
         tx.commit()?;
@@ -519,24 +513,24 @@ impl BrokerStore {
     }
 
     /// Every release granted, oldest first.
-    pub fn releases(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
+    pub fn releases(&self) -> Result<Vec<LoggedRelease>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index, envelope, requested_by FROM releases ORDER BY id")?;
+        let mut stmt = conn.prepare("SELECT log_index, entry FROM releases ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
-            Ok(ReleaseRecord {
-                at: Timestamp(r.get(0)?),
-                agreement: r.get(1)?,
-                dataset: r.get(2)?,
-                job: r.get(3)?,
-                platform: r.get(4)?,
-                measurement: r.get(5)?,
-                epsilon_micros: r.get::<_, i64>(6)? as u64,
-                log_index: r.get::<_, i64>(7)? as u64,
-                envelope: r.get(8)?,
-                requested_by: r.get(9)?,
-            })
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.map(|row| {
+            let (index, entry) = row?;
+            let corrupt = |reason: String| StoreError::CorruptRelease { index, reason };
+            match LogEntry::from_bytes(&entry)
+                .map_err(|e| corrupt(e.to_string()))?
+                .statement
+            {
+                Statement::KeyRelease(release) => Ok(LoggedRelease { index, release }),
+                other => Err(corrupt(format!("it is a {} entry", other.kind()))),
+            }
+        })
+        .collect()
     }
 
     /// Every refusal, oldest first.
@@ -776,6 +770,7 @@ fn budget_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealroom_ledger::KeyRelease;
 
     #[test]
     fn old_challenges_are_forgotten_and_then_refused_as_unknown() {
@@ -890,9 +885,31 @@ mod tests {
                 .unwrap();
             tx.commit().unwrap();
         };
+        let alice = sealroom_crypto::Identity::generate("alice", None).unwrap();
+        let card = alice.card();
+        let release = KeyRelease {
+            owner: "alice".into(),
+            owner_fingerprint: card.fingerprint().unwrap(),
+            dataset: "visits".into(),
+            envelope: header,
+            agreement,
+            job,
+            requested_by: "bob".into(),
+            platform: Platform::Sim,
+            measurement,
+            epsilon,
+            nonce: [1; 32],
+            at: Timestamp(30),
+        };
+        let entry = LogEntry::sign(
+            Statement::KeyRelease(release.clone()),
+            card.signing_key,
+            |label, bytes| alice.sign(label, bytes),
+        )
+        .unwrap();
         let logged = LoggedEntry {
             index: 9,
-            entry: b"release".to_vec(),
+            entry: entry.to_bytes(),
             checkpoint: String::new(),
             inclusion_proof: Vec::new(),
         };
@@ -933,6 +950,10 @@ mod tests {
             .unwrap();
         assert!(matches!(refused, Err(Refusal::MeasurementRevoked { .. })));
         assert!(!called, "nothing is logged for a refused release");
-        assert_eq!(store.releases().unwrap().len(), 1);
+        assert_eq!(
+            store.releases().unwrap(),
+            vec![LoggedRelease { index: 9, release }],
+            "the one granted release, as it was logged"
+        );
     }
 }

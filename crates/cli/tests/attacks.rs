@@ -369,7 +369,7 @@ fn a_resealed_dataset_runs_and_the_previous_version_is_refused() {
     assert_eq!(spent(&d), 2 * 2 * 500_000, "two runs, two datasets, ε 0.5");
     let audit = d.audit(&d.adplatform).unwrap();
     assert_eq!(audit.releases.len(), 2);
-    assert_eq!(audit.releases[1].envelope, sealed.header_digest);
+    assert_eq!(audit.releases[1].release.envelope, sealed.header_digest);
 }
 
 /// Attack 3: runs need a fresh request signed by a party the agreement allows, used once; job

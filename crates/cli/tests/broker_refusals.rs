@@ -191,7 +191,7 @@ impl Setup {
             .sum()
     }
 
-    fn releases(&self) -> Vec<sealroom_broker::store::ReleaseRecord> {
+    fn releases(&self) -> Vec<sealroom_ledger::LoggedRelease> {
         self.broker().releases(&self.owner.identity).unwrap()
     }
 }
@@ -270,8 +270,14 @@ fn released_key_opens_only_for_the_isolate_and_debits_the_budget() {
     );
     assert_eq!(entry.writer, s.owner.identity.card().signing_key);
     let recorded = &s.releases()[0];
-    assert_eq!(recorded.log_index, grant.log.index);
-    assert_eq!(recorded.envelope, s.digest.to_string());
+    assert_eq!(recorded.index, grant.log.index);
+    assert_eq!(recorded.release.envelope, s.digest);
+    let logged = sealroom_ledger::LogEntry::from_bytes(&grant.log.entry).unwrap();
+    assert_eq!(
+        logged.statement,
+        sealroom_ledger::Statement::KeyRelease(recorded.release.clone()),
+        "the broker keeps exactly the release it logged"
+    );
 }
 
 #[test]

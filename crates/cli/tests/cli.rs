@@ -405,7 +405,7 @@ fn quickstart_by_hand() {
     };
     let ad = audit("adplatform.card.json");
     assert_eq!(ad["releases"].as_array().unwrap().len(), 1, "{ad}");
-    assert_eq!(ad["releases"][0]["dataset"], "exposures");
+    assert_eq!(ad["releases"][0]["release"]["dataset"], "exposures");
     assert_eq!(ad["previous_size"], serde_json::Value::Null);
     let shop = audit("advertiser.card.json");
     let kinds: Vec<&str> = shop["events"]

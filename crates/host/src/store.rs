@@ -16,6 +16,9 @@ use sealroom_service::ServiceError;
 use crate::blobs::StoredBlob;
 use crate::jobs::{JobRecord, JobStatus};
 
+/// Bumped whenever `SCHEMA` changes in a way older files do not have.
+const SCHEMA_VERSION: u32 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS parties (
     name TEXT PRIMARY KEY,
@@ -110,7 +113,11 @@ impl HostStore {
     /// Opens or creates the store.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
         Ok(Self {
-            conn: Mutex::new(sealroom_service::open_database(path, SCHEMA)?),
+            conn: Mutex::new(sealroom_service::open_database(
+                path,
+                SCHEMA,
+                SCHEMA_VERSION,
+            )?),
         })
     }
 

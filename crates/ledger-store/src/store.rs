@@ -14,6 +14,9 @@ use tlog_tiles::{Hash, HashReader};
 
 use sealroom_ledger::leaf_hash;
 
+/// Bumped whenever `SCHEMA` changes in a way older files do not have.
+const SCHEMA_VERSION: u32 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS entries (
     idx INTEGER PRIMARY KEY,
@@ -111,7 +114,7 @@ pub struct Placed {
 impl LogStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = sealroom_service::open_database(path, SCHEMA)?;
+        let conn = sealroom_service::open_database(path, SCHEMA, SCHEMA_VERSION)?;
         let size: i64 =
             conn.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
                 r.get(0)

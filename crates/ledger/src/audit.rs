@@ -7,16 +7,13 @@
 //! be rewritten or forked without the auditor noticing. Each release of the
 //! party's data is then checked once more with its own inclusion proof.
 
-use sealroom_core::attestation::Platform;
-use sealroom_core::clock::Timestamp;
-use sealroom_core::epsilon::Epsilon;
-use sealroom_core::ids::{AgreementId, Digest, Fingerprint, JobId, Measurement};
+use sealroom_core::ids::{AgreementId, Fingerprint};
 use sealroom_core::party::PartyCard;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{LogVerifierKey, VerifiedCheckpoint};
 use crate::client::{LogClient, LogClientError};
-use crate::entry::{LogEntry, Statement};
+use crate::entry::{LogEntry, LoggedRelease, Statement};
 use crate::frontier::Frontier;
 use crate::proof::{leaf_hash, verify_inclusion};
 use crate::wire::MAX_ENTRIES_PER_PAGE;
@@ -95,31 +92,6 @@ pub enum AuditError {
     },
 }
 
-/// One release of the party's data, verified in the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditedRelease {
-    /// Index in the log.
-    pub index: u64,
-    /// When the broker released the key.
-    pub at: Timestamp,
-    /// The dataset.
-    pub dataset: String,
-    /// Digest of the owner-signed envelope header whose key was released.
-    pub envelope: Digest,
-    /// The agreement.
-    pub agreement: AgreementId,
-    /// The job.
-    pub job: JobId,
-    /// The party whose run request started the job.
-    pub requested_by: String,
-    /// The platform.
-    pub platform: Platform,
-    /// The runtime measurement.
-    pub measurement: Measurement,
-    /// ε debited.
-    pub epsilon: Epsilon,
-}
-
 /// Any other entry that concerns the party.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditedEvent {
@@ -147,7 +119,7 @@ pub struct AuditReport {
     /// Entries read in this audit.
     pub entries_read: u64,
     /// Every release of the party's data, each with its inclusion proof verified.
-    pub releases: Vec<AuditedRelease>,
+    pub releases: Vec<LoggedRelease>,
     /// Approvals, revocations, agreements and finished jobs that concern the party.
     pub events: Vec<AuditedEvent>,
     /// Entries that claim to speak for the party but are not signed by it.
@@ -316,17 +288,9 @@ fn report(
                     index: finding.index,
                     reason: e.to_string(),
                 })?;
-                report.releases.push(AuditedRelease {
+                report.releases.push(LoggedRelease {
                     index: finding.index,
-                    at: r.at,
-                    dataset: r.dataset,
-                    envelope: r.envelope,
-                    agreement: r.agreement,
-                    job: r.job,
-                    requested_by: r.requested_by,
-                    platform: r.platform,
-                    measurement: r.measurement,
-                    epsilon: r.epsilon,
+                    release: r,
                 });
             }
             Statement::Decision { decision } if by_party && decision.verify(party).is_ok() => {

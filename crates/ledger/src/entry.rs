@@ -98,6 +98,17 @@ pub struct KeyRelease {
     pub at: Timestamp,
 }
 
+/// A key release and its index in the log: what a broker keeps for its owner and what an
+/// audit finds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedRelease {
+    /// Index of the release entry in the log.
+    pub index: u64,
+    /// The release, as signed by the broker.
+    pub release: KeyRelease,
+}
+
 impl Statement {
     /// A short name of the kind of statement (`approval`, `key-release`, …).
     pub fn kind(&self) -> &'static str {

@@ -26,6 +26,6 @@ pub mod wire;
 
 pub use checkpoint::{CheckpointError, LogSigningKey, LogVerifierKey, VerifiedCheckpoint};
 pub use client::{LogClient, LogClientError, verify_logged_entry};
-pub use entry::{CheckedEntry, KeyRelease, LogEntry, Statement};
+pub use entry::{CheckedEntry, KeyRelease, LogEntry, LoggedRelease, Statement};
 pub use frontier::Frontier;
 pub use proof::{ProofError, leaf_hash, verify_consistency, verify_inclusion};

@@ -5,7 +5,6 @@
 #![warn(missing_docs)]
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use axum::Json;
 use axum::extract::Request;
@@ -16,6 +15,10 @@ use sealroom_core::clock::Timestamp;
 use sealroom_core::party::SigningPublicKey;
 use sealroom_core::request_auth::{RequestAuth, RequestAuthError};
 use sealroom_core::wire::{PROBLEM_JSON, Problem};
+
+mod database;
+
+pub use database::open_database;
 
 /// A problem document as an HTTP response (`application/problem+json`).
 #[derive(Debug, Clone)]
@@ -163,6 +166,18 @@ pub enum ServiceError {
         /// The underlying error.
         source: rusqlite::Error,
     },
+    /// The database was written by a build with another schema.
+    #[error(
+        "database {path} has schema version {found}, this build uses {expected}: it was made by another version of sealroom; move it aside to start afresh"
+    )]
+    SchemaVersion {
+        /// The file.
+        path: String,
+        /// The version found in the file.
+        found: u32,
+        /// The version this build writes.
+        expected: u32,
+    },
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(std::io::Error),
@@ -207,21 +222,4 @@ async fn stop_signal() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("stopping");
-}
-
-/// Opens (creating if needed) a SQLite database in WAL mode and applies `schema`.
-pub fn open_database(path: &Path, schema: &str) -> Result<rusqlite::Connection, ServiceError> {
-    let err = |source| ServiceError::Database {
-        path: path.display().to_string(),
-        source,
-    };
-    let conn = rusqlite::Connection::open(path).map_err(err)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )
-    .map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(err)?;
-    conn.execute_batch(schema).map_err(err)?;
-    Ok(conn)
 }

@@ -77,10 +77,11 @@ pub fn print_audit_body(r: &AuditReport) {
         r.releases.len(),
         r.party
     );
-    for x in &r.releases {
+    for logged in &r.releases {
+        let x = &logged.release;
         println!(
             "  #{:<5} {}  {:<14} header {}  agreement {}  job {} by {}  {} {}  ε {}",
-            x.index,
+            logged.index,
             x.at,
             x.dataset,
             x.envelope.short(),
