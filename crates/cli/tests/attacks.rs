@@ -668,7 +668,10 @@ fn jobs_queue_behind_the_isolate_cap_and_floods_are_refused() {
         &bob,
         &Terms {
             name: "capped",
-            runs: "[runs]\nmax_runs_per_day = 1\n",
+            runs: Some(sealroom_party::authoring::RunsToml {
+                requesters: None,
+                max_runs_per_day: Some(1),
+            }),
             ..Terms::default()
         },
     );

@@ -794,7 +794,10 @@ fn only_the_envelope_the_owner_registered_last_is_released() {
 #[test]
 fn run_requests_are_checked_by_the_broker() {
     let s = setup(&Terms {
-        runs: "[runs]\nrequesters = [\"bob\"]\nmax_runs_per_day = 2\n",
+        runs: Some(sealroom_party::authoring::RunsToml {
+            requesters: Some(vec!["bob".into()]),
+            max_runs_per_day: Some(2),
+        }),
         ..Terms::default()
     });
     s.decide(Decision::Approve);

@@ -261,7 +261,7 @@ fn purchase_value_with_gaussian_noise_releases_only_discovered_campaigns_above_t
     let privacy = DemoPrivacy {
         epsilon_per_run: 1.0,
         total_epsilon: 4.0,
-        noise: "discrete-gaussian",
+        noise: sealroom_core::agreement::NoiseMechanism::DiscreteGaussian,
         program: demo::DemoProgram::PurchaseValue,
     };
     let d = Deployment::start(&options(), privacy, data::generate(10_000, 11), &|_| {}).unwrap();
@@ -334,7 +334,7 @@ fn noise_that_cannot_be_sized_fails_the_job_before_any_key_or_budget_is_spent() 
     let privacy = DemoPrivacy {
         epsilon_per_run: 0.000_001,
         total_epsilon: 1.0,
-        noise: "discrete-gaussian",
+        noise: sealroom_core::agreement::NoiseMechanism::DiscreteGaussian,
         program: demo::DemoProgram::PurchaseValue,
     };
     let d = Deployment::start(&options(), privacy, data::generate(500, 3), &|_| {}).unwrap();

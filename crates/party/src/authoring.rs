@@ -2,7 +2,7 @@
 //! [`AgreementFields`], whose rules `Agreement::new` checks. It lives here, not in
 //! `sealroom-core`, so that the isolate never carries a TOML parser.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use sealroom_core::agreement::{
     AGREEMENT_FORMAT, Agreement, AgreementError, AgreementFields, DatasetTerms, NO_HPKE_KEY,
@@ -18,7 +18,7 @@ use sealroom_core::party::{HpkePublicKey, PARTY_CARD_FORMAT, PartyCard, SigningP
 use sealroom_core::schema::{Column, Schema};
 
 /// The agreement as authored in TOML.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementToml {
     /// Must be `sealroom-agreement/v1`.
@@ -46,22 +46,24 @@ pub struct AgreementToml {
     /// Privacy terms.
     pub privacy: PrivacyToml,
     /// Who may start runs (default: every party, no daily cap).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<RunsToml>,
 }
 
 /// Run terms as authored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunsToml {
     /// Parties that may start runs (default: every party).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub requesters: Option<Vec<String>>,
     /// At most this many runs in any 24 hours.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_runs_per_day: Option<u32>,
 }
 
 /// A time written either as a TOML date-time or an RFC 3339 string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum TomlTime {
     /// `valid_from = 2026-11-01T00:00:00Z`
@@ -71,7 +73,7 @@ pub enum TomlTime {
 }
 
 /// A party as authored: the fields of its card.
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartyToml {
     /// The party's name, unique within the agreement.
@@ -87,7 +89,7 @@ pub struct PartyToml {
 }
 
 /// A dataset as authored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetToml {
     /// Owning party.
@@ -101,7 +103,7 @@ pub struct DatasetToml {
 }
 
 /// The program as authored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramToml {
     /// Built-in program id.
@@ -114,7 +116,7 @@ pub struct ProgramToml {
 }
 
 /// A runtime as authored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeToml {
     /// Platform name.
@@ -124,7 +126,7 @@ pub struct RuntimeToml {
 }
 
 /// Privacy terms as authored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyToml {
     /// ε per run.
@@ -136,13 +138,13 @@ pub struct PrivacyToml {
     /// L0 contribution bound.
     pub max_groups_per_person: i64,
     /// Rows per person per group (default 1).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rows_per_person_per_group: Option<i64>,
     /// Rows per person in total (default: groups × rows per group).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rows_per_person: Option<i64>,
     /// Minimum noisy value of a released undeclared group (default 0).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_aggregation: Option<i64>,
     /// Noise mechanism; defaults to discrete Laplace.
     #[serde(default = "default_noise")]
@@ -153,22 +155,37 @@ fn default_noise() -> NoiseMechanism {
     NoiseMechanism::DiscreteLaplace
 }
 
-/// The `[[party]]` block of an agreement for `card`, ready to paste (written by `toml`, so every
-/// value is escaped).
-pub fn party_block(card: &PartyCard) -> String {
-    #[derive(serde::Serialize)]
-    struct Block {
-        party: [PartyToml; 1],
+impl AgreementToml {
+    /// The agreement as TOML that [`compile`] reads back, written by `toml` so that every value
+    /// is escaped. The one way sealroom writes agreement TOML (the demo and the tests).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("an authored agreement serializes to TOML")
     }
-    let block = Block {
-        party: [PartyToml {
+}
+
+impl PartyToml {
+    /// The block for `card`.
+    pub fn from_card(card: &PartyCard) -> Self {
+        Self {
             name: card.name.clone(),
             signing_key: bytes::encode(&card.signing_key.0),
             hpke_key: (card.hpke_key != NO_HPKE_KEY).then(|| bytes::encode(&card.hpke_key.0)),
             broker_url: card.broker_url.clone(),
-        }],
-    };
-    toml::to_string(&block).expect("a party block serializes")
+        }
+    }
+}
+
+/// The `[[party]]` block of an agreement for `card`, ready to paste (written by `toml`, so every
+/// value is escaped).
+pub fn party_block(card: &PartyCard) -> String {
+    #[derive(Serialize)]
+    struct Block {
+        party: [PartyToml; 1],
+    }
+    toml::to_string(&Block {
+        party: [PartyToml::from_card(card)],
+    })
+    .expect("a party block serializes")
 }
 
 /// Parses agreement TOML and validates it (structural rules in `sealroom-core`, the program's

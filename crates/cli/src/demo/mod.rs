@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sealroom_attest::EvidenceVerifier;
-use sealroom_core::agreement::SignedAgreement;
+use sealroom_core::agreement::{AGREEMENT_FORMAT, NoiseMechanism, OutputTerms, SignedAgreement};
 use sealroom_core::attestation::Platform;
 use sealroom_core::bytes;
 use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::ids::Measurement;
 use sealroom_core::output::ReleasedTable;
+use sealroom_core::schema::{Column, ColumnType};
 use sealroom_core::statement::Decision;
 use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
 use sealroom_crypto::Identity;
@@ -31,6 +32,9 @@ use sealroom_broker::client::BrokerClient;
 use sealroom_host::client::HostClient;
 use sealroom_ledger::LogVerifierKey;
 use sealroom_ledger::audit::AuditReport;
+use sealroom_party::authoring::{
+    AgreementToml, DatasetToml, PartyToml, PrivacyToml, ProgramToml, RuntimeToml, TomlTime,
+};
 use sealroom_party::{agreement_file, owner, reader, runs};
 
 /// How to run the demo.
@@ -151,58 +155,62 @@ pub fn agreement_toml(
     measurement: &Measurement,
     privacy: DemoPrivacy,
 ) -> String {
-    let party = |id: &Identity| sealroom_party::authoring::party_block(&id.card());
-    let campaigns = data::CAMPAIGNS
-        .iter()
-        .map(|c| format!("\"{c}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let column = |name: &str, kind: ColumnType| Column {
+        name: name.into(),
+        kind,
+    };
+    let dataset = |owner: &str, name: &str, value: Column| DatasetToml {
+        owner: owner.into(),
+        name: name.into(),
+        person_column: "user_id".into(),
+        columns: vec![column("user_id", ColumnType::String), value],
+    };
+    let extra_bounds = privacy.program == DemoProgram::PurchaseValue;
+    let authored = AgreementToml {
+        format: AGREEMENT_FORMAT.into(),
+        name: "campaign-reach-demo".into(),
+        valid_from: TomlTime::Text("2020-01-01T00:00:00Z".into()),
+        valid_until: TomlTime::Text("2100-01-01T00:00:00Z".into()),
+        parties: vec![
+            PartyToml::from_card(&ad.card()),
+            PartyToml::from_card(&shop.card()),
+        ],
+        datasets: vec![
+            dataset(
+                "adplatform",
+                "exposures",
+                column("campaign", ColumnType::String),
+            ),
+            dataset(
+                "advertiser",
+                "purchases",
+                column("amount_cents", ColumnType::Integer),
+            ),
+        ],
+        program: privacy.program.terms(),
+        runtimes: vec![RuntimeToml {
+            platform: Platform::Sim,
+            measurements: vec![measurement.to_string()],
+        }],
+        outputs: vec![OutputTerms {
+            name: privacy.program.output().into(),
+            readers: vec!["advertiser".into()],
+        }],
+        privacy: PrivacyToml {
+            epsilon_per_run: privacy.epsilon_per_run,
+            delta_per_run: 1e-9,
+            total_epsilon_per_dataset: privacy.total_epsilon,
+            max_groups_per_person: 2,
+            max_rows_per_person_per_group: extra_bounds.then_some(3),
+            max_rows_per_person: extra_bounds.then_some(4),
+            min_aggregation: extra_bounds.then_some(100),
+            noise: privacy.noise,
+        },
+        runs: None,
+    };
     format!(
-        r#"# Which campaigns reached people who later bought? Neither side sees the other's rows.
-format = "sealroom-agreement/v1"
-name = "campaign-reach-demo"
-valid_from = 2020-01-01T00:00:00Z
-valid_until = 2100-01-01T00:00:00Z
-
-{ad}
-{shop}
-[[dataset]]
-owner = "adplatform"
-name = "exposures"
-person_column = "user_id"
-columns = [{{ name = "user_id", type = "string" }}, {{ name = "campaign", type = "string" }}]
-
-[[dataset]]
-owner = "advertiser"
-name = "purchases"
-person_column = "user_id"
-columns = [{{ name = "user_id", type = "string" }}, {{ name = "amount_cents", type = "integer" }}]
-
-{program}
-
-[[runtime]]
-platform = "sim"
-measurements = ["{measurement}"]
-
-[[output]]
-name = "{output}"
-readers = ["advertiser"]
-
-[privacy]
-epsilon_per_run = {eps:?}
-delta_per_run = 1e-9
-total_epsilon_per_dataset = {total:?}
-max_groups_per_person = 2
-noise = "{noise}"
-{extra}"#,
-        ad = party(ad),
-        shop = party(shop),
-        eps = privacy.epsilon_per_run,
-        total = privacy.total_epsilon,
-        program = privacy.program.block(&campaigns),
-        output = privacy.program.output(),
-        noise = privacy.noise,
-        extra = privacy.program.extra_privacy(),
+        "# Which campaigns reached people who later bought? Neither side sees the other's rows.\n{}",
+        authored.to_toml()
     )
 }
 
@@ -228,8 +236,8 @@ pub struct DemoPrivacy {
     pub epsilon_per_run: f64,
     /// Total ε per dataset.
     pub total_epsilon: f64,
-    /// `discrete-laplace`, `discrete-gaussian` or `none`.
-    pub noise: &'static str,
+    /// How released values are protected.
+    pub noise: NoiseMechanism,
     /// The program the agreement names.
     pub program: DemoProgram,
 }
@@ -239,7 +247,7 @@ impl Default for DemoPrivacy {
         Self {
             epsilon_per_run: 0.5,
             total_epsilon: 2.0,
-            noise: "discrete-laplace",
+            noise: NoiseMechanism::DiscreteLaplace,
             program: DemoProgram::Overlap,
         }
     }
@@ -257,19 +265,30 @@ pub enum DemoProgram {
 }
 
 impl DemoProgram {
-    fn block(self, campaigns: &str) -> String {
-        match self {
-            DemoProgram::Overlap => format!(
-                r#"[program]
-id = "overlap"
-version = 1
-params = {{ left = "adplatform/exposures", right = "advertiser/purchases", group_column = "campaign", groups = [{campaigns}] }}"#
-            ),
-            DemoProgram::PurchaseValue => r#"[program]
-id = "sum"
-version = 1
-params = { left = "adplatform/exposures", right = "advertiser/purchases", group_column = "campaign", value_column = "amount_cents", units = 1, lower = 0, upper = 20000 }"#
-                .into(),
+    fn terms(self) -> ProgramToml {
+        let mut params = toml::Table::new();
+        let mut set = |key: &str, value: toml::Value| params.insert(key.into(), value);
+        set("left", "adplatform/exposures".into());
+        set("right", "advertiser/purchases".into());
+        set("group_column", "campaign".into());
+        let id = match self {
+            DemoProgram::Overlap => {
+                let campaigns = data::CAMPAIGNS.iter().map(|c| toml::Value::from(*c));
+                set("groups", toml::Value::Array(campaigns.collect()));
+                "overlap"
+            }
+            DemoProgram::PurchaseValue => {
+                set("value_column", "amount_cents".into());
+                set("units", 1.into());
+                set("lower", 0.into());
+                set("upper", 20_000.into());
+                "sum"
+            }
+        };
+        ProgramToml {
+            id: id.into(),
+            version: 1,
+            params,
         }
     }
 
@@ -277,15 +296,6 @@ params = { left = "adplatform/exposures", right = "advertiser/purchases", group_
         match self {
             DemoProgram::Overlap => "overlap",
             DemoProgram::PurchaseValue => "sum",
-        }
-    }
-
-    fn extra_privacy(self) -> &'static str {
-        match self {
-            DemoProgram::Overlap => "",
-            DemoProgram::PurchaseValue => {
-                "max_rows_per_person_per_group = 3\nmax_rows_per_person = 4\nmin_aggregation = 100\n"
-            }
         }
     }
 }

@@ -5,12 +5,18 @@ use std::path::PathBuf;
 
 use sealroom_attest::{SimAttester, SimPlatformKey};
 use sealroom_cli::services::{Executables, Pins, ServiceProcess};
-use sealroom_core::agreement::SignedAgreement;
+use sealroom_core::agreement::{AGREEMENT_FORMAT, NoiseMechanism, OutputTerms, SignedAgreement};
+use sealroom_core::attestation::Platform;
 use sealroom_core::bytes;
 use sealroom_core::ids::{Digest, Measurement};
+use sealroom_core::schema::{Column, ColumnType};
 use sealroom_crypto::envelope::{HeaderParams, new_header};
 use sealroom_crypto::{DataKey, EnvelopeHeader, Identity};
 use sealroom_party::agreement_file;
+use sealroom_party::authoring::{
+    AgreementToml, DatasetToml, PartyToml, PrivacyToml, ProgramToml, RunsToml, RuntimeToml,
+    TomlTime,
+};
 use sealroom_programs::BuiltinCatalog;
 
 /// The binaries under test.
@@ -26,8 +32,8 @@ pub struct Terms {
     pub valid_until: &'static str,
     pub epsilon: f64,
     pub total: f64,
-    /// A `[runs]` block, if any.
-    pub runs: &'static str,
+    /// The `[runs]` terms, if any.
+    pub runs: Option<RunsToml>,
 }
 
 impl Default for Terms {
@@ -38,7 +44,7 @@ impl Default for Terms {
             valid_until: "2100-01-01T00:00:00Z",
             epsilon: 1.0,
             total: 5.0,
-            runs: "",
+            runs: None,
         }
     }
 }
@@ -50,58 +56,66 @@ pub fn agreement(
     measurement: &Measurement,
     terms: &Terms,
 ) -> SignedAgreement {
-    let party = |id: &Identity| sealroom_party::authoring::party_block(&id.card());
-    let text = format!(
-        r#"format = "sealroom-agreement/v1"
-name = "{name}"
-valid_from = "{from}"
-valid_until = "{until}"
-{a}
-{b}
-[[dataset]]
-owner = "{an}"
-name = "visits"
-person_column = "id"
-columns = [{{ name = "id", type = "string" }}, {{ name = "site", type = "string" }}]
-
-[[dataset]]
-owner = "{bn}"
-name = "orders"
-person_column = "id"
-columns = [{{ name = "id", type = "string" }}]
-
-[program]
-id = "overlap"
-version = 1
-params = {{ left = "{an}/visits", right = "{bn}/orders", group_column = "site", groups = ["a", "b"] }}
-
-[[runtime]]
-platform = "sim"
-measurements = ["{m}"]
-
-[[output]]
-name = "overlap"
-readers = ["{bn}"]
-
-[privacy]
-epsilon_per_run = {eps:?}
-delta_per_run = 1e-9
-total_epsilon_per_dataset = {total:?}
-max_groups_per_person = 1
-{runs}
-"#,
-        name = terms.name,
-        runs = terms.runs,
-        from = terms.valid_from,
-        until = terms.valid_until,
-        a = party(owner),
-        b = party(other),
-        an = owner.name(),
-        bn = other.name(),
-        m = measurement,
-        eps = terms.epsilon,
-        total = terms.total,
+    let (an, bn) = (owner.name().to_string(), other.name().to_string());
+    let dataset = |owner: &str, name: &str, columns: &[&str]| DatasetToml {
+        owner: owner.into(),
+        name: name.into(),
+        person_column: "id".into(),
+        columns: columns
+            .iter()
+            .map(|c| Column {
+                name: (*c).into(),
+                kind: ColumnType::String,
+            })
+            .collect(),
+    };
+    let mut params = toml::Table::new();
+    params.insert("left".into(), format!("{an}/visits").into());
+    params.insert("right".into(), format!("{bn}/orders").into());
+    params.insert("group_column".into(), "site".into());
+    params.insert(
+        "groups".into(),
+        toml::Value::Array(vec!["a".into(), "b".into()]),
     );
+    let authored = AgreementToml {
+        format: AGREEMENT_FORMAT.into(),
+        name: terms.name.into(),
+        valid_from: TomlTime::Text(terms.valid_from.into()),
+        valid_until: TomlTime::Text(terms.valid_until.into()),
+        parties: vec![
+            PartyToml::from_card(&owner.card()),
+            PartyToml::from_card(&other.card()),
+        ],
+        datasets: vec![
+            dataset(&an, "visits", &["id", "site"]),
+            dataset(&bn, "orders", &["id"]),
+        ],
+        program: ProgramToml {
+            id: "overlap".into(),
+            version: 1,
+            params,
+        },
+        runtimes: vec![RuntimeToml {
+            platform: Platform::Sim,
+            measurements: vec![measurement.to_string()],
+        }],
+        outputs: vec![OutputTerms {
+            name: "overlap".into(),
+            readers: vec![bn.clone()],
+        }],
+        privacy: PrivacyToml {
+            epsilon_per_run: terms.epsilon,
+            delta_per_run: 1e-9,
+            total_epsilon_per_dataset: terms.total,
+            max_groups_per_person: 1,
+            max_rows_per_person_per_group: None,
+            max_rows_per_person: None,
+            min_aggregation: None,
+            noise: NoiseMechanism::DiscreteLaplace,
+        },
+        runs: terms.runs.clone(),
+    };
+    let text = authored.to_toml();
     let mut signed = SignedAgreement::unsigned(
         sealroom_party::authoring::compile(&text, &BuiltinCatalog)
             .expect("test agreement is valid"),

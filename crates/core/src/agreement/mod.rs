@@ -1,7 +1,7 @@
 //! The agreement: the collaboration contract every party signs.
 //!
-//! Authors write TOML, which the `sealroom` tool maps onto [`AgreementFields`] (see
-//! `sealroom_cli::agreement_toml`); [`Agreement::new`] and deserialization check the same
+//! Authors write TOML, which `sealroom_party::authoring` maps onto [`AgreementFields`];
+//! [`Agreement::new`] and deserialization check the same
 //! structural rules, so no path skips them. The id is the labeled
 //! SHA-256 of its RFC 8785 form. A [`SignedAgreement`] is in force only when every party has
 //! signed that id and the validity window contains the current time.

@@ -97,6 +97,37 @@ fn sample_compiles_and_id_is_stable() {
     assert_ne!(a.id(), b.id());
 }
 
+#[test]
+fn written_toml_reads_back_as_the_same_agreement() {
+    let authored: super::AgreementToml = toml::from_str(&sample()).unwrap();
+    let written = authored.to_toml();
+    assert_eq!(
+        compile(&written, &OneProgram).unwrap().id(),
+        compile(&sample(), &OneProgram).unwrap().id()
+    );
+}
+
+#[test]
+fn party_blocks_escape_what_a_card_says() {
+    let mut card = sealroom_core::party::PartyCard {
+        format: sealroom_core::party::PARTY_CARD_FORMAT.into(),
+        name: "alice".into(),
+        signing_key: sealroom_core::party::SigningPublicKey([1; 32]),
+        hpke_key: sealroom_core::party::HpkePublicKey([2; 32]),
+        broker_url: Some("http://x\"\n[[party]]\nname = \"mallory".into()),
+    };
+    let block: toml::Table = toml::from_str(&super::party_block(&card)).unwrap();
+    let parties = block["party"].as_array().unwrap();
+    assert_eq!(parties.len(), 1, "the URL did not open a second block");
+    assert_eq!(
+        parties[0]["broker_url"].as_str(),
+        card.broker_url.as_deref()
+    );
+    card.broker_url = None;
+    let block: toml::Table = toml::from_str(&super::party_block(&card)).unwrap();
+    assert!(block["party"][0].get("broker_url").is_none());
+}
+
 /// (text to replace, replacement, the error expected).
 type Case = (&'static str, &'static str, fn(&AgreementError) -> bool);
 
