@@ -73,15 +73,16 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Passes every byte it reads to a writer too.
-struct Tee<R, W> {
+/// A reader that passes every byte it reads on to `copy` (`std::io::sink()` when nothing needs
+/// them) and tells `progress` the running total: the one progress reader of sealing and upload.
+struct ProgressReader<R, W, F> {
     input: R,
     copy: W,
     count: u64,
-    progress: Box<dyn FnMut(u64)>,
+    progress: F,
 }
 
-impl<R: Read, W: Write> Read for Tee<R, W> {
+impl<R: Read, W: Write, F: FnMut(u64)> Read for ProgressReader<R, W, F> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.input.read(buf)?;
         self.copy.write_all(&buf[..n])?;
@@ -157,7 +158,7 @@ pub fn seal_dataset(
     )
     .map_err(sealing)?;
     let file = File::open(input).map_err(PartyError::io(input))?;
-    let mut tee = Tee {
+    let mut tee = ProgressReader {
         input: BufReader::with_capacity(1 << 20, file),
         copy: writer,
         count: 0,
@@ -235,28 +236,13 @@ pub fn upload(
 ) -> Result<StoredBlob, PartyError> {
     let header = read_envelope_header(envelope)?;
     let file = File::open(envelope).map_err(PartyError::io(envelope))?;
-    let counted = Counted {
-        inner: file,
-        sent: 0,
+    let counted = ProgressReader {
+        input: file,
+        copy: std::io::sink(),
+        count: 0,
         progress,
     };
     Ok(host.upload(&header.agreement, &header.owner, &header.dataset, counted)?)
-}
-
-/// A reader that reports how much has been read.
-struct Counted<R, F> {
-    inner: R,
-    sent: u64,
-    progress: F,
-}
-
-impl<R: Read, F: Fn(u64)> Read for Counted<R, F> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sent += n as u64;
-        (self.progress)(self.sent);
-        Ok(n)
-    }
 }
 
 /// A signed approval or revocation of a runtime measurement for an agreement, issued at

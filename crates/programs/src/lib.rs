@@ -15,5 +15,5 @@ pub mod sum;
 pub mod table;
 
 pub use catalog::{Aggregate, BuiltinCatalog, ProgramError};
-pub use program::{Plan, Program, ProgramInfo, REGISTRY};
+pub use program::{Params, Plan, Program, ProgramInfo, REGISTRY, checked_inputs};
 pub use table::{Table, TableError, Value};

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::catalog::{Aggregate, ProgramError};
 use crate::matching::{Groups, check_pair, match_people, split_cells};
-use crate::program::{Plan, Program, ProgramInfo};
+use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
 use crate::table::Table;
 
 /// Program id.
@@ -41,9 +41,12 @@ pub struct OverlapParams {
     pub groups: Option<Vec<String>>,
 }
 
-impl OverlapParams {
-    /// Reads and checks the parameters against the agreement's datasets.
-    pub fn check(params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Self, String> {
+impl Params for OverlapParams {
+    fn inputs(&self) -> Vec<String> {
+        vec![self.left.clone(), self.right.clone()]
+    }
+
+    fn check(params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Self, String> {
         let p: Self = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         check_pair(datasets, &p.left, &p.right, &p.group_column)?;
         Groups::from_param(p.groups.as_ref())?;
@@ -66,11 +69,7 @@ impl Program for Overlap {
     }
 
     fn plan(&self, params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Plan, String> {
-        let p = OverlapParams::check(params, datasets)?;
-        Ok(Plan {
-            inputs: vec![p.left, p.right],
-            outputs: vec![OUTPUT.into()],
-        })
+        Plan::of::<OverlapParams>(params, datasets, OUTPUT)
     }
 
     fn run(
@@ -80,10 +79,7 @@ impl Program for Overlap {
         inputs: &[&Table],
         privacy: &PrivacyTerms,
     ) -> Result<Vec<Aggregate>, ProgramError> {
-        let params = OverlapParams::check(params, datasets).map_err(ProgramError::BadParameters)?;
-        let [left, right] = inputs else {
-            return Err(ProgramError::MissingInput(params.right));
-        };
+        let (params, [left, right]) = checked_inputs::<OverlapParams, 2>(params, datasets, inputs)?;
         Ok(vec![run(&params, left, right, privacy)?])
     }
 }
@@ -175,6 +171,33 @@ pub(crate) mod tests {
             group_column: "g".into(),
             groups: Some(vec!["g1".into(), "g2".into(), "empty".into()]),
         }
+    }
+
+    #[test]
+    fn a_run_given_too_few_tables_names_the_missing_input() {
+        let left = table(&["id", "g"], &[&["p1", "g1"]]);
+        let right = table(&["id"], &[&["p1"]]);
+        let datasets =
+            [("a", "x", &left), ("b", "y", &right)].map(|(owner, name, t)| DatasetTerms {
+                owner: owner.into(),
+                name: name.into(),
+                schema: t.schema.clone(),
+            });
+        let params = serde_json::json!({
+            "left": "a/x", "right": "b/y", "group_column": "g", "groups": ["g1"]
+        });
+        let missing = Overlap.run(&params, &datasets, &[&left], &privacy(1));
+        assert!(
+            matches!(&missing, Err(ProgramError::MissingInput(name)) if name == "b/y"),
+            "{missing:?}"
+        );
+        let ran = Overlap
+            .run(&params, &datasets, &[&left, &right], &privacy(1))
+            .unwrap();
+        assert_eq!(ran[0].cells[0], ("g1".into(), 1));
+        let plan = Overlap.plan(&params, &datasets).unwrap();
+        assert_eq!(plan.inputs, ["a/x", "b/y"]);
+        assert_eq!(plan.outputs, [OUTPUT]);
     }
 
     #[test]

@@ -29,6 +29,49 @@ pub struct Plan {
     pub outputs: Vec<String>,
 }
 
+/// A program's parameters, read from the agreement and checked against its datasets.
+pub trait Params: Sized {
+    /// Reads `params` and checks them against `datasets`.
+    fn check(params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Self, String>;
+
+    /// The datasets the program reads (`owner/name`), in the order its run receives them.
+    fn inputs(&self) -> Vec<String>;
+}
+
+impl Plan {
+    /// The plan of a program whose parameters are `P` and whose one output is `output`.
+    pub fn of<P: Params>(
+        params: &serde_json::Value,
+        datasets: &[DatasetTerms],
+        output: &str,
+    ) -> Result<Plan, String> {
+        Ok(Plan {
+            inputs: P::check(params, datasets)?.inputs(),
+            outputs: vec![output.into()],
+        })
+    }
+}
+
+/// `params` checked as `P`, and the program's `N` input tables in declared order; a missing one
+/// is named.
+pub fn checked_inputs<'t, P: Params, const N: usize>(
+    params: &serde_json::Value,
+    datasets: &[DatasetTerms],
+    inputs: &[&'t Table],
+) -> Result<(P, [&'t Table; N]), ProgramError> {
+    let params = P::check(params, datasets).map_err(ProgramError::BadParameters)?;
+    match <[&Table; N]>::try_from(inputs) {
+        Ok(tables) => Ok((params, tables)),
+        Err(_) => Err(ProgramError::MissingInput(
+            params
+                .inputs()
+                .into_iter()
+                .nth(inputs.len())
+                .unwrap_or_else(|| format!("(exactly {N} expected, {} given)", inputs.len())),
+        )),
+    }
+}
+
 /// A built-in analysis: parameters parsed and checked against the agreement's datasets, its
 /// inputs and outputs declared, and a pure run over typed tables that returns exact aggregates
 /// with their sensitivity, which `sealroom-privacy` then noises.

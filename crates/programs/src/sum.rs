@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::catalog::{Aggregate, ProgramError};
 use crate::matching::{Groups, check_pair, match_people, split_cells};
-use crate::program::{Plan, Program, ProgramInfo};
+use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
 use crate::table::{Table, Value};
 
 /// Program id.
@@ -74,9 +74,12 @@ pub struct SumParams {
     pub groups: Option<Vec<String>>,
 }
 
-impl SumParams {
-    /// Reads and checks the parameters against the agreement's datasets.
-    pub fn check(params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Self, String> {
+impl Params for SumParams {
+    fn inputs(&self) -> Vec<String> {
+        vec![self.left.clone(), self.right.clone()]
+    }
+
+    fn check(params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Self, String> {
         let p: Self = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         let (_, right) = check_pair(datasets, &p.left, &p.right, &p.group_column)?;
         Groups::from_param(p.groups.as_ref())?;
@@ -92,7 +95,9 @@ impl SumParams {
         p.clamp()?;
         Ok(p)
     }
+}
 
+impl SumParams {
     /// The exact clamp the bounds describe.
     pub fn clamp(&self) -> Result<FixedPointClamp, String> {
         if !(1..=MAX_UNITS).contains(&self.units) {
@@ -132,11 +137,7 @@ impl Program for Sum {
     }
 
     fn plan(&self, params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Plan, String> {
-        let p = SumParams::check(params, datasets)?;
-        Ok(Plan {
-            inputs: vec![p.left, p.right],
-            outputs: vec![OUTPUT.into()],
-        })
+        Plan::of::<SumParams>(params, datasets, OUTPUT)
     }
 
     fn run(
@@ -146,10 +147,7 @@ impl Program for Sum {
         inputs: &[&Table],
         privacy: &PrivacyTerms,
     ) -> Result<Vec<Aggregate>, ProgramError> {
-        let params = SumParams::check(params, datasets).map_err(ProgramError::BadParameters)?;
-        let [left, right] = inputs else {
-            return Err(ProgramError::MissingInput(params.right));
-        };
+        let (params, [left, right]) = checked_inputs::<SumParams, 2>(params, datasets, inputs)?;
         Ok(vec![run(&params, left, right, privacy)?])
     }
 }
