@@ -1,7 +1,6 @@
 //! The broker's SQLite store: challenges, decisions, budgets, releases and refusals.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sealroom_core::Epsilon;
@@ -11,7 +10,7 @@ use sealroom_core::ids::{AgreementId, Digest, JobId, Measurement};
 use sealroom_core::log::LoggedEntry;
 use sealroom_core::statement::{Decision, SignedDecision};
 use sealroom_core::wire::BudgetStatus;
-use sealroom_service::ServiceError;
+use sealroom_service::{Database, ServiceError};
 use serde::{Deserialize, Serialize};
 
 use sealroom_ledger::{LogEntry, LoggedRelease, Statement};
@@ -189,7 +188,7 @@ pub struct Debit<'a> {
 /// The broker's store. One connection, serialized by a mutex; every debit is one immediate transaction.
 #[derive(Debug)]
 pub struct BrokerStore {
-    conn: Mutex<rusqlite::Connection>,
+    db: Database,
 }
 
 fn platform_text(p: Platform) -> &'static str {
@@ -200,18 +199,8 @@ impl BrokerStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
         Ok(Self {
-            conn: Mutex::new(sealroom_service::open_database(
-                path,
-                SCHEMA,
-                SCHEMA_VERSION,
-            )?),
+            db: Database::open(path, SCHEMA, SCHEMA_VERSION)?,
         })
-    }
-
-    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records a newly issued challenge for `job`, forgetting those that expired over an hour
@@ -226,7 +215,7 @@ impl BrokerStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         conn.execute(
             "DELETE FROM challenges WHERE expires_at < ?1",
             params![now.0 - 3600],
@@ -252,7 +241,7 @@ impl BrokerStore {
         nonce: &[u8; 32],
         now: Timestamp,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        Ok(challenge_state(challenge_row(&self.conn(), nonce)?, now))
+        Ok(challenge_state(challenge_row(&self.db.lock(), nonce)?, now))
     }
 
     /// Stores an owner's decision if its sequence is larger than the current one's; returns
@@ -270,7 +259,7 @@ impl BrokerStore {
             Decision::Approve => "approve",
             Decision::Revoke => "revoke",
         };
-        let mut conn = self.conn();
+        let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = tx.execute(
             "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, sequence, statement)
@@ -298,7 +287,7 @@ impl BrokerStore {
 
     /// Entries waiting to be logged, oldest first, with their queue ids.
     pub fn log_outbox(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let mut stmt = conn.prepare("SELECT id, entry FROM log_outbox ORDER BY id")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -306,7 +295,7 @@ impl BrokerStore {
 
     /// Removes a logged entry from the queue and remembers the checkpoint that proved it.
     pub fn logged(&self, outbox_id: i64, checkpoint: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM log_outbox WHERE id = ?1", [outbox_id])?;
         save_checkpoint(&tx, checkpoint)?;
@@ -315,7 +304,7 @@ impl BrokerStore {
 
     /// The last log checkpoint this broker verified, if any.
     pub fn last_checkpoint(&self) -> Result<Option<String>, StoreError> {
-        last_checkpoint(&self.conn())
+        last_checkpoint(&self.db.lock())
     }
 
     /// The current decision for a measurement, if any.
@@ -325,7 +314,7 @@ impl BrokerStore {
         platform: Platform,
         measurement: &Measurement,
     ) -> Result<Option<CurrentDecision>, StoreError> {
-        decision_of(&self.conn(), agreement, platform, measurement)
+        decision_of(&self.db.lock(), agreement, platform, measurement)
     }
 
     /// Makes the envelope with header `digest` and whole-file `envelope_digest` (sealed at
@@ -343,7 +332,7 @@ impl BrokerStore {
         let sealed_at = i64::try_from(sealed_at_ms).map_err(|_| {
             StoreError::Sqlite(rusqlite::Error::IntegralValueOutOfRange(0, i64::MAX))
         })?;
-        let mut conn = self.conn();
+        let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         match envelope_state(&tx, agreement, dataset, digest)? {
             EnvelopeState::Current(file) if &file == envelope_digest => {
@@ -386,7 +375,7 @@ impl BrokerStore {
         debit: &Debit<'_>,
         now: Timestamp,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         if let Err(refusal) = challenge_state(challenge_row(&conn, debit.nonce)?, now) {
             return Ok(Err(refusal));
         }
@@ -406,7 +395,7 @@ impl BrokerStore {
         now: Timestamp,
         log_release: impl FnOnce(Option<String>, Vec<Vec<u8>>) -> Result<(LoggedEntry, String), Refusal>,
     ) -> Result<Result<(u64, LoggedEntry), Refusal>, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Err(refusal) = challenge_state(challenge_row(&tx, debit.nonce)?, now) {
             return Ok(Err(refusal));
@@ -475,7 +464,7 @@ impl BrokerStore {
         job: Option<&JobId>,
         refusal: &Refusal,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.db.lock().execute(
             "INSERT INTO refusals (at, agreement, dataset, job, code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 at.0,
@@ -491,7 +480,7 @@ impl BrokerStore {
 
     /// Every budget this broker keeps.
     pub fn budgets(&self) -> Result<Vec<BudgetStatus>, StoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let mut stmt = conn.prepare("SELECT agreement, dataset, total_micros, spent_micros, releases FROM budgets ORDER BY agreement, dataset")?;
         let rows = stmt.query_map([], |r| {
             let agreement: String = r.get(0)?;
@@ -514,7 +503,7 @@ impl BrokerStore {
 
     /// Every release granted, oldest first.
     pub fn releases(&self) -> Result<Vec<LoggedRelease>, StoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let mut stmt = conn.prepare("SELECT log_index, entry FROM releases ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
@@ -535,7 +524,7 @@ impl BrokerStore {
 
     /// Every refusal, oldest first.
     pub fn refusals(&self) -> Result<Vec<RefusalRecord>, StoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let mut stmt = conn.prepare(
             "SELECT at, agreement, dataset, job, code, detail FROM refusals ORDER BY id",
         )?;
@@ -825,7 +814,7 @@ mod tests {
         // Another job still gets challenges, up to the cap over all jobs.
         assert_eq!(add(201, &JobId([8; 16]), 100), Ok(()));
         {
-            let mut conn = store.conn();
+            let mut conn = store.db.lock();
             let tx = conn.transaction().unwrap();
             for i in 0..MAX_OPEN_CHALLENGES {
                 tx.execute(
@@ -872,7 +861,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let decide = |decision: &str, at: i64, entry: &[u8]| {
-            let mut conn = store.conn();
+            let mut conn = store.db.lock();
             let tx = conn.transaction().unwrap();
             tx.execute(
                 "INSERT INTO decisions (agreement, platform, measurement, decision, issued_at, sequence, statement)

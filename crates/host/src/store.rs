@@ -1,7 +1,6 @@
 //! The host's SQLite store: uploaded datasets, agreements, jobs and sealed outputs.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use rusqlite::{OptionalExtension, params};
 use sealroom_core::agreement::SignedAgreement;
@@ -11,7 +10,7 @@ use sealroom_core::output::{SealedOutput, SignedReceipt};
 use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::run::SignedRunRequest;
 use sealroom_core::wire::JobFailure;
-use sealroom_service::ServiceError;
+use sealroom_service::{Database, ServiceError};
 
 use crate::blobs::StoredBlob;
 use crate::jobs::{JobRecord, JobStatus};
@@ -106,28 +105,20 @@ fn parse_id<T: std::str::FromStr<Err = sealroom_core::ids::IdParseError>>(
 /// The host's store.
 #[derive(Debug)]
 pub struct HostStore {
-    conn: Mutex<rusqlite::Connection>,
+    db: Database,
 }
 
 impl HostStore {
     /// Opens or creates the store.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
         Ok(Self {
-            conn: Mutex::new(sealroom_service::open_database(
-                path,
-                SCHEMA,
-                SCHEMA_VERSION,
-            )?),
+            db: Database::open(path, SCHEMA, SCHEMA_VERSION)?,
         })
-    }
-
-    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Onboards a party: the host serves it from now on. A party of the same name is replaced.
     pub fn add_party(&self, card: &PartyCard, at: Timestamp) -> Result<(), HostStoreError> {
-        self.conn().execute(
+        self.db.lock().execute(
             "INSERT INTO parties (name, signing_key, card, added_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (name) DO UPDATE SET signing_key = excluded.signing_key, card = excluded.card, added_at = excluded.added_at",
             params![
@@ -143,14 +134,15 @@ impl HostStore {
     /// Stops serving a party; returns whether it was onboarded.
     pub fn remove_party(&self, name: &str) -> Result<bool, HostStoreError> {
         Ok(self
-            .conn()
+            .db
+            .lock()
             .execute("DELETE FROM parties WHERE name = ?1", [name])?
             > 0)
     }
 
     /// Every onboarded party, by name.
     pub fn parties(&self) -> Result<Vec<PartyCard>, HostStoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let mut select = conn.prepare_cached("SELECT card FROM parties ORDER BY name")?;
         let cards = select
             .query_map([], |r| r.get::<_, String>(0))?
@@ -161,7 +153,8 @@ impl HostStore {
     /// The onboarded party of this name.
     pub fn party(&self, name: &str) -> Result<Option<PartyCard>, HostStoreError> {
         let card: Option<String> = self
-            .conn()
+            .db
+            .lock()
             .query_row("SELECT card FROM parties WHERE name = ?1", [name], |r| {
                 r.get(0)
             })
@@ -175,7 +168,8 @@ impl HostStore {
         key: &SigningPublicKey,
     ) -> Result<Option<PartyCard>, HostStoreError> {
         let card: Option<String> = self
-            .conn()
+            .db
+            .lock()
             .query_row(
                 "SELECT card FROM parties WHERE signing_key = ?1",
                 [sealroom_core::bytes::encode(&key.0)],
@@ -187,7 +181,7 @@ impl HostStore {
 
     /// Records an uploaded dataset (replacing an earlier upload of it under the same agreement).
     pub fn put_dataset(&self, blob: &StoredBlob, at: Timestamp) -> Result<(), HostStoreError> {
-        self.conn().execute(
+        self.db.lock().execute(
             "INSERT INTO datasets (agreement, owner, dataset, size, digest, header_digest, sealed_at_ms, path, uploaded_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (agreement, owner, dataset) DO UPDATE SET size = excluded.size, digest = excluded.digest,
@@ -216,7 +210,7 @@ impl HostStore {
         dataset: &str,
     ) -> Result<Option<StoredBlob>, HostStoreError> {
         let row: Option<(i64, String, String, i64, String)> = self
-            .conn()
+            .db.lock()
             .query_row(
                 "SELECT size, digest, header_digest, sealed_at_ms, path FROM datasets WHERE agreement = ?1 AND owner = ?2 AND dataset = ?3",
                 params![agreement.to_string(), owner, dataset],
@@ -244,7 +238,7 @@ impl HostStore {
         agreement: &SignedAgreement,
         at: Timestamp,
     ) -> Result<(), HostStoreError> {
-        self.conn().execute(
+        self.db.lock().execute(
             "INSERT INTO agreements (id, body, stored_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET body = excluded.body",
             params![
@@ -259,7 +253,8 @@ impl HostStore {
     /// A stored agreement.
     pub fn agreement(&self, id: &AgreementId) -> Result<Option<SignedAgreement>, HostStoreError> {
         let body: Option<String> = self
-            .conn()
+            .db
+            .lock()
             .query_row(
                 "SELECT body FROM agreements WHERE id = ?1",
                 params![id.to_string()],
@@ -277,7 +272,7 @@ impl HostStore {
         request: &SignedRunRequest,
         at: Timestamp,
     ) -> Result<bool, HostStoreError> {
-        let inserted = self.conn().execute(
+        let inserted = self.db.lock().execute(
             "INSERT INTO jobs (id, agreement, requested_by, run_request, status, created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)
              ON CONFLICT (id) DO NOTHING",
             params![
@@ -293,7 +288,7 @@ impl HostStore {
 
     /// Marks a queued job as running.
     pub fn start_job(&self, job: &JobId) -> Result<(), HostStoreError> {
-        self.conn().execute(
+        self.db.lock().execute(
             "UPDATE jobs SET status = 'running' WHERE id = ?1",
             params![job.to_string()],
         )?;
@@ -306,7 +301,7 @@ impl HostStore {
         agreement: &AgreementId,
         since: Timestamp,
     ) -> Result<u64, HostStoreError> {
-        let n: i64 = self.conn().query_row(
+        let n: i64 = self.db.lock().query_row(
             "SELECT COUNT(*) FROM jobs WHERE agreement = ?1 AND created_at > ?2",
             params![agreement.to_string(), since.0],
             |r| r.get(0),
@@ -316,7 +311,7 @@ impl HostStore {
 
     /// Jobs queued or running: of `agreement`, and in all.
     pub fn pending_jobs(&self, agreement: &AgreementId) -> Result<(u64, u64), HostStoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let (mine, all): (i64, i64) = conn.query_row(
             "SELECT COALESCE(SUM(agreement = ?1), 0), COUNT(*) FROM jobs WHERE status IN ('queued', 'running')",
             params![agreement.to_string()],
@@ -334,7 +329,7 @@ impl HostStore {
             refusal: None,
             message: "the host stopped before this job finished; ask for a new run".into(),
         };
-        Ok(self.conn().execute(
+        Ok(self.db.lock().execute(
             "UPDATE jobs SET status = 'failed', finished_at = ?1, error = ?2 WHERE status IN ('queued', 'running')",
             params![at.0, serde_json::to_string(&failure).expect("serializes")],
         )? as u64)
@@ -346,7 +341,7 @@ impl HostStore {
         agreement: &AgreementId,
         limit: u32,
     ) -> Result<Vec<JobId>, HostStoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let mut stmt = conn.prepare(
             "SELECT id FROM jobs WHERE agreement = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2",
         )?;
@@ -366,7 +361,7 @@ impl HostStore {
         outputs: &[SealedOutput],
         at: Timestamp,
     ) -> Result<(), HostStoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.db.lock();
         let tx = conn.transaction()?;
         for o in outputs {
             tx.execute(
@@ -398,7 +393,7 @@ impl HostStore {
         failure: &JobFailure,
         at: Timestamp,
     ) -> Result<(), HostStoreError> {
-        self.conn().execute(
+        self.db.lock().execute(
             "UPDATE jobs SET status = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
             params![
                 job.to_string(),
@@ -411,7 +406,7 @@ impl HostStore {
 
     /// A job.
     pub fn job(&self, job: &JobId) -> Result<Option<JobRecord>, HostStoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let row = conn
             .query_row(
                 "SELECT agreement, status, created_at, finished_at, error, receipt, requested_by FROM jobs WHERE id = ?1",
@@ -466,7 +461,7 @@ impl HostStore {
         job: &JobId,
         reader: &str,
     ) -> Result<Vec<SealedOutput>, HostStoreError> {
-        let conn = self.conn();
+        let conn = self.db.lock();
         let mut stmt = conn
             .prepare("SELECT body FROM outputs WHERE job = ?1 AND reader = ?2 ORDER BY output")?;
         let bodies = stmt

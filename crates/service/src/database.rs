@@ -1,8 +1,28 @@
 //! The SQLite file every service keeps its state in: WAL mode, full sync, a versioned schema.
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use crate::ServiceError;
+
+/// A service's one SQLite connection, shared by its request handlers and serialized by a mutex.
+#[derive(Debug)]
+pub struct Database(Mutex<rusqlite::Connection>);
+
+impl Database {
+    /// Opens the database at `path` as [`open_database`] does.
+    pub fn open(path: &Path, schema: &str, version: u32) -> Result<Self, ServiceError> {
+        Ok(Self(Mutex::new(open_database(path, schema, version)?)))
+    }
+
+    /// The connection. A handler that panicked while holding it does not make it unusable: the
+    /// transaction it had open was rolled back when it unwound.
+    pub fn lock(&self) -> MutexGuard<'_, rusqlite::Connection> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 /// Opens (creating if needed) a SQLite database in WAL mode with `schema` at `version`.
 ///
@@ -73,6 +93,29 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_handler_that_panics_mid_transaction_leaves_the_database_usable_and_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("s.sqlite"), SCHEMA, 1).unwrap();
+        std::thread::scope(|s| {
+            let crashed = s.spawn(|| {
+                let mut conn = db.lock();
+                let tx = conn.transaction().unwrap();
+                tx.execute("INSERT INTO things VALUES ('half-done')", [])
+                    .unwrap();
+                panic!("handler fails mid-transaction");
+            });
+            assert!(crashed.join().is_err());
+        });
+        let conn = db.lock();
+        let count: u32 = conn
+            .query_row("SELECT COUNT(*) FROM things", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 0, "the half-done transaction was rolled back");
+        conn.execute("INSERT INTO things VALUES ('next')", [])
+            .unwrap();
     }
 
     #[test]

@@ -18,7 +18,7 @@ use sealroom_core::wire::{PROBLEM_JSON, Problem};
 
 mod database;
 
-pub use database::open_database;
+pub use database::{Database, open_database};
 
 /// A problem document as an HTTP response (`application/problem+json`).
 #[derive(Debug, Clone)]
