@@ -182,3 +182,6 @@ impl JsonClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
