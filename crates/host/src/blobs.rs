@@ -144,3 +144,81 @@ impl Upload {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealroom_core::canonical::labeled_digest;
+    use sealroom_core::envelope::ENVELOPE_FORMAT;
+    use sealroom_core::ids::Fingerprint;
+    use sealroom_core::sign::Signature;
+    use sealroom_core::wire::Sealed;
+
+    fn header(sealed_at_ms: u64) -> EnvelopeHeader {
+        EnvelopeHeader {
+            format: ENVELOPE_FORMAT.into(),
+            owner: "alice".into(),
+            owner_fingerprint: Fingerprint([1; 32]),
+            agreement: AgreementId([2; 32]),
+            dataset: "visits".into(),
+            schema_digest: Digest([3; 32]),
+            content_type: "text/csv".into(),
+            aead: "AES-256-GCM".into(),
+            chunk_size: 1 << 16,
+            nonce_prefix: [4; 7],
+            sealed_at_ms,
+            wrapped_key: Sealed {
+                enc: [5; 32],
+                ciphertext: vec![6; 48],
+            },
+            signature: Signature([7; 64]),
+        }
+    }
+
+    fn files_in(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn a_committed_upload_replaces_the_earlier_one_whole_with_its_digest() {
+        let root = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::new(root.path()).unwrap();
+        for (sealed_at, content) in [(1, b"first version".as_slice()), (2, b"second")] {
+            let mut upload = blobs
+                .begin(&header(sealed_at), Digest([9; 32]), 1 << 20)
+                .unwrap();
+            for part in content.chunks(4) {
+                upload.write(part).unwrap();
+            }
+            let stored = blobs.commit(upload).unwrap();
+            assert_eq!(stored.size, content.len() as u64);
+            assert_eq!(stored.digest, labeled_digest(labels::ENVELOPE, content));
+            assert_eq!(stored.sealed_at_ms, sealed_at);
+            assert_eq!(std::fs::read(&stored.path).unwrap(), content);
+        }
+        assert_eq!(files_in(&root.path().join("incoming")), 0);
+    }
+
+    #[test]
+    fn an_upload_over_the_limit_or_abandoned_leaves_nothing_behind() {
+        let root = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::new(root.path()).unwrap();
+        let path = blobs.dataset_path(&AgreementId([2; 32]), "alice", "visits");
+
+        let mut upload = blobs.begin(&header(1), Digest([9; 32]), 10).unwrap();
+        upload.write(&[0; 10]).unwrap();
+        assert!(matches!(
+            upload.write(&[0; 1]),
+            Err(UploadError::TooLarge { limit: 10 })
+        ));
+        drop(upload);
+        assert!(!path.exists());
+        assert_eq!(files_in(&root.path().join("incoming")), 0);
+
+        let mut upload = blobs.begin(&header(1), Digest([9; 32]), 10).unwrap();
+        upload.write(b"half").unwrap();
+        drop(upload);
+        assert!(!path.exists(), "an interrupted upload is never visible");
+        assert_eq!(files_in(&root.path().join("incoming")), 0);
+    }
+}

@@ -473,3 +473,83 @@ impl HostStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealroom_core::run::{RUN_REQUEST_FORMAT, RunRequest};
+    use sealroom_core::sign::Signature;
+
+    fn request(agreement: AgreementId, nonce: u8) -> SignedRunRequest {
+        SignedRunRequest {
+            request: RunRequest {
+                format: RUN_REQUEST_FORMAT.into(),
+                agreement,
+                requested_by: "bob".into(),
+                issued_at: Timestamp(10),
+                nonce: [nonce; 16],
+            },
+            signature: Signature([0; 64]),
+        }
+    }
+
+    #[test]
+    fn jobs_are_queued_once_counted_while_pending_and_failed_by_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HostStore::open(&dir.path().join("host.sqlite")).unwrap();
+        let (mine, other) = (AgreementId([1; 32]), AgreementId([2; 32]));
+        let (a, b, c) = (JobId([1; 16]), JobId([2; 16]), JobId([3; 16]));
+        assert!(
+            store
+                .queue_job(&a, &request(mine, 1), Timestamp(10))
+                .unwrap()
+        );
+        assert!(
+            !store
+                .queue_job(&a, &request(mine, 1), Timestamp(11))
+                .unwrap(),
+            "a run request is used once"
+        );
+        assert!(
+            store
+                .queue_job(&b, &request(mine, 2), Timestamp(20))
+                .unwrap()
+        );
+        assert!(
+            store
+                .queue_job(&c, &request(other, 3), Timestamp(30))
+                .unwrap()
+        );
+        store.start_job(&a).unwrap();
+        assert_eq!(store.pending_jobs(&mine).unwrap(), (2, 3));
+        assert_eq!(store.jobs_since(&mine, Timestamp(15)).unwrap(), 1);
+        assert_eq!(
+            store.jobs_of(&mine, 10).unwrap(),
+            vec![b, a],
+            "newest first"
+        );
+
+        let failure = JobFailure {
+            code: "isolate-failed".into(),
+            dataset: None,
+            refusal: None,
+            message: "it stopped".into(),
+        };
+        store.fail_job(&b, &failure, Timestamp(40)).unwrap();
+        assert_eq!(store.pending_jobs(&mine).unwrap(), (1, 2));
+
+        assert_eq!(store.fail_interrupted_jobs(Timestamp(50)).unwrap(), 2);
+        assert_eq!(store.pending_jobs(&mine).unwrap(), (0, 0));
+        let interrupted = store.job(&a).unwrap().unwrap();
+        assert_eq!(interrupted.status, JobStatus::Failed);
+        assert_eq!(interrupted.error.unwrap().code, "host-restarted");
+        assert_eq!(interrupted.finished_at, Some(Timestamp(50)));
+        let failed = store.job(&b).unwrap().unwrap();
+        assert_eq!(
+            failed.error.unwrap().code,
+            "isolate-failed",
+            "kept as it was"
+        );
+        assert!(store.job(&JobId([9; 16])).unwrap().is_none());
+    }
+}
