@@ -209,7 +209,14 @@ pub fn registration_of(
     let header = read_envelope_header(envelope)?;
     let mut file = File::open(envelope).map_err(PartyError::io(envelope))?;
     let mut hasher = labeled_hasher(labels::ENVELOPE);
-    std::io::copy(&mut file, &mut hasher).map_err(PartyError::io(envelope))?;
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(PartyError::io(envelope))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
     Ok(owner.sign_registration(EnvelopeRegistration {
         header,
         envelope_digest: Digest(hasher.finalize().into()),
