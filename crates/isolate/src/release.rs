@@ -1,6 +1,6 @@
 //! Turning exact aggregates into released, sealed tables.
 
-use rand_core::RngCore;
+use rand_core::Rng;
 use sealroom_core::agreement::{Agreement, NoiseMechanism, PrivacyTerms};
 use sealroom_core::ids::JobId;
 use sealroom_core::labels;
@@ -107,7 +107,7 @@ pub fn add_noise(
     aggregate: &Aggregate,
     privacy: &PrivacyTerms,
     simulator: bool,
-    rng: &mut impl RngCore,
+    rng: &mut impl Rng,
 ) -> Result<ReleasedTable, IsolateError> {
     let epsilon = privacy.epsilon_per_run;
     let NoisePlan {

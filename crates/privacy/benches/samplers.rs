@@ -4,7 +4,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rand_core::RngCore;
+use rand_core::Rng;
 use sealroom_privacy::accounting::gaussian_for;
 use sealroom_privacy::{DiscreteLaplace, NoiseRng};
 

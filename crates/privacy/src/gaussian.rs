@@ -1,6 +1,6 @@
 //! The discrete Gaussian mechanism (CKS Algorithm 3), with an exact rational variance parameter.
 
-use rand_core::RngCore;
+use rand_core::Rng;
 
 use crate::laplace::DiscreteLaplace;
 use crate::sample::bernoulli_exp_minus;
@@ -114,7 +114,7 @@ impl DiscreteGaussian {
 
     /// Draws one sample: a discrete Laplace proposal Y of scale t = ⌊σ⌋+1, kept with probability
     /// `exp(-(|Y| - σ²/t)² / 2σ²)`.
-    pub fn sample(&self, rng: &mut impl RngCore) -> i64 {
+    pub fn sample(&self, rng: &mut impl Rng) -> i64 {
         let (a, b, t) = (
             u128::from(self.numerator),
             u128::from(self.denominator),

@@ -1,6 +1,6 @@
 //! The discrete Laplace mechanism.
 
-use rand_core::RngCore;
+use rand_core::Rng;
 
 use crate::sample::{bernoulli, bernoulli_exp_minus, uniform_below};
 
@@ -72,7 +72,7 @@ impl DiscreteLaplace {
     }
 
     /// Draws one sample (CKS Algorithm 2 with scale s/t).
-    pub fn sample(&self, rng: &mut impl RngCore) -> i64 {
+    pub fn sample(&self, rng: &mut impl Rng) -> i64 {
         let (s, t) = (self.numerator, self.denominator);
         loop {
             let u = uniform_below(rng, s);

@@ -1,6 +1,6 @@
 //! The noise an agreement asks for, sized from its privacy terms and a query's sensitivity.
 
-use rand_core::RngCore;
+use rand_core::Rng;
 
 use crate::accounting::{epsilon_from_rho, gaussian_for};
 use crate::gaussian::{DiscreteGaussian, GaussianError};
@@ -60,7 +60,7 @@ impl Mechanism {
     }
 
     /// One noise draw.
-    pub fn sample(&self, rng: &mut impl RngCore) -> i64 {
+    pub fn sample(&self, rng: &mut impl Rng) -> i64 {
         match self {
             Mechanism::Laplace(d) => d.sample(rng),
             Mechanism::Gaussian(d, _) => d.sample(rng),

@@ -1,7 +1,7 @@
 //! The random source of all noise.
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Infallible, Rng, SeedableRng, TryRng};
 
 /// ChaCha20 seeded from the OS CSPRNG; tests may seed it explicitly.
 pub struct NoiseRng(ChaCha20Rng);
@@ -26,17 +26,17 @@ impl std::fmt::Debug for NoiseRng {
     }
 }
 
-impl RngCore for NoiseRng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
+impl TryRng for NoiseRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.0.next_u32())
     }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.0.next_u64())
     }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        self.0.fill_bytes(dest)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.0.try_fill_bytes(dest)
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Infallible> {
+        self.0.fill_bytes(dest);
+        Ok(())
     }
 }

@@ -1,9 +1,9 @@
 //! Exact integer sampling primitives.
 
-use rand_core::RngCore;
+use rand_core::Rng;
 
 /// A uniform integer in `0..n` (n > 0), by rejection: exact, no modulo bias.
-pub fn uniform_below(rng: &mut impl RngCore, n: u64) -> u64 {
+pub fn uniform_below(rng: &mut impl Rng, n: u64) -> u64 {
     assert!(n > 0, "uniform_below needs a positive bound");
     // Accept only draws below the largest multiple of n that fits in u64.
     let zone = u64::MAX - (u64::MAX - n + 1) % n;
@@ -16,7 +16,7 @@ pub fn uniform_below(rng: &mut impl RngCore, n: u64) -> u64 {
 }
 
 /// A uniform integer in `0..n` (n > 0) for bounds beyond 64 bits; the 64-bit path when `n` fits.
-pub fn uniform_below_u128(rng: &mut impl RngCore, n: u128) -> u128 {
+pub fn uniform_below_u128(rng: &mut impl Rng, n: u128) -> u128 {
     assert!(n > 0, "uniform_below needs a positive bound");
     if let Ok(small) = u64::try_from(n) {
         return u128::from(uniform_below(rng, small));
@@ -31,13 +31,13 @@ pub fn uniform_below_u128(rng: &mut impl RngCore, n: u128) -> u128 {
 }
 
 /// `true` with probability exactly `num / den` (0 ≤ num ≤ den, den > 0).
-pub fn bernoulli(rng: &mut impl RngCore, num: u128, den: u128) -> bool {
+pub fn bernoulli(rng: &mut impl Rng, num: u128, den: u128) -> bool {
     debug_assert!(num <= den);
     uniform_below_u128(rng, den) < num
 }
 
 /// `true` with probability exactly `exp(-num / den)` (den > 0). CKS Algorithm 1.
-pub fn bernoulli_exp_minus(rng: &mut impl RngCore, num: u128, den: u128) -> bool {
+pub fn bernoulli_exp_minus(rng: &mut impl Rng, num: u128, den: u128) -> bool {
     let whole = num / den;
     let mut i = 0;
     while i < whole {
@@ -50,7 +50,7 @@ pub fn bernoulli_exp_minus(rng: &mut impl RngCore, num: u128, den: u128) -> bool
 }
 
 /// exp(-γ) for γ = num/den ≤ 1: draw A_k ~ Bernoulli(γ/k) until one fails; the index is odd with probability exp(-γ).
-fn bernoulli_exp_minus_at_most_one(rng: &mut impl RngCore, num: u128, den: u128) -> bool {
+fn bernoulli_exp_minus_at_most_one(rng: &mut impl Rng, num: u128, den: u128) -> bool {
     let mut k: u128 = 1;
     loop {
         let den_k = den

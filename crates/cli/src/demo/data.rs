@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::{Rng, SeedableRng};
 
 /// The demo's campaigns.
 pub const CAMPAIGNS: [&str; 4] = [
