@@ -25,6 +25,9 @@ pub struct SealBench {
     pub bytes: u64,
     /// Raw AES-256-GCM in place over a buffer of the input's size (up to 256 MiB, cycled), in 64 KiB chunks.
     pub raw_aead: f64,
+    /// The same in place with RustCrypto's pure-Rust `aes-gcm`, the alternative to aws-lc in the
+    /// isolate (see `crates/isolate/README.md`).
+    pub raw_aead_pure_rust: f64,
     /// Raw AES-256-GCM out of place (plaintext left intact, ciphertext into a second buffer): the same work a streaming sealer does.
     pub raw_aead_out_of_place: f64,
     /// The envelope writer, memory to memory.
@@ -67,6 +70,32 @@ fn raw_aead(data: &mut [u8], bytes: u64) -> f64 {
                     Aad::from(b"aad"),
                     piece,
                 )
+                .expect("seals");
+            let _ = std::hint::black_box(tag);
+            done += piece.len() as u64;
+            if done >= bytes {
+                break;
+            }
+        }
+    }
+    rate(done, start.elapsed())
+}
+
+/// [`raw_aead`] with RustCrypto's `aes-gcm` instead of aws-lc.
+fn raw_aead_pure_rust(data: &mut [u8], bytes: u64) -> f64 {
+    use aes_gcm::aead::{AeadInPlace, KeyInit};
+    use aes_gcm::{Aes256Gcm, Nonce};
+    let key = Aes256Gcm::new_from_slice(DataKey::generate().expose()).expect("a 32-byte key");
+    let chunk = DEFAULT_CHUNK_SIZE as usize;
+    let (mut done, mut counter) = (0u64, 0u64);
+    let start = Instant::now();
+    while done < bytes {
+        for piece in data.chunks_mut(chunk) {
+            let mut nonce = [0u8; 12];
+            nonce[4..].copy_from_slice(&counter.to_be_bytes());
+            counter += 1;
+            let tag = key
+                .encrypt_in_place_detached(Nonce::from_slice(&nonce), b"aad", piece)
                 .expect("seals");
             let _ = std::hint::black_box(tag);
             done += piece.len() as u64;
@@ -248,7 +277,9 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
     // Taken before the memory-to-memory phases, which hold whole buffers on purpose.
     let peak = peak_rss();
 
-    progress("raw AES-256-GCM against the envelope, memory to memory, 7 interleaved rounds");
+    progress(
+        "raw AES-256-GCM (aws-lc and pure Rust) against the envelope, memory to memory, 7 interleaved rounds",
+    );
     let mut data = vec![0x5au8; bytes.min(MEMORY_PHASE_BUFFER) as usize];
     let params = HeaderParams {
         owner: &owner,
@@ -266,8 +297,10 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
     writer.finish()?;
     let (mut raw, mut raw_oop, mut seal, mut open) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut pure_rust = Vec::new();
     for _ in 0..7 {
         raw.push(raw_aead(&mut data, bytes));
+        pure_rust.push(raw_aead_pure_rust(&mut data, bytes));
         raw_oop.push(raw_aead_out_of_place(&data, bytes));
         seal.push(envelope_seal(&data, bytes, &header, &key)?);
         open.push(envelope_open(&sealed, bytes, &key)?);
@@ -275,6 +308,7 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
     Ok(SealBench {
         bytes: plain_size,
         raw_aead: median(raw),
+        raw_aead_pure_rust: median(pure_rust),
         raw_aead_out_of_place: median(raw_oop),
         envelope_seal: median(seal),
         envelope_open: median(open),

@@ -37,6 +37,11 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 };
                 println!("raw AES-256-GCM in place      {:.2} GB/s", gb(r.raw_aead));
                 println!(
+                    "  pure Rust (aes-gcm) in place {:.2} GB/s  {:.2} of aws-lc",
+                    gb(r.raw_aead_pure_rust),
+                    r.raw_aead_pure_rust / r.raw_aead
+                );
+                println!(
                     "raw AES-256-GCM out of place  {:.2} GB/s",
                     gb(r.raw_aead_out_of_place)
                 );
