@@ -267,14 +267,7 @@ impl Refusal {
             Self::WrongKey { .. } => "wrong-key",
             Self::BadStatement(_) => "bad-statement",
             Self::RequestSignatureInvalid => "request-signature-invalid",
-            Self::RunRequest(e) => match e {
-                RunRequestError::NotAllowed { .. } => "run-not-allowed",
-                RunRequestError::BadSignature { .. } => "run-request-forged",
-                RunRequestError::Expired { .. } | RunRequestError::FromTheFuture { .. } => {
-                    "run-request-stale"
-                }
-                _ => "run-request-mismatch",
-            },
+            Self::RunRequest(e) => e.code(),
             Self::RunRequestReplayed { .. } => "run-request-replayed",
             Self::RunCapReached { .. } => "run-cap-reached",
             Self::EnvelopeForged { .. } => "envelope-forged",

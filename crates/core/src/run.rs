@@ -107,6 +107,22 @@ pub enum RunRequestError {
     },
 }
 
+impl RunRequestError {
+    /// The stable refusal code hosts and brokers answer with (`urn:sealroom:…:<code>`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RunRequestError::NotAllowed { .. } => "run-not-allowed",
+            RunRequestError::BadSignature { .. } => "run-request-forged",
+            RunRequestError::Expired { .. } | RunRequestError::FromTheFuture { .. } => {
+                "run-request-stale"
+            }
+            RunRequestError::OtherAgreement { .. } | RunRequestError::JobMismatch { .. } => {
+                "run-request-mismatch"
+            }
+        }
+    }
+}
+
 impl RunRequest {
     /// The canonical bytes that are signed.
     pub fn signed_bytes(&self) -> Result<Vec<u8>, CanonicalError> {

@@ -131,14 +131,7 @@ impl HostRefusal {
             Self::UploadTooLarge(_) => "upload-too-large",
             Self::UploadInterrupted(_) => "upload-interrupted",
             Self::DatasetMissing(_) => "dataset-missing",
-            Self::RunRequest(e) => match e {
-                RunRequestError::NotAllowed { .. } => "run-not-allowed",
-                RunRequestError::BadSignature { .. } => "run-request-forged",
-                RunRequestError::Expired { .. } | RunRequestError::FromTheFuture { .. } => {
-                    "run-request-stale"
-                }
-                _ => "run-request-mismatch",
-            },
+            Self::RunRequest(e) => e.code(),
             Self::RunRequestReplayed(_) => "run-request-replayed",
             Self::RunCapReached(_) => "run-cap-reached",
             Self::TooManyJobs(_) => "too-many-jobs",
