@@ -10,17 +10,14 @@ use sealroom_core::ids::{AgreementId, Digest, JobId, Measurement};
 use sealroom_core::log::LoggedEntry;
 use sealroom_core::statement::{Decision, SignedDecision};
 use sealroom_core::wire::BudgetStatus;
-use sealroom_service::{Database, ServiceError};
+use sealroom_service::{Database, Schema, ServiceError};
 use serde::{Deserialize, Serialize};
 
 use sealroom_ledger::{LogEntry, LoggedRelease, Statement};
 
 use crate::refusal::Refusal;
 
-/// Bumped whenever `SCHEMA` changes in a way older files do not have.
-const SCHEMA_VERSION: u32 = 1;
-
-const SCHEMA: &str = "
+const SQL: &str = "
 CREATE TABLE IF NOT EXISTS challenges (
     nonce BLOB PRIMARY KEY,
     job TEXT NOT NULL,
@@ -90,6 +87,13 @@ CREATE TABLE IF NOT EXISTS refusals (
     detail TEXT NOT NULL
 );
 ";
+
+/// The tables and their version (files written before versions were kept predate signed envelopes and are refused).
+const SCHEMA: Schema = Schema {
+    sql: SQL,
+    version: 1,
+    unversioned_is_current: false,
+};
 
 /// Characters of a refusal's message kept in the owner's records.
 const MAX_REFUSAL_DETAIL: usize = 1000;
@@ -199,7 +203,7 @@ impl BrokerStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
         Ok(Self {
-            db: Database::open(path, SCHEMA, SCHEMA_VERSION)?,
+            db: Database::open(path, &SCHEMA)?,
         })
     }
 

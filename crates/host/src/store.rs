@@ -10,15 +10,12 @@ use sealroom_core::output::{SealedOutput, SignedReceipt};
 use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::run::SignedRunRequest;
 use sealroom_core::wire::JobFailure;
-use sealroom_service::{Database, ServiceError};
+use sealroom_service::{Database, Schema, ServiceError};
 
 use crate::blobs::StoredBlob;
 use crate::jobs::{JobRecord, JobStatus};
 
-/// Bumped whenever `SCHEMA` changes in a way older files do not have.
-const SCHEMA_VERSION: u32 = 1;
-
-const SCHEMA: &str = "
+const SQL: &str = "
 CREATE TABLE IF NOT EXISTS parties (
     name TEXT PRIMARY KEY,
     signing_key TEXT NOT NULL UNIQUE,
@@ -62,6 +59,13 @@ CREATE TABLE IF NOT EXISTS outputs (
     PRIMARY KEY (job, output, reader)
 );
 ";
+
+/// The tables and their version (files written before versions were kept predate signed envelopes and are refused).
+const SCHEMA: Schema = Schema {
+    sql: SQL,
+    version: 1,
+    unversioned_is_current: false,
+};
 
 /// A database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +116,7 @@ impl HostStore {
     /// Opens or creates the store.
     pub fn open(path: &Path) -> Result<Self, ServiceError> {
         Ok(Self {
-            db: Database::open(path, SCHEMA, SCHEMA_VERSION)?,
+            db: Database::open(path, &SCHEMA)?,
         })
     }
 

@@ -9,15 +9,12 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use sealroom_service::ServiceError;
+use sealroom_service::{Schema, ServiceError};
 use tlog_tiles::{Hash, HashReader};
 
 use sealroom_ledger::leaf_hash;
 
-/// Bumped whenever `SCHEMA` changes in a way older files do not have.
-const SCHEMA_VERSION: u32 = 1;
-
-const SCHEMA: &str = "
+const SQL: &str = "
 CREATE TABLE IF NOT EXISTS entries (
     idx INTEGER PRIMARY KEY,
     leaf_hash BLOB NOT NULL UNIQUE,
@@ -28,6 +25,13 @@ CREATE TABLE IF NOT EXISTS hashes (
     hash BLOB NOT NULL
 );
 ";
+
+/// The tables and their version (files written before versions were kept have exactly these tables).
+const SCHEMA: Schema = Schema {
+    sql: SQL,
+    version: 1,
+    unversioned_is_current: true,
+};
 
 /// The log's storage failed or is inconsistent.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +118,7 @@ pub struct Placed {
 impl LogStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = sealroom_service::open_database(path, SCHEMA, SCHEMA_VERSION)?;
+        let conn = sealroom_service::open_database(path, &SCHEMA)?;
         let size: i64 =
             conn.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
                 r.get(0)

@@ -158,20 +158,20 @@ pub fn seal_dataset(
     )
     .map_err(sealing)?;
     let file = File::open(input).map_err(PartyError::io(input))?;
-    let mut tee = ProgressReader {
+    let mut csv_in = ProgressReader {
         input: BufReader::with_capacity(1 << 20, file),
         copy: writer,
         count: 0,
         progress,
     };
-    let rows = check_rows(&mut tee, &terms.schema).map_err(|e| PartyError::Rows {
+    let rows = check_rows(&mut csv_in, &terms.schema).map_err(|e| PartyError::Rows {
         path: input.into(),
         reason: e.to_string(),
     })?;
     // The CSV reader stops at end of input; copy anything it left (nothing, normally).
-    std::io::copy(&mut tee, &mut std::io::sink()).map_err(PartyError::io(input))?;
-    let plaintext_bytes = tee.count;
-    let mut out = tee.copy.finish().map_err(sealing)?;
+    std::io::copy(&mut csv_in, &mut std::io::sink()).map_err(PartyError::io(input))?;
+    let plaintext_bytes = csv_in.count;
+    let mut out = csv_in.copy.finish().map_err(sealing)?;
     out.flush().map_err(PartyError::io(output))?;
     out.inner
         .get_ref()
@@ -211,11 +211,12 @@ pub fn registration_of(
     let mut hasher = labeled_hasher(labels::ENVELOPE);
     let mut buf = vec![0; 1 << 16];
     loop {
-        let n = file.read(&mut buf).map_err(PartyError::io(envelope))?;
-        if n == 0 {
-            break;
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(PartyError::io(envelope)(e)),
         }
-        hasher.update(&buf[..n]);
     }
     Ok(owner.sign_registration(EnvelopeRegistration {
         header,

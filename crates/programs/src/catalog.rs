@@ -52,6 +52,14 @@ pub enum ProgramError {
     /// An input table is missing.
     #[error("input {0} was not provided")]
     MissingInput(String),
+    /// More input tables were given than the program reads.
+    #[error("the program reads {expected} inputs, {given} were given")]
+    TooManyInputs {
+        /// How many it reads.
+        expected: usize,
+        /// How many it was given.
+        given: usize,
+    },
 }
 
 /// The programs built into this runtime (the [`REGISTRY`]).

@@ -62,12 +62,16 @@ pub fn checked_inputs<'t, P: Params, const N: usize>(
     let params = P::check(params, datasets).map_err(ProgramError::BadParameters)?;
     match <[&Table; N]>::try_from(inputs) {
         Ok(tables) => Ok((params, tables)),
+        Err(_) if inputs.len() > N => Err(ProgramError::TooManyInputs {
+            expected: N,
+            given: inputs.len(),
+        }),
         Err(_) => Err(ProgramError::MissingInput(
             params
                 .inputs()
                 .into_iter()
                 .nth(inputs.len())
-                .unwrap_or_else(|| format!("(exactly {N} expected, {} given)", inputs.len())),
+                .unwrap_or_else(|| format!("number {}", inputs.len() + 1)),
         )),
     }
 }

@@ -18,7 +18,7 @@ use sealroom_core::wire::{PROBLEM_JSON, Problem};
 
 mod database;
 
-pub use database::{Database, open_database};
+pub use database::{Database, Schema, open_database};
 
 /// A problem document as an HTTP response (`application/problem+json`).
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ pub enum ServiceError {
     },
     /// The database was written by a build with another schema.
     #[error(
-        "database {path} has schema version {found}, this build uses {expected}: it was made by another version of sealroom; move it aside to start afresh"
+        "database {path} has schema version {found}, this build uses {expected}: it was written by another version of sealroom. Keep the file (it holds state others rely on: the log, spent budgets, replay protection) and run the version that wrote it"
     )]
     SchemaVersion {
         /// The file.
