@@ -172,7 +172,7 @@ fn second_agreement(d: &Deployment) -> SignedAgreement {
         "purchases",
         &csv,
         &out,
-        None,
+        &owner::SealOptions::default(),
         SystemClock.now_millis(),
         Box::new(|_| {}),
     )
@@ -340,7 +340,7 @@ fn a_resealed_dataset_runs_and_the_previous_version_is_refused() {
         "exposures",
         &csv,
         &v2_path,
-        None,
+        &owner::SealOptions::default(),
         SystemClock.now_millis(),
         Box::new(|_| {}),
     )

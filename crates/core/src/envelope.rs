@@ -15,6 +15,14 @@ use crate::wire::Sealed;
 /// Version of the envelope format.
 pub const ENVELOPE_FORMAT: &str = "sealroom-envelope/v2";
 
+/// The payload's content type: an Arrow IPC stream typed by the dataset's schema (payload
+/// version 2; `sealroom-tables` writes and reads it).
+pub const PAYLOAD_CONTENT_TYPE: &str = "application/vnd.apache.arrow.stream";
+
+/// The content type of the CSV payload that earlier versions sealed (payload version 1), which
+/// the isolate refuses with advice to seal again.
+pub const LEGACY_CSV_CONTENT_TYPE: &str = "text/csv";
+
 /// The envelope header, stored as canonical JSON and signed by the owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +39,7 @@ pub struct EnvelopeHeader {
     pub dataset: String,
     /// Digest of the dataset schema.
     pub schema_digest: Digest,
-    /// Content type of the plaintext (`text/csv`).
+    /// Content type of the plaintext ([`PAYLOAD_CONTENT_TYPE`]).
     pub content_type: String,
     /// Always `AES-256-GCM`.
     pub aead: String,

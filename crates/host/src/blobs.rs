@@ -162,7 +162,7 @@ mod tests {
             agreement: AgreementId([2; 32]),
             dataset: "visits".into(),
             schema_digest: Digest([3; 32]),
-            content_type: "text/csv".into(),
+            content_type: sealroom_core::envelope::PAYLOAD_CONTENT_TYPE.into(),
             aead: "AES-256-GCM".into(),
             chunk_size: 1 << 16,
             nonce_prefix: [4; 7],

@@ -6,7 +6,8 @@ use sealroom_core::run::RunRequestError;
 use sealroom_core::wire::{JobFailure, Problem};
 use sealroom_crypto::{CryptoError, EnvelopeError};
 use sealroom_privacy::MechanismError;
-use sealroom_programs::{ProgramError, TableError};
+use sealroom_programs::ProgramError;
+use sealroom_tables::TableError;
 
 /// A job failed; nothing was released.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@ use sealroom_core::labels;
 use sealroom_core::wire::JobInput;
 use sealroom_crypto::envelope::read_header;
 use sealroom_crypto::{DataKey, EnvelopeError, EnvelopeHeader, EnvelopeReader};
-use sealroom_programs::csv_input::read_table;
-use sealroom_programs::{Table, TableError};
+use sealroom_tables::payload::LEGACY_CSV_CONTENT_TYPE;
+use sealroom_tables::{CONTENT_TYPE, Table, TableError, read_payload};
 use sha2::Digest as _;
 
 use crate::error::IsolateError;
@@ -78,6 +78,18 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
             header.qualified_name()
         )));
     }
+    if header.content_type != CONTENT_TYPE {
+        return Err(mismatch(
+            if header.content_type == LEGACY_CSV_CONTENT_TYPE {
+                "it was sealed as CSV by an earlier sealroom; this runtime reads only the typed Arrow payload: seal the file again with this version".into()
+            } else {
+                format!(
+                    "its payload is {:?}, not {CONTENT_TYPE}",
+                    header.content_type
+                )
+            },
+        ));
+    }
     let schema_digest = terms.schema.digest().map_err(|e| mismatch(e.to_string()))?;
     if header.schema_digest != schema_digest {
         return Err(mismatch(
@@ -111,7 +123,8 @@ impl OpenedInput {
         self.terms.qualified_name()
     }
 
-    /// Decrypts and parses the whole input; returns the table and the digest of the envelope file.
+    /// Decrypts the input and decodes it batch by batch, checking every row against the
+    /// schema; returns the table and the digest of the envelope file.
     pub fn read(self, key: &DataKey) -> Result<(Table, Digest), IsolateError> {
         let dataset = self.qualified_name();
         let envelope_error = |source| IsolateError::Envelope {
@@ -119,17 +132,24 @@ impl OpenedInput {
             source,
         };
         let mut plaintext = EnvelopeReader::new(self.reader, &self.header, self.header_digest, key);
-        let table = read_table(&mut plaintext, &self.terms.schema).map_err(|e| match e {
+        let table = read_payload(&mut plaintext, &self.terms.schema).map_err(|e| match e {
             TableError::Read(io) => envelope_error(EnvelopeError::from_io(io)),
             source => IsolateError::Input {
                 dataset: dataset.clone(),
                 source,
             },
         })?;
-        // The CSV reader stops at end of stream, so the final chunk has been authenticated; make sure.
-        if !plaintext.is_complete() {
-            std::io::copy(&mut plaintext, &mut std::io::sink())
-                .map_err(|e| envelope_error(EnvelopeError::from_io(e)))?;
+        // The stream's end marker has been read; nothing may follow it, and reading on to the
+        // end authenticates the final chunk.
+        let trailing = std::io::copy(&mut plaintext, &mut std::io::sink())
+            .map_err(|e| envelope_error(EnvelopeError::from_io(e)))?;
+        if trailing != 0 {
+            return Err(IsolateError::Input {
+                dataset,
+                source: TableError::Malformed(format!(
+                    "{trailing} bytes follow the end of the stream"
+                )),
+            });
         }
         let hasher = plaintext.into_inner().hasher;
         if Digest(hasher.finalize().into()) != self.envelope_digest {

@@ -84,13 +84,7 @@ pub fn plan_agreement_noise(agreement: &Agreement) -> Result<Vec<NoisePlan>, Iso
     let empty: HashMap<String, Table> = agreement
         .datasets
         .iter()
-        .map(|d| {
-            let table = Table {
-                schema: d.schema.clone(),
-                rows: Vec::new(),
-            };
-            (d.qualified_name(), table)
-        })
+        .map(|d| (d.qualified_name(), Table::new(d.schema.clone())))
         .collect();
     BuiltinCatalog
         .run(agreement, &|name| empty.get(name))?

@@ -57,13 +57,13 @@ pub enum PartyError {
         /// The owner.
         owner: String,
     },
-    /// A CSV file does not fit the dataset's schema.
-    #[error("{}: {reason}", path.display())]
-    Rows {
+    /// A file to seal does not fit the dataset's schema, or cannot be read; nothing was sealed.
+    #[error("{}: {source}; nothing was sealed", path.display())]
+    Source {
         /// The file.
         path: PathBuf,
-        /// The first row that does not fit, and why.
-        reason: String,
+        /// The first row or column that does not fit, and why.
+        source: crate::source::SourceError,
     },
     /// A file is not a usable envelope.
     #[error("{} is not a usable envelope: {source}", path.display())]

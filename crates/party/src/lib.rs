@@ -21,5 +21,6 @@ pub mod error;
 pub mod owner;
 pub mod reader;
 pub mod runs;
+pub mod source;
 
 pub use error::{ErrorKind, PartyError};

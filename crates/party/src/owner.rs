@@ -1,7 +1,7 @@
 //! What a data owner does: seal datasets and approve or revoke runtimes.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sealroom_core::agreement::SignedAgreement;
@@ -17,10 +17,11 @@ use sealroom_crypto::envelope::{DEFAULT_CHUNK_SIZE, HeaderParams, new_header, re
 use sealroom_crypto::{DataKey, EnvelopeHeader, EnvelopeWriter, Identity};
 use sealroom_host::blobs::StoredBlob;
 use sealroom_host::client::HostClient;
-use sealroom_programs::csv_input::check_rows;
+use sealroom_tables::{PayloadWriter, TableError};
 use serde::Serialize;
 
 use crate::error::PartyError;
+use crate::source::{SourceError, SourceFormat, read_source};
 use sha2::Digest as _;
 
 /// What sealing produced.
@@ -30,7 +31,13 @@ pub struct SealSummary {
     pub dataset: String,
     /// Data rows checked against the schema.
     pub rows: u64,
-    /// Plaintext bytes read.
+    /// The format the file was read as.
+    pub format: &'static str,
+    /// Bytes of the source file.
+    pub source_bytes: u64,
+    /// The file's columns the schema does not name, left out of the envelope.
+    pub ignored_columns: Vec<String>,
+    /// Plaintext bytes sealed (the typed payload).
     pub plaintext_bytes: u64,
     /// Envelope bytes written.
     pub envelope_bytes: u64,
@@ -74,7 +81,7 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// A reader that passes every byte it reads on to `copy` (`std::io::sink()` when nothing needs
-/// them) and tells `progress` the running total: the one progress reader of sealing and upload.
+/// them) and tells `progress` the running total.
 struct ProgressReader<R, W, F> {
     input: R,
     copy: W,
@@ -92,11 +99,39 @@ impl<R: Read, W: Write, F: FnMut(u64)> Read for ProgressReader<R, W, F> {
     }
 }
 
-/// Checks a CSV file row by row against the agreement's schema while sealing it into an envelope
-/// for that agreement, its header signed by the owner and dated `sealed_at_ms`. The output appears
-/// only when complete; on any error nothing is written. The envelope is usable only once its
-/// owner's broker has it registered ([`SealSummary::registration`] and
-/// `sealroom_broker::client::BrokerClient::register`).
+/// Counts the bytes written through it.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// How to read and seal a file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SealOptions {
+    /// The file's format; by default from its extension.
+    pub format: Option<SourceFormat>,
+    /// Plaintext bytes per chunk; by default 64 KiB.
+    pub chunk_size: Option<u32>,
+}
+
+/// Reads a CSV, Parquet or Arrow file, checks every row against the agreement's schema, and
+/// seals it as a typed payload (an Arrow IPC stream) into an envelope for that agreement, its
+/// header signed by the owner and dated `sealed_at_ms`. `progress` is told how many bytes of the
+/// file have been read. The output appears only when complete; on any error nothing is
+/// written. The envelope is usable only once its owner's broker has it registered
+/// ([`SealSummary::registration`] and `sealroom_broker::client::BrokerClient::register`).
 #[allow(clippy::too_many_arguments)]
 pub fn seal_dataset(
     identity: &Identity,
@@ -104,9 +139,9 @@ pub fn seal_dataset(
     dataset: &str,
     input: &Path,
     output: &Path,
-    chunk_size: Option<u32>,
+    options: &SealOptions,
     sealed_at_ms: u64,
-    progress: Box<dyn FnMut(u64)>,
+    mut progress: Box<dyn FnMut(u64)>,
 ) -> Result<SealSummary, PartyError> {
     let card = identity.card();
     let terms = agreement
@@ -134,9 +169,21 @@ pub fn seal_dataset(
         agreement: agreement.id,
         dataset,
         schema_digest: terms.schema.digest()?,
-        chunk_size: chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE),
+        chunk_size: options.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE),
         sealed_at_ms,
     };
+    let format = match options.format.or_else(|| SourceFormat::of_path(input)) {
+        Some(format) => format,
+        None => {
+            return Err(PartyError::Source {
+                path: input.into(),
+                source: SourceError::UnknownFormat,
+            });
+        }
+    };
+    let source_bytes = std::fs::metadata(input)
+        .map_err(PartyError::io(input))?
+        .len();
     let key = DataKey::generate();
     let header = new_header(&params, &key).map_err(sealing)?;
     let header_digest = header.digest()?;
@@ -157,21 +204,33 @@ pub fn seal_dataset(
         &key,
     )
     .map_err(sealing)?;
-    let file = File::open(input).map_err(PartyError::io(input))?;
-    let mut csv_in = ProgressReader {
-        input: BufReader::with_capacity(1 << 20, file),
-        copy: writer,
-        count: 0,
-        progress,
-    };
-    let rows = check_rows(&mut csv_in, &terms.schema).map_err(|e| PartyError::Rows {
+    let source_error = |source| PartyError::Source {
         path: input.into(),
-        reason: e.to_string(),
+        source,
+    };
+    let mut payload = PayloadWriter::new(
+        CountingWriter {
+            inner: writer,
+            count: 0,
+        },
+        &terms.schema,
+    )
+    .map_err(|e| source_error(SourceError::Table(e)))?;
+    let read = read_source(input, format, &terms.schema, &mut *progress, &mut |batch| {
+        payload.write(&batch).map_err(SourceError::from)
+    });
+    let summary = match read {
+        Ok(summary) => summary,
+        Err(SourceError::Table(TableError::Write(e))) => return Err(PartyError::io(output)(e)),
+        Err(e) => return Err(source_error(e)),
+    };
+    let rows = payload.rows();
+    let counted = payload.finish().map_err(|e| match e {
+        TableError::Write(io) => PartyError::io(output)(io),
+        other => source_error(SourceError::Table(other)),
     })?;
-    // The CSV reader stops at end of input; copy anything it left (nothing, normally).
-    std::io::copy(&mut csv_in, &mut std::io::sink()).map_err(PartyError::io(input))?;
-    let plaintext_bytes = csv_in.count;
-    let mut out = csv_in.copy.finish().map_err(sealing)?;
+    let plaintext_bytes = counted.count;
+    let mut out = counted.inner.finish().map_err(sealing)?;
     out.flush().map_err(PartyError::io(output))?;
     out.inner
         .get_ref()
@@ -191,6 +250,9 @@ pub fn seal_dataset(
     Ok(SealSummary {
         dataset: terms.qualified_name(),
         rows,
+        format: format.name(),
+        source_bytes,
+        ignored_columns: summary.ignored_columns,
         plaintext_bytes,
         envelope_bytes,
         output: output.to_path_buf(),

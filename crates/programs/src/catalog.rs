@@ -5,7 +5,7 @@ use sealroom_core::agreement::{
 };
 
 use crate::program::{ProgramInfo, REGISTRY, find};
-use crate::table::Table;
+use sealroom_tables::Table;
 
 /// An exact aggregate, before noise.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +60,10 @@ pub enum ProgramError {
         /// How many it was given.
         given: usize,
     },
+    /// An input table lacks a column the program reads, with the type it reads (the table
+    /// does not follow the schema the program was planned against).
+    #[error("input table: {0}")]
+    Table(#[from] sealroom_tables::TableError),
 }
 
 /// The programs built into this runtime (the [`REGISTRY`]).

@@ -2,12 +2,12 @@
 //! groups each matched person belongs to, and splitting results into declared
 //! and discovered groups.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sealroom_core::agreement::DatasetTerms;
 use sealroom_core::schema::ColumnType;
 
-use crate::table::{Table, Value};
+use sealroom_tables::{PersonKey, Table, TableError};
 
 /// The groups a program reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,11 +77,11 @@ pub fn check_pair<'a>(
 /// (declared order, or by name when discovering) and their rows on the right.
 pub struct Matched<'t> {
     /// The person's id.
-    pub person: &'t Value,
+    pub person: PersonKey<'t>,
     /// Their groups, deduplicated and ordered.
     pub groups: Vec<&'t str>,
-    /// Their rows in the right dataset, in input order.
-    pub right_rows: Vec<&'t [Value]>,
+    /// Their rows in the right dataset (0-based), in input order.
+    pub right_rows: Vec<usize>,
 }
 
 /// Every person of `left` also in `right`, in order of first appearance on the left.
@@ -90,20 +90,11 @@ pub fn match_people<'t>(
     right: &'t Table,
     group_column: &str,
     groups: &Groups,
-) -> Vec<Matched<'t>> {
-    let person_at = |t: &Table| {
-        t.schema
-            .index_of(&t.schema.person_column)
-            .expect("validated schema")
-    };
-    let group_at = left
-        .schema
-        .index_of(group_column)
-        .expect("validated params");
-    let (left_person, right_person) = (person_at(left), person_at(right));
-    let mut right_rows: HashMap<&Value, Vec<&[Value]>> = HashMap::new();
-    for row in &right.rows {
-        right_rows.entry(&row[right_person]).or_default().push(row);
+) -> Result<Vec<Matched<'t>>, TableError> {
+    let group_of = left.text(group_column)?;
+    let mut right_rows: HashMap<PersonKey<'t>, Vec<usize>> = HashMap::new();
+    for (row, person) in right.persons()?.into_iter().enumerate() {
+        right_rows.entry(person).or_default().push(row);
     }
     let rank: HashMap<&str, usize> = match groups {
         Groups::Declared(list) => list
@@ -113,37 +104,34 @@ pub fn match_people<'t>(
             .collect(),
         Groups::Discovered => HashMap::new(),
     };
-    let mut order: Vec<&Value> = Vec::new();
-    let mut groups_of: HashMap<&Value, BTreeMap<(usize, &str), ()>> = HashMap::new();
-    let mut seen: HashSet<&Value> = HashSet::new();
-    for row in &left.rows {
-        let person = &row[left_person];
-        if !right_rows.contains_key(person) {
+    let mut order: Vec<PersonKey<'t>> = Vec::new();
+    let mut groups_of: HashMap<PersonKey<'t>, BTreeSet<(usize, &'t str)>> = HashMap::new();
+    for (row, person) in left.persons()?.into_iter().enumerate() {
+        if !right_rows.contains_key(&person) {
             continue;
         }
-        let Value::Text(group) = &row[group_at] else {
-            continue;
-        };
+        let group = group_of.get(row);
         let key = match groups {
-            Groups::Declared(_) => match rank.get(group.as_str()) {
-                Some(&r) => (r, group.as_str()),
+            Groups::Declared(_) => match rank.get(group) {
+                Some(&r) => (r, group),
                 None => continue,
             },
-            Groups::Discovered => (0, group.as_str()),
+            Groups::Discovered => (0, group),
         };
-        if seen.insert(person) {
+        let entry = groups_of.entry(person).or_insert_with(|| {
             order.push(person);
-        }
-        groups_of.entry(person).or_default().insert(key, ());
+            BTreeSet::new()
+        });
+        entry.insert(key);
     }
-    order
+    Ok(order
         .into_iter()
         .map(|person| Matched {
             person,
-            groups: groups_of[person].keys().map(|(_, g)| *g).collect(),
-            right_rows: right_rows.remove(person).unwrap_or_default(),
+            groups: groups_of[&person].iter().map(|(_, g)| *g).collect(),
+            right_rows: right_rows.remove(&person).unwrap_or_default(),
         })
-        .collect()
+        .collect())
 }
 
 /// `(group, value)` cells in release order.

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::catalog::{Aggregate, ProgramError};
 use crate::matching::{Groups, check_pair, match_people, split_cells};
 use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
-use crate::table::Table;
+use sealroom_tables::Table;
 
 /// Program id.
 pub const ID: &str = "overlap";
@@ -92,7 +92,7 @@ pub fn run(
     privacy: &PrivacyTerms,
 ) -> Result<Aggregate, ProgramError> {
     let groups = Groups::from_param(params.groups.as_ref()).map_err(ProgramError::BadParameters)?;
-    let matched = match_people(left, right, &params.group_column, &groups);
+    let matched = match_people(left, right, &params.group_column, &groups)?;
     // Each (person, group) pair once; at most max_groups_per_person groups per person.
     let g = privacy.max_groups_per_person;
     let bounds = ContributionBounds {
@@ -128,9 +128,9 @@ pub fn run(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::table::Value;
     use sealroom_core::agreement::NoiseMechanism;
     use sealroom_core::schema::{Column, ColumnType, Schema};
+    use sealroom_tables::Cell;
 
     pub(crate) fn privacy(groups: u32) -> PrivacyTerms {
         PrivacyTerms {
@@ -145,23 +145,19 @@ pub(crate) mod tests {
         }
     }
 
-    fn table(cols: &[&str], rows: &[&[&str]]) -> Table {
-        Table {
-            schema: Schema {
-                columns: cols
-                    .iter()
-                    .map(|c| Column {
-                        name: c.to_string(),
-                        kind: ColumnType::String,
-                    })
-                    .collect(),
-                person_column: cols[0].into(),
-            },
-            rows: rows
+    pub(crate) fn table(cols: &[&str], rows: &[&[&str]]) -> Table {
+        let mut table = Table::new(Schema {
+            columns: cols
                 .iter()
-                .map(|r| r.iter().map(|v| Value::Text(v.to_string())).collect())
+                .map(|c| Column::new(*c, ColumnType::String))
                 .collect(),
+            person_column: cols[0].into(),
+        });
+        for row in rows {
+            let cells: Vec<Cell> = row.iter().map(|v| Cell::Text(v)).collect();
+            table.push_row(&cells).unwrap();
         }
+        table
     }
 
     fn params() -> OverlapParams {
@@ -181,7 +177,7 @@ pub(crate) mod tests {
             [("a", "x", &left), ("b", "y", &right)].map(|(owner, name, t)| DatasetTerms {
                 owner: owner.into(),
                 name: name.into(),
-                schema: t.schema.clone(),
+                schema: t.schema().clone(),
             });
         let params = serde_json::json!({
             "left": "a/x", "right": "b/y", "group_column": "g", "groups": ["g1"]
@@ -230,17 +226,14 @@ pub(crate) mod tests {
 
     #[test]
     fn one_person_with_many_rows_moves_the_total_by_at_most_the_bound() {
-        let mut rows: Vec<Vec<Value>> = Vec::new();
-        for i in 0..10_000 {
-            rows.push(vec![
-                Value::Text("heavy".into()),
-                Value::Text(if i % 2 == 0 { "g1" } else { "g2" }.into()),
-            ]);
-        }
         let mut left = table(&["id", "g"], &[&["p1", "g1"]]);
         let right = table(&["id"], &[&["p1"], &["heavy"]]);
         let before = run(&params(), &left, &right, &privacy(1)).unwrap();
-        left.rows.extend(rows);
+        for i in 0..10_000 {
+            let group = if i % 2 == 0 { "g1" } else { "g2" };
+            left.push_row(&[Cell::Text("heavy"), Cell::Text(group)])
+                .unwrap();
+        }
         let after = run(&params(), &left, &right, &privacy(1)).unwrap();
         let change: i64 = before
             .cells

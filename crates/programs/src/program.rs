@@ -5,7 +5,7 @@
 use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
 
 use crate::catalog::{Aggregate, ProgramError};
-use crate::table::Table;
+use sealroom_tables::Table;
 
 /// A program's description, for `sealroom programs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

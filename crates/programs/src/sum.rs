@@ -20,7 +20,7 @@ use serde::Deserialize;
 use crate::catalog::{Aggregate, ProgramError};
 use crate::matching::{Groups, check_pair, match_people, split_cells};
 use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
-use crate::table::{Table, Value};
+use sealroom_tables::{NumberColumn, Table, TextColumn};
 
 /// Program id.
 pub const ID: &str = "sum";
@@ -61,7 +61,7 @@ pub struct SumParams {
     pub right: String,
     /// A string column of `left`.
     pub group_column: String,
-    /// An integer or decimal-text column of `right`.
+    /// An integer, decimal or decimal-text column of `right`.
     pub value_column: String,
     /// Fixed-point units per whole unit (e.g. 100 to count in cents).
     pub units: u64,
@@ -83,11 +83,33 @@ impl Params for SumParams {
         let p: Self = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         let (_, right) = check_pair(datasets, &p.left, &p.right, &p.group_column)?;
         Groups::from_param(p.groups.as_ref())?;
-        if right.schema.column(&p.value_column).is_none() {
+        let Some(value) = right.schema.column(&p.value_column) else {
             return Err(format!(
                 "value_column {:?} is not a column of {}",
                 p.value_column, p.right
             ));
+        };
+        match value.kind {
+            ColumnType::Integer | ColumnType::String => {}
+            ColumnType::Decimal => {
+                let per_unit = 10_u64.pow(u32::from(value.scale.unwrap_or(0)));
+                if p.units % per_unit != 0 {
+                    return Err(format!(
+                        "units = {} cannot hold {}.{} exactly: it has {} digits after the point, so units must be a multiple of {per_unit}",
+                        p.units,
+                        p.right,
+                        p.value_column,
+                        value.scale.unwrap_or(0)
+                    ));
+                }
+            }
+            other => {
+                return Err(format!(
+                    "value_column {:?} is a {} column; sum reads integer, decimal or decimal-text columns",
+                    p.value_column,
+                    other.name()
+                ));
+            }
         }
         if p.value_column == right.schema.person_column {
             return Err("value_column cannot be the person column".into());
@@ -161,29 +183,26 @@ pub fn run(
 ) -> Result<Aggregate, ProgramError> {
     let groups = Groups::from_param(params.groups.as_ref()).map_err(ProgramError::BadParameters)?;
     let clamp = params.clamp().map_err(ProgramError::BadParameters)?;
-    let value_at = right.schema.index_of(&params.value_column).ok_or_else(|| {
-        ProgramError::BadParameters(format!("no column {:?}", params.value_column))
-    })?;
-    let is_integer = right.schema.columns[value_at].kind == ColumnType::Integer;
-    let matched = match_people(left, right, &params.group_column, &groups);
+    let values = ValueColumn::of(right, &params.value_column, clamp.units)?;
+    let matched = match_people(left, right, &params.group_column, &groups)?;
     let mut contributions: Vec<((usize, &str), i64)> = Vec::new();
     for (i, m) in matched.iter().enumerate() {
         for group in &m.groups {
-            for row in &m.right_rows {
-                let value = match (&row[value_at], is_integer) {
-                    (Value::Integer(v), _) => clamp.clamp(i128::from(*v) * i128::from(clamp.units)),
-                    (Value::Text(text), false) => clamp.read(text).map_err(|e| {
-                        ProgramError::BadParameters(format!(
-                            "{}.{}: {e}",
-                            params.right, params.value_column
-                        ))
-                    })?,
-                    (Value::Text(_), true) => {
-                        return Err(ProgramError::BadParameters(format!(
-                            "{}.{} holds text in an integer column",
-                            params.right, params.value_column
-                        )));
-                    }
+            for &row in &m.right_rows {
+                let value = match &values {
+                    ValueColumn::Units(column, factor) => match column.get(row) {
+                        Some(v) => clamp.clamp(i128::from(v) * i128::from(*factor)),
+                        None => continue,
+                    },
+                    ValueColumn::Text(column) => match column.get(row) {
+                        "" => continue,
+                        text => clamp.read(text).map_err(|e| {
+                            ProgramError::BadParameters(format!(
+                                "{}.{}: {e}",
+                                params.right, params.value_column
+                            ))
+                        })?,
+                    },
                 };
                 contributions.push(((i, *group), value));
             }
@@ -217,30 +236,65 @@ pub fn run(
     })
 }
 
+/// Where `sum` reads its values: empty values contribute nothing.
+enum ValueColumn<'t> {
+    /// An integer or decimal column, and the factor that turns its values into clamp units.
+    Units(&'t NumberColumn, i64),
+    /// A string column of decimal text, read exactly.
+    Text(&'t TextColumn),
+}
+
+impl<'t> ValueColumn<'t> {
+    /// The column `name` of `table`, read in `units` per whole unit.
+    fn of(table: &'t Table, name: &str, units: u64) -> Result<Self, ProgramError> {
+        let factor = |per_unit: u64| {
+            i64::try_from(units / per_unit)
+                .map_err(|_| ProgramError::BadParameters(format!("units {units} is too large")))
+        };
+        let column = table.schema().column(name);
+        Ok(match column.map(|c| (c.kind, c.scale)) {
+            Some((ColumnType::String, _)) => Self::Text(table.text(name)?),
+            Some((ColumnType::Integer, _)) => {
+                Self::Units(table.numbers(name, ColumnType::Integer)?, factor(1)?)
+            }
+            Some((ColumnType::Decimal, scale)) => {
+                // The plan has checked that units is a multiple of 10^scale.
+                let per_unit = 10_u64.pow(u32::from(scale.unwrap_or(0)));
+                Self::Units(table.numbers(name, ColumnType::Decimal)?, factor(per_unit)?)
+            }
+            _ => {
+                return Err(ProgramError::BadParameters(format!(
+                    "no value column {name:?}"
+                )));
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::overlap::tests::privacy;
     use sealroom_core::schema::{Column, Schema};
+    use sealroom_tables::Cell;
 
-    fn table(cols: &[(&str, ColumnType)], rows: Vec<Vec<Value>>) -> Table {
-        Table {
-            schema: Schema {
-                columns: cols
-                    .iter()
-                    .map(|(n, k)| Column {
-                        name: n.to_string(),
-                        kind: *k,
-                    })
-                    .collect(),
-                person_column: cols[0].0.into(),
-            },
-            rows,
+    fn table(cols: &[Column], rows: Vec<Vec<Cell>>) -> Table {
+        let mut table = Table::new(Schema {
+            columns: cols.to_vec(),
+            person_column: cols[0].name.clone(),
+        });
+        for row in rows {
+            table.push_row(&row).unwrap();
         }
+        table
     }
 
-    fn text(s: &str) -> Value {
-        Value::Text(s.into())
+    fn text(s: &str) -> Cell<'_> {
+        Cell::Text(s)
+    }
+
+    fn string(name: &str) -> Column {
+        Column::new(name, ColumnType::String)
     }
 
     fn params() -> SumParams {
@@ -258,7 +312,7 @@ mod tests {
 
     fn left() -> Table {
         table(
-            &[("id", ColumnType::String), ("g", ColumnType::String)],
+            &[string("id"), string("g")],
             vec![
                 vec![text("p1"), text("g1")],
                 vec![text("p2"), text("g1")],
@@ -270,7 +324,7 @@ mod tests {
     #[test]
     fn sums_clamped_fixed_point_values_per_group() {
         let right = table(
-            &[("id", ColumnType::String), ("amount", ColumnType::String)],
+            &[string("id"), string("amount")],
             vec![
                 vec![text("p1"), text("12.34")],
                 vec![text("p2"), text("99.99")],
@@ -297,12 +351,12 @@ mod tests {
     #[test]
     fn one_person_with_ten_thousand_rows_moves_the_sums_by_at_most_the_sensitivity() {
         let right_rows = |heavy: bool| {
-            let mut rows = vec![vec![text("p1"), Value::Integer(10)]];
+            let mut rows = vec![vec![text("p1"), Cell::Number(10)]];
             if heavy {
-                rows.extend((0..10_000).map(|i| vec![text("p2"), Value::Integer(i)]));
+                rows.extend((0..10_000).map(|i| vec![text("p2"), Cell::Number(i)]));
             }
             table(
-                &[("id", ColumnType::String), ("amount", ColumnType::Integer)],
+                &[string("id"), Column::new("amount", ColumnType::Integer)],
                 rows,
             )
         };
@@ -323,6 +377,35 @@ mod tests {
             with.l1_sensitivity
         );
         assert_eq!(with.l1_sensitivity, 4 * 5000);
+    }
+
+    #[test]
+    fn decimal_columns_are_read_exactly_in_the_clamp_units_and_empty_values_skipped() {
+        let right = table(
+            &[string("id"), Column::decimal("amount", 2).optional()],
+            vec![
+                vec![text("p1"), Cell::Number(1234)],
+                vec![text("p1"), Cell::Empty],
+                vec![text("p2"), Cell::Number(99_99)],
+            ],
+        );
+        let mut terms = privacy(2);
+        terms.max_rows_per_person = 2;
+        let out = run(&params(), &left(), &right, &terms).unwrap();
+        assert_eq!(out.cells[0], ("g1".into(), 1234 + 5000));
+        let datasets =
+            [("a", "x", left()), ("b", "y", right)].map(|(owner, name, t)| DatasetTerms {
+                owner: owner.into(),
+                name: name.into(),
+                schema: t.schema().clone(),
+            });
+        let json = |units: u64| {
+            serde_json::json!({"left": "a/x", "right": "b/y", "group_column": "g",
+                "value_column": "amount", "units": units, "lower": 0, "upper": 50})
+        };
+        assert!(SumParams::check(&json(100), &datasets).is_ok());
+        let coarse = SumParams::check(&json(10), &datasets).unwrap_err();
+        assert!(coarse.contains("multiple of 100"), "{coarse}");
     }
 
     #[test]

@@ -248,7 +248,7 @@ pub fn seal(bytes: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<S
         "exposures",
         &csv,
         &out,
-        None,
+        &sealroom_party::owner::SealOptions::default(),
         SystemClock.now_millis(),
         Box::new(|_| {}),
     )?;

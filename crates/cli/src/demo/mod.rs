@@ -23,7 +23,7 @@ use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
 use sealroom_crypto::Identity;
 use sealroom_host::jobs::IsolateLauncher;
 use sealroom_host::{JobRecord, JobStatus};
-use sealroom_programs::csv_input::read_table;
+use sealroom_party::source::csv_table;
 use sealroom_programs::{Aggregate, BuiltinCatalog};
 use serde::Serialize;
 
@@ -155,10 +155,7 @@ pub fn agreement_toml(
     measurement: &Measurement,
     privacy: DemoPrivacy,
 ) -> String {
-    let column = |name: &str, kind: ColumnType| Column {
-        name: name.into(),
-        kind,
-    };
+    let column = Column::new;
     let dataset = |owner: &str, name: &str, value: Column| DatasetToml {
         owner: owner.into(),
         name: name.into(),
@@ -404,7 +401,7 @@ impl Deployment {
                 dataset,
                 &plain,
                 &sealed,
-                None,
+                &owner::SealOptions::default(),
                 SystemClock.now_millis(),
                 Box::new(|_| {}),
             )?;
@@ -727,11 +724,11 @@ pub fn exact_aggregate(
             .map(|d| d.schema.clone())
             .context("dataset")
     };
-    let left = read_table(
+    let left = csv_table(
         data.exposures_csv.as_bytes(),
         &schema("adplatform", "exposures")?,
     )?;
-    let right = read_table(
+    let right = csv_table(
         data.purchases_csv.as_bytes(),
         &schema("advertiser", "purchases")?,
     )?;

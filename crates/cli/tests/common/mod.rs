@@ -63,10 +63,7 @@ pub fn agreement(
         person_column: "id".into(),
         columns: columns
             .iter()
-            .map(|c| Column {
-                name: (*c).into(),
-                kind: ColumnType::String,
-            })
+            .map(|c| Column::new(*c, ColumnType::String))
             .collect(),
     };
     let mut params = toml::Table::new();

@@ -118,6 +118,27 @@ pub enum AgreementError {
         /// The column.
         column: String,
     },
+    /// A column's declaration does not hold together (a decimal without a scale, a list of
+    /// values on a non-string column, …).
+    #[error("dataset {dataset:?}, column {column:?}: {reason}")]
+    BadColumn {
+        /// `owner/name`.
+        dataset: String,
+        /// The column.
+        column: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The person column has a type that cannot identify a person, or may be empty.
+    #[error("dataset {dataset:?}: the person column {column:?} {reason}")]
+    BadPersonColumn {
+        /// `owner/name`.
+        dataset: String,
+        /// The column.
+        column: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// The person column is not among the columns.
     #[error("dataset {dataset:?} names person column {column:?}, which is not one of its columns")]
     MissingPersonColumn {

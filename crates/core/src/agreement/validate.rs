@@ -12,6 +12,7 @@ use super::{
 };
 use crate::clock::Timestamp;
 use crate::party::{HpkePublicKey, PartyCard, check_broker_url, is_valid_name};
+use crate::schema::ColumnType;
 
 /// The fields of an agreement before its rules are checked: what authoring tools build and what
 /// deserialization reads. Turn it into an [`Agreement`] with [`Agreement::new`].
@@ -210,11 +211,32 @@ fn check_datasets(datasets: &[DatasetTerms], parties: &[PartyCard]) -> Result<()
                     column: c.name.clone(),
                 });
             }
+            if let Some(reason) = c.problem() {
+                return Err(AgreementError::BadColumn {
+                    dataset: qualified,
+                    column: c.name.clone(),
+                    reason,
+                });
+            }
         }
-        if !seen.contains(d.schema.person_column.as_str()) {
+        let Some(person) = d.schema.column(&d.schema.person_column) else {
             return Err(AgreementError::MissingPersonColumn {
                 dataset: qualified,
                 column: d.schema.person_column.clone(),
+            });
+        };
+        let person_problem = if !matches!(person.kind, ColumnType::String | ColumnType::Integer) {
+            Some("must be a string or integer column")
+        } else if person.optional {
+            Some("cannot be optional: every row belongs to a person")
+        } else {
+            None
+        };
+        if let Some(reason) = person_problem {
+            return Err(AgreementError::BadPersonColumn {
+                dataset: qualified,
+                column: person.name.clone(),
+                reason,
             });
         }
     }

@@ -75,7 +75,7 @@ pub fn new_header(
         agreement: params.agreement,
         dataset: params.dataset.into(),
         schema_digest: params.schema_digest,
-        content_type: "text/csv".into(),
+        content_type: sealroom_core::envelope::PAYLOAD_CONTENT_TYPE.into(),
         aead: "AES-256-GCM".into(),
         chunk_size: params.chunk_size,
         nonce_prefix: crate::random::array(),

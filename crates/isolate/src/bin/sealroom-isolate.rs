@@ -12,6 +12,12 @@ use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::wire::{JobOutcome, JobSpec};
 use sealroom_http::JsonClient;
 use sealroom_isolate::IsolateError;
+use zeroizing_alloc::ZeroAlloc;
+
+/// Every heap block is wiped when it is freed: decrypted chunks, decoded Arrow buffers, table
+/// columns and keys leave no plaintext behind in memory the process gives back.
+#[global_allocator]
+static ALLOCATOR: ZeroAlloc<std::alloc::System> = ZeroAlloc(std::alloc::System);
 
 fn main() -> ExitCode {
     let (outcome, code) = match run() {

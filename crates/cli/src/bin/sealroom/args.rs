@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use sealroom_core::attestation::Platform;
 use sealroom_core::ids::{JobId, Measurement};
+use sealroom_party::source::SourceFormat;
 
 /// Privacy-preserving collaborative analytics: sealed rooms and split aggregation.
 ///
@@ -218,9 +219,15 @@ pub struct SealArgs {
     /// Dataset name, as in the agreement.
     #[arg(long)]
     pub dataset: String,
-    /// The CSV file; its header must list the schema's columns in order.
+    /// The file to seal: CSV (with a header row), Parquet, or Arrow IPC (file or stream).
+    /// Columns are matched by name, in any order; columns the schema does not name are left
+    /// out. Every value is checked against its column's type, and the first that does not fit
+    /// is named by row, column and value, with nothing sealed.
     #[arg(long)]
     pub input: PathBuf,
+    /// The file's format; by default from its extension (.csv, .parquet, .arrow, .arrows).
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<SourceFormat>,
     /// Where to write the envelope.
     #[arg(long)]
     pub out: PathBuf,
@@ -531,4 +538,8 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("1X").is_err());
     }
+}
+
+fn parse_format(s: &str) -> Result<SourceFormat, String> {
+    s.parse()
 }

@@ -26,14 +26,8 @@ fn dataset(owner: &str, name: &str) -> DatasetTerms {
         name: name.into(),
         schema: Schema {
             columns: vec![
-                Column {
-                    name: "id".into(),
-                    kind: ColumnType::String,
-                },
-                Column {
-                    name: "site".into(),
-                    kind: ColumnType::String,
-                },
+                Column::new("id", ColumnType::String),
+                Column::new("site", ColumnType::String),
             ],
             person_column: "id".into(),
         },

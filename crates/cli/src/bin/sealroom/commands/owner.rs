@@ -19,7 +19,10 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 &a.dataset,
                 &a.input,
                 &a.out,
-                a.chunk_size,
+                &owner::SealOptions {
+                    format: a.format,
+                    chunk_size: a.chunk_size,
+                },
                 SystemClock.now_millis(),
                 Box::new(move |n| progress_bar.set_position(n)),
             );
@@ -40,13 +43,21 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 print_json(&serde_json::json!({ "seal": summary, "registered": registered }))?;
             } else {
                 println!(
-                    "sealed {} rows of {} into {} ({} bytes, header {})",
+                    "sealed {} rows of {} ({} file, {} bytes) into {} ({} bytes, header {})",
                     summary.rows,
                     summary.dataset,
+                    summary.format,
+                    summary.source_bytes,
                     summary.output.display(),
                     summary.envelope_bytes,
                     summary.header_digest.short()
                 );
+                if !summary.ignored_columns.is_empty() {
+                    println!(
+                        "left out the columns the schema does not name: {}",
+                        summary.ignored_columns.join(", ")
+                    );
+                }
                 match registered {
                     Some(_) => println!("registered with your broker as the current version"),
                     None => println!("not registered yet: run `sealroom register` before any run"),
