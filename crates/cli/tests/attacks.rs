@@ -860,3 +860,86 @@ fn every_error_of_every_service_is_a_problem_document() {
         assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
 }
+
+/// A dishonest owner seals, registers and uploads payloads that do not follow the schema it
+/// agreed to: the job fails with a clear error and nothing reaches a reader.
+#[test]
+fn a_dishonest_owners_hand_crafted_payload_fails_the_job_and_nothing_is_released() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let d = deployment();
+    let owner = &d.adplatform.identity;
+    let upload = |header: &sealroom_core::envelope::EnvelopeHeader, key, payload: &[u8]| {
+        let envelope = envelope_file(header, key, payload);
+        d.adplatform
+            .broker
+            .register(&registration(owner, header, file_digest(&envelope)))
+            .unwrap();
+        assert_eq!(upload_to(&d, &d.agreement, envelope).0, 200);
+    };
+    let failure = || {
+        let record = d.run_job().unwrap();
+        assert_eq!(record.status, JobStatus::Failed);
+        assert!(record.outputs.is_empty() && record.receipt.is_none());
+        // The reader asks the host for its output: there is none.
+        let asked = d.host.outputs(&d.advertiser.identity, &record.job_id);
+        assert!(asked.is_err(), "{asked:?}");
+        record.error.expect("the job says why")
+    };
+
+    // The agreed schema says campaign is a string; the owner's stream makes it an integer.
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("campaign", DataType::Int64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec!["u0000001", "u0000002"])),
+        Arc::new(Int64Array::from(vec![1, 2])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut stream = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &schema).unwrap();
+    stream.write(&batch).unwrap();
+    stream.finish().unwrap();
+    let (header, _, key) = envelope_header(owner, &d.agreement, "exposures");
+    upload(&header, &key, &stream.into_inner().unwrap());
+    let error = failure();
+    assert_eq!(error.code, "input-invalid", "{}", error.message);
+    assert!(
+        error.message.contains("adplatform/exposures")
+            && error.message.contains("\"campaign\"")
+            && error.message.contains("Int64"),
+        "{}",
+        error.message
+    );
+
+    // Bytes that are no Arrow stream at all, and CSV sealed the way earlier versions did.
+    let (header, _, key) = envelope_header(owner, &d.agreement, "exposures");
+    upload(&header, &key, b"user_id,campaign\nu0000001,spring-tv\n");
+    let error = failure();
+    assert_eq!(error.code, "input-invalid", "{}", error.message);
+    assert!(
+        error.message.contains("not a well-formed Arrow IPC stream"),
+        "{}",
+        error.message
+    );
+
+    let (mut header, _, key) = envelope_header(owner, &d.agreement, "exposures");
+    header.content_type = "text/csv".into();
+    header.signature = owner.sign(
+        labels::ENVELOPE_HEADER_SIGNATURE,
+        &header.signed_bytes().unwrap(),
+    );
+    upload(&header, &key, b"user_id,campaign\nu0000001,spring-tv\n");
+    let spent_before = spent(&d);
+    let error = failure();
+    assert_eq!(error.code, "input-mismatch", "{}", error.message);
+    assert!(error.message.contains("sealed as CSV"), "{}", error.message);
+    assert_eq!(
+        spent(&d),
+        spent_before,
+        "refused before any key was asked for"
+    );
+}

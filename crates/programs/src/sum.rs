@@ -93,7 +93,7 @@ impl Params for SumParams {
             ColumnType::Integer | ColumnType::String => {}
             ColumnType::Decimal => {
                 let per_unit = 10_u64.pow(u32::from(value.scale.unwrap_or(0)));
-                if p.units % per_unit != 0 {
+                if !p.units.is_multiple_of(per_unit) {
                     return Err(format!(
                         "units = {} cannot hold {}.{} exactly: it has {} digits after the point, so units must be a multiple of {per_unit}",
                         p.units,

@@ -4,7 +4,6 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::ids::{Digest, Measurement};
@@ -168,19 +167,7 @@ fn bench_agreement(owner: &Identity, other: &Identity) -> anyhow::Result<SignedA
 fn open_file(owner: &Identity, path: &Path) -> anyhow::Result<u64> {
     let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let (header, digest) = read_header(&mut file)?;
-    let aad = sealroom_crypto::envelope::wrap_aad(
-        &header.owner_fingerprint,
-        &header.agreement,
-        &header.dataset,
-        &header.schema_digest,
-    );
-    let unwrapped = sealroom_crypto::open_sealed(
-        owner.hpke_secret(),
-        &header.wrapped_key,
-        sealroom_core::labels::ENVELOPE_KEY,
-        &aad,
-    )?;
-    let key = DataKey::from_bytes(unwrapped.as_slice().try_into().context("key length")?);
+    let key = sealroom_crypto::envelope::unwrap_own_key(owner, &header)?;
     let mut reader = EnvelopeReader::new(file, &header, digest, &key);
     Ok(std::io::copy(&mut reader, &mut std::io::sink())?)
 }

@@ -90,6 +90,30 @@ pub fn new_header(
     Ok(header)
 }
 
+/// The data key of an envelope `owner` sealed, unwrapped with the owner's own key, for the
+/// owner to read its own envelope (a broker, which must not trust the header's claims, binds
+/// the unwrapping to the agreement's terms instead).
+pub fn unwrap_own_key(owner: &Identity, header: &EnvelopeHeader) -> Result<DataKey, EnvelopeError> {
+    let aad = wrap_aad(
+        &header.owner_fingerprint,
+        &header.agreement,
+        &header.dataset,
+        &header.schema_digest,
+    );
+    let unwrapped = crate::hpke_box::open_sealed(
+        owner.hpke_secret(),
+        &header.wrapped_key,
+        labels::ENVELOPE_KEY,
+        &aad,
+    )
+    .map_err(|_| bad("the data key is not wrapped to this owner"))?;
+    let bytes: [u8; 32] = unwrapped
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad("the data key has the wrong length"))?;
+    Ok(DataKey::from_bytes(bytes))
+}
+
 /// Writes magic, length and header; returns the header digest (the chunks' associated data).
 pub fn write_header(
     header: &EnvelopeHeader,

@@ -17,7 +17,7 @@ mod writer;
 
 pub use header::{
     DEFAULT_CHUNK_SIZE, HeaderParams, MAGIC, MAX_CHUNK_SIZE, MAX_HEADER_LEN, MIN_CHUNK_SIZE,
-    PREAMBLE_LEN, header_len, new_header, parse_header, read_header, write_header,
+    PREAMBLE_LEN, header_len, new_header, parse_header, read_header, unwrap_own_key, write_header,
 };
 pub use reader::EnvelopeReader;
 pub use sealroom_core::envelope::{EnvelopeHeader, wrap_aad};

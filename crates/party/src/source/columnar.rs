@@ -292,8 +292,8 @@ pub fn read_parquet(
         let batch = batch.map_err(parquet_error)?;
         visit(conform(&batch, schema, rows + 1)?)?;
         rows += batch.num_rows() as u64;
-        if total_rows > 0 {
-            progress(bytes.saturating_mul(rows) / total_rows);
+        if let Some(done) = bytes.saturating_mul(rows).checked_div(total_rows) {
+            progress(done);
         }
     }
     if rows == 0 {

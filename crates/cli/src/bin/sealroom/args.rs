@@ -226,7 +226,7 @@ pub struct SealArgs {
     #[arg(long)]
     pub input: PathBuf,
     /// The file's format; by default from its extension (.csv, .parquet, .arrow, .arrows).
-    #[arg(long, value_parser = parse_format)]
+    #[arg(long)]
     pub format: Option<SourceFormat>,
     /// Where to write the envelope.
     #[arg(long)]
@@ -538,8 +538,4 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("1X").is_err());
     }
-}
-
-fn parse_format(s: &str) -> Result<SourceFormat, String> {
-    s.parse()
 }
