@@ -15,7 +15,9 @@ use serde::Serialize;
 use crate::demo::{DemoOptions, DemoPrivacy, Deployment, data};
 
 mod log;
+mod sources;
 pub use log::{LogBench, log};
+pub use sources::{SourcesBench, sources};
 
 /// Throughputs of one `bench seal` run, in bytes per second, measured in the same process.
 #[derive(Debug, Clone, Serialize)]

@@ -442,6 +442,18 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Sealing an owner's CSV and Parquet files (every value typed and checked, encrypted,
+    /// written) against DuckDB converting the same CSV to Parquet, in the same run; and
+    /// decoding the sealed payload as the isolate does. Installs the duckdb Python package if
+    /// it is missing.
+    Sources {
+        /// Rows of touches (person, time, kind, campaign, cost).
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        /// Directory for the generated files (kept and reused: the CSV is generated once).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Job latency (run request to stored output) over two datasets.
     Job {
         /// Rows per dataset.

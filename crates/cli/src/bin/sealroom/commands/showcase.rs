@@ -58,6 +58,48 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Bench(BenchCommand::Sources { rows, dir }) => {
+            let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("sealroom-bench"));
+            std::fs::create_dir_all(&dir)?;
+            let r = with_steps(json, |step| bench::sources(rows, &dir, step))?;
+            if json {
+                print_json(&r)?;
+            } else {
+                let mb = |b: u64| b as f64 / 1e6;
+                println!(
+                    "{} rows; CSV {:.0} MB, Parquet {:.0} MB (DuckDB {})",
+                    r.rows,
+                    mb(r.csv_bytes),
+                    mb(r.parquet_bytes),
+                    r.duckdb_version
+                );
+                let line = |what: &str, seconds: f64, bytes: u64| {
+                    println!(
+                        "{what:<34} {seconds:>7.2} s  {:>6.2} M rows/s  {:>7.1} MB/s of source  {:.2}× DuckDB's time",
+                        r.rows as f64 / seconds / 1e6,
+                        mb(bytes) / seconds,
+                        seconds / r.duckdb_csv_to_parquet
+                    );
+                };
+                line(
+                    "DuckDB CSV → Parquet (peer)",
+                    r.duckdb_csv_to_parquet,
+                    r.csv_bytes,
+                );
+                line("sealroom seal from CSV", r.seal_csv, r.csv_bytes);
+                line(
+                    "sealroom seal from Parquet",
+                    r.seal_parquet,
+                    r.parquet_bytes,
+                );
+                line(
+                    "open + decode (isolate side)",
+                    r.open_and_decode,
+                    r.parquet_bytes,
+                );
+                println!("peak memory {:.0} MB", r.peak_rss as f64 / 1e6);
+            }
+        }
         Command::Bench(BenchCommand::Log {
             entries,
             appenders,
