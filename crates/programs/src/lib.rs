@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attribution;
 pub mod catalog;
+pub mod columns;
 pub mod matching;
 pub mod overlap;
 pub mod program;

@@ -40,11 +40,28 @@ pub enum Bound {
 }
 
 impl Bound {
-    fn units(&self, units: u64, which: &str) -> Result<i64, String> {
+    /// The bound in `units` per whole unit, exactly (a bound that would need rounding is
+    /// refused); `which` names it in errors.
+    pub fn units(&self, units: u64, which: &str) -> Result<i64, String> {
         let scaled = match self {
             Bound::Whole(v) => i128::from(*v) * i128::from(units),
             Bound::Decimal(text) => {
-                parse_decimal(text, units).map_err(|e| format!("{which}: {e}"))?
+                let scaled = parse_decimal(text, units).map_err(|e| format!("{which}: {e}"))?;
+                let significant = text
+                    .trim()
+                    .split_once('.')
+                    .map_or("", |(_, f)| f.trim_end_matches('0'));
+                let exact = significant.is_empty()
+                    || significant.len() <= 20
+                        && significant.parse::<i128>().is_ok_and(|f| {
+                            (f * i128::from(units)) % 10_i128.pow(significant.len() as u32) == 0
+                        });
+                if !exact {
+                    return Err(format!(
+                        "{which} = {text:?} is not a whole number of 1/{units}"
+                    ));
+                }
+                scaled
             }
         };
         i64::try_from(scaled).map_err(|_| format!("{which} is too large for {units} units per 1"))

@@ -1,0 +1,354 @@
+//! `attribution` (last touch): which touches of an ad platform get the credit for an
+//! advertiser's conversions, per breakdown key (campaign, ad set, …).
+//!
+//! For a conversion of person p at time t, the candidates are p's touches with
+//! `t − window(kind) ≤ touch time ≤ t` (windows per kind from the parameters; every bound
+//! inclusive, microsecond precision). If any click is a candidate the latest click wins,
+//! otherwise the latest view; among touches at the same instant the smallest breakdown key wins
+//! (keys compare as tuples of UTF-8 bytes in declared column order). Each person's conversions
+//! are ordered by (time, conversion type, value) ascending and only the first K are credited,
+//! attributed or not; the rest count nowhere. Credited values are clamped to [0, V]; a
+//! conversion with a value ≤ 0 still counts. Every row is an event (identical rows each count);
+//! only people are de-duplicated.
+//!
+//! This module computes the exact answer; noise is added by the isolate.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+
+use sealroom_core::agreement::DatasetTerms;
+use sealroom_core::schema::ColumnType;
+use sealroom_tables::{PersonKey, Table, TableError, TextColumn};
+use serde::Deserialize;
+
+use crate::columns::{column, dataset, duration_micros, same_people};
+use crate::program::Params;
+use crate::sum::Bound;
+
+/// Parameters of `attribution`, as the agreement's `[program] params` writes them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributionParams {
+    /// `owner/dataset` of the platform's touches.
+    pub touches: String,
+    /// `owner/dataset` of the advertiser's conversions.
+    pub conversions: String,
+    /// Timestamp column of the touches.
+    pub touch_time: String,
+    /// String column of the touches whose declared values are `click` and/or `view`.
+    pub touch_kind: String,
+    /// String columns of the touches that make the breakdown key, in order.
+    pub breakdown: Vec<String>,
+    /// Timestamp column of the conversions.
+    pub conversion_time: String,
+    /// String column of the conversions: the conversion type.
+    pub conversion_type: String,
+    /// Decimal or integer column of the conversions: the conversion value.
+    pub conversion_value: String,
+    /// How long before a conversion a click is a candidate, e.g. `"7d"`.
+    pub click_window: String,
+    /// How long before a conversion a view is a candidate, e.g. `"1d"`.
+    pub view_window: String,
+    /// K: conversions credited per person (the earliest K).
+    pub max_conversions_per_person: u32,
+    /// V: the largest value credited per conversion, in the value column's units.
+    pub max_value: Bound,
+    /// The keys to report (each a list with one value per breakdown column); absent to discover
+    /// them through the noisy threshold.
+    #[serde(default)]
+    pub keys: Option<Vec<Vec<String>>>,
+}
+
+/// The parameters checked and made exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributionRules {
+    /// Click window in microseconds.
+    pub click_window: i64,
+    /// View window in microseconds.
+    pub view_window: i64,
+    /// K.
+    pub max_conversions: u32,
+    /// V, in units of the value column (10^-scale for a decimal column).
+    pub max_value: i64,
+}
+
+/// The largest K: it bounds one person's contribution, so it sets the noise.
+pub const MAX_CONVERSIONS_PER_PERSON: u32 = 1000;
+
+impl AttributionParams {
+    /// Checks the parameters against the agreement's datasets; returns the exact rules.
+    pub fn rules(&self, datasets: &[DatasetTerms]) -> Result<AttributionRules, String> {
+        let touches = dataset(datasets, &self.touches, "touches")?;
+        let conversions = dataset(datasets, &self.conversions, "conversions")?;
+        if self.touches == self.conversions {
+            return Err("touches and conversions must be different datasets".into());
+        }
+        same_people(touches, conversions)?;
+        let time = [ColumnType::Timestamp];
+        let text = [ColumnType::String];
+        column(touches, &self.touch_time, "touch_time", &time, false)?;
+        let kind = column(touches, &self.touch_kind, "touch_kind", &text, false)?;
+        let kinds_ok = kind
+            .values
+            .as_ref()
+            .is_some_and(|v| v.iter().all(|k| k == "click" || k == "view"));
+        if !kinds_ok {
+            return Err(format!(
+                "touch_kind: {}.{} must declare its values as a subset of [\"click\", \"view\"], so no other kind can be sealed",
+                self.touches, self.touch_kind
+            ));
+        }
+        if self.breakdown.is_empty() {
+            return Err("breakdown must name at least one column".into());
+        }
+        for (i, b) in self.breakdown.iter().enumerate() {
+            column(touches, b, "breakdown", &text, false)?;
+            if self.breakdown[..i].contains(b) || *b == self.touch_kind {
+                return Err(format!(
+                    "breakdown names {b:?} twice, or names the kind column"
+                ));
+            }
+        }
+        column(
+            conversions,
+            &self.conversion_time,
+            "conversion_time",
+            &time,
+            false,
+        )?;
+        column(
+            conversions,
+            &self.conversion_type,
+            "conversion_type",
+            &text,
+            false,
+        )?;
+        let value = column(
+            conversions,
+            &self.conversion_value,
+            "conversion_value",
+            &[ColumnType::Decimal, ColumnType::Integer],
+            false,
+        )?;
+        let click_window = duration_micros(&self.click_window, "click_window")?;
+        let view_window = duration_micros(&self.view_window, "view_window")?;
+        if !(1..=MAX_CONVERSIONS_PER_PERSON).contains(&self.max_conversions_per_person) {
+            return Err(format!(
+                "max_conversions_per_person must be from 1 to {MAX_CONVERSIONS_PER_PERSON}"
+            ));
+        }
+        let units = 10_u64.pow(u32::from(value.scale.unwrap_or(0)));
+        let max_value = self.max_value.units(units, "max_value")?;
+        if max_value < 0 {
+            return Err("max_value must be at least 0".into());
+        }
+        if let Some(keys) = &self.keys {
+            if keys.is_empty() {
+                return Err("keys must declare at least one key (or be left out to discover keys through the noisy threshold)".into());
+            }
+            for (i, key) in keys.iter().enumerate() {
+                if key.len() != self.breakdown.len() {
+                    return Err(format!(
+                        "key {key:?} has {} values for {} breakdown columns",
+                        key.len(),
+                        self.breakdown.len()
+                    ));
+                }
+                if keys[..i].contains(key) {
+                    return Err(format!("keys lists {key:?} twice"));
+                }
+            }
+        }
+        Ok(AttributionRules {
+            click_window,
+            view_window,
+            max_conversions: self.max_conversions_per_person,
+            max_value,
+        })
+    }
+}
+
+impl Params for AttributionParams {
+    fn check(params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Self, String> {
+        let p: Self = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
+        p.rules(datasets)?;
+        Ok(p)
+    }
+
+    fn inputs(&self) -> Vec<String> {
+        vec![self.touches.clone(), self.conversions.clone()]
+    }
+}
+
+/// Conversions and their clamped value, summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Credit {
+    /// Conversions.
+    pub conversions: u64,
+    /// Σ clamped value, in the value column's units.
+    pub value: i128,
+}
+
+impl Credit {
+    fn add(&mut self, value: i64) {
+        self.conversions += 1;
+        self.value += i128::from(value);
+    }
+}
+
+/// The exact answer: credit per breakdown key found, and the credited conversions no touch won.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// Per breakdown key (one value per breakdown column), in key order.
+    pub by_key: BTreeMap<Vec<String>, Credit>,
+    /// Credited conversions without a candidate touch.
+    pub unattributed: Credit,
+}
+
+/// People numbered densely in order of first appearance, across tables.
+#[derive(Default)]
+struct DensePeople<'t> {
+    ids: HashMap<PersonKey<'t>, u32>,
+}
+
+impl<'t> DensePeople<'t> {
+    fn ids(&mut self, persons: Vec<PersonKey<'t>>) -> Vec<u32> {
+        persons
+            .into_iter()
+            .map(|p| {
+                let next = self.ids.len() as u32;
+                *self.ids.entry(p).or_insert(next)
+            })
+            .collect()
+    }
+}
+
+/// The touch a conversion at `t` credits among one person's touches (`order`: row indices
+/// sorted by time), if any.
+fn winner(
+    order: &[u32],
+    times: &[i64],
+    is_click: &[bool],
+    keys: &[&TextColumn],
+    rules: &AttributionRules,
+    t: i64,
+) -> Option<u32> {
+    let key_cmp = |a: u32, b: u32| {
+        keys.iter()
+            .map(|k| k.get(a as usize).cmp(k.get(b as usize)))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    };
+    // The touches at or before t, latest first.
+    let end = order.partition_point(|&i| times[i as usize] <= t);
+    let earliest = t.saturating_sub(rules.click_window.max(rules.view_window));
+    let (mut click, mut view): (Option<u32>, Option<u32>) = (None, None);
+    for &i in order[..end].iter().rev() {
+        let at = times[i as usize];
+        if at < earliest {
+            break;
+        }
+        let (best, window) = if is_click[i as usize] {
+            (&mut click, rules.click_window)
+        } else {
+            (&mut view, rules.view_window)
+        };
+        if at < t.saturating_sub(window) {
+            continue;
+        }
+        *best = match *best {
+            None => Some(i),
+            Some(b) if times[b as usize] == at && key_cmp(i, b) == Ordering::Less => Some(i),
+            keep => keep,
+        };
+    }
+    click.or(view)
+}
+
+/// Runs last-touch attribution over `touches` and `conversions` exactly.
+pub fn attribute(
+    params: &AttributionParams,
+    rules: &AttributionRules,
+    touches: &Table,
+    conversions: &Table,
+) -> Result<Attribution, TableError> {
+    let touch_times = touches.numbers(&params.touch_time, ColumnType::Timestamp)?;
+    let kinds = touches.text(&params.touch_kind)?;
+    let is_click: Vec<bool> = kinds.iter().map(|k| k == "click").collect();
+    let keys: Vec<&TextColumn> = params
+        .breakdown
+        .iter()
+        .map(|b| touches.text(b))
+        .collect::<Result<_, _>>()?;
+    let value_kind = match conversions.schema().column(&params.conversion_value) {
+        Some(c) => c.kind,
+        None => ColumnType::Decimal,
+    };
+    let values = conversions.numbers(&params.conversion_value, value_kind)?;
+    let conversion_times = conversions.numbers(&params.conversion_time, ColumnType::Timestamp)?;
+    let types = conversions.text(&params.conversion_type)?;
+
+    // Every person as a dense number, then each person's touches in time order.
+    let mut people = DensePeople::default();
+    let touch_people = people.ids(touches.persons()?);
+    let conversion_people = people.ids(conversions.persons()?);
+    let times = touch_times.values();
+    let mut touch_order: Vec<u32> = (0..touches.len() as u32).collect();
+    touch_order.sort_unstable_by_key(|&i| (touch_people[i as usize], times[i as usize]));
+    let mut touch_start: HashMap<u32, (usize, usize)> = HashMap::new();
+    let mut at = 0;
+    while at < touch_order.len() {
+        let person = touch_people[touch_order[at] as usize];
+        let end = at + touch_order[at..].partition_point(|&i| touch_people[i as usize] == person);
+        touch_start.insert(person, (at, end));
+        at = end;
+    }
+
+    // Each person's conversions in (time, type, value) order; the first K are credited.
+    let when = conversion_times.values();
+    let raw = values.values();
+    let mut conversion_order: Vec<u32> = (0..conversions.len() as u32).collect();
+    conversion_order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        (conversion_people[a], when[a], types.get(a), raw[a]).cmp(&(
+            conversion_people[b],
+            when[b],
+            types.get(b),
+            raw[b],
+        ))
+    });
+    let mut result = Attribution::default();
+    let mut credited = 0u32;
+    let mut previous = None;
+    for &c in &conversion_order {
+        let c = c as usize;
+        let person = conversion_people[c];
+        if previous != Some(person) {
+            previous = Some(person);
+            credited = 0;
+        }
+        if credited == rules.max_conversions {
+            continue;
+        }
+        credited += 1;
+        let value = raw[c].clamp(0, rules.max_value);
+        let won = touch_start.get(&person).and_then(|&(start, end)| {
+            winner(
+                &touch_order[start..end],
+                times,
+                &is_click,
+                &keys,
+                rules,
+                when[c],
+            )
+        });
+        match won {
+            Some(t) => {
+                let key = keys.iter().map(|k| k.get(t as usize).to_owned()).collect();
+                result.by_key.entry(key).or_default().add(value);
+            }
+            None => result.unattributed.add(value),
+        }
+    }
+    Ok(result)
+}
