@@ -20,7 +20,7 @@ fn options() -> DemoOptions {
 fn demo_releases_the_overlap_within_the_noise_bound_and_refuses_what_it_must() {
     let report = demo::run(&options(), &|_| {}).expect("demo runs");
     assert_eq!(report.job.status, JobStatus::Finished);
-    let noise = &report.table.noise;
+    let noise = &report.table.columns[0].noise;
     assert_eq!(noise.mechanism, "discrete-laplace");
     assert_eq!((noise.sensitivity, noise.scale.as_str()), (2, "4/1"));
     // A bound exceeded with probability below 1e-9 per cell, so this test cannot flake in practice.
@@ -281,7 +281,7 @@ fn purchase_value_with_gaussian_noise_releases_only_discovered_campaigns_above_t
     )
     .unwrap();
     let table = &opened.tables[0];
-    let n = &table.noise;
+    let n = &table.columns[0].noise;
     assert_eq!(n.mechanism, "discrete-gaussian");
     assert_eq!(
         n.delta, 1e-9,
@@ -311,10 +311,10 @@ fn purchase_value_with_gaussian_noise_releases_only_discovered_campaigns_above_t
             "{c:?} outside ±{bound}"
         );
     }
-    let exact = demo::exact_aggregate(&d.agreement, &d.data).unwrap();
-    assert!(exact.cells.is_empty() && exact.discovered.len() == data::CAMPAIGNS.len());
+    let (declared, discovered) = demo::exact_result(&d.agreement, &d.data).unwrap().cells();
+    assert!(declared.is_empty() && discovered.len() == data::CAMPAIGNS.len());
     let released = |g: &str| cells.iter().any(|c| c.group == g);
-    for (group, value) in &exact.discovered {
+    for (group, value) in &discovered {
         if *value > tau as i64 + bound {
             assert!(released(group), "{group} ({value}) is far above τ {tau}");
         }

@@ -12,7 +12,7 @@ use crate::run::SignedRunRequest;
 use crate::sign::{Signature, SignatureError, verify};
 use crate::wire::Sealed;
 
-/// How the values of a released table were protected.
+/// How the values of one column of a released table were protected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseAnnotation {
@@ -20,14 +20,19 @@ pub struct NoiseAnnotation {
     pub mechanism: String,
     /// The noise's exact parameter `numerator/denominator`: the Laplace scale, or the Gaussian's σ².
     pub scale: String,
-    /// ε spent by this table.
+    /// ε of the whole run.
     pub epsilon: Epsilon,
-    /// δ spent by this table (the Gaussian's and the threshold's; 0 for pure ε-DP).
+    /// The share of the run's ε this column's measure spent, as an exact fraction `n/d` (every
+    /// measure of a program gets an equal share).
+    pub epsilon_share: String,
+    /// δ spent by this column (its share of the Gaussian's, and the threshold's when this column
+    /// decides which discovered rows are released; 0 for pure ε-DP).
     pub delta: f64,
     /// ρ of zCDP, for the Gaussian.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rho: Option<f64>,
-    /// How much one person can change the table, in L1 (after contribution bounding).
+    /// How much one person can change this measure, in L1 (after contribution bounding), in
+    /// every table it appears in.
     pub sensitivity: u64,
     /// The same in L2, rounded up.
     pub l2_sensitivity: u64,
@@ -35,23 +40,34 @@ pub struct NoiseAnnotation {
     pub error_bound_95: u64,
     /// Values are fixed-point: this many units per whole unit (1 for counts).
     pub units: u64,
-    /// Groups not declared in the agreement appear only if their noisy value reached this.
+    /// Rows whose keys the agreement does not declare appear only if their noisy value in this
+    /// column reached this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u64>,
 }
 
-/// One released cell.
+/// One released row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleasedRow {
-    /// The group.
-    pub group: String,
-    /// The noisy value.
-    pub value: i64,
+    /// One value per key column (none for a table of one row).
+    pub key: Vec<String>,
+    /// One noisy value per value column.
+    pub values: Vec<i64>,
+}
+
+/// One value column of a released table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasedColumn {
+    /// What it measures, e.g. `conversions`.
+    pub name: String,
+    /// How its values were protected.
+    pub noise: NoiseAnnotation,
 }
 
 /// Version of the released-table format.
-pub const RELEASED_TABLE_FORMAT: &str = "sealroom-released-table/v1";
+pub const RELEASED_TABLE_FORMAT: &str = "sealroom-released-table/v2";
 
 /// A table an isolate released to readers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,14 +77,12 @@ pub struct ReleasedTable {
     pub format: String,
     /// Output name from the agreement.
     pub output: String,
-    /// What the group column means.
-    pub group_column: String,
-    /// What the value column means.
-    pub value_column: String,
-    /// Rows in declared group order.
+    /// What the key columns mean (none for a table of one row).
+    pub key_columns: Vec<String>,
+    /// The value columns, each with its noise.
+    pub columns: Vec<ReleasedColumn>,
+    /// Rows: declared keys in declared order, then released discovered keys in key order.
     pub rows: Vec<ReleasedRow>,
-    /// How the values were protected.
-    pub noise: NoiseAnnotation,
     /// True when produced under the software simulator, which protects nothing from the operator.
     pub simulator: bool,
 }

@@ -112,15 +112,14 @@ pub fn run_job(
     }
     drop(keys);
 
-    let aggregates = BuiltinCatalog.run(agreement, &|name| tables.get(name))?;
+    let result = BuiltinCatalog.run(agreement, &|name| tables.get(name))?;
     drop(tables);
 
     let simulator = attester.platform() == Platform::Sim;
     let mut rng = NoiseRng::from_os();
     let mut sealed = Vec::new();
     let mut outputs = Vec::new();
-    for aggregate in &aggregates {
-        let table = add_noise(aggregate, &agreement.privacy, simulator, &mut rng)?;
+    for table in add_noise(&result, &agreement.privacy, simulator, &mut rng)? {
         let digest = table.digest().map_err(|source| IsolateError::Encoding {
             what: "a released table",
             source,

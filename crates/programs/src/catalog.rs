@@ -7,32 +7,7 @@ use sealroom_core::agreement::{
 use crate::program::{ProgramInfo, REGISTRY, find};
 use sealroom_tables::Table;
 
-/// An exact aggregate, before noise.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Aggregate {
-    /// Output name.
-    pub output: String,
-    /// Name of the group column.
-    pub group_column: String,
-    /// Name of the value column.
-    pub value_column: String,
-    /// Declared groups with their exact values, in declared order: all released, noised.
-    pub cells: Vec<(String, i64)>,
-    /// Groups found in the data, by name: released only if the noisy value clears the threshold.
-    pub discovered: Vec<(String, i64)>,
-    /// True when the program discovers groups (set by its parameters, never by the data).
-    pub discovers_groups: bool,
-    /// How much one person can change all cells together, in L1 (after bounding).
-    pub l1_sensitivity: u64,
-    /// The same in L2, rounded up to an integer.
-    pub l2_sensitivity: u64,
-    /// The most one person adds to any single cell.
-    pub per_group_sensitivity: u64,
-    /// How many cells one person can touch.
-    pub groups_per_person: u32,
-    /// Fixed-point units per whole unit of the values (1 for counts).
-    pub units: u64,
-}
+use crate::result::ProgramResult;
 
 /// A program could not run.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +56,7 @@ impl BuiltinCatalog {
         &self,
         agreement: &Agreement,
         tables: &dyn Fn(&str) -> Option<&'t Table>,
-    ) -> Result<Vec<Aggregate>, ProgramError> {
+    ) -> Result<ProgramResult, ProgramError> {
         let p = &agreement.program;
         let program = find(&p.id, p.version).ok_or_else(|| ProgramError::Unknown {
             id: p.id.clone(),
@@ -95,7 +70,9 @@ impl BuiltinCatalog {
             .iter()
             .map(|name| tables(name).ok_or_else(|| ProgramError::MissingInput(name.clone())))
             .collect::<Result<Vec<_>, _>>()?;
-        program.run(&p.params, &agreement.datasets, &inputs, &agreement.privacy)
+        let result = program.run(&p.params, &agreement.datasets, &inputs, &agreement.privacy)?;
+        result.check_shape().map_err(ProgramError::BadParameters)?;
+        Ok(result)
     }
 }
 

@@ -12,8 +12,10 @@ pub mod columns;
 pub mod matching;
 pub mod overlap;
 pub mod program;
+pub mod result;
 pub mod sum;
 
-pub use catalog::{Aggregate, BuiltinCatalog, ProgramError};
+pub use catalog::{BuiltinCatalog, ProgramError};
 pub use program::{Params, Plan, Program, ProgramInfo, REGISTRY, checked_inputs};
+pub use result::{Measure, ProgramResult, ResultRow, ResultTable};
 pub use sealroom_tables::{PersonKey, Table, TableError};

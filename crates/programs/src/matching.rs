@@ -9,6 +9,8 @@ use sealroom_core::schema::ColumnType;
 
 use sealroom_tables::{PersonKey, Table, TableError};
 
+use crate::result::Cells;
+
 /// The groups a program reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Groups {
@@ -133,9 +135,6 @@ pub fn match_people<'t>(
         })
         .collect())
 }
-
-/// `(group, value)` cells in release order.
-pub type Cells = Vec<(String, i64)>;
 
 /// Splits per-group totals into the declared cells (every declared group, zero when absent)
 /// and the discovered ones (by name).

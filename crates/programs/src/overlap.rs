@@ -14,9 +14,10 @@ use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
 use sealroom_privacy::bounding::{ContributionBounds, bound_rows};
 use serde::Deserialize;
 
-use crate::catalog::{Aggregate, ProgramError};
+use crate::catalog::ProgramError;
 use crate::matching::{Groups, check_pair, match_people, split_cells};
 use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
+use crate::result::{Measure, ProgramResult};
 use sealroom_tables::Table;
 
 /// Program id.
@@ -78,9 +79,9 @@ impl Program for Overlap {
         datasets: &[DatasetTerms],
         inputs: &[&Table],
         privacy: &PrivacyTerms,
-    ) -> Result<Vec<Aggregate>, ProgramError> {
+    ) -> Result<ProgramResult, ProgramError> {
         let (params, [left, right]) = checked_inputs::<OverlapParams, 2>(params, datasets, inputs)?;
-        Ok(vec![run(&params, left, right, privacy)?])
+        run(&params, left, right, privacy)
     }
 }
 
@@ -90,7 +91,7 @@ pub fn run(
     left: &Table,
     right: &Table,
     privacy: &PrivacyTerms,
-) -> Result<Aggregate, ProgramError> {
+) -> Result<ProgramResult, ProgramError> {
     let groups = Groups::from_param(params.groups.as_ref()).map_err(ProgramError::BadParameters)?;
     let matched = match_people(left, right, &params.group_column, &groups)?;
     // Each (person, group) pair once; at most max_groups_per_person groups per person.
@@ -109,20 +110,21 @@ pub fn run(
     for kept in bound_rows(pairs.iter().copied(), bounds) {
         *totals.entry(pairs[kept].1.to_string()).or_default() += 1;
     }
-    let (cells, discovered) = split_cells(&groups, totals);
-    Ok(Aggregate {
-        output: OUTPUT.into(),
-        group_column: params.group_column.clone(),
-        value_column: "people_in_both".into(),
-        discovers_groups: groups == Groups::Discovered,
-        cells,
-        discovered,
+    let measure = Measure {
+        name: "people_in_both".into(),
+        units: 1,
         l1_sensitivity: bounds.l1_sensitivity(1),
         l2_sensitivity: bounds.l2_sensitivity(1),
-        per_group_sensitivity: 1,
-        groups_per_person: g,
-        units: 1,
-    })
+        per_cell_sensitivity: 1,
+    };
+    Ok(ProgramResult::single(
+        OUTPUT,
+        &params.group_column,
+        measure,
+        split_cells(&groups, totals),
+        groups == Groups::Discovered,
+        g,
+    ))
 }
 
 #[cfg(test)]
@@ -131,6 +133,29 @@ pub(crate) mod tests {
     use sealroom_core::agreement::NoiseMechanism;
     use sealroom_core::schema::{Column, ColumnType, Schema};
     use sealroom_tables::Cell;
+
+    /// A single-measure result flattened for assertions.
+    pub(crate) struct Flat {
+        pub cells: crate::result::Cells,
+        pub discovered: crate::result::Cells,
+        pub l1_sensitivity: u64,
+        pub l2_sensitivity: u64,
+        pub per_group_sensitivity: u64,
+        pub units: u64,
+    }
+
+    pub(crate) fn flat(result: ProgramResult) -> Flat {
+        let (cells, discovered) = result.cells();
+        let m = &result.measures[0];
+        Flat {
+            cells,
+            discovered,
+            l1_sensitivity: m.l1_sensitivity,
+            l2_sensitivity: m.l2_sensitivity,
+            per_group_sensitivity: m.per_cell_sensitivity,
+            units: m.units,
+        }
+    }
 
     pub(crate) fn privacy(groups: u32) -> PrivacyTerms {
         PrivacyTerms {
@@ -190,7 +215,7 @@ pub(crate) mod tests {
         let ran = Overlap
             .run(&params, &datasets, &[&left, &right], &privacy(1))
             .unwrap();
-        assert_eq!(ran[0].cells[0], ("g1".into(), 1));
+        assert_eq!(flat(ran).cells[0], ("g1".into(), 1));
         let plan = Overlap.plan(&params, &datasets).unwrap();
         assert_eq!(plan.inputs, ["a/x", "b/y"]);
         assert_eq!(plan.outputs, [OUTPUT]);
@@ -210,14 +235,14 @@ pub(crate) mod tests {
             ],
         );
         let right = table(&["id"], &[&["p1"], &["p2"], &["p4"], &["p9"]]);
-        let out = run(&params(), &left, &right, &privacy(2)).unwrap();
+        let out = flat(run(&params(), &left, &right, &privacy(2)).unwrap());
         assert_eq!(
             out.cells,
             vec![("g1".into(), 2), ("g2".into(), 1), ("empty".into(), 0)]
         );
         assert_eq!((out.l1_sensitivity, out.l2_sensitivity), (2, 2));
         assert!(out.discovered.is_empty());
-        let bounded = run(&params(), &left, &right, &privacy(1)).unwrap();
+        let bounded = flat(run(&params(), &left, &right, &privacy(1)).unwrap());
         assert_eq!(
             bounded.cells,
             vec![("g1".into(), 2), ("g2".into(), 0), ("empty".into(), 0)]
@@ -228,13 +253,13 @@ pub(crate) mod tests {
     fn one_person_with_many_rows_moves_the_total_by_at_most_the_bound() {
         let mut left = table(&["id", "g"], &[&["p1", "g1"]]);
         let right = table(&["id"], &[&["p1"], &["heavy"]]);
-        let before = run(&params(), &left, &right, &privacy(1)).unwrap();
+        let before = flat(run(&params(), &left, &right, &privacy(1)).unwrap());
         for i in 0..10_000 {
             let group = if i % 2 == 0 { "g1" } else { "g2" };
             left.push_row(&[Cell::Text("heavy"), Cell::Text(group)])
                 .unwrap();
         }
-        let after = run(&params(), &left, &right, &privacy(1)).unwrap();
+        let after = flat(run(&params(), &left, &right, &privacy(1)).unwrap());
         let change: i64 = before
             .cells
             .iter()
@@ -260,11 +285,11 @@ pub(crate) mod tests {
             groups: None,
             ..params()
         };
-        let out = run(&discover, &left, &right, &privacy(1)).unwrap();
+        let out = flat(run(&discover, &left, &right, &privacy(1)).unwrap());
         assert!(out.cells.is_empty());
         // p1 counts towards its first group by name only.
         assert_eq!(out.discovered, vec![("alpha".into(), 2)]);
-        let out = run(&discover, &left, &right, &privacy(2)).unwrap();
+        let out = flat(run(&discover, &left, &right, &privacy(2)).unwrap());
         assert_eq!(
             out.discovered,
             vec![("alpha".into(), 2), ("zeta".into(), 1)]

@@ -4,7 +4,8 @@
 
 use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
 
-use crate::catalog::{Aggregate, ProgramError};
+use crate::catalog::ProgramError;
+use crate::result::ProgramResult;
 use sealroom_tables::Table;
 
 /// A program's description, for `sealroom programs`.
@@ -77,8 +78,8 @@ pub fn checked_inputs<'t, P: Params, const N: usize>(
 }
 
 /// A built-in analysis: parameters parsed and checked against the agreement's datasets, its
-/// inputs and outputs declared, and a pure run over typed tables that returns exact aggregates
-/// with their sensitivity, which `sealroom-privacy` then noises.
+/// inputs and outputs declared, and a pure run over typed tables that returns exact tables of
+/// measures with their sensitivities, which the isolate then noises through `sealroom-privacy`.
 pub trait Program: Sync {
     /// Its id, version and help.
     fn info(&self) -> ProgramInfo;
@@ -95,7 +96,7 @@ pub trait Program: Sync {
         datasets: &[DatasetTerms],
         inputs: &[&Table],
         privacy: &PrivacyTerms,
-    ) -> Result<Vec<Aggregate>, ProgramError>;
+    ) -> Result<ProgramResult, ProgramError>;
 }
 
 /// Every built-in program, one line each.

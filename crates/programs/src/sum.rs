@@ -17,9 +17,10 @@ use sealroom_privacy::bounding::{
 };
 use serde::Deserialize;
 
-use crate::catalog::{Aggregate, ProgramError};
+use crate::catalog::ProgramError;
 use crate::matching::{Groups, check_pair, match_people, split_cells};
 use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
+use crate::result::{Measure, ProgramResult};
 use sealroom_tables::{NumberColumn, Table, TextColumn};
 
 /// Program id.
@@ -185,9 +186,9 @@ impl Program for Sum {
         datasets: &[DatasetTerms],
         inputs: &[&Table],
         privacy: &PrivacyTerms,
-    ) -> Result<Vec<Aggregate>, ProgramError> {
+    ) -> Result<ProgramResult, ProgramError> {
         let (params, [left, right]) = checked_inputs::<SumParams, 2>(params, datasets, inputs)?;
-        Ok(vec![run(&params, left, right, privacy)?])
+        run(&params, left, right, privacy)
     }
 }
 
@@ -197,7 +198,7 @@ pub fn run(
     left: &Table,
     right: &Table,
     privacy: &PrivacyTerms,
-) -> Result<Aggregate, ProgramError> {
+) -> Result<ProgramResult, ProgramError> {
     let groups = Groups::from_param(params.groups.as_ref()).map_err(ProgramError::BadParameters)?;
     let clamp = params.clamp().map_err(ProgramError::BadParameters)?;
     let values = ValueColumn::of(right, &params.value_column, clamp.units)?;
@@ -236,21 +237,22 @@ pub fn run(
         let total = totals.entry(group.to_string()).or_default();
         *total = total.saturating_add(value);
     }
-    let (cells, discovered) = split_cells(&groups, totals);
     let max_abs = clamp.max_abs();
-    Ok(Aggregate {
-        output: OUTPUT.into(),
-        group_column: params.group_column.clone(),
-        value_column: format!("sum_of_{}", params.value_column),
-        discovers_groups: groups == Groups::Discovered,
-        cells,
-        discovered,
+    let measure = Measure {
+        name: format!("sum_of_{}", params.value_column),
+        units: clamp.units,
         l1_sensitivity: bounds.l1_sensitivity(max_abs),
         l2_sensitivity: bounds.l2_sensitivity(max_abs),
-        per_group_sensitivity: u64::from(bounds.rows_per_group).saturating_mul(max_abs),
-        groups_per_person: bounds.groups,
-        units: clamp.units,
-    })
+        per_cell_sensitivity: u64::from(bounds.rows_per_group).saturating_mul(max_abs),
+    };
+    Ok(ProgramResult::single(
+        OUTPUT,
+        &params.group_column,
+        measure,
+        split_cells(&groups, totals),
+        groups == Groups::Discovered,
+        bounds.groups,
+    ))
 }
 
 /// Where `sum` reads its values: empty values contribute nothing.
@@ -291,7 +293,7 @@ impl<'t> ValueColumn<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::overlap::tests::privacy;
+    use crate::overlap::tests::{flat, privacy};
     use sealroom_core::schema::{Column, Schema};
     use sealroom_tables::Cell;
 
@@ -350,7 +352,7 @@ mod tests {
         );
         let mut terms = privacy(2);
         terms.max_rows_per_person = 2;
-        let out = run(&params(), &left(), &right, &terms).unwrap();
+        let out = flat(run(&params(), &left(), &right, &terms).unwrap());
         // p2's 99.99 is clamped to 50.00 and counts in both of its groups.
         assert_eq!(
             out.cells,
@@ -380,8 +382,8 @@ mod tests {
         let mut terms = privacy(2);
         terms.max_rows_per_person_per_group = 3;
         terms.max_rows_per_person = 4;
-        let without = run(&params(), &left(), &right_rows(false), &terms).unwrap();
-        let with = run(&params(), &left(), &right_rows(true), &terms).unwrap();
+        let without = flat(run(&params(), &left(), &right_rows(false), &terms).unwrap());
+        let with = flat(run(&params(), &left(), &right_rows(true), &terms).unwrap());
         let change: u64 = without
             .cells
             .iter()
@@ -408,7 +410,7 @@ mod tests {
         );
         let mut terms = privacy(2);
         terms.max_rows_per_person = 2;
-        let out = run(&params(), &left(), &right, &terms).unwrap();
+        let out = flat(run(&params(), &left(), &right, &terms).unwrap());
         assert_eq!(out.cells[0], ("g1".into(), 1234 + 5000));
         let datasets =
             [("a", "x", left()), ("b", "y", right)].map(|(owner, name, t)| DatasetTerms {

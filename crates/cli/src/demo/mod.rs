@@ -24,7 +24,7 @@ use sealroom_crypto::Identity;
 use sealroom_host::jobs::IsolateLauncher;
 use sealroom_host::{JobRecord, JobStatus};
 use sealroom_party::source::csv_table;
-use sealroom_programs::{Aggregate, BuiltinCatalog};
+use sealroom_programs::{BuiltinCatalog, ProgramResult};
 use serde::Serialize;
 
 use crate::services::{Executables, Pins, ServiceProcess};
@@ -713,11 +713,11 @@ fn refused_call(
     }
 }
 
-/// The exact aggregate of the demo's data (which only the demo, having made the data, can compute).
-pub fn exact_aggregate(
+/// The exact result of the demo's data (which only the demo, having made the data, can compute).
+pub fn exact_result(
     signed: &SignedAgreement,
     data: &data::DemoData,
-) -> anyhow::Result<Aggregate> {
+) -> anyhow::Result<ProgramResult> {
     let a = &signed.agreement;
     let schema = |owner: &str, name: &str| {
         a.dataset(owner, name)
@@ -732,12 +732,11 @@ pub fn exact_aggregate(
         data.purchases_csv.as_bytes(),
         &schema("advertiser", "purchases")?,
     )?;
-    let mut exact = BuiltinCatalog.run(a, &|name| match name {
+    Ok(BuiltinCatalog.run(a, &|name| match name {
         "adplatform/exposures" => Some(&left),
         "advertiser/purchases" => Some(&right),
         _ => None,
-    })?;
-    exact.pop().context("the program produced no aggregate")
+    })?)
 }
 
 /// The released cells next to the exact values.
@@ -746,21 +745,24 @@ pub fn exact_cells(
     data: &data::DemoData,
     table: &ReleasedTable,
 ) -> anyhow::Result<Vec<DemoCell>> {
-    let exact = exact_aggregate(signed, data)?;
+    let (declared, discovered) = exact_result(signed, data)?.cells();
     table
         .rows
         .iter()
         .map(|row| {
-            let value = exact
-                .cells
+            let group = row.key.first().context("a released row without a key")?;
+            let value = declared
                 .iter()
-                .chain(&exact.discovered)
-                .find(|(group, _)| *group == row.group)
+                .chain(&discovered)
+                .find(|(g, _)| g == group)
                 .map(|(_, v)| *v)
                 .context("a released group the program did not produce")?;
             Ok(DemoCell {
-                group: row.group.clone(),
-                released: row.value,
+                group: group.clone(),
+                released: *row
+                    .values
+                    .first()
+                    .context("a released row without values")?,
                 exact: value,
             })
         })

@@ -27,11 +27,7 @@ pub fn print_opened(opened: &sealroom_party::reader::OpenedOutputs) {
         r.measurement.short()
     );
     for t in &opened.tables {
-        println!("\n{}: {}", t.output, describe_noise(&t.noise));
-        println!("{:<20} {:>12}", t.group_column, t.value_column);
-        for row in &t.rows {
-            println!("{:<20} {:>12}", row.group, row.value);
-        }
+        print_table(t);
     }
     println!();
     for i in &r.inputs {
@@ -114,9 +110,14 @@ pub fn describe_noise(n: &NoiseAnnotation) -> String {
         _ => format!("scale {}", n.scale),
     };
     let mut text = format!(
-        "{} noise, {parameter}, ε {}{}{}, sensitivity {} (L1) / {} (L2); 95% of values within ±{}",
+        "{} noise, {parameter}, ε {}{}{}{}, sensitivity {} (L1) / {} (L2); 95% of values within ±{}",
         n.mechanism,
         n.epsilon,
+        if n.epsilon_share == "1/1" {
+            String::new()
+        } else {
+            format!(" × {}", n.epsilon_share)
+        },
         if n.delta > 0.0 {
             format!(", δ {:e}", n.delta)
         } else {
@@ -159,7 +160,9 @@ pub fn print_demo(r: &demo::DemoReport) {
     for c in &r.cells {
         println!("  {:<16} {:>10} {:>14}", c.group, c.released, c.exact);
     }
-    println!("  noise: {}", describe_noise(&t.noise));
+    for c in &t.columns {
+        println!("  noise on {}: {}", c.name, describe_noise(&c.noise));
+    }
     if t.simulator {
         println!(
             "  SIMULATOR: this ran in the software simulator, which protects nothing from the operator."
@@ -207,4 +210,28 @@ pub fn print_demo(r: &demo::DemoReport) {
         r.total_millis,
         r.dir.display()
     );
+}
+
+/// A released table: its key and value columns, then each value column's noise.
+fn print_table(t: &sealroom_core::output::ReleasedTable) {
+    println!("\n{}:", t.output);
+    let header: Vec<&str> = t
+        .key_columns
+        .iter()
+        .map(String::as_str)
+        .chain(t.columns.iter().map(|c| c.name.as_str()))
+        .collect();
+    println!("  {}", header.join("\t"));
+    for row in &t.rows {
+        let cells: Vec<String> = row
+            .key
+            .iter()
+            .cloned()
+            .chain(row.values.iter().map(i64::to_string))
+            .collect();
+        println!("  {}", cells.join("\t"));
+    }
+    for c in &t.columns {
+        println!("  noise on {}: {}", c.name, describe_noise(&c.noise));
+    }
 }

@@ -92,17 +92,19 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
         AgreementCommand::Check { file } => {
             let signed = agreement_file::load(&file)?;
-            let plans = sealroom_isolate::release::plan_agreement_noise(&signed.agreement)
+            let plan = sealroom_isolate::release::plan_agreement_noise(&signed.agreement)
                 .map_err(|e| CommandRefusal::NoiseCannotBeSized(e.to_string()))?;
+            let thresholds: Vec<u64> = plan.thresholds.iter().flatten().map(|t| t.0).collect();
             let missing = signed.missing_signers();
             if json {
-                let noise: Vec<_> = plans
+                let noise: Vec<_> = plan
+                    .measures
                     .iter()
                     .map(|p| {
                         serde_json::json!({
                             "mechanism": p.mechanism.as_ref().map_or("none", |m| m.name()),
                             "parameter": p.mechanism.as_ref().map(|m| m.parameter()),
-                            "threshold": p.threshold,
+                            "epsilon_share": format!("{}/{}", p.epsilon_share.0, p.epsilon_share.1),
                         })
                     })
                     .collect();
@@ -111,20 +113,23 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
                     "agreement_id": signed.id,
                     "missing_signatures": missing,
                     "noise": noise,
+                    "thresholds": thresholds,
                 }))?;
             } else {
                 println!("valid agreement {}", signed.id);
-                for p in &plans {
+                for p in &plan.measures {
+                    let (num, den) = p.epsilon_share;
                     match &p.mechanism {
-                        Some(m) => print!("noise: {} with parameter {}", m.name(), m.parameter()),
-                        None => print!("noise: none (outputs are exact and say so)"),
+                        Some(m) => println!(
+                            "noise: {} with parameter {} ({num}/{den} of ε)",
+                            m.name(),
+                            m.parameter()
+                        ),
+                        None => println!("noise: none (outputs are exact and say so)"),
                     }
-                    match p.threshold {
-                        Some(tau) => {
-                            println!("; undeclared groups need a noisy value of at least {tau}")
-                        }
-                        None => println!(),
-                    }
+                }
+                for tau in thresholds {
+                    println!("undeclared keys need a noisy value of at least {tau}");
                 }
                 if !missing.is_empty() {
                     println!("not yet signed by {}", missing.join(", "));
