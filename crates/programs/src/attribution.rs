@@ -11,18 +11,24 @@
 //! conversion with a value ≤ 0 still counts. Every row is an event (identical rows each count);
 //! only people are de-duplicated.
 //!
-//! This module computes the exact answer; noise is added by the isolate.
+//! Outputs: `attribution`, per breakdown key (declared keys always, noised even when nothing
+//! was attributed to them; otherwise keys found in the data, through the noisy threshold),
+//! and `unattributed`, one row. Both have two measures, `conversions` and `value`; one person
+//! moves at most K conversions and K·V of value across both, which sizes the noise. The exact
+//! answer is computed here; the isolate adds the noise.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
-use sealroom_core::agreement::DatasetTerms;
+use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
 use sealroom_core::schema::ColumnType;
 use sealroom_tables::{PersonKey, Table, TableError, TextColumn};
 use serde::Deserialize;
 
+use crate::catalog::ProgramError;
 use crate::columns::{column, dataset, duration_micros, same_people};
-use crate::program::Params;
+use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
+use crate::result::{Measure, ProgramResult, ResultRow, ResultTable};
 use crate::sum::Bound;
 
 /// Parameters of `attribution`, as the agreement's `[program] params` writes them.
@@ -351,4 +357,121 @@ pub fn attribute(
         }
     }
     Ok(result)
+}
+
+/// Program id.
+pub const ID: &str = "attribution";
+/// Program version.
+pub const VERSION: u32 = 1;
+/// The output with credit per breakdown key.
+pub const OUTPUT: &str = "attribution";
+/// The output with the credited conversions no touch won: one row, never a key, so no
+/// breakdown value can collide with it.
+pub const UNATTRIBUTED_OUTPUT: &str = "unattributed";
+
+/// The `attribution` program.
+#[derive(Debug, Clone, Copy)]
+pub struct Attribute;
+
+impl Program for Attribute {
+    fn info(&self) -> ProgramInfo {
+        ProgramInfo {
+            id: ID,
+            version: VERSION,
+            summary: "last-touch attribution of conversions to touches (click, else view, within windows), per breakdown key, with the unattributed as a separate output; K conversions per person, values clamped to [0, V]",
+            params: "touches, conversions = \"owner/dataset\"; touch_time, touch_kind (values ⊆ [click, view]), breakdown = [\"campaign\", …]; conversion_time, conversion_type, conversion_value; click_window = \"7d\", view_window = \"1d\"; max_conversions_per_person = K; max_value = \"500.00\"; keys = [[\"…\"], …] (optional)",
+        }
+    }
+
+    fn plan(&self, params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Plan, String> {
+        let p = AttributionParams::check(params, datasets)?;
+        Ok(Plan {
+            inputs: p.inputs(),
+            outputs: vec![OUTPUT.into(), UNATTRIBUTED_OUTPUT.into()],
+        })
+    }
+
+    fn run(
+        &self,
+        params: &serde_json::Value,
+        datasets: &[DatasetTerms],
+        inputs: &[&Table],
+        _privacy: &PrivacyTerms,
+    ) -> Result<ProgramResult, ProgramError> {
+        let (p, [touches, conversions]) =
+            checked_inputs::<AttributionParams, 2>(params, datasets, inputs)?;
+        let rules = p.rules(datasets).map_err(ProgramError::BadParameters)?;
+        let exact = attribute(&p, &rules, touches, conversions)?;
+        let units = datasets
+            .iter()
+            .find(|d| d.qualified_name() == p.conversions)
+            .and_then(|d| d.schema.column(&p.conversion_value))
+            .map_or(1, |c| 10_u64.pow(u32::from(c.scale.unwrap_or(0))));
+        Ok(result(&p, &rules, exact, units))
+    }
+}
+
+/// The exact answer as tables of two measures, with the sensitivities K and K·V.
+pub fn result(
+    params: &AttributionParams,
+    rules: &AttributionRules,
+    mut exact: Attribution,
+    units: u64,
+) -> ProgramResult {
+    let k = u64::from(rules.max_conversions);
+    let kv = k.saturating_mul(rules.max_value.unsigned_abs());
+    let measure = |name: &str, units, bound| Measure {
+        name: name.into(),
+        units,
+        l1_sensitivity: bound,
+        l2_sensitivity: bound,
+        per_cell_sensitivity: bound,
+    };
+    let row = |key: Vec<String>, c: Credit| ResultRow {
+        key,
+        values: vec![
+            i64::try_from(c.conversions).unwrap_or(i64::MAX),
+            i64::try_from(c.value).unwrap_or(i64::MAX),
+        ],
+    };
+    let (rows, discovered) = match &params.keys {
+        Some(keys) => (
+            keys.iter()
+                .map(|key| {
+                    let credit = exact.by_key.remove(key).unwrap_or_default();
+                    row(key.clone(), credit)
+                })
+                .collect(),
+            Vec::new(),
+        ),
+        None => (
+            Vec::new(),
+            std::mem::take(&mut exact.by_key)
+                .into_iter()
+                .map(|(key, credit)| row(key, credit))
+                .collect(),
+        ),
+    };
+    ProgramResult {
+        measures: vec![measure("conversions", 1, k), measure("value", units, kv)],
+        tables: vec![
+            ResultTable {
+                output: OUTPUT.into(),
+                key_columns: params.breakdown.clone(),
+                measures: vec![0, 1],
+                rows,
+                discovered,
+                discovers_keys: params.keys.is_none(),
+            },
+            ResultTable {
+                output: UNATTRIBUTED_OUTPUT.into(),
+                key_columns: Vec::new(),
+                measures: vec![0, 1],
+                rows: vec![row(Vec::new(), exact.unattributed)],
+                discovered: Vec::new(),
+                discovers_keys: false,
+            },
+        ],
+        rows_per_person: rules.max_conversions,
+    }
 }

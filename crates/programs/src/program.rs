@@ -100,7 +100,11 @@ pub trait Program: Sync {
 }
 
 /// Every built-in program, one line each.
-pub static REGISTRY: &[&dyn Program] = &[&crate::overlap::Overlap, &crate::sum::Sum];
+pub static REGISTRY: &[&dyn Program] = &[
+    &crate::overlap::Overlap,
+    &crate::sum::Sum,
+    &crate::attribution::Attribute,
+];
 
 /// The registered program with this id and version.
 pub fn find(id: &str, version: u32) -> Option<&'static dyn Program> {

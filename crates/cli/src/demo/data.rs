@@ -14,7 +14,7 @@ pub const CAMPAIGNS: [&str; 4] = [
 ];
 
 /// Two CSV files: `user_id,campaign` exposures and `user_id,amount_cents` purchases.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DemoData {
     /// The ad platform's exposures.
     pub exposures_csv: String,

@@ -316,18 +316,60 @@ pub struct Deployment {
     pub platform: sealroom_host::api::PlatformInfo,
     /// The signed agreement.
     pub agreement: SignedAgreement,
-    /// The synthetic data, in the clear (only the demo has it).
+    /// The demo's synthetic data, in the clear (only the demo has it; empty for other scenarios).
     pub data: data::DemoData,
     /// The approved measurement.
     pub measurement: Measurement,
 }
 
+/// What a deployment runs: the agreement between the two parties, and the files each owner
+/// seals for it.
+pub struct Scenario<'a> {
+    /// The agreement TOML for the ad platform, the advertiser and the isolate's measurement.
+    pub agreement: &'a dyn Fn(&Identity, &Identity, &Measurement) -> String,
+    /// `(owner, dataset, file name, file contents)`; the owner is `adplatform` or `advertiser`.
+    pub datasets: Vec<(&'a str, &'a str, &'a str, Vec<u8>)>,
+}
+
 impl Deployment {
-    /// Sets everything up, up to the point where a job can run.
+    /// Sets the demo up, up to the point where a job can run.
     pub fn start(
         options: &DemoOptions,
         privacy: DemoPrivacy,
         data: data::DemoData,
+        step: &dyn Fn(&str),
+    ) -> anyhow::Result<Self> {
+        let agreement = move |ad: &Identity, shop: &Identity, m: &Measurement| {
+            agreement_toml(ad, shop, m, privacy)
+        };
+        let scenario = Scenario {
+            agreement: &agreement,
+            datasets: vec![
+                (
+                    "adplatform",
+                    "exposures",
+                    "exposures.csv",
+                    data.exposures_csv.clone().into_bytes(),
+                ),
+                (
+                    "advertiser",
+                    "purchases",
+                    "purchases.csv",
+                    data.purchases_csv.clone().into_bytes(),
+                ),
+            ],
+        };
+        let mut deployment = Self::start_scenario(options, scenario, step)?;
+        deployment.data = data;
+        Ok(deployment)
+    }
+
+    /// Sets up a host, the two parties with their brokers, the scenario's agreement (signed by
+    /// both, published) and its datasets (sealed, registered, uploaded), and approves the
+    /// isolate, up to the point where a job can run.
+    pub fn start_scenario(
+        options: &DemoOptions,
+        scenario: Scenario<'_>,
         step: &dyn Fn(&str),
     ) -> anyhow::Result<Self> {
         let (dir, temp) = match &options.dir {
@@ -376,7 +418,7 @@ impl Deployment {
         let toml_path = dir.join("agreement.toml");
         std::fs::write(
             &toml_path,
-            agreement_toml(&ad.identity, &shop.identity, &measurement, privacy),
+            (scenario.agreement)(&ad.identity, &shop.identity, &measurement),
         )?;
         let mut signed = agreement_file::load(&toml_path)?;
         agreement_file::sign(&mut signed, &ad.identity)?;
@@ -388,12 +430,14 @@ impl Deployment {
         step(
             "each owner seals its dataset for the agreement, registers it with its broker and uploads it",
         );
-        for (party, dataset, csv) in [
-            (&ad, "exposures", &data.exposures_csv),
-            (&shop, "purchases", &data.purchases_csv),
-        ] {
-            let plain = dir.join(format!("{dataset}.csv"));
-            std::fs::write(&plain, csv)?;
+        for (owner_name, dataset, file, contents) in &scenario.datasets {
+            let party = if *owner_name == "adplatform" {
+                &ad
+            } else {
+                &shop
+            };
+            let plain = dir.join(file);
+            std::fs::write(&plain, contents)?;
             let sealed = dir.join(format!("{dataset}.envelope"));
             let summary = owner::seal_dataset(
                 &party.identity,
@@ -422,7 +466,7 @@ impl Deployment {
             host,
             platform,
             agreement: signed,
-            data,
+            data: data::DemoData::default(),
             measurement,
         };
         deployment.decide(&deployment.adplatform, Decision::Approve)?;
