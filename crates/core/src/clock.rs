@@ -24,6 +24,24 @@ impl Timestamp {
     }
 }
 
+/// An RFC 3339 date-time with an offset (a space for the `T` is accepted) as microseconds since
+/// the Unix epoch; `None` if it is not one, or is finer than a microsecond.
+pub fn rfc3339_micros(text: &str) -> Option<i64> {
+    let parsed = if text.as_bytes().get(10) == Some(&b' ') {
+        let mut with_t = text.to_owned();
+        with_t.replace_range(10..11, "T");
+        OffsetDateTime::parse(&with_t, &Rfc3339)
+    } else {
+        OffsetDateTime::parse(text, &Rfc3339)
+    }
+    .ok()?;
+    let nanos = parsed.unix_timestamp_nanos();
+    if nanos % 1000 != 0 {
+        return None;
+    }
+    i64::try_from(nanos / 1000).ok()
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match OffsetDateTime::from_unix_timestamp(self.0)

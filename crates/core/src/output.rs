@@ -66,6 +66,23 @@ pub struct ReleasedColumn {
     pub noise: NoiseAnnotation,
 }
 
+/// A figure computed from a released table's noised values after release (post-processing,
+/// which spends no privacy), e.g. a lift and its confidence interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedFigure {
+    /// What it is, e.g. `conversion_rate_lift_percent`.
+    pub name: String,
+    /// Its value; null when not defined (a denominator is zero or negative).
+    pub value: Option<f64>,
+    /// Lower end of its 95% interval, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_95: Option<f64>,
+    /// Upper end of its 95% interval, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_95: Option<f64>,
+}
+
 /// Version of the released-table format.
 pub const RELEASED_TABLE_FORMAT: &str = "sealroom-released-table/v2";
 
@@ -83,6 +100,9 @@ pub struct ReleasedTable {
     pub columns: Vec<ReleasedColumn>,
     /// Rows: declared keys in declared order, then released discovered keys in key order.
     pub rows: Vec<ReleasedRow>,
+    /// Figures computed from the noised rows (none for most programs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<DerivedFigure>,
     /// True when produced under the software simulator, which protects nothing from the operator.
     pub simulator: bool,
 }

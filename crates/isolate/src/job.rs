@@ -119,7 +119,8 @@ pub fn run_job(
     let mut rng = NoiseRng::from_os();
     let mut sealed = Vec::new();
     let mut outputs = Vec::new();
-    for table in add_noise(&result, &agreement.privacy, simulator, &mut rng)? {
+    let derive = |table: &_, variances: &[f64]| BuiltinCatalog.derive(agreement, table, variances);
+    for table in add_noise(&result, &agreement.privacy, simulator, &mut rng, &derive)? {
         let digest = table.digest().map_err(|source| IsolateError::Encoding {
             what: "a released table",
             source,

@@ -5,8 +5,8 @@ use sealroom_core::agreement::{Agreement, NoiseMechanism, PrivacyTerms};
 use sealroom_core::ids::JobId;
 use sealroom_core::labels;
 use sealroom_core::output::{
-    NoiseAnnotation, RELEASED_TABLE_FORMAT, ReleasedColumn, ReleasedRow, ReleasedTable,
-    SEALED_OUTPUT_FORMAT, SealedOutput,
+    DerivedFigure, NoiseAnnotation, RELEASED_TABLE_FORMAT, ReleasedColumn, ReleasedRow,
+    ReleasedTable, SEALED_OUTPUT_FORMAT, SealedOutput,
 };
 use sealroom_crypto::seal_to;
 use sealroom_privacy::{Mechanism, MechanismKind};
@@ -163,12 +163,15 @@ fn annotation(
 }
 
 /// Noises every cell of `result` (each measure with its own mechanism), releases every
-/// declared row and the discovered rows whose first noisy value reaches the table's threshold.
+/// declared row and the discovered rows whose first noisy value reaches the table's threshold,
+/// and adds the figures `derive` computes from each released table and its columns' noise
+/// variances.
 pub fn add_noise(
     result: &ProgramResult,
     privacy: &PrivacyTerms,
     simulator: bool,
     rng: &mut impl Rng,
+    derive: &dyn Fn(&ReleasedTable, &[f64]) -> Vec<DerivedFigure>,
 ) -> Result<Vec<ReleasedTable>, IsolateError> {
     let plan = plan_noise(result, privacy)?;
     let mut tables = Vec::with_capacity(result.tables.len());
@@ -210,14 +213,27 @@ pub fn add_noise(
                 ),
             })
             .collect();
-        tables.push(ReleasedTable {
+        let mut released = ReleasedTable {
             format: RELEASED_TABLE_FORMAT.into(),
             output: table.output.clone(),
             key_columns: table.key_columns.clone(),
             columns,
             rows,
+            derived: Vec::new(),
             simulator,
-        });
+        };
+        let variances: Vec<f64> = table
+            .measures
+            .iter()
+            .map(|&m| {
+                plan.measures[m]
+                    .mechanism
+                    .as_ref()
+                    .map_or(0.0, Mechanism::variance)
+            })
+            .collect();
+        released.derived = derive(&released, &variances);
+        tables.push(released);
     }
     Ok(tables)
 }
@@ -318,7 +334,9 @@ mod tests {
 
     /// The one table of a single-measure result, noised.
     fn noised(result: &ProgramResult, privacy: &PrivacyTerms, rng: &mut NoiseRng) -> ReleasedTable {
-        add_noise(result, privacy, false, rng).unwrap().remove(0)
+        add_noise(result, privacy, false, rng, &|_, _| Vec::new())
+            .unwrap()
+            .remove(0)
     }
 
     #[test]
@@ -328,6 +346,7 @@ mod tests {
             &privacy(NoiseMechanism::DiscreteLaplace),
             true,
             &mut NoiseRng::from_test_seed(3),
+            &|_, _| Vec::new(),
         )
         .unwrap()
         .remove(0);

@@ -116,6 +116,18 @@ impl Mechanism {
         }
     }
 
+    /// The noise's variance, for confidence intervals that add it to the sampling variance
+    /// (for the Gaussian σ², which the discrete Gaussian's variance never exceeds).
+    pub fn variance(&self) -> f64 {
+        match self {
+            Mechanism::Laplace(d) => d.variance(),
+            Mechanism::Gaussian(d, _) => {
+                let (numerator, denominator) = d.variance_parameter();
+                numerator as f64 / denominator as f64
+            }
+        }
+    }
+
     /// `P(X ≥ k)` for k ≥ 1 (exact for Laplace, an upper bound for the Gaussian).
     pub fn upper_tail(&self, k: u64) -> f64 {
         match self {

@@ -76,6 +76,19 @@ impl BuiltinCatalog {
     }
 }
 
+impl BuiltinCatalog {
+    /// The figures the agreement's program derives from one of its released tables.
+    pub fn derive(
+        &self,
+        agreement: &Agreement,
+        table: &sealroom_core::output::ReleasedTable,
+        variances: &[f64],
+    ) -> Vec<sealroom_core::output::DerivedFigure> {
+        let p = &agreement.program;
+        find(&p.id, p.version).map_or_else(Vec::new, |program| program.derive(table, variances))
+    }
+}
+
 impl ProgramCatalog for BuiltinCatalog {
     fn check_program(
         &self,

@@ -9,6 +9,7 @@
 pub mod attribution;
 pub mod catalog;
 pub mod columns;
+pub mod lift;
 pub mod matching;
 pub mod overlap;
 pub mod program;

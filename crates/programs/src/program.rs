@@ -3,6 +3,7 @@
 //! [`REGISTRY`].
 
 use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
+use sealroom_core::output::{DerivedFigure, ReleasedTable};
 
 use crate::catalog::ProgramError;
 use crate::result::ProgramResult;
@@ -97,6 +98,13 @@ pub trait Program: Sync {
         inputs: &[&Table],
         privacy: &PrivacyTerms,
     ) -> Result<ProgramResult, ProgramError>;
+
+    /// Figures computed from a released table's noised values (`variances`: each value
+    /// column's noise variance), added to the table before it is sealed. Post-processing: it
+    /// sees nothing but what is released. None by default.
+    fn derive(&self, _table: &ReleasedTable, _variances: &[f64]) -> Vec<DerivedFigure> {
+        Vec::new()
+    }
 }
 
 /// Every built-in program, one line each.
@@ -104,6 +112,7 @@ pub static REGISTRY: &[&dyn Program] = &[
     &crate::overlap::Overlap,
     &crate::sum::Sum,
     &crate::attribution::Attribute,
+    &crate::lift::Lift,
 ];
 
 /// The registered program with this id and version.

@@ -11,8 +11,6 @@
 
 use sealroom_core::schema::{Column, ColumnType};
 use sealroom_tables::payload::DECIMAL_PRECISION;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// A value read as its column's type: integers, decimals (in units of 10^-scale) and timestamps
 /// (microseconds since the epoch) as `Number`.
@@ -127,19 +125,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     if let Some(fast) = fast_rfc3339(text.as_bytes()) {
         return fast;
     }
-    let parsed = if text.as_bytes().get(10) == Some(&b' ') {
-        let mut with_t = text.to_owned();
-        with_t.replace_range(10..11, "T");
-        OffsetDateTime::parse(&with_t, &Rfc3339)
-    } else {
-        OffsetDateTime::parse(text, &Rfc3339)
-    }
-    .ok()?;
-    let nanos = parsed.unix_timestamp_nanos();
-    if nanos % 1000 != 0 {
-        return None;
-    }
-    i64::try_from(nanos / 1000).ok()
+    sealroom_core::clock::rfc3339_micros(text)
 }
 
 /// RFC 3339 in its common shape, `YYYY-MM-DD(T| )HH:MM:SS[.fraction](Z|±HH:MM)`, read directly:
@@ -233,6 +219,8 @@ fn fast_rfc3339(b: &[u8]) -> Option<Option<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
 
     #[test]
     fn decimals_are_exact_and_refuse_what_would_be_rounded() {
