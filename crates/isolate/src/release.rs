@@ -204,7 +204,11 @@ pub fn add_noise(
             .iter()
             .enumerate()
             .map(|(i, &m)| ReleasedColumn {
-                name: result.measures[m].name.clone(),
+                name: table
+                    .column_names
+                    .get(i)
+                    .unwrap_or(&result.measures[m].name)
+                    .clone(),
                 noise: annotation(
                     &plan.measures[m],
                     &result.measures[m],

@@ -13,6 +13,7 @@ pub mod lift;
 pub mod matching;
 pub mod overlap;
 pub mod program;
+pub mod reach;
 pub mod result;
 pub mod sum;
 

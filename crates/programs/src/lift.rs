@@ -352,6 +352,7 @@ pub fn result(rules: &LiftRules, arms: LiftArms) -> ProgramResult {
             output: OUTPUT.into(),
             key_columns: vec!["arm".into()],
             measures: (0..MEASURES.len()).collect(),
+            column_names: Vec::new(),
             rows,
             discovered: Vec::new(),
             discovers_keys: false,

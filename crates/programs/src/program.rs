@@ -113,6 +113,7 @@ pub static REGISTRY: &[&dyn Program] = &[
     &crate::sum::Sum,
     &crate::attribution::Attribute,
     &crate::lift::Lift,
+    &crate::reach::ReachProgram,
 ];
 
 /// The registered program with this id and version.

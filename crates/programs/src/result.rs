@@ -35,8 +35,11 @@ pub struct ResultTable {
     pub output: String,
     /// What the key columns mean (empty for a table of one row).
     pub key_columns: Vec<String>,
-    /// The table's value columns: indices into [`ProgramResult::measures`].
+    /// The table's value columns: indices into [`ProgramResult::measures`]. Several columns
+    /// may share one measure (its sensitivity then counts every cell of it).
     pub measures: Vec<usize>,
+    /// The value columns' names when they are not their measures' names (empty otherwise).
+    pub column_names: Vec<String>,
     /// Rows always released (declared keys, fixed rows), in order.
     pub rows: Vec<ResultRow>,
     /// Rows found in the data, by key: released only if the noisy value of the table's first
@@ -86,6 +89,7 @@ impl ProgramResult {
                 output: output.into(),
                 key_columns: vec![key_column.into()],
                 measures: vec![0],
+                column_names: Vec::new(),
                 rows: rows(declared),
                 discovered: rows(discovered),
                 discovers_keys,
@@ -116,7 +120,11 @@ impl ProgramResult {
     /// anything is noised.
     pub fn check_shape(&self) -> Result<(), String> {
         for t in &self.tables {
-            if t.measures.is_empty() || t.measures.iter().any(|&m| m >= self.measures.len()) {
+            let bad_names = !t.column_names.is_empty() && t.column_names.len() != t.measures.len();
+            if t.measures.is_empty()
+                || t.measures.iter().any(|&m| m >= self.measures.len())
+                || bad_names
+            {
                 return Err(format!(
                     "output {:?} names measures it does not have",
                     t.output
