@@ -18,6 +18,7 @@ use sealroom_party::authoring::party_block;
 use sealroom_party::reader;
 use sealroom_party::source::csv_table;
 use sealroom_programs::{BuiltinCatalog, ProgramResult};
+use sealroom_tables::Table;
 
 const KEYS: [[&str; 2]; 4] = [
     ["spring", "a"],
@@ -126,26 +127,38 @@ noise = "{noise}"
     }
 }
 
-/// Runs the scenario once; returns the tables the advertiser opened and the exact answer.
+/// Runs the attribution scenario once; returns the tables the advertiser opened and the exact
+/// answer.
 fn run(noise: &'static str, seed: u64) -> (Vec<ReleasedTable>, ProgramResult) {
     let (touches, conversions) = data(seed);
-    let agreement = agreement(noise);
-    let scenario = Scenario {
-        agreement: &agreement,
-        datasets: vec![
-            (
-                "adplatform",
-                "touches",
-                "touches.csv",
-                touches.clone().into_bytes(),
-            ),
-            (
-                "advertiser",
-                "conversions",
-                "conversions.csv",
-                conversions.clone().into_bytes(),
-            ),
+    run_scenario(
+        &agreement(noise),
+        [
+            ("adplatform", "touches", touches),
+            ("advertiser", "conversions", conversions),
         ],
+    )
+}
+
+/// Runs a two-party scenario once: the first dataset is the ad platform's, the second the
+/// advertiser's (who reads every output); returns the opened tables and the exact answer.
+fn run_scenario(
+    agreement: &dyn Fn(&Identity, &Identity, &Measurement) -> String,
+    datasets: [(&str, &str, String); 2],
+) -> (Vec<ReleasedTable>, ProgramResult) {
+    let files: Vec<String> = datasets
+        .iter()
+        .map(|(owner, name, _)| format!("{owner}-{name}.csv"))
+        .collect();
+    let scenario = Scenario {
+        agreement,
+        datasets: datasets
+            .iter()
+            .zip(&files)
+            .map(|((owner, name, csv), file)| {
+                (*owner, *name, file.as_str(), csv.clone().into_bytes())
+            })
+            .collect(),
     };
     let options = DemoOptions::new(common::executables());
     let d = Deployment::start_scenario(&options, scenario, &|_| {}).unwrap();
@@ -166,17 +179,247 @@ fn run(noise: &'static str, seed: u64) -> (Vec<ReleasedTable>, ProgramResult) {
     .unwrap();
     // The exact answer, from the same files read in the clear (what only this test can do).
     let a = &d.agreement.agreement;
-    let schema = |i: usize| &a.datasets[i].schema;
-    let t = csv_table(touches.as_bytes(), schema(0)).unwrap();
-    let c = csv_table(conversions.as_bytes(), schema(1)).unwrap();
+    let tables: Vec<(String, Table)> = datasets
+        .iter()
+        .map(|(owner, name, csv)| {
+            let schema = &a.dataset(owner, name).unwrap().schema;
+            (
+                format!("{owner}/{name}"),
+                csv_table(csv.as_bytes(), schema).unwrap(),
+            )
+        })
+        .collect();
     let exact = BuiltinCatalog
-        .run(a, &|name| match name {
-            "adplatform/touches" => Some(&t),
-            "advertiser/conversions" => Some(&c),
-            _ => None,
+        .run(a, &|name| {
+            tables.iter().find(|(n, _)| n == name).map(|(_, t)| t)
         })
         .unwrap();
     (opened.tables, exact)
+}
+
+/// The agreement TOML around two datasets, a program and its outputs, read by the advertiser.
+fn two_party_agreement(
+    ad: &Identity,
+    shop: &Identity,
+    measurement: &Measurement,
+    body: &str,
+    outputs: &[&str],
+    noise: &str,
+) -> String {
+    let outputs: String = outputs
+        .iter()
+        .map(|o| format!("[[output]]\nname = \"{o}\"\nreaders = [\"advertiser\"]\n\n"))
+        .collect();
+    format!(
+        r#"format = "sealroom-agreement/v1"
+name = "ads"
+valid_from = 2026-01-01T00:00:00Z
+valid_until = 2036-01-01T00:00:00Z
+
+{ad}
+{shop}
+{body}
+
+[[runtime]]
+platform = "sim"
+measurements = ["{measurement}"]
+
+{outputs}[privacy]
+epsilon_per_run = 1.0
+delta_per_run = 1e-9
+total_epsilon_per_dataset = 4.0
+max_groups_per_person = 1
+noise = "{noise}"
+"#,
+        ad = party_block(&ad.card()),
+        shop = party_block(&shop.card()),
+    )
+}
+
+/// Checks that every released table has the exact rows (without noise) or rows within
+/// `bound(column)` of them.
+fn compare(tables: &[ReleasedTable], exact: &ProgramResult, noisy: bool) {
+    assert_eq!(tables.len(), exact.tables.len());
+    for expected in &exact.tables {
+        let released = released_by_output(tables, &expected.output);
+        assert_eq!(released.key_columns, expected.key_columns);
+        assert_eq!(
+            released.rows.len(),
+            expected.rows.len(),
+            "{}",
+            expected.output
+        );
+        for (i, column) in released.columns.iter().enumerate() {
+            let bound = if noisy {
+                let (num, den) = column.noise.scale.split_once('/').unwrap();
+                sealroom_privacy::DiscreteLaplace::new(num.parse().unwrap(), den.parse().unwrap())
+                    .unwrap()
+                    .error_bound(1.0 - 1e-9) as i64
+            } else {
+                assert_eq!(column.noise.mechanism, "none");
+                0
+            };
+            for (got, want) in released.rows.iter().zip(&expected.rows) {
+                assert_eq!(got.key, want.key);
+                let diff = (got.values[i] - want.values[i]).abs();
+                assert!(
+                    diff <= bound,
+                    "{} {:?} {}: {diff} > {bound}",
+                    expected.output,
+                    got.key,
+                    column.name
+                );
+            }
+        }
+    }
+}
+
+fn lift_data(seed: u64) -> (String, String) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut study = String::from("person,arm\n");
+    let mut conversions = String::from("person,at,type,value\n");
+    for person in 0..3000 {
+        let test = rng.next_u32() % 2 == 0;
+        writeln!(study, "p{person},{}", if test { "test" } else { "control" }).unwrap();
+        let chance = if test { 15 } else { 10 };
+        for _ in 0..3 {
+            if rng.next_u32() % 100 < chance {
+                let at = 1_780_000_000 + u64::from(rng.next_u32() % (20 * 86_400));
+                writeln!(
+                    conversions,
+                    "p{person},{at},buy,{}.00",
+                    rng.next_u32() % 300
+                )
+                .unwrap();
+            }
+        }
+    }
+    (study, conversions)
+}
+
+fn lift_agreement(noise: &'static str) -> impl Fn(&Identity, &Identity, &Measurement) -> String {
+    move |ad, shop, m| {
+        let body = r#"[[dataset]]
+owner = "adplatform"
+name = "study"
+person_column = "person"
+columns = [{ name = "person", type = "string" }, { name = "arm", type = "string", values = ["test", "control"] }]
+
+[[dataset]]
+owner = "advertiser"
+name = "conversions"
+person_column = "person"
+columns = [
+  { name = "person", type = "string" },
+  { name = "at", type = "timestamp" },
+  { name = "type", type = "string" },
+  { name = "value", type = "decimal", scale = 2 },
+]
+
+[program]
+id = "lift"
+version = 1
+params = { study = "adplatform/study", conversions = "advertiser/conversions", arm_column = "arm", conversion_time = "at", conversion_type = "type", conversion_value = "value", study_start = "2026-05-28T20:26:40Z", study_end = "2026-06-11T20:26:40Z", max_conversions_per_person = 2, max_value = "250.00" }"#;
+        two_party_agreement(ad, shop, m, body, &["lift"], noise)
+    }
+}
+
+#[test]
+fn lift_through_the_services_is_exact_without_noise_and_derives_its_figures_with_it() {
+    for (noise, noisy) in [("none", false), ("discrete-laplace", true)] {
+        let (study, conversions) = lift_data(5);
+        let (tables, exact) = run_scenario(
+            &lift_agreement(noise),
+            [
+                ("adplatform", "study", study),
+                ("advertiser", "conversions", conversions),
+            ],
+        );
+        compare(&tables, &exact, noisy);
+        let lift = &tables[0];
+        let names: Vec<&str> = lift.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "people",
+                "converters",
+                "conversions",
+                "value",
+                "value_squared"
+            ]
+        );
+        let figure = &lift.derived[0];
+        assert_eq!(figure.name, "conversion_rate_lift_percent");
+        let (low, value, high) = (
+            figure.low_95.unwrap(),
+            figure.value.unwrap(),
+            figure.high_95.unwrap(),
+        );
+        assert!(
+            low < value && value < high && low > 0.0,
+            "{low} {value} {high}"
+        );
+    }
+}
+
+fn reach_agreement(noise: &'static str) -> impl Fn(&Identity, &Identity, &Measurement) -> String {
+    move |ad, shop, m| {
+        let body = r#"[[dataset]]
+owner = "adplatform"
+name = "exposures"
+person_column = "person"
+columns = [{ name = "person", type = "string" }, { name = "campaign", type = "string" }]
+
+[[dataset]]
+owner = "advertiser"
+name = "exposures"
+person_column = "person"
+columns = [{ name = "person", type = "string" }, { name = "campaign", type = "string" }]
+
+[program]
+id = "reach_frequency"
+version = 1
+params = { exposures = ["adplatform/exposures", "advertiser/exposures"], campaign_column = "campaign", max_frequency = 4, max_campaigns_per_person = 2, campaigns = ["spring", "summer", "autumn"] }"#;
+        two_party_agreement(ad, shop, m, body, &["reach", "reach_total"], noise)
+    }
+}
+
+#[test]
+fn reach_across_two_publishers_through_the_services() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut publisher = || {
+        let mut csv = String::from("person,campaign\n");
+        for _ in 0..4000 {
+            let campaign = ["spring", "summer", "autumn", "winter"][(rng.next_u32() % 4) as usize];
+            writeln!(csv, "p{},{campaign}", rng.next_u32() % 1500).unwrap();
+        }
+        csv
+    };
+    let (a, b) = (publisher(), publisher());
+    for (noise, noisy) in [("none", false), ("discrete-laplace", true)] {
+        let (tables, exact) = run_scenario(
+            &reach_agreement(noise),
+            [
+                ("adplatform", "exposures", a.clone()),
+                ("advertiser", "exposures", b.clone()),
+            ],
+        );
+        compare(&tables, &exact, noisy);
+        let reach = released_by_output(&tables, "reach");
+        let names: Vec<&str> = reach.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "reach",
+                "frequency_1",
+                "frequency_2",
+                "frequency_3",
+                "frequency_4_or_more"
+            ]
+        );
+        // G = 2 campaigns and the total: L1 sensitivity 2 × 3 over the one measure.
+        assert_eq!(reach.columns[0].noise.sensitivity, 6);
+    }
 }
 
 fn released_by_output<'t>(tables: &'t [ReleasedTable], output: &str) -> &'t ReleasedTable {
