@@ -6,9 +6,11 @@
 //! - [`services`]: starting brokers and hosts as real processes and waiting for them.
 //! - [`demo`]: a complete two-party collaboration on loopback.
 //! - [`bench`](mod@bench): end-to-end measurements.
+//! - [`synth`]: realistic synthetic data with its exact answers.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bench;
 pub mod demo;
 pub mod services;
+pub mod synth;

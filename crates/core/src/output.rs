@@ -38,6 +38,8 @@ pub struct NoiseAnnotation {
     pub l2_sensitivity: u64,
     /// Each cell lies within this distance of its true value with probability at least 95%.
     pub error_bound_95: u64,
+    /// Each cell lies within this distance of its true value with probability at least 99%.
+    pub error_bound_99: u64,
     /// Values are fixed-point: this many units per whole unit (1 for counts).
     pub units: u64,
     /// Rows whose keys the agreement does not declare appear only if their noisy value in this

@@ -137,15 +137,15 @@ fn annotation(
 ) -> NoiseAnnotation {
     let (num, den) = noise.epsilon_share;
     let threshold_delta = threshold.map_or(0.0, |(_, d)| d);
-    let (mechanism, scale, rho, error_bound_95, delta) = match &noise.mechanism {
+    let (mechanism, scale, rho, (error_bound_95, error_bound_99), delta) = match &noise.mechanism {
         Some(m) => (
             m.name().to_string(),
             m.parameter(),
             m.rho(),
-            m.error_bound(0.95),
+            (m.error_bound(0.95), m.error_bound(0.99)),
             noise.delta_mechanism + threshold_delta,
         ),
-        None => ("none".into(), "0/1".into(), None, 0, 0.0),
+        None => ("none".into(), "0/1".into(), None, (0, 0), 0.0),
     };
     NoiseAnnotation {
         mechanism,
@@ -157,6 +157,7 @@ fn annotation(
         sensitivity: measure.l1_sensitivity,
         l2_sensitivity: measure.l2_sensitivity,
         error_bound_95,
+        error_bound_99,
         units: measure.units,
         threshold: threshold.map(|(tau, _)| tau),
     }

@@ -215,6 +215,22 @@ pub fn csv_table(input: impl std::io::Read, schema: &Schema) -> Result<Table, So
     Ok(table)
 }
 
+/// Reads the file at `path` into a table, with the checks that sealing and the isolate apply.
+pub fn read_table(
+    path: &Path,
+    format: SourceFormat,
+    schema: &Schema,
+) -> Result<Table, SourceError> {
+    let mut table = Table::new(schema.clone());
+    let mut rows: u64 = 0;
+    read_source(path, format, schema, &mut |_| {}, &mut |batch| {
+        check_owner_batch(schema, &batch, rows + 1, Some(&mut table))?;
+        rows += batch.num_rows() as u64;
+        Ok(())
+    })?;
+    Ok(table)
+}
+
 /// Counts bytes read and reports the running total.
 struct CountingReader<'p, R> {
     inner: R,

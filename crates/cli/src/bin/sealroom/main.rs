@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use args::{
     AgreementCommand, BenchCommand, Cli, Command, DecisionArgs, HostCommand, HostPartyCommand,
-    LogCommand, PartyCommand,
+    LogCommand, PartyCommand, SynthCommand,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -176,7 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         command @ (Command::Platform { .. } | Command::Broker { .. } | Command::Host { .. }) => {
             commands::operator::run(command, json)
         }
-        command @ (Command::Demo { .. } | Command::Bench { .. }) => {
+        command @ (Command::Demo { .. } | Command::Bench { .. } | Command::Synth { .. }) => {
             commands::showcase::run(command, json)
         }
     }

@@ -100,6 +100,39 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 println!("peak memory {:.0} MB", r.peak_rss as f64 / 1e6);
             }
         }
+        Command::Synth(SynthCommand::Ads {
+            people,
+            campaigns,
+            publishers,
+            seed,
+            true_lift,
+            format,
+            out,
+        }) => {
+            let options = sealroom_cli::synth::AdsOptions {
+                people,
+                campaigns,
+                publishers,
+                seed,
+                true_lift_percent: true_lift,
+                format,
+                out,
+            };
+            let summary = with_steps(json, |step| sealroom_cli::synth::ads(&options, step))?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                for (file, rows) in &summary.files {
+                    println!("{file:<16} {rows:>12} rows");
+                }
+                println!(
+                    "generated in {:.1} s; exact answers in {} ({:.1} s)",
+                    summary.generate_seconds,
+                    summary.truth.display(),
+                    summary.truth_seconds
+                );
+            }
+        }
         Command::Bench(BenchCommand::Log {
             entries,
             appenders,
