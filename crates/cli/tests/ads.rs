@@ -494,120 +494,36 @@ fn attribution_with_noise_splits_epsilon_between_its_measures_and_stays_within_t
     }
 }
 
-/// Runs `program` of a `synth ads` truth file through the services, the first two datasets of
-/// `files` owned by the ad platform and the advertiser; returns the opened tables.
+/// Runs `program` of a `synth ads` truth file through the services; returns the opened tables.
 fn run_synthetic(
     dir: &std::path::Path,
     truth: &serde_json::Value,
     program: &str,
-    files: [(&str, &str, &str); 2],
 ) -> Vec<ReleasedTable> {
-    use sealroom_core::agreement::{AGREEMENT_FORMAT, NoiseMechanism, OutputTerms};
-    use sealroom_core::attestation::Platform;
-    use sealroom_party::authoring::{
-        AgreementToml, DatasetToml, PartyToml, PrivacyToml, ProgramToml, RuntimeToml, TomlTime,
-    };
-    // The truth file names datasets platform/…, advertiser/… and publisher<N>/…; here the two
-    // parties hold them.
-    let renamed = truth[program]["params"]
-        .to_string()
-        .replace("\"platform/", "\"adplatform/")
-        .replace("\"publisher1/", "\"adplatform/")
-        .replace("\"publisher2/", "\"advertiser/");
-    let params: toml::Table = serde_json::from_str(&renamed).unwrap();
-    let schemas = sealroom_cli::synth::truth::datasets(2);
-    let outputs: Vec<String> = truth[program]["tables"]
-        .as_array()
+    use sealroom_cli::synth::agreement::{agreement_toml, file_stem, holdings};
+    let agreement = |ad: &Identity, shop: &Identity, m: &Measurement| {
+        agreement_toml(
+            truth,
+            program,
+            sealroom_core::agreement::NoiseMechanism::DiscreteLaplace,
+            ad,
+            shop,
+            m,
+        )
         .unwrap()
-        .iter()
-        .map(|t| t["output"].as_str().unwrap().to_string())
-        .collect();
-    let agreement = move |ad: &Identity, shop: &Identity, m: &Measurement| {
-        let datasets = files
-            .iter()
-            .map(|(owner, name, source)| {
-                let schema = &schemas
-                    .iter()
-                    .find(|d| d.name == *source || format!("{}/{}", d.owner, d.name) == *source)
-                    .unwrap()
-                    .schema;
-                DatasetToml {
-                    owner: (*owner).into(),
-                    name: (*name).into(),
-                    person_column: schema.person_column.clone(),
-                    columns: schema.columns.clone(),
-                }
-            })
-            .collect();
-        AgreementToml {
-            format: AGREEMENT_FORMAT.into(),
-            name: format!("synthetic {program}"),
-            valid_from: TomlTime::Text("2026-01-01T00:00:00Z".into()),
-            valid_until: TomlTime::Text("2036-01-01T00:00:00Z".into()),
-            parties: vec![
-                PartyToml::from_card(&ad.card()),
-                PartyToml::from_card(&shop.card()),
-            ],
-            datasets,
-            program: ProgramToml {
-                id: program.into(),
-                version: 1,
-                params: params.clone(),
-            },
-            runtimes: vec![RuntimeToml {
-                platform: Platform::Sim,
-                measurements: vec![m.to_string()],
-            }],
-            outputs: outputs
-                .iter()
-                .map(|o| OutputTerms {
-                    name: o.clone(),
-                    readers: vec!["advertiser".into()],
-                })
-                .collect(),
-            privacy: PrivacyToml {
-                epsilon_per_run: 1.0,
-                delta_per_run: 1e-9,
-                total_epsilon_per_dataset: 4.0,
-                max_groups_per_person: 1,
-                max_rows_per_person_per_group: None,
-                max_rows_per_person: None,
-                min_aggregation: None,
-                noise: NoiseMechanism::DiscreteLaplace,
-            },
-            runs: None,
-        }
-        .to_toml()
     };
-    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
+    let [first, second] = holdings(program);
+    let read = |source: &str| {
+        std::fs::read_to_string(dir.join(format!("{}.csv", file_stem(source)))).unwrap()
+    };
     let (tables, _) = run_scenario(
         &agreement,
         [
-            (
-                files[0].0,
-                files[0].1,
-                read(&format!("{}.csv", file_stem(files[0].2))),
-            ),
-            (
-                files[1].0,
-                files[1].1,
-                read(&format!("{}.csv", file_stem(files[1].2))),
-            ),
+            (first.0, first.1, read(first.2)),
+            (second.0, second.1, read(second.2)),
         ],
     );
     tables
-}
-
-/// The generated file holding a dataset of the truth file (`platform/touches` → `touches`,
-/// `publisher2/exposures` → `exposures_2`).
-fn file_stem(source: &str) -> String {
-    match source.split_once('/') {
-        Some((publisher, "exposures")) => {
-            format!("exposures_{}", publisher.trim_start_matches("publisher"))
-        }
-        Some((_, name)) => name.to_string(),
-        None => source.to_string(),
-    }
 }
 
 #[test]
@@ -627,30 +543,8 @@ fn noisy_releases_lie_within_their_stated_bounds_of_the_synthetic_truth_over_sev
         sealroom_cli::synth::ads(&options, &|_| {}).unwrap();
         let truth: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
-        for (program, files) in [
-            (
-                "attribution",
-                [
-                    ("adplatform", "touches", "platform/touches"),
-                    ("advertiser", "conversions", "advertiser/conversions"),
-                ],
-            ),
-            (
-                "lift",
-                [
-                    ("adplatform", "study", "platform/study"),
-                    ("advertiser", "conversions", "advertiser/conversions"),
-                ],
-            ),
-            (
-                "reach_frequency",
-                [
-                    ("adplatform", "exposures", "publisher1/exposures"),
-                    ("advertiser", "exposures", "publisher2/exposures"),
-                ],
-            ),
-        ] {
-            let released = run_synthetic(dir.path(), &truth, program, files);
+        for program in ["attribution", "lift", "reach_frequency"] {
+            let released = run_synthetic(dir.path(), &truth, program);
             for expected in truth[program]["tables"].as_array().unwrap() {
                 let table = released_by_output(&released, expected["output"].as_str().unwrap());
                 let rows = expected["rows"].as_array().unwrap();
@@ -681,11 +575,11 @@ fn noisy_releases_lie_within_their_stated_bounds_of_the_synthetic_truth_over_sev
             }
         }
     }
-    // Each cell is within its 99% bound with probability ≥ 99%: over hundreds of cells, a few
-    // may be outside, many may not.
+    // Each cell is within its 99% bound with probability ≥ 99%: over ~400 cells about 4 are
+    // expected outside; 16 or more would happen by chance about once in a million runs.
     assert!(cells > 300, "{cells} cells");
     assert!(
-        f64::from(outside_99) <= 0.03 * f64::from(cells),
+        f64::from(outside_99) <= 0.04 * f64::from(cells),
         "{outside_99} of {cells} cells outside their stated 99% bound"
     );
     println!("{outside_99} of {cells} cells outside their stated 99% bound");

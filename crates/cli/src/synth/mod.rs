@@ -204,6 +204,7 @@ pub fn ads(options: &AdsOptions, progress: &dyn Fn(&str)) -> anyhow::Result<AdsS
     })
 }
 
+pub mod agreement;
 pub mod truth;
 
 /// The path of a generated file.
