@@ -14,8 +14,10 @@ use serde::Serialize;
 
 use crate::demo::{DemoOptions, DemoPrivacy, Deployment, data};
 
+mod ads;
 mod log;
 mod sources;
+pub use ads::{AdsBench, ads};
 pub use log::{LogBench, log};
 pub use sources::{SourcesBench, sources};
 

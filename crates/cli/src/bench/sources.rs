@@ -94,7 +94,7 @@ fn write_touches(path: &Path, rows: u64, seed: u64) -> anyhow::Result<()> {
 }
 
 /// Makes sure the `duckdb` Python package is importable, installing it with pip if it is not.
-fn ensure_duckdb() -> anyhow::Result<String> {
+pub(super) fn ensure_duckdb() -> anyhow::Result<String> {
     let version = || {
         Command::new("python3")
             .args(["-c", "import duckdb; print(duckdb.__version__)"])

@@ -158,6 +158,16 @@ pub enum Command {
     Synth(SynthCommand),
 }
 
+#[derive(Args)]
+pub struct AdsBenchArgs {
+    /// People generated (about 2.3 touches and 0.22 conversions each).
+    #[arg(long, default_value_t = 4_400_000)]
+    pub people: u64,
+    /// Directory for the generated data (kept and reused) and the deployment.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 pub enum SynthCommand {
     /// Ad-measurement data: the platform's touches and holdout study, the advertiser's
@@ -494,6 +504,15 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Last-touch attribution over synthetic data (about 10 million touches and 1 million
+    /// conversions by default) as a whole sealed job, against DuckDB running the same
+    /// semantics in SQL over the same data as Parquet; checks DuckDB's exact answer against
+    /// the program's.
+    Attribution(AdsBenchArgs),
+    /// The lift study, as for `bench attribution`.
+    Lift(AdsBenchArgs),
+    /// Reach and frequency across two publishers, as for `bench attribution`.
+    Reach(AdsBenchArgs),
     /// Job latency (run request to stored output) over two datasets.
     Job {
         /// Rows per dataset.

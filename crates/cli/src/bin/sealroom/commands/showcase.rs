@@ -133,6 +133,58 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Bench(
+            command @ (BenchCommand::Attribution(_)
+            | BenchCommand::Lift(_)
+            | BenchCommand::Reach(_)),
+        ) => {
+            let (program, args) = match command {
+                BenchCommand::Attribution(a) => ("attribution", a),
+                BenchCommand::Lift(a) => ("lift", a),
+                BenchCommand::Reach(a) => ("reach_frequency", a),
+                _ => unreachable!("matched above"),
+            };
+            let dir = args
+                .dir
+                .unwrap_or_else(|| std::env::temp_dir().join("sealroom-bench"));
+            std::fs::create_dir_all(&dir)?;
+            let r = with_steps(json, |step| {
+                bench::ads(program, args.people, &dir, executables()?, step)
+            })?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "{}: inputs of {} and {} rows",
+                    r.program, r.input_rows[0], r.input_rows[1]
+                );
+                println!(
+                    "sealed job (run request → sealed outputs stored)  {:>7.2} s",
+                    r.job_seconds
+                );
+                println!(
+                    "DuckDB {} on the Parquet files, 2 threads        {:>7.2} s",
+                    r.duckdb_version, r.duckdb_seconds
+                );
+                println!(
+                    "ratio {:.2}; DuckDB's answer {} the program's noise-free answer",
+                    r.job_seconds / r.duckdb_seconds,
+                    if r.duckdb_agrees {
+                        "equals"
+                    } else {
+                        "DIFFERS FROM"
+                    }
+                );
+                println!(
+                    "isolate peak memory {:.0} MB",
+                    r.isolate_peak_rss as f64 / 1e6
+                );
+            }
+            anyhow::ensure!(
+                r.duckdb_agrees,
+                "DuckDB's exact answer differs from the program's"
+            );
+        }
         Command::Bench(BenchCommand::Log {
             entries,
             appenders,
