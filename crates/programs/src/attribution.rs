@@ -22,11 +22,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
 use sealroom_core::schema::ColumnType;
-use sealroom_tables::{PersonKey, Table, TableError, TextColumn};
+use sealroom_tables::{Table, TableError, TextColumn};
 use serde::Deserialize;
 
 use crate::catalog::ProgramError;
 use crate::columns::{column, dataset, duration_micros, same_people};
+use crate::people::{ByPerson, People};
 use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
 use crate::result::{Measure, ProgramResult, ResultRow, ResultTable};
 use crate::sum::Bound;
@@ -211,24 +212,6 @@ pub struct Attribution {
     pub unattributed: Credit,
 }
 
-/// People numbered densely in order of first appearance, across tables.
-#[derive(Default)]
-struct DensePeople<'t> {
-    ids: HashMap<PersonKey<'t>, u32>,
-}
-
-impl<'t> DensePeople<'t> {
-    fn ids(&mut self, persons: Vec<PersonKey<'t>>) -> Vec<u32> {
-        persons
-            .into_iter()
-            .map(|p| {
-                let next = self.ids.len() as u32;
-                *self.ids.entry(p).or_insert(next)
-            })
-            .collect()
-    }
-}
-
 /// The touch a conversion at `t` credits among one person's touches (`order`: row indices
 /// sorted by time), if any.
 fn winner(
@@ -294,67 +277,48 @@ pub fn attribute(
     let conversion_times = conversions.numbers(&params.conversion_time, ColumnType::Timestamp)?;
     let types = conversions.text(&params.conversion_type)?;
 
-    // Every person as a dense number, then each person's touches in time order.
-    let mut people = DensePeople::default();
-    let touch_people = people.ids(touches.persons()?);
-    let conversion_people = people.ids(conversions.persons()?);
+    // Every person as a dense number; each person's touches in time order, and conversions
+    // in (time, type, value) order.
+    let mut people = People::default();
+    let touch_people = people.ids(touches)?;
+    let conversion_people = people.ids(conversions)?;
     let times = touch_times.values();
-    let mut touch_order: Vec<u32> = (0..touches.len() as u32).collect();
-    touch_order.sort_unstable_by_key(|&i| (touch_people[i as usize], times[i as usize]));
-    let mut touch_start: HashMap<u32, (usize, usize)> = HashMap::new();
-    let mut at = 0;
-    while at < touch_order.len() {
-        let person = touch_people[touch_order[at] as usize];
-        let end = at + touch_order[at..].partition_point(|&i| touch_people[i as usize] == person);
-        touch_start.insert(person, (at, end));
-        at = end;
-    }
-
-    // Each person's conversions in (time, type, value) order; the first K are credited.
+    let mut touches_of = ByPerson::new(&touch_people, people.len());
+    drop(touch_people);
+    touches_of.for_each_mut(|rows| rows.sort_by_key(|&i| times[i as usize]));
     let when = conversion_times.values();
     let raw = values.values();
-    let mut conversion_order: Vec<u32> = (0..conversions.len() as u32).collect();
-    conversion_order.sort_unstable_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        (conversion_people[a], when[a], types.get(a), raw[a]).cmp(&(
-            conversion_people[b],
-            when[b],
-            types.get(b),
-            raw[b],
-        ))
+    let mut conversions_of = ByPerson::new(&conversion_people, people.len());
+    conversions_of.for_each_mut(|rows| {
+        rows.sort_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            (when[a], types.get(a), raw[a]).cmp(&(when[b], types.get(b), raw[b]))
+        })
     });
     let mut result = Attribution::default();
-    let mut credited = 0u32;
-    let mut previous = None;
-    for &c in &conversion_order {
-        let c = c as usize;
-        let person = conversion_people[c];
-        if previous != Some(person) {
-            previous = Some(person);
-            credited = 0;
-        }
-        if credited == rules.max_conversions {
-            continue;
-        }
-        credited += 1;
-        let value = raw[c].clamp(0, rules.max_value);
-        let won = touch_start.get(&person).and_then(|&(start, end)| {
-            winner(
-                &touch_order[start..end],
-                times,
-                &is_click,
-                &keys,
-                rules,
-                when[c],
-            )
-        });
-        match won {
-            Some(t) => {
-                let key = keys.iter().map(|k| k.get(t as usize).to_owned()).collect();
-                result.by_key.entry(key).or_default().add(value);
+    let mut credit_of: HashMap<u32, Credit, ahash::RandomState> = HashMap::default();
+    for person in 0..people.len() as u32 {
+        let credited = conversions_of.rows(person);
+        let credited = &credited[..credited.len().min(rules.max_conversions as usize)];
+        let order = touches_of.rows(person);
+        for &c in credited {
+            let c = c as usize;
+            let value = raw[c].clamp(0, rules.max_value);
+            match winner(order, times, &is_click, &keys, rules, when[c]) {
+                // Credit is gathered by winning touch row first, and by key once at the end.
+                Some(t) => credit_of.entry(t).or_default().add(value),
+                None => result.unattributed.add(value),
             }
-            None => result.unattributed.add(value),
         }
+    }
+    for (touch, credit) in credit_of {
+        let key = keys
+            .iter()
+            .map(|k| k.get(touch as usize).to_owned())
+            .collect();
+        let total = result.by_key.entry(key).or_default();
+        total.conversions += credit.conversions;
+        total.value += credit.value;
     }
     Ok(result)
 }

@@ -12,6 +12,7 @@ pub mod columns;
 pub mod lift;
 pub mod matching;
 pub mod overlap;
+pub mod people;
 pub mod program;
 pub mod reach;
 pub mod result;

@@ -214,7 +214,7 @@ pub fn measure(
 ) -> Result<LiftArms, TableError> {
     let arms = study.text(&params.arm_column)?;
     // Each person's arm: 0 test, 1 control, 2 both (counted in neither).
-    let mut arm_of: HashMap<PersonKey<'_>, u8> = HashMap::new();
+    let mut arm_of: HashMap<PersonKey<'_>, u8, ahash::RandomState> = HashMap::default();
     for (row, person) in study.persons()?.into_iter().enumerate() {
         let arm = if arms.get(row) == ARMS[0] { 0 } else { 1 };
         arm_of
@@ -244,7 +244,7 @@ pub fn measure(
         .values();
     let types = conversions.text(&params.conversion_type)?;
     // The study's people's conversions in the window, by person.
-    let mut by_person: HashMap<PersonKey<'_>, Vec<usize>> = HashMap::new();
+    let mut by_person: HashMap<PersonKey<'_>, Vec<usize>, ahash::RandomState> = HashMap::default();
     for (row, person) in conversions.persons()?.into_iter().enumerate() {
         let in_study = matches!(arm_of.get(&person), Some(0 | 1));
         if in_study && (rules.start..=rules.end).contains(&times[row]) {

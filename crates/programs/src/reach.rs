@@ -13,15 +13,16 @@
 //! One person adds 1 to the reach and 1 to one bucket of at most G campaign rows and of the
 //! total row: all these cells are one measure, `people`, with L1 sensitivity 2(G + 1).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
 use sealroom_core::schema::ColumnType;
-use sealroom_tables::{PersonKey, Table, TableError};
+use sealroom_tables::{Table, TableError};
 use serde::Deserialize;
 
 use crate::catalog::ProgramError;
 use crate::columns::{column, dataset, same_people};
+use crate::people::People;
 use crate::program::{Params, Plan, Program, ProgramInfo};
 use crate::result::{Measure, ProgramResult, ResultRow, ResultTable};
 
@@ -136,44 +137,70 @@ pub fn reach_frequency(
     params: &ReachParams,
     tables: &[&Table],
 ) -> Result<ReachFrequency, TableError> {
-    let declared: Option<Vec<&str>> = params
-        .campaigns
-        .as_ref()
-        .map(|c| c.iter().map(String::as_str).collect());
-    let mut people: HashMap<PersonKey<'_>, BTreeMap<&str, u64>> = HashMap::new();
+    // Campaigns numbered in key (byte) order; with declared campaigns, only those.
+    let mut names: Vec<&str> = match &params.campaigns {
+        Some(list) => list.iter().map(String::as_str).collect(),
+        None => {
+            let mut seen: Vec<&str> = Vec::new();
+            let mut known: HashSet<&str, ahash::RandomState> = HashSet::default();
+            for table in tables {
+                for campaign in table.text(&params.campaign_column)?.iter() {
+                    if known.insert(campaign) {
+                        seen.push(campaign);
+                    }
+                }
+            }
+            seen
+        }
+    };
+    names.sort_unstable();
+    names.dedup();
+    let rank: HashMap<&str, u32, ahash::RandomState> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i as u32))
+        .collect();
+    // One (person, campaign) pair per counted exposure, sorted: each person's campaigns come
+    // together, in key order, with their exposures counted by run length.
+    let mut people = People::default();
+    let mut pairs: Vec<u64> = Vec::new();
     for table in tables {
         let campaigns = table.text(&params.campaign_column)?;
-        for (row, person) in table.persons()?.into_iter().enumerate() {
-            let campaign = campaigns.get(row);
-            if declared.as_ref().is_some_and(|d| !d.contains(&campaign)) {
-                continue;
+        for (row, person) in people.ids(table)?.into_iter().enumerate() {
+            if let Some(&c) = rank.get(campaigns.get(row)) {
+                pairs.push(u64::from(person) << 32 | u64::from(c));
             }
-            *people
-                .entry(person)
-                .or_default()
-                .entry(campaign)
-                .or_default() += 1;
         }
     }
+    drop(people);
+    pairs.sort_unstable();
     let f = params.max_frequency;
     let mut result = ReachFrequency {
         by_campaign: BTreeMap::new(),
         total: Reach::new(f),
     };
-    for campaigns in people.values() {
-        let kept = campaigns
-            .iter()
-            .take(params.max_campaigns_per_person as usize);
-        let mut total = 0;
-        for (campaign, &n) in kept {
-            result
-                .by_campaign
-                .entry((*campaign).to_string())
-                .or_insert_with(|| Reach::new(f))
-                .add(n, f);
-            total += n;
+    let mut counts: Vec<Reach> = names.iter().map(|_| Reach::new(f)).collect();
+    let g = params.max_campaigns_per_person as usize;
+    let mut at = 0;
+    while at < pairs.len() {
+        let person = pairs[at] >> 32;
+        let (mut kept, mut total) = (0, 0);
+        while at < pairs.len() && pairs[at] >> 32 == person {
+            let pair = pairs[at];
+            let run = pairs[at..].partition_point(|&p| p == pair);
+            if kept < g {
+                counts[(pair & 0xffff_ffff) as usize].add(run as u64, f);
+                total += run as u64;
+                kept += 1;
+            }
+            at += run;
         }
         result.total.add(total, f);
+    }
+    for (name, reach) in names.iter().zip(counts) {
+        if reach.people > 0 {
+            result.by_campaign.insert((*name).to_string(), reach);
+        }
     }
     Ok(result)
 }
