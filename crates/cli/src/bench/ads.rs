@@ -127,8 +127,7 @@ ORDER BY 1 NULLS LAST",
 /// Runs `sql` in DuckDB (2 threads); returns its seconds and rows (every value as text, nulls
 /// as empty).
 fn duckdb(sql: &str) -> anyhow::Result<(f64, Vec<Vec<String>>)> {
-    let script = format!(
-        "import duckdb, json, sys, time\n\
+    let script = "import duckdb, json, sys, time\n\
          con = duckdb.connect()\n\
          con.execute('SET threads TO 2')\n\
          con.execute('SET enable_progress_bar = false')\n\
@@ -136,10 +135,9 @@ fn duckdb(sql: &str) -> anyhow::Result<(f64, Vec<Vec<String>>)> {
          t = time.perf_counter()\n\
          rows = con.execute(sql).fetchall()\n\
          elapsed = time.perf_counter() - t\n\
-         print(json.dumps({{'seconds': elapsed, 'rows': [[('' if v is None else str(v)) for v in r] for r in rows]}}))\n"
-    );
+         print(json.dumps({'seconds': elapsed, 'rows': [[('' if v is None else str(v)) for v in r] for r in rows]}))\n";
     let mut child = Command::new("python3")
-        .args(["-c", &script])
+        .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
