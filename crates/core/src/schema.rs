@@ -70,7 +70,7 @@ pub struct Column {
 }
 
 impl Column {
-    /// A required column of type `kind` (give a decimal its scale with [`Column::with_scale`]).
+    /// A required column of type `kind` (for a decimal, [`Column::decimal`]).
     pub fn new(name: impl Into<String>, kind: ColumnType) -> Self {
         Self {
             name: name.into(),

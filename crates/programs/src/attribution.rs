@@ -26,7 +26,9 @@ use sealroom_tables::{Table, TableError, TextColumn};
 use serde::Deserialize;
 
 use crate::catalog::ProgramError;
-use crate::columns::{column, dataset, duration_micros, same_people};
+use crate::columns::{
+    column, conversion_order, credit_bounds, dataset, duration_micros, same_people,
+};
 use crate::people::{ByPerson, People};
 use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
 use crate::result::{Measure, ProgramResult, ResultRow, ResultTable};
@@ -78,9 +80,6 @@ pub struct AttributionRules {
     /// V, in units of the value column (10^-scale for a decimal column).
     pub max_value: i64,
 }
-
-/// The largest K: it bounds one person's contribution, so it sets the noise.
-pub const MAX_CONVERSIONS_PER_PERSON: u32 = 1000;
 
 impl AttributionParams {
     /// Checks the parameters against the agreement's datasets; returns the exact rules.
@@ -139,16 +138,7 @@ impl AttributionParams {
         )?;
         let click_window = duration_micros(&self.click_window, "click_window")?;
         let view_window = duration_micros(&self.view_window, "view_window")?;
-        if !(1..=MAX_CONVERSIONS_PER_PERSON).contains(&self.max_conversions_per_person) {
-            return Err(format!(
-                "max_conversions_per_person must be from 1 to {MAX_CONVERSIONS_PER_PERSON}"
-            ));
-        }
-        let units = 10_u64.pow(u32::from(value.scale.unwrap_or(0)));
-        let max_value = self.max_value.units(units, "max_value")?;
-        if max_value < 0 {
-            return Err("max_value must be at least 0".into());
-        }
+        let max_value = credit_bounds(self.max_conversions_per_person, &self.max_value, value)?;
         if let Some(keys) = &self.keys {
             if keys.is_empty() {
                 return Err("keys must declare at least one key (or be left out to discover keys through the noisy threshold)".into());
@@ -289,12 +279,8 @@ pub fn attribute(
     let when = conversion_times.values();
     let raw = values.values();
     let mut conversions_of = ByPerson::new(&conversion_people, people.len());
-    conversions_of.for_each_mut(|rows| {
-        rows.sort_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            (when[a], types.get(a), raw[a]).cmp(&(when[b], types.get(b), raw[b]))
-        })
-    });
+    let order = conversion_order(when, types, raw);
+    conversions_of.for_each_mut(|rows| rows.sort_by(&order));
     let mut result = Attribution::default();
     let mut credit_of: HashMap<u32, Credit, ahash::RandomState> = HashMap::default();
     for person in 0..people.len() as u32 {
@@ -348,11 +334,7 @@ impl Program for Attribute {
     }
 
     fn plan(&self, params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Plan, String> {
-        let p = AttributionParams::check(params, datasets)?;
-        Ok(Plan {
-            inputs: p.inputs(),
-            outputs: vec![OUTPUT.into(), UNATTRIBUTED_OUTPUT.into()],
-        })
+        Plan::with_outputs::<AttributionParams>(params, datasets, &[OUTPUT, UNATTRIBUTED_OUTPUT])
     }
 
     fn run(

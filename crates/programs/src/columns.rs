@@ -61,6 +61,42 @@ pub fn same_people(a: &DatasetTerms, b: &DatasetTerms) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks K, the conversions credited per person, and reads V, the largest value credited per
+/// conversion, exactly in the units of `value_column` (10^scale per whole unit); returns V.
+pub fn credit_bounds(
+    max_conversions: u32,
+    max_value: &crate::sum::Bound,
+    value_column: &Column,
+) -> Result<i64, String> {
+    if !(1..=MAX_CONVERSIONS_PER_PERSON).contains(&max_conversions) {
+        return Err(format!(
+            "max_conversions_per_person must be from 1 to {MAX_CONVERSIONS_PER_PERSON}"
+        ));
+    }
+    let units = 10_u64.pow(u32::from(value_column.scale.unwrap_or(0)));
+    let v = max_value.units(units, "max_value")?;
+    if v < 0 {
+        return Err("max_value must be at least 0".into());
+    }
+    Ok(v)
+}
+
+/// The largest K: it bounds one person's contribution, so it sets the noise.
+pub const MAX_CONVERSIONS_PER_PERSON: u32 = 1000;
+
+/// The order in which a person's conversions are credited: by (time, conversion type, value),
+/// ascending, over rows of the conversions table.
+pub fn conversion_order<'a>(
+    times: &'a [i64],
+    types: &'a sealroom_tables::TextColumn,
+    values: &'a [i64],
+) -> impl Fn(&u32, &u32) -> std::cmp::Ordering + 'a {
+    move |&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        (times[a], types.get(a), values[a]).cmp(&(times[b], types.get(b), values[b]))
+    }
+}
+
 /// A duration written as a whole number and a unit (`7d`, `24h`, `30m`, `90s`), in
 /// microseconds; at least one second, at most ten years.
 pub fn duration_micros(text: &str, param: &str) -> Result<i64, String> {

@@ -11,7 +11,7 @@
 //!
 //! Derived figures (conversion-rate lift, incremental conversions and a 95% confidence interval
 //! for the lift that adds the noise's variance to the sampling variance) are computed by
-//! [`derive`] from the noised counts only.
+//! [`derive()`] from the noised counts only.
 
 use std::collections::HashMap;
 
@@ -22,7 +22,7 @@ use sealroom_tables::{PersonKey, Table, TableError};
 use serde::Deserialize;
 
 use crate::catalog::ProgramError;
-use crate::columns::{column, dataset, same_people};
+use crate::columns::{column, conversion_order, credit_bounds, dataset, same_people};
 use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
 use crate::result::{Measure, ProgramResult, ResultRow, ResultTable};
 use crate::sum::Bound;
@@ -146,19 +146,8 @@ impl LiftParams {
         if start > end {
             return Err("study_start is after study_end".into());
         }
-        if !(1..=crate::attribution::MAX_CONVERSIONS_PER_PERSON)
-            .contains(&self.max_conversions_per_person)
-        {
-            return Err(format!(
-                "max_conversions_per_person must be from 1 to {}",
-                crate::attribution::MAX_CONVERSIONS_PER_PERSON
-            ));
-        }
+        let max_value = credit_bounds(self.max_conversions_per_person, &self.max_value, value)?;
         let units = 10_u64.pow(u32::from(value.scale.unwrap_or(0)));
-        let max_value = self.max_value.units(units, "max_value")?;
-        if max_value < 0 {
-            return Err("max_value must be at least 0".into());
-        }
         let per_person = u64::from(self.max_conversions_per_person) * max_value.unsigned_abs();
         if per_person > MAX_PERSON_VALUE {
             return Err(format!(
@@ -244,22 +233,21 @@ pub fn measure(
         .values();
     let types = conversions.text(&params.conversion_type)?;
     // The study's people's conversions in the window, by person.
-    let mut by_person: HashMap<PersonKey<'_>, Vec<usize>, ahash::RandomState> = HashMap::default();
+    let mut by_person: HashMap<PersonKey<'_>, Vec<u32>, ahash::RandomState> = HashMap::default();
     for (row, person) in conversions.persons()?.into_iter().enumerate() {
         let in_study = matches!(arm_of.get(&person), Some(0 | 1));
         if in_study && (rules.start..=rules.end).contains(&times[row]) {
-            by_person.entry(person).or_default().push(row);
+            by_person.entry(person).or_default().push(row as u32);
         }
     }
+    let order = conversion_order(times, types, values);
     for (person, mut rows) in by_person {
         let arm = &mut result[usize::from(arm_of[&person])];
-        rows.sort_unstable_by(|&a, &b| {
-            (times[a], types.get(a), values[a]).cmp(&(times[b], types.get(b), values[b]))
-        });
+        rows.sort_unstable_by(&order);
         rows.truncate(rules.max_conversions as usize);
         let total: i128 = rows
             .iter()
-            .map(|&r| i128::from(values[r].clamp(0, rules.max_value)))
+            .map(|&r| i128::from(values[r as usize].clamp(0, rules.max_value)))
             .sum();
         arm.converters += 1;
         arm.conversions += rows.len() as u64;

@@ -47,9 +47,18 @@ impl Plan {
         datasets: &[DatasetTerms],
         output: &str,
     ) -> Result<Plan, String> {
+        Self::with_outputs::<P>(params, datasets, &[output])
+    }
+
+    /// The plan of a program whose parameters are `P` and whose outputs are `outputs`.
+    pub fn with_outputs<P: Params>(
+        params: &serde_json::Value,
+        datasets: &[DatasetTerms],
+        outputs: &[&str],
+    ) -> Result<Plan, String> {
         Ok(Plan {
             inputs: P::check(params, datasets)?.inputs(),
-            outputs: vec![output.into()],
+            outputs: outputs.iter().map(|o| (*o).to_string()).collect(),
         })
     }
 }

@@ -81,12 +81,10 @@ impl Params for ReachParams {
         if !(2..=MAX_FREQUENCY).contains(&p.max_frequency) {
             return Err(format!("max_frequency must be from 2 to {MAX_FREQUENCY}"));
         }
-        if !(1..=crate::attribution::MAX_CONVERSIONS_PER_PERSON)
-            .contains(&p.max_campaigns_per_person)
-        {
+        if !(1..=crate::columns::MAX_CONVERSIONS_PER_PERSON).contains(&p.max_campaigns_per_person) {
             return Err(format!(
                 "max_campaigns_per_person must be from 1 to {}",
-                crate::attribution::MAX_CONVERSIONS_PER_PERSON
+                crate::columns::MAX_CONVERSIONS_PER_PERSON
             ));
         }
         crate::matching::Groups::from_param(p.campaigns.as_ref())
@@ -220,11 +218,7 @@ impl Program for ReachProgram {
     }
 
     fn plan(&self, params: &serde_json::Value, datasets: &[DatasetTerms]) -> Result<Plan, String> {
-        let p = ReachParams::check(params, datasets)?;
-        Ok(Plan {
-            inputs: p.inputs(),
-            outputs: vec![OUTPUT.into(), TOTAL_OUTPUT.into()],
-        })
+        Plan::with_outputs::<ReachParams>(params, datasets, &[OUTPUT, TOTAL_OUTPUT])
     }
 
     fn run(
