@@ -27,6 +27,14 @@ impl Timestamp {
 /// An RFC 3339 date-time with an offset (a space for the `T` is accepted) as microseconds since
 /// the Unix epoch; `None` if it is not one, or is finer than a microsecond.
 pub fn rfc3339_micros(text: &str) -> Option<i64> {
+    // The parser reads a long fraction but keeps nine digits: anything finer than a microsecond
+    // is refused here, before it could be dropped.
+    if let Some(fraction) = text.get(19..).and_then(|rest| rest.strip_prefix('.')) {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit);
+        if digits.skip(6).any(|d| d != b'0') {
+            return None;
+        }
+    }
     let parsed = if text.as_bytes().get(10) == Some(&b' ') {
         let mut with_t = text.to_owned();
         with_t.replace_range(10..11, "T");

@@ -134,9 +134,10 @@ impl OpenedInput {
         let mut plaintext = EnvelopeReader::new(self.reader, &self.header, self.header_digest, key);
         let table = read_payload(&mut plaintext, &self.terms.schema).map_err(|e| match e {
             TableError::Read(io) => envelope_error(EnvelopeError::from_io(io)),
+            // Rows and columns, never values: the error travels to the host.
             source => IsolateError::Input {
                 dataset: dataset.clone(),
-                source,
+                source: source.without_values(),
             },
         })?;
         // The stream's end marker has been read; nothing may follow it, and reading on to the

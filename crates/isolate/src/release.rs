@@ -193,7 +193,7 @@ pub fn add_noise(
         for row in &table.discovered {
             let noisy = noisy_row(row, rng);
             let clears = match (threshold, noisy.values.first()) {
-                (Some((tau, _)), Some(&first)) => first >= *tau as i64,
+                (Some((tau, _)), Some(&first)) => first >= i64::try_from(*tau).unwrap_or(i64::MAX),
                 _ => false,
             };
             if clears {

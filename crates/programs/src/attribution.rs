@@ -139,6 +139,12 @@ impl AttributionParams {
         let click_window = duration_micros(&self.click_window, "click_window")?;
         let view_window = duration_micros(&self.view_window, "view_window")?;
         let max_value = credit_bounds(self.max_conversions_per_person, &self.max_value, value)?;
+        if u64::from(self.max_conversions_per_person)
+            .checked_mul(max_value.unsigned_abs())
+            .is_none_or(|kv| kv > i64::MAX as u64)
+        {
+            return Err("max_conversions_per_person × max_value is too large to sum".into());
+        }
         if let Some(keys) = &self.keys {
             if keys.is_empty() {
                 return Err("keys must declare at least one key (or be left out to discover keys through the noisy threshold)".into());
@@ -365,7 +371,8 @@ pub fn result(
     units: u64,
 ) -> ProgramResult {
     let k = u64::from(rules.max_conversions);
-    let kv = k.saturating_mul(rules.max_value.unsigned_abs());
+    // `rules` checked that K·V fits.
+    let kv = k * rules.max_value.unsigned_abs();
     let measure = |name: &str, units, bound| Measure {
         name: name.into(),
         units,

@@ -85,8 +85,10 @@ pub struct LiftRules {
     pub units: u64,
 }
 
-/// The largest K × V for which Σ value² stays within 64 bits for a billion people.
-const MAX_PERSON_VALUE: u64 = 90_000_000;
+/// The largest K × V, in the value column's units: one person adds at most (K·V)² = 9·10¹² to
+/// Σ value², so the cell holds a million people at the bound (far more at typical values)
+/// before it saturates at the largest 64-bit value.
+const MAX_PERSON_VALUE: u64 = 3_000_000;
 
 fn instant(text: &str, param: &str) -> Result<i64, String> {
     let parsed = sealroom_core::clock::rfc3339_micros(text)
@@ -148,7 +150,15 @@ impl LiftParams {
         }
         let max_value = credit_bounds(self.max_conversions_per_person, &self.max_value, value)?;
         let units = 10_u64.pow(u32::from(value.scale.unwrap_or(0)));
-        let per_person = u64::from(self.max_conversions_per_person) * max_value.unsigned_abs();
+        if value.scale.unwrap_or(0) > 9 {
+            return Err(format!(
+                "conversion_value: {} has more than 9 digits after the point; Σ value² could not be stated in its units",
+                self.conversion_value
+            ));
+        }
+        // Saturating: a product past 64 bits is refused below like any other too large.
+        let per_person =
+            u64::from(self.max_conversions_per_person).saturating_mul(max_value.unsigned_abs());
         if per_person > MAX_PERSON_VALUE {
             return Err(format!(
                 "max_conversions_per_person × max_value is {per_person} units, above {MAX_PERSON_VALUE}: Σ value² would not fit"
@@ -300,6 +310,7 @@ impl Program for Lift {
 /// sensitivity is what one person adds to one cell: 1, 1, K, K·V, (K·V)².
 pub fn result(rules: &LiftRules, arms: LiftArms) -> ProgramResult {
     let k = u64::from(rules.max_conversions);
+    // `rules` checked K·V ≤ MAX_PERSON_VALUE and the scale ≤ 9, so nothing here overflows.
     let kv = k * rules.max_value.unsigned_abs();
     let bounds = [
         (1, 1),

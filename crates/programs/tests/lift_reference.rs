@@ -184,6 +184,24 @@ fn hand_made_edge_cases() {
 }
 
 #[test]
+fn bounds_whose_product_would_overflow_or_not_fit_are_refused() {
+    let terms = datasets();
+    for max_value in ["61489146912365172.06", "10000.01"] {
+        let mut json = serde_json::to_value(serde_json::json!({
+            "study": "platform/study", "conversions": "shop/conversions", "arm_column": "arm",
+            "conversion_time": "at", "conversion_type": "type", "conversion_value": "value",
+            "study_start": "2026-05-28T20:26:40Z", "study_end": "2026-06-11T20:26:40Z",
+            "max_conversions_per_person": 3,
+        }))
+        .unwrap();
+        json["max_value"] = max_value.into();
+        let p: LiftParams = serde_json::from_value(json).unwrap();
+        let err = p.rules(&terms).unwrap_err();
+        assert!(err.contains("Σ value²"), "{max_value}: {err}");
+    }
+}
+
+#[test]
 fn random_data_from_several_seeds_matches_the_reference_exactly() {
     const PEOPLE: [&str; 30] = [
         "p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11", "p12", "p13",

@@ -77,3 +77,35 @@ pub enum TableError {
     #[error("more than {0} rows")]
     TooManyRows(usize),
 }
+
+impl TableError {
+    /// The same error without the values it quotes: what the isolate reports, so that no
+    /// decrypted value leaves it, only rows and columns.
+    pub fn without_values(self) -> Self {
+        match self {
+            Self::Unparseable {
+                row,
+                column,
+                expected,
+                ..
+            } => Self::Unparseable {
+                row,
+                column,
+                value: "(withheld)".into(),
+                expected,
+            },
+            Self::NotAllowed {
+                row,
+                column,
+                allowed,
+                ..
+            } => Self::NotAllowed {
+                row,
+                column,
+                value: "(withheld)".into(),
+                allowed,
+            },
+            other => other,
+        }
+    }
+}

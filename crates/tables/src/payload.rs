@@ -180,7 +180,7 @@ fn check_column(
             let decimals = array.as_primitive::<Decimal128Type>();
             for (i, v) in decimals.iter().enumerate() {
                 let value = match v {
-                    Some(v) if v.abs() >= DECIMAL_LIMIT => {
+                    Some(v) if v.unsigned_abs() >= DECIMAL_LIMIT.unsigned_abs() => {
                         return Err(TableError::Unparseable {
                             row: row(i),
                             column: column.name.clone(),
@@ -271,19 +271,23 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, TableError>) -> Result<T, TableError
 pub fn read_payload(input: impl Read, schema: &Schema) -> Result<Table, TableError> {
     let tail = Tail {
         inner: input,
-        last: [0; 8],
+        ended: false,
     };
     let mut stream = guarded(|| StreamReader::try_new(tail, None).map_err(from_arrow))?;
     check_stream_schema(&stream.schema(), schema, Nullability::Exact)?;
     let mut table = Table::new(schema.clone());
     let mut rows: u64 = 0;
     while let Some(batch) = guarded(|| stream.next().transpose().map_err(from_arrow))? {
+        // Programs index rows with 32 bits.
+        if rows + batch.num_rows() as u64 > u64::from(u32::MAX) {
+            return Err(TableError::TooManyRows(u32::MAX as usize));
+        }
         check_batch(schema, &batch, rows + 1, Some(&mut table))?;
         rows += batch.num_rows() as u64;
     }
-    // The decoder also stops quietly at the end of the input; only the end marker says that
-    // nothing is missing.
-    if stream.get_ref().last != END_OF_STREAM {
+    // The decoder also stops quietly at the end of the input; it stops before it, at the end
+    // marker, only when nothing is missing.
+    if stream.get_ref().ended {
         return Err(TableError::Malformed(
             "the stream ends without its end-of-stream marker".into(),
         ));
@@ -291,23 +295,18 @@ pub fn read_payload(input: impl Read, schema: &Schema) -> Result<Table, TableErr
     Ok(table)
 }
 
-/// The Arrow IPC stream's end marker: a continuation token and a zero length.
-const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
-
-/// Remembers the last 8 bytes read through it.
+/// Notes whether the input ran out under the decoder. The decoder reads exactly what it
+/// decodes (it does not buffer ahead), so at a real end marker it never sees the input's end.
 struct Tail<R> {
     inner: R,
-    last: [u8; 8],
+    ended: bool,
 }
 
 impl<R: Read> Read for Tail<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if n >= 8 {
-            self.last.copy_from_slice(&buf[n - 8..n]);
-        } else {
-            self.last.rotate_left(n);
-            self.last[8 - n..].copy_from_slice(&buf[..n]);
+        if n == 0 && !buf.is_empty() {
+            self.ended = true;
         }
         Ok(n)
     }

@@ -117,6 +117,17 @@ fn empty_values_are_refused_in_required_columns_only() {
 }
 
 #[test]
+fn errors_can_withhold_the_values_they_quote() {
+    let err = write(&[batch(columns(&["p1"], &["secret-kind"], vec![None]))]).unwrap_err();
+    assert!(err.to_string().contains("secret-kind"));
+    let withheld = err.without_values().to_string();
+    assert!(
+        !withheld.contains("secret-kind") && withheld.contains("row 1"),
+        "{withheld}"
+    );
+}
+
+#[test]
 fn decimals_beyond_eighteen_digits_are_refused() {
     let err = write(&[batch(columns(
         &["p1"],

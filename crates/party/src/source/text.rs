@@ -258,6 +258,9 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01T00:00:00"), None);
         assert_eq!(parse_timestamp("yesterday"), None);
         assert_eq!(parse_timestamp("1700000000.1234567"), None);
+        // Beyond nine fraction digits the general parser would drop digits: refused, not cut.
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00.0000010009Z"), None);
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00.0000010000Z"), Some(1));
     }
 
     /// The general parser, for comparing the fast path with.
