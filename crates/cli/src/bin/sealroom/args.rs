@@ -163,7 +163,9 @@ pub struct AdsBenchArgs {
     /// People generated (about 2.3 touches and 0.22 conversions each).
     #[arg(long, default_value_t = 4_400_000)]
     pub people: u64,
-    /// Directory for the generated data (kept and reused) and the deployment.
+    /// Directory for the generated data (kept and reused: about 2.5 GB at the default size,
+    /// with the deployment's envelopes; delete it when done). Default: the system temporary
+    /// directory's `sealroom-bench`.
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }
