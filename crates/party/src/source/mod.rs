@@ -205,9 +205,17 @@ pub fn read_source(
 /// Reads CSV from `input` into a table, with the checks that sealing and the isolate apply:
 /// what a party uses to compute on its own data in the clear (references, previews).
 pub fn csv_table(input: impl std::io::Read, schema: &Schema) -> Result<Table, SourceError> {
+    collect_table(schema, |visit| csv::read(input, schema, visit).map(drop))
+}
+
+/// The batches `read` hands its visitor, checked and gathered into one table.
+fn collect_table(
+    schema: &Schema,
+    read: impl FnOnce(&mut dyn FnMut(RecordBatch) -> Result<(), SourceError>) -> Result<(), SourceError>,
+) -> Result<Table, SourceError> {
     let mut table = Table::new(schema.clone());
     let mut rows: u64 = 0;
-    csv::read(input, schema, &mut |batch| {
+    read(&mut |batch| {
         check_owner_batch(schema, &batch, rows + 1, Some(&mut table))?;
         rows += batch.num_rows() as u64;
         Ok(())
@@ -221,14 +229,9 @@ pub fn read_table(
     format: SourceFormat,
     schema: &Schema,
 ) -> Result<Table, SourceError> {
-    let mut table = Table::new(schema.clone());
-    let mut rows: u64 = 0;
-    read_source(path, format, schema, &mut |_| {}, &mut |batch| {
-        check_owner_batch(schema, &batch, rows + 1, Some(&mut table))?;
-        rows += batch.num_rows() as u64;
-        Ok(())
-    })?;
-    Ok(table)
+    collect_table(schema, |visit| {
+        read_source(path, format, schema, &mut |_| {}, visit).map(drop)
+    })
 }
 
 /// Counts bytes read and reports the running total.
