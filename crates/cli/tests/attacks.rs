@@ -292,7 +292,7 @@ fn envelopes_planted_on_disk_are_refused_by_the_owners_broker() {
     // genuine, registered one.
     assert_eq!(upload_to(&d, &second, f.other_agreement).0, 200);
     std::fs::copy(
-        d.dir.join("exposures.envelope"),
+        d.dir.join("agreement-adplatform-exposures.envelope"),
         blob(&d, &second, "adplatform", "exposures"),
     )
     .unwrap();

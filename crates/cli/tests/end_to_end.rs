@@ -41,6 +41,46 @@ fn demo_releases_the_overlap_within_the_noise_bound_and_refuses_what_it_must() {
     assert_eq!(receipt.inputs.len(), 2);
     assert!(receipt.simulator);
 
+    // The ad story: three rooms, each opened by the advertiser, every value near the truth.
+    let ads = &report.ads;
+    let programs: Vec<&str> = ads.studies.iter().map(|s| s.program.as_str()).collect();
+    assert_eq!(programs, ["attribution", "lift", "reach_frequency"]);
+    assert_eq!(
+        ads.studies[2].inputs.len(),
+        3,
+        "reach spans three publishers"
+    );
+    for study in &ads.studies {
+        assert!(!study.tables.is_empty(), "{}", study.program);
+        for table in &study.tables {
+            assert!(!table.rows.is_empty(), "{} {}", study.program, table.output);
+            for row in &table.rows {
+                for (i, column) in table.columns.iter().enumerate() {
+                    // Five times the 99% bound of a (discrete) Laplace is passed with
+                    // probability about 1e-10: this cannot flake in practice.
+                    let far = 5 * column.error_bound_99 as i64;
+                    let diff = (row.released[i] - row.truth[i]).abs();
+                    assert!(
+                        diff <= far,
+                        "{} {} {:?} {}: {diff} > {far}",
+                        study.program,
+                        table.output,
+                        row.key,
+                        column.name
+                    );
+                }
+            }
+        }
+    }
+    let lift = &ads.studies[1].tables[0].derived;
+    let figure = lift
+        .iter()
+        .find(|f| f.name == "conversion_rate_lift_percent")
+        .expect("lift releases its estimate");
+    let (low, high) = (figure.low_95.unwrap(), figure.high_95.unwrap());
+    assert!(low <= figure.value.unwrap() && figure.value.unwrap() <= high);
+    assert!(ads.sample_lift_percent.is_some());
+
     let codes: Vec<&str> = report.refusals.iter().map(|r| r.code.as_str()).collect();
     assert_eq!(
         codes,

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use sealroom_core::agreement::{Agreement, DatasetTerms};
 use sealroom_core::canonical::{Sha256, labeled_hasher};
@@ -125,14 +126,38 @@ impl OpenedInput {
 
     /// Decrypts the input and decodes it batch by batch, checking every row against the
     /// schema; returns the table and the digest of the envelope file.
+    ///
+    /// Reading, hashing and decrypting run on a second thread, a few chunks ahead of the
+    /// decoding (memory stays bounded by a few buffers), so the two cores share
+    /// the work.
     pub fn read(self, key: &DataKey) -> Result<(Table, Digest), IsolateError> {
         let dataset = self.qualified_name();
         let envelope_error = |source| IsolateError::Envelope {
             dataset: dataset.clone(),
             source,
         };
-        let mut plaintext = EnvelopeReader::new(self.reader, &self.header, self.header_digest, key);
-        let table = read_payload(&mut plaintext, &self.terms.schema).map_err(|e| match e {
+        let buffer_size = (self.header.chunk_size as usize).max(1 << 20);
+        let plaintext = EnvelopeReader::new(self.reader, &self.header, self.header_digest, key);
+        let (sender, receiver) = mpsc::sync_channel(PIPELINE_DEPTH);
+        let (decoded, read_digest) = std::thread::scope(|scope| {
+            let decrypting = scope.spawn(move || decrypt_ahead(plaintext, buffer_size, sender));
+            let mut pipe = PipeReader {
+                receiver,
+                current: Vec::new(),
+                pos: 0,
+            };
+            let decoded = read_payload(&mut pipe, &self.terms.schema).and_then(|table| {
+                // The stream's end marker has been read; nothing may follow it, and reading on
+                // to the end authenticates the final chunk.
+                let trailing =
+                    std::io::copy(&mut pipe, &mut std::io::sink()).map_err(TableError::Read)?;
+                Ok((table, trailing))
+            });
+            // Dropping the pipe stops the decrypting thread early if decoding failed.
+            drop(pipe);
+            (decoded, decrypting.join())
+        });
+        let (table, trailing) = decoded.map_err(|e| match e {
             TableError::Read(io) => envelope_error(EnvelopeError::from_io(io)),
             // Rows and columns, never values: the error travels to the host.
             source => IsolateError::Input {
@@ -140,10 +165,6 @@ impl OpenedInput {
                 source: source.without_values(),
             },
         })?;
-        // The stream's end marker has been read; nothing may follow it, and reading on to the
-        // end authenticates the final chunk.
-        let trailing = std::io::copy(&mut plaintext, &mut std::io::sink())
-            .map_err(|e| envelope_error(EnvelopeError::from_io(e)))?;
         if trailing != 0 {
             return Err(IsolateError::Input {
                 dataset,
@@ -152,13 +173,78 @@ impl OpenedInput {
                 )),
             });
         }
-        let hasher = plaintext.into_inner().hasher;
-        if Digest(hasher.finalize().into()) != self.envelope_digest {
+        let read_digest = read_digest.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        if read_digest != Some(self.envelope_digest) {
             return Err(IsolateError::InputMismatch {
                 dataset,
                 reason: "the envelope file changed while it was being read".into(),
             });
         }
         Ok((table, self.envelope_digest))
+    }
+}
+
+/// Plaintext buffers in flight between the decrypting and the decoding thread.
+const PIPELINE_DEPTH: usize = 4;
+
+/// Plaintext, or the error that ended it.
+type PlainBuffer = std::io::Result<Vec<u8>>;
+
+/// Decrypts the whole envelope into buffers of `buffer_size` bytes sent to `sender`; returns the
+/// digest of every byte read from the file, or `None` if it stopped early (an error was sent or
+/// the decoder hung up).
+fn decrypt_ahead(
+    mut plaintext: EnvelopeReader<HashingReader<BufReader<File>>>,
+    buffer_size: usize,
+    sender: SyncSender<PlainBuffer>,
+) -> Option<Digest> {
+    loop {
+        let mut buffer = vec![0; buffer_size];
+        let mut filled = 0;
+        while filled < buffer_size {
+            match plaintext.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // The decoder may already have hung up; either way this thread is done.
+                    let _ = sender.send(Err(e));
+                    return None;
+                }
+            }
+        }
+        if filled == 0 {
+            return Some(Digest(plaintext.into_inner().hasher.finalize().into()));
+        }
+        buffer.truncate(filled);
+        if sender.send(Ok(buffer)).is_err() {
+            return None;
+        }
+    }
+}
+
+/// The decoding side of the pipeline: plaintext buffers as one stream.
+struct PipeReader {
+    receiver: Receiver<PlainBuffer>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.receiver.recv() {
+                Ok(buffer) => {
+                    self.current = buffer?;
+                    self.pos = 0;
+                }
+                // The decrypting thread ended: the envelope is complete (or its error was read).
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = (self.current.len() - self.pos).min(out.len());
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }

@@ -2,46 +2,124 @@
 //! bounds by person needs, at tens of millions of rows.
 //!
 //! Person ids are hashed with `ahash` (randomly seeded, so a dishonest owner cannot choose ids
-//! that collide) and rows are grouped with a counting sort on the dense numbers, which keeps
-//! each person's rows in file order and touches memory in order.
+//! that collide) into two shards by one bit of the hash; each shard is numbered by its own
+//! thread, so the two cores share the lookups that dominate a join. Rows are then grouped with
+//! a counting sort on the numbers, which keeps each person's rows in file order and touches
+//! memory in order.
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use sealroom_tables::{PersonColumn, PersonKey, Table, TableError};
 
-use sealroom_tables::{PersonKey, Table, TableError};
+/// Below this many rows one thread numbers both shards.
+const PARALLEL_ROWS: usize = 1 << 16;
 
-/// Every person seen so far, numbered densely in order of first appearance.
-#[derive(Default)]
+/// Which hash bit picks the shard: clear of the low bits that place an entry in its table and
+/// of the top bits kept as its tag.
+const SHARD_BIT: u32 = 40;
+
+/// Every person seen so far, numbered: a person first seen as the n-th of its shard s gets
+/// `2n + s`, so numbers stay below [`People::len`] and each shard numbers on its own.
 pub struct People<'t> {
-    ids: HashMap<PersonKey<'t>, u32, ahash::RandomState>,
+    hasher: ahash::RandomState,
+    shards: [HashTable<(PersonKey<'t>, u32)>; 2],
+}
+
+impl Default for People<'_> {
+    fn default() -> Self {
+        Self {
+            hasher: ahash::RandomState::new(),
+            shards: [HashTable::new(), HashTable::new()],
+        }
+    }
+}
+
+/// The number given to `person` in `shard`, numbering it if new.
+fn number<'t>(
+    shard: &mut HashTable<(PersonKey<'t>, u32)>,
+    which: u32,
+    hasher: &ahash::RandomState,
+    hash: u64,
+    person: PersonKey<'t>,
+) -> u32 {
+    let next = shard.len() as u32 * 2 + which;
+    shard
+        .entry(hash, |(p, _)| *p == person, |(p, _)| hasher.hash_one(p))
+        .or_insert((person, next))
+        .get()
+        .1
+}
+
+/// Numbers the rows of `column` whose person falls in shard `which`; other rows get `u32::MAX`.
+fn number_shard<'t>(
+    shard: &mut HashTable<(PersonKey<'t>, u32)>,
+    which: u32,
+    hasher: &ahash::RandomState,
+    column: PersonColumn<'t>,
+) -> Vec<u32> {
+    (0..column.len())
+        .map(|row| {
+            let person = column.get(row);
+            let hash = hasher.hash_one(person);
+            if (hash >> SHARD_BIT) as u32 & 1 == which {
+                number(shard, which, hasher, hash, person)
+            } else {
+                u32::MAX
+            }
+        })
+        .collect()
 }
 
 impl<'t> People<'t> {
-    /// The dense number of each row's person in `table`, numbering new people as they come.
+    /// The number of each row's person in `table`, numbering new people as they come.
     pub fn ids(&mut self, table: &'t Table) -> Result<Vec<u32>, TableError> {
-        let persons = table.persons()?;
-        self.ids.reserve(persons.len() / 2);
-        Ok(persons
-            .into_iter()
-            .map(|p| {
-                let next = self.ids.len() as u32;
-                *self.ids.entry(p).or_insert(next)
+        let column = table.person_column()?;
+        let hasher = &self.hasher;
+        let [even, odd] = &mut self.shards;
+        // Rows often repeat people: room for half as many people as rows, split in two.
+        for shard in [&mut *even, &mut *odd] {
+            shard.reserve((column.len() / 4).saturating_sub(shard.len()), |(p, _)| {
+                hasher.hash_one(p)
+            });
+        }
+        let (mut ids, odd_ids) = if column.len() < PARALLEL_ROWS {
+            (
+                number_shard(even, 0, hasher, column),
+                number_shard(odd, 1, hasher, column),
+            )
+        } else {
+            std::thread::scope(|scope| {
+                let odd_ids = scope.spawn(|| number_shard(odd, 1, hasher, column));
+                let even_ids = number_shard(even, 0, hasher, column);
+                let odd_ids = odd_ids
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (even_ids, odd_ids)
             })
-            .collect())
+        };
+        for (id, odd) in ids.iter_mut().zip(odd_ids) {
+            if *id == u32::MAX {
+                *id = odd;
+            }
+        }
+        Ok(ids)
     }
 
-    /// The dense number of `person`, if seen.
+    /// The number of `person`, if seen.
     pub fn get(&self, person: &PersonKey<'t>) -> Option<u32> {
-        self.ids.get(person).copied()
+        let hash = self.hasher.hash_one(person);
+        let shard = &self.shards[(hash >> SHARD_BIT) as usize & 1];
+        shard.find(hash, |(p, _)| p == person).map(|(_, id)| *id)
     }
 
-    /// How many people have been numbered.
+    /// A bound on the numbers given so far: every number is below it. The shards fill about
+    /// evenly, so it is close to the number of people.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        2 * self.shards[0].len().max(self.shards[1].len())
     }
 
     /// Whether nobody has been numbered.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.shards.iter().all(HashTable::is_empty)
     }
 }
 

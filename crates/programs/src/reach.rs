@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::catalog::ProgramError;
 use crate::columns::{column, dataset, same_people};
-use crate::people::People;
+use crate::people::{ByPerson, People};
 use crate::program::{Params, Plan, Program, ProgramInfo};
 use crate::result::{Measure, ProgramResult, ResultRow, ResultTable};
 
@@ -158,20 +158,22 @@ pub fn reach_frequency(
         .enumerate()
         .map(|(i, n)| (*n, i as u32))
         .collect();
-    // One (person, campaign) pair per counted exposure, sorted: each person's campaigns come
-    // together, in key order, with their exposures counted by run length.
+    // Every counted exposure as (person, campaign number), grouped by person; each person's
+    // campaigns are then sorted, so each campaign's exposures come together, in key order,
+    // counted by run length.
     let mut people = People::default();
-    let mut pairs: Vec<u64> = Vec::new();
+    let (mut persons, mut campaign_of): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
     for table in tables {
         let campaigns = table.text(&params.campaign_column)?;
         for (row, person) in people.ids(table)?.into_iter().enumerate() {
             if let Some(&c) = rank.get(campaigns.get(row)) {
-                pairs.push(u64::from(person) << 32 | u64::from(c));
+                persons.push(person);
+                campaign_of.push(c);
             }
         }
     }
-    drop(people);
-    pairs.sort_unstable();
+    let by_person = ByPerson::new(&persons, people.len());
+    drop(persons);
     let f = params.max_frequency;
     let mut result = ReachFrequency {
         by_campaign: BTreeMap::new(),
@@ -179,15 +181,22 @@ pub fn reach_frequency(
     };
     let mut counts: Vec<Reach> = names.iter().map(|_| Reach::new(f)).collect();
     let g = params.max_campaigns_per_person as usize;
-    let mut at = 0;
-    while at < pairs.len() {
-        let person = pairs[at] >> 32;
+    let mut seen: Vec<u32> = Vec::new();
+    for person in 0..people.len() as u32 {
+        let rows = by_person.rows(person);
+        if rows.is_empty() {
+            continue;
+        }
+        seen.clear();
+        seen.extend(rows.iter().map(|&row| campaign_of[row as usize]));
+        seen.sort_unstable();
         let (mut kept, mut total) = (0, 0);
-        while at < pairs.len() && pairs[at] >> 32 == person {
-            let pair = pairs[at];
-            let run = pairs[at..].partition_point(|&p| p == pair);
+        let mut at = 0;
+        while at < seen.len() {
+            let campaign = seen[at];
+            let run = seen[at..].partition_point(|&c| c == campaign);
             if kept < g {
-                counts[(pair & 0xffff_ffff) as usize].add(run as u64, f);
+                counts[campaign as usize].add(run as u64, f);
                 total += run as u64;
                 kept += 1;
             }

@@ -17,7 +17,9 @@ pub use error::TableError;
 pub use payload::{
     CONTENT_TYPE, PayloadWriter, arrow_schema, check_batch, check_owner_batch, read_payload,
 };
-pub use table::{BoolColumn, Cell, ColumnData, NumberColumn, PersonKey, Table, TextColumn};
+pub use table::{
+    BoolColumn, Cell, ColumnData, NumberColumn, PersonColumn, PersonKey, Table, TextColumn,
+};
 
 #[cfg(test)]
 mod tests;

@@ -311,15 +311,56 @@ impl Table {
         }
     }
 
-    /// The person of every row, in row order.
-    pub fn persons(&self) -> Result<Vec<PersonKey<'_>>, TableError> {
+    /// The person column, read row by row without copying.
+    pub fn person_column(&self) -> Result<PersonColumn<'_>, TableError> {
         let column = &self.schema.person_column;
         match self.data(column) {
-            Some((ColumnData::Text(c), _)) => Ok(c.iter().map(PersonKey::Text).collect()),
+            Some((ColumnData::Text(c), _)) => Ok(PersonColumn::Text(c)),
             Some((ColumnData::Number(c), ColumnType::Integer)) => {
-                Ok(c.values().iter().map(|&i| PersonKey::Integer(i)).collect())
+                Ok(PersonColumn::Integer(c.values()))
             }
             _ => Err(no_such(column, "person (string or integer)")),
+        }
+    }
+
+    /// The person of every row, in row order.
+    pub fn persons(&self) -> Result<Vec<PersonKey<'_>>, TableError> {
+        let column = self.person_column()?;
+        Ok((0..column.len()).map(|row| column.get(row)).collect())
+    }
+}
+
+/// A table's person column.
+#[derive(Debug, Clone, Copy)]
+pub enum PersonColumn<'t> {
+    /// A string person column.
+    Text(&'t TextColumn),
+    /// An integer person column.
+    Integer(&'t [i64]),
+}
+
+impl<'t> PersonColumn<'t> {
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(c) => c.len(),
+            Self::Integer(v) => v.len(),
+        }
+    }
+
+    /// Whether the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The person of row `row`.
+    ///
+    /// # Panics
+    /// If `row` is not a row of the column.
+    pub fn get(&self, row: usize) -> PersonKey<'t> {
+        match self {
+            Self::Text(c) => PersonKey::Text(c.get(row)),
+            Self::Integer(v) => PersonKey::Integer(v[row]),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! brokers, one isolate per job), real HTTP on loopback, real encryption,
 //! real attestation checks against the simulator platform key.
 
+pub mod ads;
 pub mod data;
 
 use std::path::{Path, PathBuf};
@@ -93,6 +94,8 @@ pub struct DemoReport {
     pub agreement_id: String,
     /// The approved isolate measurement.
     pub measurement: Measurement,
+    /// The ad-measurement studies: attribution, lift and cross-publisher reach.
+    pub ads: ads::AdStory,
     /// The main job.
     pub job: JobRecord,
     /// The table the advertiser opened.
@@ -320,7 +323,14 @@ pub struct Deployment {
     pub data: data::DemoData,
     /// The approved measurement.
     pub measurement: Measurement,
+    /// Parties added after the start (say, more publishers), each with its broker.
+    pub others: Vec<Party>,
+    /// What every broker of this deployment trusts.
+    pins: Pins,
 }
+
+/// A dataset an owner seals for a room: `(owner, dataset, file)`.
+pub type RoomDataset<'a> = (&'a str, &'a str, PathBuf);
 
 /// What a deployment runs: the agreement between the two parties, and the files each owner
 /// seals for it.
@@ -414,49 +424,21 @@ impl Deployment {
             );
         }
 
-        step("writing the agreement; both parties sign it");
-        let toml_path = dir.join("agreement.toml");
-        std::fs::write(
-            &toml_path,
-            (scenario.agreement)(&ad.identity, &shop.identity, &measurement),
-        )?;
-        let mut signed = agreement_file::load(&toml_path)?;
-        agreement_file::sign(&mut signed, &ad.identity)?;
-        agreement_file::sign(&mut signed, &shop.identity)?;
-        agreement_file::save(&signed, &dir.join("agreement.signed.json"))?;
-        step("the agreement is published at the host (which logs it)");
-        host.publish(&signed)?;
-
-        step(
-            "each owner seals its dataset for the agreement, registers it with its broker and uploads it",
-        );
-        for (owner_name, dataset, file, contents) in &scenario.datasets {
-            let party = if *owner_name == "adplatform" {
-                &ad
-            } else {
-                &shop
-            };
+        let mut files = Vec::with_capacity(scenario.datasets.len());
+        for (owner, dataset, file, contents) in &scenario.datasets {
             let plain = dir.join(file);
             std::fs::write(&plain, contents)?;
-            let sealed = dir.join(format!("{dataset}.envelope"));
-            let summary = owner::seal_dataset(
-                &party.identity,
-                &signed,
-                dataset,
-                &plain,
-                &sealed,
-                &owner::SealOptions::default(),
-                SystemClock.now_millis(),
-                Box::new(|_| {}),
-            )?;
-            party
-                .broker
-                .register(&summary.registration(&party.identity))?;
-            owner::upload(&host, &sealed, |_| {})?;
+            files.push((*owner, *dataset, plain));
         }
-
-        step("each owner approves the isolate measurement");
-        let deployment = Self {
+        let toml = (scenario.agreement)(&ad.identity, &shop.identity, &measurement);
+        let site = Site {
+            dir: &dir,
+            host: &host,
+            parties: vec![&ad, &shop],
+            measurement,
+        };
+        let agreement = site.open_room(&toml, "agreement", &files, step)?;
+        Ok(Self {
             dir,
             _temp: temp,
             adplatform: ad,
@@ -465,36 +447,105 @@ impl Deployment {
             broker_processes,
             host,
             platform,
-            agreement: signed,
+            agreement,
             data: data::DemoData::default(),
             measurement,
-        };
-        deployment.decide(&deployment.adplatform, Decision::Approve)?;
-        deployment.decide(&deployment.advertiser, Decision::Approve)?;
-        Ok(deployment)
+            others: Vec::new(),
+            pins,
+        })
+    }
+
+    /// Adds a party `name` with its own key broker, onboarded at the host.
+    pub fn add_party(&mut self, name: &str, exes: &Executables) -> anyhow::Result<()> {
+        let (party, broker) = new_party(&self.dir, name, exes, &self.pins)?;
+        crate::services::onboard(&self.dir.join("host"), &[party.identity.card()])?;
+        self.others.push(party);
+        self.broker_processes.push(broker);
+        Ok(())
+    }
+
+    fn site(&self) -> Site<'_> {
+        Site {
+            dir: &self.dir,
+            host: &self.host,
+            parties: [&self.adplatform, &self.advertiser]
+                .into_iter()
+                .chain(&self.others)
+                .collect(),
+            measurement: self.measurement,
+        }
+    }
+
+    /// The party called `name`.
+    pub fn party(&self, name: &str) -> anyhow::Result<&Party> {
+        self.site().party(name)
+    }
+
+    /// Opens a sealed room: writes the agreement `toml` as `{name}.toml`, has every party it
+    /// lists sign it, publishes it, has each owner seal its file, register it with its broker
+    /// and upload it, and has each owner approve the isolate for it.
+    pub fn open_room(
+        &self,
+        toml: &str,
+        name: &str,
+        datasets: &[RoomDataset<'_>],
+        step: &dyn Fn(&str),
+    ) -> anyhow::Result<SignedAgreement> {
+        self.site().open_room(toml, name, datasets, step)
+    }
+
+    /// `party` approves or revokes the isolate for `agreement` at its broker.
+    pub fn decide_for(
+        &self,
+        party: &Party,
+        agreement: &SignedAgreement,
+        decision: Decision,
+    ) -> anyhow::Result<()> {
+        self.site().decide(party, agreement, decision)
+    }
+
+    /// `requester` asks the host to run `agreement` once, and waits for the job's end.
+    pub fn run_agreement(
+        &self,
+        agreement: &SignedAgreement,
+        requester: &Party,
+    ) -> anyhow::Result<JobRecord> {
+        Ok(runs::run(
+            &self.host,
+            &requester.identity,
+            agreement.id,
+            &SystemClock,
+        )?)
+    }
+
+    /// `reader` fetches the outputs of `job` and opens them, verifying the receipt and its log
+    /// entry.
+    pub fn open_outputs(
+        &self,
+        reader: &Party,
+        agreement: &SignedAgreement,
+        job: &JobRecord,
+    ) -> anyhow::Result<Vec<ReleasedTable>> {
+        let bundle = self.host.outputs(&reader.identity, &job.job_id)?;
+        Ok(reader::open_outputs(
+            &reader.identity,
+            agreement,
+            &job.job_id,
+            &bundle,
+            &self.verifier(),
+            &self.log_key()?,
+        )?
+        .tables)
     }
 
     /// `party` approves or revokes the isolate for the agreement at its broker.
     pub fn decide(&self, party: &Party, decision: Decision) -> anyhow::Result<()> {
-        party.broker.decide(&owner::decide(
-            &party.identity,
-            &SystemClock,
-            self.agreement.id,
-            Platform::Sim,
-            self.measurement,
-            decision,
-        )?)?;
-        Ok(())
+        self.decide_for(party, &self.agreement, decision)
     }
 
     /// The advertiser asks the host to run the agreement once, and waits for the job's end.
     pub fn run_job(&self) -> anyhow::Result<JobRecord> {
-        Ok(runs::run(
-            &self.host,
-            &self.advertiser.identity,
-            self.agreement.id,
-            &SystemClock,
-        )?)
+        self.run_agreement(&self.agreement, &self.advertiser)
     }
 
     /// The log key every party of this deployment pins.
@@ -522,17 +573,108 @@ impl Deployment {
     }
 }
 
+/// What opening a room needs: the working directory, the host, the parties and the isolate.
+struct Site<'a> {
+    dir: &'a Path,
+    host: &'a HostClient,
+    parties: Vec<&'a Party>,
+    measurement: Measurement,
+}
+
+impl<'a> Site<'a> {
+    /// The party called `name`.
+    fn party(&self, name: &str) -> anyhow::Result<&'a Party> {
+        self.parties
+            .iter()
+            .copied()
+            .find(|p| p.identity.name() == name)
+            .with_context(|| format!("no party {name} in this deployment"))
+    }
+
+    /// What [`Deployment::open_room`] does, among these parties.
+    fn open_room(
+        &self,
+        toml: &str,
+        name: &str,
+        datasets: &[RoomDataset<'_>],
+        step: &dyn Fn(&str),
+    ) -> anyhow::Result<SignedAgreement> {
+        step("writing the agreement; every party signs it");
+        let toml_path = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&toml_path, toml)?;
+        let mut signed = agreement_file::load(&toml_path)?;
+        for party in &signed.agreement.parties.clone() {
+            agreement_file::sign(&mut signed, &self.party(&party.name)?.identity)?;
+        }
+        agreement_file::save(&signed, &self.dir.join(format!("{name}.signed.json")))?;
+        step("the agreement is published at the host (which logs it)");
+        self.host.publish(&signed)?;
+
+        step(
+            "each owner seals its dataset for the agreement, registers it with its broker and uploads it",
+        );
+        for (owner_name, dataset, plain) in datasets {
+            let party = self.party(owner_name)?;
+            let sealed = self
+                .dir
+                .join(format!("{name}-{owner_name}-{dataset}.envelope"));
+            let summary = owner::seal_dataset(
+                &party.identity,
+                &signed,
+                dataset,
+                plain,
+                &sealed,
+                &owner::SealOptions::default(),
+                SystemClock.now_millis(),
+                Box::new(|_| {}),
+            )?;
+            party
+                .broker
+                .register(&summary.registration(&party.identity))?;
+            owner::upload(self.host, &sealed, |_| {})?;
+        }
+
+        step("each owner approves the isolate measurement");
+        let mut owners: Vec<&str> = datasets.iter().map(|(owner, _, _)| *owner).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners {
+            self.decide(self.party(owner)?, &signed, Decision::Approve)?;
+        }
+        Ok(signed)
+    }
+
+    /// `party` approves or revokes the isolate for `agreement` at its broker.
+    fn decide(
+        &self,
+        party: &Party,
+        agreement: &SignedAgreement,
+        decision: Decision,
+    ) -> anyhow::Result<()> {
+        party.broker.decide(&owner::decide(
+            &party.identity,
+            &SystemClock,
+            agreement.id,
+            Platform::Sim,
+            self.measurement,
+            decision,
+        )?)?;
+        Ok(())
+    }
+}
+
 /// Runs the whole demo; `step` is told what is happening.
 pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoReport> {
     let started = Instant::now();
-    let d = Deployment::start(
+    let mut d = Deployment::start(
         options,
         DemoPrivacy::default(),
         data::generate(options.people, options.seed),
         step,
     )?;
+    let ads = ads::run(&mut d, options, step)?;
 
-    step("the host runs the job in a fresh isolate");
+    step("the overlap room: the host runs the job in a fresh isolate");
     let job_started = Instant::now();
     let job = d.run_job()?;
     let job_millis = job_started.elapsed().as_millis();
@@ -622,6 +764,7 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<DemoRep
         },
         agreement_id: d.agreement.id.to_string(),
         measurement: d.measurement,
+        ads,
         job,
         table,
         cells,

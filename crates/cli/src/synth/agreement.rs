@@ -54,14 +54,52 @@ pub fn agreement_toml(
     shop: &Identity,
     measurement: &Measurement,
 ) -> anyhow::Result<String> {
-    let holdings = holdings(program);
+    room_toml(
+        truth,
+        program,
+        noise,
+        &Room {
+            parties: &[ad, shop],
+            holdings: &holdings(program),
+            reader: shop.name(),
+        },
+        measurement,
+    )
+}
+
+/// Who takes part in an agreement over generated data.
+pub struct Room<'a> {
+    /// Every party, in the order the agreement lists them.
+    pub parties: &'a [&'a Identity],
+    /// Which party holds which generated dataset: `(owner, dataset name, truth-file name)`.
+    pub holdings: &'a [(&'a str, &'a str, &'a str)],
+    /// The party that reads every output.
+    pub reader: &'a str,
+}
+
+/// The agreement TOML for `program` of `truth` among `room`'s parties, with `noise` and ε = 1
+/// per run.
+pub fn room_toml(
+    truth: &serde_json::Value,
+    program: &str,
+    noise: NoiseMechanism,
+    room: &Room<'_>,
+    measurement: &Measurement,
+) -> anyhow::Result<String> {
     let mut params = truth[program]["params"].to_string();
-    for (owner, name, source) in holdings {
+    for (owner, name, source) in room.holdings {
         params = params.replace(&format!("\"{source}\""), &format!("\"{owner}/{name}\""));
     }
     let params: toml::Table = serde_json::from_str(&params)?;
-    let schemas = datasets(2);
-    let datasets = holdings
+    let publishers = room
+        .holdings
+        .iter()
+        .filter(|(_, _, source)| source.ends_with("/exposures"))
+        .count()
+        .max(2) as u32;
+    let schemas = datasets(publishers);
+    let datasets = room
+        .holdings
         .iter()
         .map(|(owner, name, source)| {
             let terms = schemas
@@ -84,7 +122,7 @@ pub fn agreement_toml(
                 .filter_map(|t| t["output"].as_str())
                 .map(|o| OutputTerms {
                     name: o.into(),
-                    readers: vec![shop.name().into()],
+                    readers: vec![room.reader.into()],
                 })
                 .collect()
         })
@@ -94,10 +132,11 @@ pub fn agreement_toml(
         name: format!("synthetic {program}"),
         valid_from: TomlTime::Text("2026-01-01T00:00:00Z".into()),
         valid_until: TomlTime::Text("2036-01-01T00:00:00Z".into()),
-        parties: vec![
-            PartyToml::from_card(&ad.card()),
-            PartyToml::from_card(&shop.card()),
-        ],
+        parties: room
+            .parties
+            .iter()
+            .map(|p| PartyToml::from_card(&p.card()))
+            .collect(),
         datasets,
         program: ProgramToml {
             id: program.into(),

@@ -142,10 +142,14 @@ pub fn describe_noise(n: &NoiseAnnotation) -> String {
 pub fn print_demo(r: &demo::DemoReport) {
     let t = &r.table;
     println!(
-        "sealroom demo — an ad platform and an advertiser measure campaign reach without sharing rows\n"
+        "sealroom demo — an ad platform, an advertiser and two publishers measure ads without sharing rows\n"
+    );
+    println!("isolate    sim measurement {}", r.measurement);
+    print_ad_story(&r.ads);
+    println!(
+        "\nThe overlap room: people who saw each campaign and later bought, with the refusals and audits"
     );
     println!("agreement  {}", r.agreement_id);
-    println!("isolate    sim measurement {}", r.measurement);
     println!(
         "job        {} finished in {} ms\n",
         r.job.job_id, r.job_millis
@@ -210,6 +214,107 @@ pub fn print_demo(r: &demo::DemoReport) {
         r.total_millis,
         r.dir.display()
     );
+}
+
+/// The ad studies: each table's released values with their 95% error bars, and the truth.
+fn print_ad_story(story: &demo::ads::AdStory) {
+    println!(
+        "synthetic population of {} people; every value below is released with noise (± its 95% error bar), the exact value in [brackets] is known only to this demo, which made the data",
+        story.people
+    );
+    for study in &story.studies {
+        println!("\n{} — {}", study.program, study.question);
+        println!(
+            "  room {} over {}; job {} finished in {} ms; opened by the advertiser, receipt verified",
+            study.agreement_id,
+            study.inputs.join(", "),
+            study.job_id,
+            study.job_millis
+        );
+        for table in &study.tables {
+            print_study_table(table);
+        }
+        if study.program == "lift" {
+            println!(
+                "  the data was generated with a true lift of {:.1}%{}",
+                story.true_lift_percent,
+                story
+                    .sample_lift_percent
+                    .map(|l| format!("; the people drawn show {l:.1}% exactly"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn print_study_table(table: &demo::ads::StudyTable) {
+    let show = |value: i64, units: u64| {
+        if units > 1 {
+            format!("{:.2}", value as f64 / units as f64)
+        } else {
+            value.to_string()
+        }
+    };
+    let bound = |value: u64, units: u64| show(i64::try_from(value).unwrap_or(i64::MAX), units);
+    println!("  {}:", table.output);
+    let key_header = if table.key_columns.is_empty() {
+        vec![String::new()]
+    } else {
+        table.key_columns.clone()
+    };
+    let mut lines: Vec<Vec<String>> = vec![
+        key_header
+            .into_iter()
+            .chain(table.columns.iter().map(|c| c.name.clone()))
+            .collect(),
+    ];
+    for row in &table.rows {
+        let key = if row.key.is_empty() {
+            vec!["(all)".to_string()]
+        } else {
+            row.key.clone()
+        };
+        let cells = table.columns.iter().enumerate().map(|(i, c)| {
+            format!(
+                "{}±{} [{}]",
+                show(row.released[i], c.units),
+                bound(c.error_bound_95, c.units),
+                show(row.truth[i], c.units)
+            )
+        });
+        lines.push(key.into_iter().chain(cells).collect());
+    }
+    let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            lines
+                .iter()
+                .filter_map(|l| l.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("    {}", cells.join("  ").trim_end());
+    }
+    for figure in &table.derived {
+        let value = figure
+            .value
+            .map_or_else(|| "undefined".to_string(), |v| format!("{v:.1}"));
+        match (figure.low_95, figure.high_95) {
+            (Some(low), Some(high)) => println!(
+                "    {} {value} (95% interval from the noise: {low:.1} to {high:.1})",
+                figure.name
+            ),
+            _ => println!("    {} {value}", figure.name),
+        }
+    }
 }
 
 /// A released table: its key and value columns, then each value column's noise.
