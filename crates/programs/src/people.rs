@@ -169,6 +169,42 @@ impl ByPerson {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    use crate::overlap::tests::table;
+
+    /// Numbers two tables, sharing people, large enough to take the two-thread path, and checks
+    /// the numbering against a plain map from person to number.
+    #[test]
+    fn the_same_person_gets_the_same_number_in_every_table_and_others_never() {
+        let names_a: Vec<String> = (0..100_000).map(|i| format!("p{}", i % 70_001)).collect();
+        let names_b: Vec<String> = (0..3_000).map(|i| format!("p{}", i * 37)).collect();
+        let rows = |names: &[String]| -> Table {
+            let refs: Vec<[&str; 1]> = names.iter().map(|n| [n.as_str()]).collect();
+            let rows: Vec<&[&str]> = refs.iter().map(|r| &r[..]).collect();
+            table(&["person"], &rows)
+        };
+        let (a, b) = (rows(&names_a), rows(&names_b));
+        let mut people = People::default();
+        let mut seen: HashMap<&str, u32> = HashMap::new();
+        let mut numbers: HashMap<u32, &str> = HashMap::new();
+        for (names, ids) in [
+            (&names_a, people.ids(&a).unwrap()),
+            (&names_b, people.ids(&b).unwrap()),
+        ] {
+            assert_eq!(ids.len(), names.len());
+            for (name, id) in names.iter().zip(ids) {
+                assert_eq!(*seen.entry(name).or_insert(id), id, "{name}");
+                assert_eq!(*numbers.entry(id).or_insert(name), name.as_str(), "{id}");
+                assert!((id as usize) < people.len());
+            }
+        }
+        // b's p0, p37, …, p69967 (1,892 people) are also in a.
+        assert_eq!(seen.len(), 70_001 + 3_000 - 1_892);
+        assert!(people.len() < 2 * seen.len(), "{} slots", people.len());
+        assert_eq!(people.get(&PersonKey::Text("p37")), Some(seen["p37"]));
+        assert_eq!(people.get(&PersonKey::Text("nobody")), None);
+    }
 
     #[test]
     fn rows_are_grouped_by_person_in_file_order() {
