@@ -13,16 +13,15 @@
 //! for the lift that adds the noise's variance to the sampling variance) are computed by
 //! [`derive()`] from the noised counts only.
 
-use std::collections::HashMap;
-
 use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
 use sealroom_core::output::DerivedFigure;
 use sealroom_core::schema::ColumnType;
-use sealroom_tables::{PersonKey, Table, TableError};
+use sealroom_tables::{Table, TableError};
 use serde::Deserialize;
 
 use crate::catalog::ProgramError;
 use crate::columns::{column, conversion_order, credit_bounds, dataset, same_people};
+use crate::people::{ByPerson, People};
 use crate::program::{Params, Plan, Program, ProgramInfo, checked_inputs};
 use crate::result::{Measure, ProgramResult, ResultRow, ResultTable};
 use crate::sum::Bound;
@@ -212,21 +211,23 @@ pub fn measure(
     conversions: &Table,
 ) -> Result<LiftArms, TableError> {
     let arms = study.text(&params.arm_column)?;
-    // Each person's arm: 0 test, 1 control, 2 both (counted in neither).
-    let mut arm_of: HashMap<PersonKey<'_>, u8, ahash::RandomState> = HashMap::default();
-    for (row, person) in study.persons()?.into_iter().enumerate() {
+    // Each person's arm: 0 test, 1 control, 2 both (counted in neither), 3 not in the study.
+    const OUTSIDE: u8 = 3;
+    let mut people = People::default();
+    let study_people = people.ids(study)?;
+    let mut arm_of = vec![OUTSIDE; people.len()];
+    for (row, &person) in study_people.iter().enumerate() {
         let arm = if arms.get(row) == ARMS[0] { 0 } else { 1 };
-        arm_of
-            .entry(person)
-            .and_modify(|a| {
-                if *a != arm {
-                    *a = 2;
-                }
-            })
-            .or_insert(arm);
+        let known = &mut arm_of[person as usize];
+        *known = match *known {
+            OUTSIDE => arm,
+            same if same == arm => same,
+            _ => 2,
+        };
     }
+    drop(study_people);
     let mut result = LiftArms::default();
-    for &arm in arm_of.values() {
+    for &arm in &arm_of {
         if let Some(a) = result.get_mut(usize::from(arm)) {
             a.people += 1;
         }
@@ -242,23 +243,35 @@ pub fn measure(
         .numbers(&params.conversion_time, ColumnType::Timestamp)?
         .values();
     let types = conversions.text(&params.conversion_type)?;
-    // The study's people's conversions in the window, by person.
-    let mut by_person: HashMap<PersonKey<'_>, Vec<u32>, ahash::RandomState> = HashMap::default();
-    for (row, person) in conversions.persons()?.into_iter().enumerate() {
-        let in_study = matches!(arm_of.get(&person), Some(0 | 1));
+    // The study's people's conversions in the window, grouped by person.
+    let conversion_people = people.ids(conversions)?;
+    arm_of.resize(people.len(), OUTSIDE);
+    let (mut kept_people, mut kept_rows) = (Vec::new(), Vec::new());
+    for (row, &person) in conversion_people.iter().enumerate() {
+        let in_study = matches!(arm_of[person as usize], 0 | 1);
         if in_study && (rules.start..=rules.end).contains(&times[row]) {
-            by_person.entry(person).or_default().push(row as u32);
+            kept_people.push(person);
+            kept_rows.push(row as u32);
         }
     }
+    drop(conversion_people);
+    let by_person = ByPerson::new(&kept_people, people.len());
     let order = conversion_order(times, types, values);
-    for (person, mut rows) in by_person {
-        let arm = &mut result[usize::from(arm_of[&person])];
+    let mut rows: Vec<u32> = Vec::new();
+    for person in 0..people.len() as u32 {
+        let kept = by_person.rows(person);
+        if kept.is_empty() {
+            continue;
+        }
+        rows.clear();
+        rows.extend(kept.iter().map(|&k| kept_rows[k as usize]));
         rows.sort_unstable_by(&order);
         rows.truncate(rules.max_conversions as usize);
         let total: i128 = rows
             .iter()
             .map(|&r| i128::from(values[r as usize].clamp(0, rules.max_value)))
             .sum();
+        let arm = &mut result[usize::from(arm_of[person as usize])];
         arm.converters += 1;
         arm.conversions += rows.len() as u64;
         arm.value += total;
