@@ -8,5 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
+pub mod hpke;
 pub mod messages;
 pub mod problem;
+pub mod vdaf;

@@ -9,24 +9,9 @@ use base64::engine::general_purpose::STANDARD;
 use sealroom_ledger::{ProofError, verify_consistency, verify_inclusion};
 use serde::Deserialize;
 
-/// The shared vectors: `$SEALROOM_SHARED_DIR`, else a `shared/` folder beside an ancestor of this crate.
+/// The shared Merkle vectors.
 fn vectors_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SEALROOM_SHARED_DIR") {
-        return PathBuf::from(dir).join("vectors/merkle/testdata");
-    }
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for ancestor in here.ancestors() {
-        let candidate = ancestor.join("shared/vectors/merkle/testdata");
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    let fallback = PathBuf::from("/work/shared/vectors/merkle/testdata");
-    assert!(
-        fallback.is_dir(),
-        "the shared Merkle vectors were not found; set SEALROOM_SHARED_DIR to the shared folder"
-    );
-    fallback
+    sealroom_vectors::shared(env!("CARGO_MANIFEST_DIR"), "vectors/merkle/testdata")
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
