@@ -71,17 +71,3 @@ impl DapProblem {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 }
-
-impl From<&crate::messages::MessageError> for DapProblem {
-    /// A message that does not decode is `invalidMessage`; an extension list out of order is
-    /// `invalidExtension`.
-    fn from(error: &crate::messages::MessageError) -> Self {
-        match error {
-            crate::messages::MessageError::Invalid {
-                field: "extensions",
-                ..
-            } => Self::InvalidExtension,
-            _ => Self::InvalidMessage,
-        }
-    }
-}

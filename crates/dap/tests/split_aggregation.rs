@@ -53,10 +53,21 @@ fn deployment(vdaf: VdafConfig) -> Deployment {
 
 /// What an aggregator decrypts for `role`: the VDAF input share's bytes.
 fn open_share(d: &Deployment, report: &Report, role: Role) -> Vec<u8> {
+    open_as(d, &d.task.configuration, report, role).unwrap()
+}
+
+/// Opens `role`'s share as an aggregator holding `configuration` would; the AAD is built here
+/// from what the aggregator knows, not taken from the client.
+fn open_as(
+    d: &Deployment,
+    configuration: &TaskConfiguration,
+    report: &Report,
+    role: Role,
+) -> Result<Vec<u8>, sealroom_dap::hpke::HpkeError> {
     let aad = encode(
         &InputShareAad {
             task_id: d.task.task_id,
-            task_configuration: d.task.configuration.clone(),
+            task_configuration: configuration.clone(),
             report_metadata: report.report_metadata.clone(),
             public_share: report.public_share.clone(),
         },
@@ -67,10 +78,12 @@ fn open_share(d: &Deployment, report: &Report, role: Role) -> Vec<u8> {
         Role::Leader => (&d.leader_key, &report.leader_encrypted_input_share),
         _ => (&d.helper_key, &report.helper_encrypted_input_share),
     };
-    let plaintext = key.open(sealed, &input_share_info(role), &aad).unwrap();
-    decode_all::<PlaintextInputShare>(&plaintext, "PlaintextInputShare")
-        .unwrap()
-        .payload
+    let plaintext = key.open(sealed, &input_share_info(role), &aad)?;
+    Ok(
+        decode_all::<PlaintextInputShare>(&plaintext, "PlaintextInputShare")
+            .unwrap()
+            .payload,
+    )
 }
 
 /// Both aggregators verify every report and aggregate; `tamper` may alter the helper's share of
@@ -235,4 +248,36 @@ fn clients_refuse_measurements_their_task_cannot_hold() {
             )
             .is_ok()
     );
+}
+
+#[test]
+fn a_share_opens_only_for_its_task_report_time_and_public_share() {
+    let d = deployment(VdafConfig::Prio3Count);
+    let reports = upload(&d, &[Measurement::Count(true), Measurement::Count(false)]);
+    let config = &d.task.configuration;
+    for role in [Role::Leader, Role::Helper] {
+        assert!(open_as(&d, config, &reports[0], role).is_ok());
+        let mut moved = reports[0].clone();
+        moved.report_metadata.time.0 += 1;
+        assert!(open_as(&d, config, &moved, role).is_err(), "another time");
+        let mut swapped = reports[0].clone();
+        swapped.report_metadata.report_id = reports[1].report_metadata.report_id;
+        assert!(open_as(&d, config, &swapped, role).is_err(), "another id");
+        let mut other_task = config.clone();
+        other_task.min_batch_size += 1;
+        assert!(
+            open_as(&d, &other_task, &reports[0], role).is_err(),
+            "another task"
+        );
+        let mut other_public = reports[0].clone();
+        other_public.public_share.push(0);
+        assert!(
+            open_as(&d, config, &other_public, role).is_err(),
+            "another public share"
+        );
+    }
+    // Each aggregator opens only its own share.
+    let mut crossed = reports[0].clone();
+    crossed.leader_encrypted_input_share = crossed.helper_encrypted_input_share.clone();
+    assert!(open_as(&d, config, &crossed, Role::Leader).is_err());
 }

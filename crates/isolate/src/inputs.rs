@@ -145,6 +145,7 @@ impl OpenedInput {
                 receiver,
                 current: Vec::new(),
                 pos: 0,
+                failed: None,
             };
             let decoded = read_payload(&mut pipe, &self.terms.schema).and_then(|table| {
                 // The stream's end marker has been read; nothing may follow it, and reading on
@@ -157,6 +158,9 @@ impl OpenedInput {
             drop(pipe);
             (decoded, decrypting.join())
         });
+        // A panic on the decrypting thread is a bug: it is raised here, never reported as a
+        // decoding error.
+        let read_digest = read_digest.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let (table, trailing) = decoded.map_err(|e| match e {
             TableError::Read(io) => envelope_error(EnvelopeError::from_io(io)),
             // Rows and columns, never values: the error travels to the host.
@@ -173,7 +177,6 @@ impl OpenedInput {
                 )),
             });
         }
-        let read_digest = read_digest.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         if read_digest != Some(self.envelope_digest) {
             return Err(IsolateError::InputMismatch {
                 dataset,
@@ -223,20 +226,29 @@ fn decrypt_ahead(
     }
 }
 
-/// The decoding side of the pipeline: plaintext buffers as one stream.
+/// The decoding side of the pipeline: plaintext buffers as one stream. After an error every
+/// later read fails too, so nothing can mistake it for the end of the stream.
 struct PipeReader {
     receiver: Receiver<PlainBuffer>,
     current: Vec<u8>,
     pos: usize,
+    failed: Option<(std::io::ErrorKind, String)>,
 }
 
 impl Read for PipeReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if let Some((kind, message)) = &self.failed {
+            return Err(std::io::Error::new(*kind, message.clone()));
+        }
         while self.pos == self.current.len() {
             match self.receiver.recv() {
-                Ok(buffer) => {
-                    self.current = buffer?;
+                Ok(Ok(buffer)) => {
+                    self.current = buffer;
                     self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
                 }
                 // The decrypting thread ended: the envelope is complete (or its error was read).
                 Err(_) => return Ok(0),

@@ -73,6 +73,11 @@ impl<'t> People<'t> {
     /// The number of each row's person in `table`, numbering new people as they come.
     pub fn ids(&mut self, table: &'t Table) -> Result<Vec<u32>, TableError> {
         let column = table.person_column()?;
+        // Even if every row is a new person, every number stays below u32::MAX (the mark of
+        // "the other shard's row" below).
+        if self.len() + 2 * column.len() + 1 >= u32::MAX as usize {
+            return Err(TableError::TooManyRows(self.len() / 2 + column.len()));
+        }
         let hasher = &self.hasher;
         let [even, odd] = &mut self.shards;
         // Rows often repeat people: room for half as many people as rows, split in two.

@@ -172,6 +172,10 @@ pub fn reach_frequency(
             }
         }
     }
+    // Rows of every table together are numbered with 32 bits.
+    if persons.len() > u32::MAX as usize {
+        return Err(TableError::TooManyRows(persons.len()));
+    }
     let by_person = ByPerson::new(&persons, people.len());
     drop(persons);
     let f = params.max_frequency;

@@ -229,6 +229,32 @@ fn random_data_from_several_seeds_matches_the_reference_exactly() {
     }
 }
 
+/// Many converters outside the study: people are numbered in two shards that fill unevenly,
+/// so some outsiders get numbers the study left unused, and must still count nowhere.
+#[test]
+fn converters_outside_the_study_count_nowhere_whatever_their_number() {
+    let names: &'static [String] = Vec::leak((0..200).map(|i| format!("person-{i}")).collect());
+    for seed in 0..20 {
+        let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
+        let mut pick = |n: u64| (rng.next_u64() % n) as usize;
+        let study: Vec<(&str, &str)> = (0..120)
+            .map(|_| (names[pick(100)].as_str(), ["test", "control"][pick(2)]))
+            .collect();
+        let conversions: Vec<Conversion> = (0..300)
+            .map(|_| {
+                let at = START - 86_400_000_000 + pick(16) as i64 * 86_400_000_000;
+                c(
+                    &names[pick(200)],
+                    at,
+                    ["buy", "add"][pick(2)],
+                    pick(20_000) as i64 - 2_000,
+                )
+            })
+            .collect();
+        run(&study, &conversions, 2);
+    }
+}
+
 fn released(test: [i64; 5], control: [i64; 5]) -> ReleasedTable {
     ReleasedTable {
         format: String::new(),

@@ -270,6 +270,14 @@ fn next_to_truth(table: &ReleasedTable, truth: &serde_json::Value) -> anyhow::Re
         .as_array()
         .and_then(|tables| tables.iter().find(|t| t["output"] == table.output.as_str()))
         .with_context(|| format!("the truth file has no table {}", table.output))?;
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    if exact["columns"] != serde_json::json!(names) {
+        bail!(
+            "{}: the truth file's columns {} are not the released {names:?}",
+            table.output,
+            exact["columns"]
+        );
+    }
     let rows = table
         .rows
         .iter()
@@ -279,10 +287,20 @@ fn next_to_truth(table: &ReleasedTable, truth: &serde_json::Value) -> anyhow::Re
                 .and_then(|rows| rows.iter().find(|r| r["key"] == serde_json::json!(row.key)))
                 .map(|r| r["values"].clone())
                 .with_context(|| format!("{}: no exact row for {:?}", table.output, row.key))?;
+            let truth: Vec<i64> = serde_json::from_value(values)?;
+            if truth.len() != row.values.len() {
+                bail!(
+                    "{}: {:?} has {} exact values for {} released",
+                    table.output,
+                    row.key,
+                    truth.len(),
+                    row.values.len()
+                );
+            }
             Ok(StudyRow {
                 key: row.key.clone(),
                 released: row.values.clone(),
-                truth: serde_json::from_value(values)?,
+                truth,
             })
         })
         .collect::<anyhow::Result<_>>()?;

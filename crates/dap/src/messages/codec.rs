@@ -47,6 +47,24 @@ pub enum MessageError {
         /// The value read.
         value: u64,
     },
+    /// A list of extensions is not in strictly increasing order of type. Which problem type this
+    /// is depends on the message (`invalidExtension` for a collection job, `invalidMessage` for
+    /// an aggregation job, the report error `invalid_message` for a report).
+    #[error("extension type {next} follows type {previous}: types must strictly increase")]
+    ExtensionsOutOfOrder {
+        /// The type before.
+        previous: u16,
+        /// The type that should have been larger.
+        next: u16,
+    },
+    /// A value the draft defines but this implementation does not support (e.g. Poplar1).
+    #[error("{field} {value:#x} is not supported here")]
+    Unsupported {
+        /// The field.
+        field: &'static str,
+        /// The value.
+        value: u64,
+    },
     /// A field's contents are not what its type requires.
     #[error("{field}: {problem}")]
     Invalid {

@@ -1,7 +1,8 @@
 //! Extensions: of tasks, reports, aggregation jobs and collection jobs (DAP-18 §4.2.2, §4.4.3,
 //! §4.5.1, §4.6.2). All four share one encoding; each list must be in strictly increasing order
 //! of type. Types are kept as numbers: whether a type is known is for the role reading it to
-//! decide (`unsupportedExtension`), while order is checked here (`invalidExtension`).
+//! decide (`unsupportedExtension`), while order is checked here (the problem type depends on
+//! the message: see [`MessageError::ExtensionsOutOfOrder`]).
 
 use std::io::Cursor;
 
@@ -56,14 +57,10 @@ impl Extensions {
                     value: 0,
                 });
             }
-            if previous.is_some_and(|p| p >= e.extension_type) {
-                return Err(MessageError::Invalid {
-                    field: "extensions",
-                    problem: format!(
-                        "type {} follows type {}: types must strictly increase",
-                        e.extension_type,
-                        previous.unwrap_or_default()
-                    ),
+            if let Some(previous) = previous.filter(|&p| p >= e.extension_type) {
+                return Err(MessageError::ExtensionsOutOfOrder {
+                    previous,
+                    next: e.extension_type,
                 });
             }
             previous = Some(e.extension_type);

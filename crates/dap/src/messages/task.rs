@@ -106,6 +106,14 @@ impl VdafConfig {
             1 => 0,
             2 | 4 => 8,
             3 | 5 => 16,
+            // Poplar1 (registered, Appendix B.6) and the private-use range: defined, but not
+            // implemented here.
+            6 | 0xFFFF_0000.. => {
+                return Err(MessageError::Unsupported {
+                    field: "vdaf_type",
+                    value: u64::from(vdaf_type),
+                });
+            }
             other => {
                 return Err(MessageError::UnknownValue {
                     field: "vdaf_type",
@@ -236,7 +244,18 @@ impl Decode for TaskConfiguration {
             time_precision: field(u64::decode(bytes), "time_precision")?,
             min_batch_size: field(u64::decode(bytes), "min_batch_size")?,
             batch_mode: BatchMode::decode(bytes)?,
-            batch_config: BATCH_CONFIG.decode(bytes)?,
+            batch_config: {
+                // Empty for both batch modes of the draft (§4.2).
+                let config = BATCH_CONFIG.decode(bytes)?;
+                if !config.is_empty() {
+                    return Err(MessageError::Invalid {
+                        field: "batch_config",
+                        problem: format!("{} bytes where the draft has none", config.len()),
+                    }
+                    .codec());
+                }
+                config
+            },
             vdaf_type: field(u32::decode(bytes), "vdaf_type")?,
             vdaf_configuration: VDAF_CONFIGURATION.decode(bytes)?,
             extensions: Extensions::decode(bytes)?,

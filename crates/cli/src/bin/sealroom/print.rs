@@ -309,7 +309,7 @@ fn print_study_table(table: &demo::ads::StudyTable) {
             .map_or_else(|| "undefined".to_string(), |v| format!("{v:.1}"));
         match (figure.low_95, figure.high_95) {
             (Some(low), Some(high)) => println!(
-                "    {} {value} (95% interval from the noise: {low:.1} to {high:.1})",
+                "    {} {value} (95% interval: {low:.1} to {high:.1})",
                 figure.name
             ),
             _ => println!("    {} {value}", figure.name),
