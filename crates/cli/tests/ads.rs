@@ -15,7 +15,6 @@ use sealroom_core::output::ReleasedTable;
 use sealroom_crypto::Identity;
 use sealroom_host::JobStatus;
 use sealroom_party::authoring::party_block;
-use sealroom_party::reader;
 use sealroom_party::source::csv_table;
 use sealroom_programs::{BuiltinCatalog, ProgramResult};
 use sealroom_tables::Table;
@@ -164,19 +163,9 @@ fn run_scenario(
     let d = Deployment::start_scenario(&options, scenario, &|_| {}).unwrap();
     let record = d.run_job().unwrap();
     assert_eq!(record.status, JobStatus::Finished, "{:?}", record.error);
-    let bundle = d
-        .host
-        .outputs(&d.advertiser.identity, &record.job_id)
+    let opened = d
+        .open_outputs(&d.advertiser, &d.agreement, &record)
         .unwrap();
-    let opened = reader::open_outputs(
-        &d.advertiser.identity,
-        &d.agreement,
-        &record.job_id,
-        &bundle,
-        &d.verifier(),
-        &d.log_key().unwrap(),
-    )
-    .unwrap();
     // The exact answer, from the same files read in the clear (what only this test can do).
     let a = &d.agreement.agreement;
     let tables: Vec<(String, Table)> = datasets
@@ -194,7 +183,7 @@ fn run_scenario(
             tables.iter().find(|(n, _)| n == name).map(|(_, t)| t)
         })
         .unwrap();
-    (opened.tables, exact)
+    (opened, exact)
 }
 
 /// The agreement TOML around two datasets, a program and its outputs, read by the advertiser.

@@ -18,14 +18,7 @@ fn vectors_dir() -> PathBuf {
 }
 
 fn hex(text: &Value) -> Vec<u8> {
-    let text = text.as_str().expect("a hex string");
-    (0..text.len() / 2)
-        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect()
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::decode(text.as_str().expect("a hex string")).expect("hex")
 }
 
 /// The vector's configuration as a DAP task would carry it.
@@ -91,7 +84,7 @@ where
                 .unwrap_or_else(|e| panic!("{name}: verify_init {agg}: {e}"));
             if let Some(want) = report["verifier_shares"][0][agg].as_str() {
                 assert_eq!(
-                    to_hex(&share.get_encoded().unwrap()),
+                    hex::encode(share.get_encoded().unwrap()),
                     want,
                     "{name}: verifier share {agg}"
                 );
@@ -111,7 +104,7 @@ where
         // A vector whose verify_next must fail carries an altered message: ours differs.
         if let (Some(want), true) = (report["verifier_messages"][0].as_str(), want_next) {
             assert_eq!(
-                to_hex(&message.get_encoded().unwrap()),
+                hex::encode(message.get_encoded().unwrap()),
                 want,
                 "{name}: message"
             );
@@ -133,7 +126,7 @@ where
             match next {
                 Ok(VerifyTransition::Finish(out)) => {
                     assert_eq!(
-                        to_hex(&out.get_encoded().unwrap()),
+                        hex::encode(out.get_encoded().unwrap()),
                         report["out_shares"][agg].as_str().unwrap(),
                         "{name}: output share {agg}"
                     );

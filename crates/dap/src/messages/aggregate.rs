@@ -5,7 +5,9 @@ use std::io::Cursor;
 use prio::codec::{CodecError, Decode, Encode};
 
 use super::basic::{ReportId, u8_enum};
-use super::codec::{DapMessage, MessageError, Opaque, Prefix, decode_to_end, encode_all, field};
+use super::codec::{
+    DapMessage, MessageError, Opaque, Prefix, decode_to_end, encode_all, field, fields_in_order,
+};
 use super::extensions::Extensions;
 use super::hpke::HpkeCiphertext;
 use super::upload::{PUBLIC_SHARE, ReportError, ReportMetadata};
@@ -24,23 +26,11 @@ pub struct ReportShare {
     pub encrypted_input_share: HpkeCiphertext,
 }
 
-impl Encode for ReportShare {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.report_metadata.encode(bytes)?;
-        PUBLIC_SHARE.encode(&self.public_share, bytes)?;
-        self.encrypted_input_share.encode(bytes)
-    }
-}
-
-impl Decode for ReportShare {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            report_metadata: ReportMetadata::decode(bytes)?,
-            public_share: PUBLIC_SHARE.decode(bytes)?,
-            encrypted_input_share: HpkeCiphertext::decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(ReportShare {
+    report_metadata: ReportMetadata,
+    public_share: [PUBLIC_SHARE],
+    encrypted_input_share: HpkeCiphertext
+});
 
 /// One report of a new aggregation job with the leader's first verification message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,21 +41,10 @@ pub struct VerifyInit {
     pub payload: Vec<u8>,
 }
 
-impl Encode for VerifyInit {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.report_share.encode(bytes)?;
-        PING_PONG.encode(&self.payload, bytes)
-    }
-}
-
-impl Decode for VerifyInit {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            report_share: ReportShare::decode(bytes)?,
-            payload: PING_PONG.decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(VerifyInit {
+    report_share: ReportShare,
+    payload: [PING_PONG]
+});
 
 /// `AggregationJobInitReq`: a new aggregation job; its reports run to the end of the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,21 +180,10 @@ pub struct VerifyContinue {
     pub payload: Vec<u8>,
 }
 
-impl Encode for VerifyContinue {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.report_id.encode(bytes)?;
-        PING_PONG.encode(&self.payload, bytes)
-    }
-}
-
-impl Decode for VerifyContinue {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            report_id: ReportId::decode(bytes)?,
-            payload: PING_PONG.decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(VerifyContinue {
+    report_id: ReportId,
+    payload: [PING_PONG]
+});
 
 /// `AggregationJobContinueReq`: the next step of a job; step 0 is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

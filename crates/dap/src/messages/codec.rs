@@ -242,3 +242,45 @@ pub(crate) fn decode_to_end<T: Decode>(bytes: &mut Cursor<&[u8]>) -> Result<Vec<
 pub(crate) fn encode_all<T: Encode>(items: &[T], bytes: &mut Vec<u8>) -> Result<(), CodecError> {
     items.iter().try_for_each(|item| item.encode(bytes))
 }
+
+/// Implements `Encode` and `Decode` for a struct that is its fields in order, each either a
+/// type that codes itself (`field: Type`, named in truncation errors) or an opaque vector
+/// (`field: [SPEC]`, an [`Opaque`] constant).
+macro_rules! fields_in_order {
+    ($name:ident { $($field:ident: $how:tt),+ $(,)? }) => {
+        impl prio::codec::Encode for $name {
+            fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), prio::codec::CodecError> {
+                $($crate::messages::codec::fields_in_order!(@encode self.$field, $how, bytes);)+
+                Ok(())
+            }
+        }
+
+        impl prio::codec::Decode for $name {
+            fn decode(
+                bytes: &mut std::io::Cursor<&[u8]>,
+            ) -> Result<Self, prio::codec::CodecError> {
+                Ok(Self {
+                    $($field: $crate::messages::codec::fields_in_order!(
+                        @decode $field, $how, bytes
+                    ),)+
+                })
+            }
+        }
+    };
+    (@encode $value:expr, [$opaque:expr], $bytes:ident) => {
+        $opaque.encode(&$value, $bytes)?
+    };
+    (@encode $value:expr, $ty:ident, $bytes:ident) => {
+        prio::codec::Encode::encode(&$value, $bytes)?
+    };
+    (@decode $field:ident, [$opaque:expr], $bytes:ident) => {
+        $opaque.decode($bytes)?
+    };
+    (@decode $field:ident, $ty:ident, $bytes:ident) => {
+        $crate::messages::codec::field(
+            <$ty as prio::codec::Decode>::decode($bytes),
+            stringify!($field),
+        )?
+    };
+}
+pub(crate) use fields_in_order;

@@ -6,7 +6,9 @@ use std::io::Cursor;
 use prio::codec::{CodecError, Decode, Encode};
 
 use super::basic::{BatchId, BatchMode, Interval, TaskId};
-use super::codec::{DapMessage, MessageError, Opaque, Prefix, decode_all, field, fixed};
+use super::codec::{
+    DapMessage, MessageError, Opaque, Prefix, decode_all, field, fields_in_order, fixed,
+};
 use super::extensions::Extensions;
 use super::hpke::HpkeCiphertext;
 use super::task::TaskConfiguration;
@@ -120,23 +122,11 @@ pub struct CollectionJobReq {
     pub extensions: Extensions,
 }
 
-impl Encode for CollectionJobReq {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.query.encode(bytes)?;
-        AGG_PARAM.encode(&self.agg_param, bytes)?;
-        self.extensions.encode(bytes)
-    }
-}
-
-impl Decode for CollectionJobReq {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            query: Query::decode(bytes)?,
-            agg_param: AGG_PARAM.decode(bytes)?,
-            extensions: Extensions::decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(CollectionJobReq {
+    query: Query,
+    agg_param: [AGG_PARAM],
+    extensions: Extensions
+});
 
 impl DapMessage for CollectionJobReq {
     const MEDIA_TYPE: &'static str = "application/ppm-dap;message=collection-job-req";
@@ -157,25 +147,12 @@ pub struct CollectionJobResp {
     pub helper_encrypted_agg_share: HpkeCiphertext,
 }
 
-impl Encode for CollectionJobResp {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.report_count.encode(bytes)?;
-        self.interval.encode(bytes)?;
-        self.leader_encrypted_agg_share.encode(bytes)?;
-        self.helper_encrypted_agg_share.encode(bytes)
-    }
-}
-
-impl Decode for CollectionJobResp {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            report_count: field(u64::decode(bytes), "report_count")?,
-            interval: Interval::decode(bytes)?,
-            leader_encrypted_agg_share: HpkeCiphertext::decode(bytes)?,
-            helper_encrypted_agg_share: HpkeCiphertext::decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(CollectionJobResp {
+    report_count: u64,
+    interval: Interval,
+    leader_encrypted_agg_share: HpkeCiphertext,
+    helper_encrypted_agg_share: HpkeCiphertext
+});
 
 impl DapMessage for CollectionJobResp {
     const MEDIA_TYPE: &'static str = "application/ppm-dap;message=collection-job-resp";
@@ -228,19 +205,9 @@ pub struct AggregateShare {
     pub encrypted_aggregate_share: HpkeCiphertext,
 }
 
-impl Encode for AggregateShare {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.encrypted_aggregate_share.encode(bytes)
-    }
-}
-
-impl Decode for AggregateShare {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            encrypted_aggregate_share: HpkeCiphertext::decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(AggregateShare {
+    encrypted_aggregate_share: HpkeCiphertext
+});
 
 impl DapMessage for AggregateShare {
     const MEDIA_TYPE: &'static str = "application/ppm-dap;message=aggregate-share";
@@ -258,20 +225,8 @@ pub struct AggregateShareAad {
     pub collection_job_req: CollectionJobReq,
 }
 
-impl Encode for AggregateShareAad {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.task_id.encode(bytes)?;
-        self.task_configuration.encode(bytes)?;
-        self.collection_job_req.encode(bytes)
-    }
-}
-
-impl Decode for AggregateShareAad {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            task_id: TaskId::decode(bytes)?,
-            task_configuration: TaskConfiguration::decode(bytes)?,
-            collection_job_req: CollectionJobReq::decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(AggregateShareAad {
+    task_id: TaskId,
+    task_configuration: TaskConfiguration,
+    collection_job_req: CollectionJobReq
+});

@@ -8,7 +8,7 @@ use std::io::Cursor;
 
 use prio::codec::{CodecError, Decode, Encode, decode_u16_items, encode_u16_items};
 
-use super::codec::{MessageError, Opaque, Prefix, field};
+use super::codec::{MessageError, Opaque, Prefix, fields_in_order};
 
 const DATA: Opaque = Opaque::new("extension_data", Prefix::U16, 0);
 
@@ -26,21 +26,10 @@ pub struct Extension {
     pub extension_data: Vec<u8>,
 }
 
-impl Encode for Extension {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.extension_type.encode(bytes)?;
-        DATA.encode(&self.extension_data, bytes)
-    }
-}
-
-impl Decode for Extension {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            extension_type: field(u16::decode(bytes), "extension_type")?,
-            extension_data: DATA.decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(Extension {
+    extension_type: u16,
+    extension_data: [DATA]
+});
 
 /// A list of extensions as it was on the wire (order unchecked: see [`Extensions::check_order`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

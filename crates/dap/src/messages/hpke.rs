@@ -4,7 +4,7 @@ use std::io::Cursor;
 
 use prio::codec::{CodecError, Decode, Encode, decode_u16_items, encode_u16_items};
 
-use super::codec::{DapMessage, MessageError, Opaque, Prefix, field};
+use super::codec::{DapMessage, MessageError, Opaque, Prefix, field, fields_in_order};
 
 const PUBLIC_KEY: Opaque = Opaque::new("public_key", Prefix::U16, 1);
 const ENC: Opaque = Opaque::new("enc", Prefix::U16, 1);
@@ -104,20 +104,8 @@ pub struct HpkeCiphertext {
     pub payload: Vec<u8>,
 }
 
-impl Encode for HpkeCiphertext {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.config_id.encode(bytes)?;
-        ENC.encode(&self.enc, bytes)?;
-        PAYLOAD.encode(&self.payload, bytes)
-    }
-}
-
-impl Decode for HpkeCiphertext {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            config_id: field(u8::decode(bytes), "config_id")?,
-            enc: ENC.decode(bytes)?,
-            payload: PAYLOAD.decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(HpkeCiphertext {
+    config_id: u8,
+    enc: [ENC],
+    payload: [PAYLOAD]
+});

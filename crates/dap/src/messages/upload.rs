@@ -5,7 +5,7 @@ use std::io::Cursor;
 use prio::codec::{CodecError, Decode, Encode};
 
 use super::basic::{ReportId, TaskId, Time, u8_enum};
-use super::codec::{DapMessage, Opaque, Prefix, decode_to_end, encode_all};
+use super::codec::{DapMessage, Opaque, Prefix, decode_to_end, encode_all, fields_in_order};
 use super::extensions::Extensions;
 use super::hpke::HpkeCiphertext;
 use super::task::TaskConfiguration;
@@ -24,23 +24,11 @@ pub struct ReportMetadata {
     pub public_extensions: Extensions,
 }
 
-impl Encode for ReportMetadata {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.report_id.encode(bytes)?;
-        self.time.encode(bytes)?;
-        self.public_extensions.encode(bytes)
-    }
-}
-
-impl Decode for ReportMetadata {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            report_id: ReportId::decode(bytes)?,
-            time: Time::decode(bytes)?,
-            public_extensions: Extensions::decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(ReportMetadata {
+    report_id: ReportId,
+    time: Time,
+    public_extensions: Extensions
+});
 
 /// One client's report: metadata, public share and one encrypted input share per aggregator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,25 +43,12 @@ pub struct Report {
     pub helper_encrypted_input_share: HpkeCiphertext,
 }
 
-impl Encode for Report {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.report_metadata.encode(bytes)?;
-        PUBLIC_SHARE.encode(&self.public_share, bytes)?;
-        self.leader_encrypted_input_share.encode(bytes)?;
-        self.helper_encrypted_input_share.encode(bytes)
-    }
-}
-
-impl Decode for Report {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            report_metadata: ReportMetadata::decode(bytes)?,
-            public_share: PUBLIC_SHARE.decode(bytes)?,
-            leader_encrypted_input_share: HpkeCiphertext::decode(bytes)?,
-            helper_encrypted_input_share: HpkeCiphertext::decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(Report {
+    report_metadata: ReportMetadata,
+    public_share: [PUBLIC_SHARE],
+    leader_encrypted_input_share: HpkeCiphertext,
+    helper_encrypted_input_share: HpkeCiphertext
+});
 
 /// `UploadRequest`: reports back to back, to the end of the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,21 +85,10 @@ pub struct PlaintextInputShare {
     pub payload: Vec<u8>,
 }
 
-impl Encode for PlaintextInputShare {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.private_extensions.encode(bytes)?;
-        INPUT_SHARE.encode(&self.payload, bytes)
-    }
-}
-
-impl Decode for PlaintextInputShare {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            private_extensions: Extensions::decode(bytes)?,
-            payload: INPUT_SHARE.decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(PlaintextInputShare {
+    private_extensions: Extensions,
+    payload: [INPUT_SHARE]
+});
 
 /// The associated data of an input share's encryption.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,25 +103,12 @@ pub struct InputShareAad {
     pub public_share: Vec<u8>,
 }
 
-impl Encode for InputShareAad {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.task_id.encode(bytes)?;
-        self.task_configuration.encode(bytes)?;
-        self.report_metadata.encode(bytes)?;
-        PUBLIC_SHARE.encode(&self.public_share, bytes)
-    }
-}
-
-impl Decode for InputShareAad {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            task_id: TaskId::decode(bytes)?,
-            task_configuration: TaskConfiguration::decode(bytes)?,
-            report_metadata: ReportMetadata::decode(bytes)?,
-            public_share: PUBLIC_SHARE.decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(InputShareAad {
+    task_id: TaskId,
+    task_configuration: TaskConfiguration,
+    report_metadata: ReportMetadata,
+    public_share: [PUBLIC_SHARE]
+});
 
 u8_enum!(
     /// Why a report was not accepted or not aggregated (§4.1); `reserved(0)` is refused.
@@ -196,21 +147,10 @@ pub struct ReportUploadStatus {
     pub error: ReportError,
 }
 
-impl Encode for ReportUploadStatus {
-    fn encode(&self, bytes: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.id.encode(bytes)?;
-        self.error.encode(bytes)
-    }
-}
-
-impl Decode for ReportUploadStatus {
-    fn decode(bytes: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Self {
-            id: ReportId::decode(bytes)?,
-            error: ReportError::decode(bytes)?,
-        })
-    }
-}
+fields_in_order!(ReportUploadStatus {
+    id: ReportId,
+    error: ReportError
+});
 
 /// `UploadErrors`: the reports of an upload that failed, in request order, to the end of the
 /// body.
