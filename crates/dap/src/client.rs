@@ -3,9 +3,11 @@
 
 use crate::hpke::{HpkeError, seal};
 use crate::messages::{
-    Extensions, HpkeConfig, InputShareAad, MessageError, PlaintextInputShare, Report, ReportId,
-    ReportMetadata, Role, TaskConfiguration, TaskId, Time, encode, input_share_info, vdaf_context,
+    Extensions, HpkeConfig, HpkeConfigList, InputShareAad, MessageError, PlaintextInputShare,
+    Report, ReportId, ReportMetadata, ReportUploadStatus, Role, TaskConfiguration, TaskId, Time,
+    UploadErrors, UploadRequest, decode_all, encode, input_share_info, vdaf_context,
 };
+use crate::transport::{DapClient, TransportError, resource_url};
 use crate::vdaf::{Measurement, Prio3Vdaf, VdafError};
 
 /// Why a report could not be made.
@@ -23,6 +25,47 @@ pub enum ClientError {
     /// The task's time precision is zero.
     #[error("the task's time_precision is zero")]
     NoTimePrecision,
+    /// An aggregator could not be reached or refused.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// An aggregator offers no HPKE configuration this client supports.
+    #[error("{0} offers no HPKE configuration this client supports")]
+    NoSupportedHpkeConfig(String),
+}
+
+/// The first configuration (in the aggregator's order of preference) from `endpoint`'s
+/// `hpke_config` resource whose suite this client supports (DAP-18 §4.4.1).
+pub fn fetch_hpke_config(http: &DapClient, endpoint: &str) -> Result<HpkeConfig, ClientError> {
+    let url = resource_url(endpoint, "hpke_config");
+    let answer = http.get(&url, None)?;
+    let list: HpkeConfigList =
+        decode_all(&answer.body, "HpkeConfigList").map_err(|e| TransportError::BadAnswer {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+    list.0
+        .into_iter()
+        .find(|config| seal(config, b"", b"", b"").is_ok())
+        .ok_or(ClientError::NoSupportedHpkeConfig(url))
+}
+
+/// Uploads `reports` to the task's leader in one request; returns the reports it did not
+/// accept, with why (empty when all were accepted).
+pub fn upload(
+    http: &DapClient,
+    task: &ClientTask,
+    reports: Vec<Report>,
+) -> Result<Vec<ReportUploadStatus>, ClientError> {
+    let url = resource_url(
+        &task.configuration.leader_aggregator_endpoint,
+        &format!("tasks/{}/reports", task.task_id),
+    );
+    let body = encode(&UploadRequest { reports }, "UploadRequest")?;
+    let answer = http.post::<UploadRequest>(&url, &body, None)?;
+    Ok(answer
+        .message::<UploadErrors>(&url)?
+        .map(|errors| errors.status)
+        .unwrap_or_default())
 }
 
 /// What a client knows of a task: its id and configuration, and each aggregator's HPKE
@@ -40,6 +83,21 @@ pub struct ClientTask {
 }
 
 impl ClientTask {
+    /// The task as a client finds it: each aggregator's HPKE configuration fetched from its
+    /// endpoint.
+    pub fn fetch(
+        http: &DapClient,
+        task_id: TaskId,
+        configuration: TaskConfiguration,
+    ) -> Result<Self, ClientError> {
+        Ok(Self {
+            leader_hpke: fetch_hpke_config(http, &configuration.leader_aggregator_endpoint)?,
+            helper_hpke: fetch_hpke_config(http, &configuration.helper_aggregator_endpoint)?,
+            task_id,
+            configuration,
+        })
+    }
+
     /// A report of `measurement` made at `unix_seconds` (rounded down to the task's time
     /// precision), with a fresh random report id.
     pub fn report(

@@ -9,7 +9,10 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod collector;
 pub mod hpke;
 pub mod messages;
 pub mod problem;
+pub mod task_file;
+pub mod transport;
 pub mod vdaf;

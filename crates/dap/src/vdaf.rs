@@ -1,9 +1,10 @@
 //! A task's VDAF from its configuration, and sharding a client's measurement (VDAF draft 18,
 //! through `prio`'s Prio3).
 
-use prio::codec::Encode;
-use prio::vdaf::Client;
+use prio::codec::{Encode, ParameterizedDecode};
+use prio::topology::ping_pong::{PingPongContinuation, PingPongTopology};
 use prio::vdaf::prio3::{Prio3Count, Prio3Histogram, Prio3MultihotCountVec, Prio3Sum, Prio3SumVec};
+use prio::vdaf::{Aggregator, Client, Collector};
 
 use crate::messages::VdafConfig;
 
@@ -57,6 +58,97 @@ pub enum Prio3Vdaf {
     Histogram(Prio3Histogram),
     /// Prio3MultihotCountVec.
     MultihotCountVec(Prio3MultihotCountVec),
+}
+
+/// What the aggregators and the collector need of a task's VDAF: one-round-trip verification
+/// between two aggregators (ping-pong), aggregation with the empty aggregation parameter, and
+/// unsharding to a result that [`AggregateValue`] holds. Every Prio3 variant is one.
+pub trait DapVdaf:
+    Aggregator<
+        32,
+        16,
+        AggregationParam = (),
+        VerifyState: Encode + for<'a> ParameterizedDecode<(&'a Self, usize)>,
+    > + Collector
+    + PingPongTopology<32, 16, PingPongContinuation = PingPongContinuation<32, 16, Self>>
+    + Send
+    + Sync
+    + 'static
+{
+    /// The aggregate result as an [`AggregateValue`].
+    fn result_value(result: Self::AggregateResult) -> AggregateValue;
+}
+
+impl<V> DapVdaf for V
+where
+    V: Aggregator<
+            32,
+            16,
+            AggregationParam = (),
+            VerifyState: Encode + for<'a> ParameterizedDecode<(&'a V, usize)>,
+        > + Collector
+        + PingPongTopology<32, 16, PingPongContinuation = PingPongContinuation<32, 16, V>>
+        + Send
+        + Sync
+        + 'static,
+    V::AggregateResult: Into<AggregateValue>,
+{
+    fn result_value(result: Self::AggregateResult) -> AggregateValue {
+        result.into()
+    }
+}
+
+/// Runs `$body` with `$v` bound to the concrete Prio3 VDAF inside a [`Prio3Vdaf`], so that code
+/// generic over [`DapVdaf`] runs for whichever VDAF a task names.
+#[macro_export]
+macro_rules! with_prio3 {
+    ($vdaf:expr, $v:ident => $body:expr) => {
+        match $vdaf {
+            $crate::vdaf::Prio3Vdaf::Count($v) => $body,
+            $crate::vdaf::Prio3Vdaf::Sum($v) => $body,
+            $crate::vdaf::Prio3Vdaf::SumVec($v) => $body,
+            $crate::vdaf::Prio3Vdaf::Histogram($v) => $body,
+            $crate::vdaf::Prio3Vdaf::MultihotCountVec($v) => $body,
+        }
+    };
+}
+
+/// An aggregate result: a number (Count, Sum) or one number per entry (SumVec, Histogram,
+/// MultihotCountVec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggregateValue {
+    /// Count or Sum.
+    Scalar(u128),
+    /// One value per entry or bucket.
+    Vector(Vec<u128>),
+}
+
+impl From<u64> for AggregateValue {
+    fn from(value: u64) -> Self {
+        Self::Scalar(value.into())
+    }
+}
+
+impl From<Vec<u128>> for AggregateValue {
+    fn from(values: Vec<u128>) -> Self {
+        Self::Vector(values)
+    }
+}
+
+impl From<Vec<u64>> for AggregateValue {
+    fn from(values: Vec<u64>) -> Self {
+        Self::Vector(values.into_iter().map(u128::from).collect())
+    }
+}
+
+impl AggregateValue {
+    /// The values in order (one for a scalar).
+    pub fn values(&self) -> Vec<u128> {
+        match self {
+            Self::Scalar(v) => vec![*v],
+            Self::Vector(values) => values.clone(),
+        }
+    }
 }
 
 /// A sharded measurement: the public share and each aggregator's input share, encoded.
@@ -146,7 +238,8 @@ impl Prio3Vdaf {
         })
     }
 
-    fn name(&self) -> &'static str {
+    /// The VDAF's name, as the draft writes it.
+    pub fn name(&self) -> &'static str {
         match self {
             Self::Count(_) => "Prio3Count",
             Self::Sum(_) => "Prio3Sum",
