@@ -7,10 +7,12 @@
 //! - [`demo`]: a complete two-party collaboration on loopback.
 //! - [`bench`](mod@bench): end-to-end measurements.
 //! - [`synth`]: realistic synthetic data with its exact answers.
+//! - [`dap`]: split aggregation: aggregators as processes, the load generator, output files.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod dap;
 pub mod demo;
 pub mod services;
 pub mod synth;

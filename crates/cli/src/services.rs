@@ -94,11 +94,10 @@ impl ServiceProcess {
         let client = JsonClient::new(Duration::from_secs(2));
         let start = Instant::now();
         loop {
-            if client
-                .get::<serde_json::Value>(&format!("{}{probe}", self.url))
-                .is_ok()
-            {
-                return Ok(());
+            // Any 2xx answer means it serves (a DAP aggregator's probe answers in binary).
+            match client.get::<serde_json::Value>(&format!("{}{probe}", self.url)) {
+                Ok(_) | Err(sealroom_http::HttpError::BadAnswer { .. }) => return Ok(()),
+                Err(_) => {}
             }
             if let Some(status) = self.child.try_wait()? {
                 let said = std::fs::read_to_string(log).unwrap_or_default();
@@ -117,6 +116,31 @@ impl ServiceProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU seconds (user and system) the process has used so far, from `/proc` (Linux).
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .context("reading the process's CPU time (Linux /proc)")?;
+        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+        let after = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| -> anyhow::Result<f64> {
+            Ok(fields
+                .get(i)
+                .context("a short /proc stat line")?
+                .parse::<f64>()?)
+        };
+        // Clock ticks are 100 per second on Linux.
+        Ok((ticks(11)? + ticks(12)?) / 100.0)
     }
 
     /// Stops the process.

@@ -13,15 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use prio::codec::Encode;
 use rusqlite::{OptionalExtension, params};
-use sealroom_dap::hpke::seal;
 use sealroom_dap::messages::{
-    AggregateShare, AggregateShareAad, AggregateShareReq, AggregationJobInitReq,
-    AggregationJobResp, Batch, BatchId, BatchMode, BatchSelector, CollectionJobReq,
-    CollectionJobResp, Duration as DapDuration, Extension, Extensions, Interval,
-    LEADER_SELECTED_BATCH_ID, Report, ReportId, ReportShare, Role, Time, VerifyInit, VerifyResult,
-    aggregate_share_info, decode_all, encode,
+    AggregateShare, AggregateShareReq, AggregationJobInitReq, AggregationJobResp, Batch, BatchId,
+    BatchMode, BatchSelector, CollectionJobReq, CollectionJobResp, Duration as DapDuration,
+    Extension, Extensions, Interval, LEADER_SELECTED_BATCH_ID, Report, ReportId, ReportShare, Role,
+    Time, VerifyInit, VerifyResult, decode_all, encode,
 };
 use sealroom_dap::problem::DapProblem;
 use sealroom_dap::transport::{Answer, DapClient, TransportError, resource_url};
@@ -664,17 +661,7 @@ fn collect<V: DapVdaf>(
     let id = Some(task.task_id);
     let batch = select_batch(vdaf, &aggregator.store.lock(), task, request)?;
     let total = &batch.total;
-    if total.count < task.configuration.min_batch_size {
-        return Err(DapError::dap(
-            DapProblem::InvalidBatchSize,
-            id,
-            format!(
-                "the batch holds {} reports, the task's minimum is {}",
-                total.count, task.configuration.min_batch_size
-            ),
-        )
-        .into());
-    }
+    total.check_min_size(task)?;
     let share_request = encode(
         &AggregateShareReq {
             collection_job_req: request.clone(),
@@ -716,26 +703,7 @@ fn collect<V: DapVdaf>(
             format!("the helper's aggregate share is unreadable: {e}"),
         )
     })?;
-    let aad = encode(
-        &AggregateShareAad {
-            task_id: task.task_id,
-            task_configuration: task.configuration.clone(),
-            collection_job_req: request.clone(),
-        },
-        "AggregateShareAad",
-    )
-    .map_err(DapError::internal)?;
-    let share = total
-        .share
-        .get_encoded()
-        .map_err(|e| DapError::internal(format!("encoding the aggregate share: {e}")))?;
-    let leader_sealed = seal(
-        &task.collector_hpke_config,
-        &aggregate_share_info(Role::Leader),
-        &aad,
-        &share,
-    )
-    .map_err(DapError::internal)?;
+    let leader_sealed = total.seal_share(task, request, Role::Leader)?;
     let (min, max) = total.times.unwrap_or((0, 0));
     let response = encode(
         &CollectionJobResp {

@@ -6,13 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prio::codec::Encode;
 use rusqlite::{OptionalExtension, params};
-use sealroom_dap::hpke::seal;
 use sealroom_dap::messages::{
-    AggregateShare, AggregateShareAad, AggregateShareReq, AggregationJobContinueReq,
-    AggregationJobInitReq, AggregationJobResp, Batch, BatchId, BatchMode, LEADER_SELECTED_BATCH_ID,
-    ReportError, Role, TaskId, VerifyResp, VerifyResult, aggregate_share_info, decode_all, encode,
+    AggregateShare, AggregateShareReq, AggregationJobContinueReq, AggregationJobInitReq,
+    AggregationJobResp, Batch, BatchId, BatchMode, DapMessage, LEADER_SELECTED_BATCH_ID,
+    ReportError, Role, TaskId, VerifyResp, VerifyResult, decode_all, encode,
 };
 use sealroom_dap::problem::DapProblem;
 use sealroom_dap::vdaf::DapVdaf;
@@ -86,42 +84,68 @@ async fn init_job(
     blocking(move || {
         let task = helper_task(&aggregator, &task, &headers)?;
         let request: AggregationJobInitReq = decode_body(&headers, &body, Some(task.task_id))?;
-        let job_id = derived_id(&task.task_id, &body);
-        let location = format!(
-            "/tasks/{}/aggregation_jobs/{}",
-            task.task_id,
-            id_text(&job_id)
-        );
-        if let Some(response) = stored_job(&aggregator, &task.task_id, &job_id)? {
-            return Ok(with_location(
-                bytes_response::<AggregationJobResp>(StatusCode::CREATED, response),
-                &location,
-            ));
-        }
-        let bucket = check_init(&task, &request)?;
-        let vdaf = task.vdaf().map_err(DapError::internal)?;
-        let response = with_prio3!(&vdaf, v => run_job(v, &aggregator, &task, &request, &body, &job_id, bucket))?;
-        Ok(with_location(
-            bytes_response::<AggregationJobResp>(StatusCode::CREATED, response),
-            &location,
-        ))
+        create_once::<AggregationJobResp>(
+            &task,
+            &body,
+            "aggregation_jobs",
+            |id| stored(&aggregator, Answers::Jobs, &task.task_id, id),
+            |id| {
+                let bucket = check_init(&task, &request)?;
+                let vdaf = task.vdaf().map_err(DapError::internal)?;
+                with_prio3!(&vdaf, v => run_job(v, &aggregator, &task, &request, &body, id, bucket))
+            },
+        )
     })
     .await
 }
 
-fn stored_job(
+/// Creates a resource whose id derives from its request, or, for a repeated request, answers
+/// with what the first one created (DAP-18 §3.2): `stored` finds an answer by id, `create`
+/// makes one.
+fn create_once<T: DapMessage>(
+    task: &AggregatorTask,
+    body: &[u8],
+    collection: &str,
+    stored: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, DapError>,
+    create: impl FnOnce(&[u8]) -> Result<Vec<u8>, DapError>,
+) -> Result<Response, DapError> {
+    let id = derived_id(&task.task_id, body);
+    let response = match stored(&id)? {
+        Some(response) => response,
+        None => create(&id)?,
+    };
+    Ok(with_location(
+        bytes_response::<T>(StatusCode::CREATED, response),
+        &format!("/tasks/{}/{collection}/{}", task.task_id, id_text(&id)),
+    ))
+}
+
+/// The helper's stored answers, by resource kind.
+#[derive(Clone, Copy)]
+enum Answers {
+    /// Aggregation jobs (`helper_jobs`).
+    Jobs,
+    /// Aggregate shares (`aggregate_shares`).
+    Shares,
+}
+
+/// The stored answer to the resource `id`, if there is one.
+fn stored(
     aggregator: &Aggregator,
+    kind: Answers,
     task_id: &TaskId,
-    job_id: &[u8],
+    id: &[u8],
 ) -> Result<Option<Vec<u8>>, DapError> {
+    let sql = match kind {
+        Answers::Jobs => "SELECT response FROM helper_jobs WHERE task_id = ?1 AND job_id = ?2",
+        Answers::Shares => {
+            "SELECT response FROM aggregate_shares WHERE task_id = ?1 AND share_id = ?2"
+        }
+    };
     Ok(aggregator
         .store
         .lock()
-        .query_row(
-            "SELECT response FROM helper_jobs WHERE task_id = ?1 AND job_id = ?2",
-            params![task_id.0, job_id],
-            |r| r.get(0),
-        )
+        .query_row(sql, params![task_id.0, id], |r| r.get(0))
         .optional()?)
 }
 
@@ -312,7 +336,7 @@ async fn get_job(
     blocking(move || {
         let task = helper_task(&aggregator, &task, &headers)?;
         let job_id = parse_id(&job)?;
-        match stored_job(&aggregator, &task.task_id, &job_id)? {
+        match stored(&aggregator, Answers::Jobs, &task.task_id, &job_id)? {
             Some(response) => Ok(bytes_response::<AggregationJobResp>(
                 StatusCode::OK,
                 response,
@@ -343,7 +367,7 @@ async fn continue_job(
         let task = helper_task(&aggregator, &task, &headers)?;
         let request: AggregationJobContinueReq = decode_body(&headers, &body, Some(task.task_id))?;
         let job_id = parse_id(&job)?;
-        if stored_job(&aggregator, &task.task_id, &job_id)?.is_none() {
+        if stored(&aggregator, Answers::Jobs, &task.task_id, &job_id)?.is_none() {
             return Err(unknown_job(&task, &job));
         }
         Err(DapError::dap(
@@ -388,42 +412,18 @@ async fn create_share(
     blocking(move || {
         let task = helper_task(&aggregator, &task, &headers)?;
         let request: AggregateShareReq = decode_body(&headers, &body, Some(task.task_id))?;
-        let share_id = derived_id(&task.task_id, &body);
-        let location = format!(
-            "/tasks/{}/aggregate_shares/{}",
-            task.task_id,
-            id_text(&share_id)
-        );
-        let respond = |response: Vec<u8>| {
-            with_location(
-                bytes_response::<AggregateShare>(StatusCode::CREATED, response),
-                &location,
-            )
-        };
-        if let Some(response) = stored_share(&aggregator, &task.task_id, &share_id)? {
-            return Ok(respond(response));
-        }
-        let vdaf = task.vdaf().map_err(DapError::internal)?;
-        let response = with_prio3!(&vdaf, v => aggregate_share(v, &aggregator, &task, &request, &body, &share_id))?;
-        Ok(respond(response))
+        create_once::<AggregateShare>(
+            &task,
+            &body,
+            "aggregate_shares",
+            |id| stored(&aggregator, Answers::Shares, &task.task_id, id),
+            |id| {
+                let vdaf = task.vdaf().map_err(DapError::internal)?;
+                with_prio3!(&vdaf, v => aggregate_share(v, &aggregator, &task, &request, &body, id))
+            },
+        )
     })
     .await
-}
-
-fn stored_share(
-    aggregator: &Aggregator,
-    task_id: &TaskId,
-    share_id: &[u8],
-) -> Result<Option<Vec<u8>>, DapError> {
-    Ok(aggregator
-        .store
-        .lock()
-        .query_row(
-            "SELECT response FROM aggregate_shares WHERE task_id = ?1 AND share_id = ?2",
-            params![task_id.0, share_id],
-            |r| r.get(0),
-        )
-        .optional()?)
 }
 
 /// Checks a collection job request's mode, aggregation parameter and extensions, as both
@@ -561,16 +561,7 @@ fn aggregate_share<V: DapVdaf>(
             ));
         }
     };
-    if total.count < task.configuration.min_batch_size {
-        return Err(DapError::dap(
-            DapProblem::InvalidBatchSize,
-            id,
-            format!(
-                "the batch holds {} reports, the task's minimum is {}",
-                total.count, task.configuration.min_batch_size
-            ),
-        ));
-    }
+    total.check_min_size(task)?;
     if total.count != request.report_count || total.checksum != request.checksum {
         return Err(DapError::dap(
             DapProblem::BatchMismatch,
@@ -581,26 +572,7 @@ fn aggregate_share<V: DapVdaf>(
             ),
         ));
     }
-    let share = total
-        .share
-        .get_encoded()
-        .map_err(|e| DapError::internal(format!("encoding the aggregate share: {e}")))?;
-    let aad = encode(
-        &AggregateShareAad {
-            task_id: task.task_id,
-            task_configuration: task.configuration.clone(),
-            collection_job_req: request.collection_job_req.clone(),
-        },
-        "AggregateShareAad",
-    )
-    .map_err(DapError::internal)?;
-    let sealed = seal(
-        &task.collector_hpke_config,
-        &aggregate_share_info(Role::Helper),
-        &aad,
-        &share,
-    )
-    .map_err(DapError::internal)?;
+    let sealed = total.seal_share(task, &request.collection_job_req, Role::Helper)?;
     let response = encode(
         &AggregateShare {
             encrypted_aggregate_share: sealed,
@@ -624,7 +596,12 @@ async fn get_share(
 ) -> Result<Response, DapError> {
     blocking(move || {
         let task = helper_task(&aggregator, &task, &headers)?;
-        match stored_share(&aggregator, &task.task_id, &parse_id(&share)?)? {
+        match stored(
+            &aggregator,
+            Answers::Shares,
+            &task.task_id,
+            &parse_id(&share)?,
+        )? {
             Some(response) => Ok(bytes_response::<AggregateShare>(StatusCode::OK, response)),
             None => Err(DapError::NotFound(format!("no aggregate share {share}"))),
         }

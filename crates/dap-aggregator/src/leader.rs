@@ -49,19 +49,28 @@ async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, DapError> {
+    then_wake(aggregator, move |aggregator| {
+        let task_id = parse_task_id(&task)?;
+        let request: UploadRequest = decode_body(&headers, &body, Some(task_id))?;
+        let task = aggregator.task(&task_id, Role::Leader)?;
+        let errors = store_reports(aggregator, &task, request.reports)?;
+        if errors.is_empty() {
+            Ok(StatusCode::OK.into_response())
+        } else {
+            message_response(StatusCode::OK, &UploadErrors { status: errors })
+        }
+    })
+    .await
+}
+
+/// Runs `work` off the async threads, then wakes the driver: there may be work for it.
+async fn then_wake(
+    aggregator: Aggregator,
+    work: impl FnOnce(&Aggregator) -> Result<Response, DapError> + Send + 'static,
+) -> Result<Response, DapError> {
     let response = blocking({
         let aggregator = aggregator.clone();
-        move || {
-            let task_id = parse_task_id(&task)?;
-            let request: UploadRequest = decode_body(&headers, &body, Some(task_id))?;
-            let task = aggregator.task(&task_id, Role::Leader)?;
-            let errors = store_reports(&aggregator, &task, request.reports)?;
-            if errors.is_empty() {
-                Ok(StatusCode::OK.into_response())
-            } else {
-                message_response(StatusCode::OK, &UploadErrors { status: errors })
-            }
-        }
+        move || work(&aggregator)
     })
     .await?;
     aggregator.wake.notify_one();
@@ -211,43 +220,38 @@ async fn create_collection(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, DapError> {
-    let response = blocking({
-        let aggregator = aggregator.clone();
-        move || {
-            let task = collector_task(&aggregator, &task, &headers)?;
-            let request: CollectionJobReq = decode_body(&headers, &body, Some(task.task_id))?;
-            // An identical request names the job it created, unless that job failed. A
-            // leader-selected query ("the next batch") is the same bytes every time: it names an
-            // earlier job only while that job is still waiting, else it asks for the next batch.
-            let states = match task.configuration.batch_mode {
-                BatchMode::LeaderSelected => "(0)",
-                _ => "(0, 1)",
-            };
-            let existing: Option<Vec<u8>> = aggregator
-                .store
-                .lock()
-                .query_row(
-                    &format!(
-                        "SELECT job_id FROM collection_jobs
+    then_wake(aggregator, move |aggregator| {
+        let task = collector_task(aggregator, &task, &headers)?;
+        let request: CollectionJobReq = decode_body(&headers, &body, Some(task.task_id))?;
+        // An identical request names the job it created, unless that job failed. A
+        // leader-selected query ("the next batch") is the same bytes every time: it names an
+        // earlier job only while that job is still waiting, else it asks for the next batch.
+        let states = match task.configuration.batch_mode {
+            BatchMode::LeaderSelected => "(0)",
+            _ => "(0, 1)",
+        };
+        let existing: Option<Vec<u8>> = aggregator
+            .store
+            .lock()
+            .query_row(
+                &format!(
+                    "SELECT job_id FROM collection_jobs
                          WHERE task_id = ?1 AND request_hash = ?2 AND state IN {states}"
-                    ),
-                    params![task.task_id.0, request_hash(&body)],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(job_id) = existing {
-                return Ok(created(&task.task_id, &job_id));
-            }
-            check_new_collection(&aggregator, &task, &request)?;
-            let mut job_id = [0u8; 16];
-            getrandom::fill(&mut job_id).map_err(DapError::internal)?;
-            insert_job(&aggregator, &task, &job_id, &body)?;
-            Ok(created(&task.task_id, &job_id))
+                ),
+                params![task.task_id.0, request_hash(&body)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(job_id) = existing {
+            return Ok(created(&task.task_id, &job_id));
         }
+        check_new_collection(aggregator, &task, &request)?;
+        let mut job_id = [0u8; 16];
+        getrandom::fill(&mut job_id).map_err(DapError::internal)?;
+        insert_job(aggregator, &task, &job_id, &body)?;
+        Ok(created(&task.task_id, &job_id))
     })
-    .await?;
-    aggregator.wake.notify_one();
-    Ok(response)
+    .await
 }
 
 async fn put_collection(
@@ -256,49 +260,44 @@ async fn put_collection(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, DapError> {
-    let response = blocking({
-        let aggregator = aggregator.clone();
-        move || {
-            let task = collector_task(&aggregator, &task, &headers)?;
-            let job_id = URL_SAFE_NO_PAD
-                .decode(&job)
-                .ok()
-                .filter(|id| id.len() == 16)
-                .ok_or_else(|| {
-                    DapError::dap(
-                        DapProblem::InvalidMessage,
-                        Some(task.task_id),
-                        format!("{job:?} is not a collection job id (16 bytes, URL-safe base64)"),
-                    )
-                })?;
-            let request: CollectionJobReq = decode_body(&headers, &body, Some(task.task_id))?;
-            let existing: Option<Vec<u8>> = aggregator
-                .store
-                .lock()
-                .query_row(
-                    "SELECT request_hash FROM collection_jobs WHERE task_id = ?1 AND job_id = ?2",
-                    params![task.task_id.0, job_id],
-                    |r| r.get(0),
+    then_wake(aggregator, move |aggregator| {
+        let task = collector_task(aggregator, &task, &headers)?;
+        let job_id = URL_SAFE_NO_PAD
+            .decode(&job)
+            .ok()
+            .filter(|id| id.len() == 16)
+            .ok_or_else(|| {
+                DapError::dap(
+                    DapProblem::InvalidMessage,
+                    Some(task.task_id),
+                    format!("{job:?} is not a collection job id (16 bytes, URL-safe base64)"),
                 )
-                .optional()?;
-            match existing {
-                Some(hash) if hash == request_hash(&body) => {}
-                Some(_) => {
-                    return Err(DapError::Conflict(format!(
-                        "collection job {job} exists with another request"
-                    )));
-                }
-                None => {
-                    check_new_collection(&aggregator, &task, &request)?;
-                    insert_job(&aggregator, &task, &job_id, &body)?;
-                }
+            })?;
+        let request: CollectionJobReq = decode_body(&headers, &body, Some(task.task_id))?;
+        let existing: Option<Vec<u8>> = aggregator
+            .store
+            .lock()
+            .query_row(
+                "SELECT request_hash FROM collection_jobs WHERE task_id = ?1 AND job_id = ?2",
+                params![task.task_id.0, job_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match existing {
+            Some(hash) if hash == request_hash(&body) => {}
+            Some(_) => {
+                return Err(DapError::Conflict(format!(
+                    "collection job {job} exists with another request"
+                )));
             }
-            Ok(created(&task.task_id, &job_id))
+            None => {
+                check_new_collection(aggregator, &task, &request)?;
+                insert_job(aggregator, &task, &job_id, &body)?;
+            }
         }
+        Ok(created(&task.task_id, &job_id))
     })
-    .await?;
-    aggregator.wake.notify_one();
-    Ok(response)
+    .await
 }
 
 /// A collection job's state, result, and problem type and detail.

@@ -8,11 +8,13 @@ use prio::codec::{Decode, Encode, ParameterizedDecode};
 use prio::topology::ping_pong::{PingPongMessage, PingPongState};
 use prio::vdaf::Aggregatable;
 use rusqlite::{Connection, OptionalExtension, params};
-use sealroom_dap::hpke::HpkeKeypair;
+use sealroom_dap::hpke::{HpkeKeypair, seal};
 use sealroom_dap::messages::{
-    HpkeCiphertext, InputShareAad, PlaintextInputShare, ReportError, ReportId, ReportMetadata,
-    Role, TaskId, decode_all, encode, input_share_info, vdaf_context,
+    AggregateShareAad, CollectionJobReq, HpkeCiphertext, InputShareAad, PlaintextInputShare,
+    ReportError, ReportId, ReportMetadata, Role, TaskId, aggregate_share_info, decode_all, encode,
+    input_share_info, vdaf_context,
 };
+use sealroom_dap::problem::DapProblem;
 use sealroom_dap::vdaf::DapVdaf;
 use sha2::{Digest, Sha256};
 
@@ -232,6 +234,51 @@ impl<V: DapVdaf> BatchTotal<V> {
             None => (min, max),
             Some((a, b)) => (a.min(min), b.max(max)),
         });
+    }
+
+    /// Refuses a batch below the task's minimum size (`invalidBatchSize`).
+    pub fn check_min_size(&self, task: &AggregatorTask) -> Result<(), DapError> {
+        if self.count >= task.configuration.min_batch_size {
+            return Ok(());
+        }
+        Err(DapError::dap(
+            DapProblem::InvalidBatchSize,
+            Some(task.task_id),
+            format!(
+                "the batch holds {} reports, the task's minimum is {}",
+                self.count, task.configuration.min_batch_size
+            ),
+        ))
+    }
+
+    /// This total's aggregate share sealed by `role` to the collector, bound to the task and
+    /// the collection job's request (§4.6.5).
+    pub fn seal_share(
+        &self,
+        task: &AggregatorTask,
+        request: &CollectionJobReq,
+        role: Role,
+    ) -> Result<HpkeCiphertext, DapError> {
+        let share = self
+            .share
+            .get_encoded()
+            .map_err(|e| DapError::internal(format!("encoding the aggregate share: {e}")))?;
+        let aad = encode(
+            &AggregateShareAad {
+                task_id: task.task_id,
+                task_configuration: task.configuration.clone(),
+                collection_job_req: request.clone(),
+            },
+            "AggregateShareAad",
+        )
+        .map_err(DapError::internal)?;
+        seal(
+            &task.collector_hpke_config,
+            &aggregate_share_info(role),
+            &aad,
+            &share,
+        )
+        .map_err(DapError::internal)
     }
 
     /// Adds another total.

@@ -9,15 +9,13 @@ use std::time::Duration;
 
 use sealroom_dap::client::{ClientTask, upload};
 use sealroom_dap::collector::{CollectError, Collection, Collector};
-use sealroom_dap::hpke::seal;
 use sealroom_dap::messages::{
-    Batch, BatchMode, CollectionJobReq, Extensions, InputShareAad, Interval, PlaintextInputShare,
-    Query, Report, ReportError, ReportId, ReportMetadata, Role, Time, VdafConfig, encode,
-    input_share_info, vdaf_context,
+    Batch, BatchMode, CollectionJobReq, Extensions, Interval, Query, Report, ReportError, ReportId,
+    Role, Time, VdafConfig, encode,
 };
 use sealroom_dap::problem::DapProblem;
 use sealroom_dap::transport::{DapClient, TransportError, resource_url};
-use sealroom_dap::vdaf::{AggregateValue, Measurement, Prio3Vdaf};
+use sealroom_dap::vdaf::{AggregateValue, Measurement};
 use sealroom_dap_aggregator::provision::{NewTask, TaskSpec, new_task};
 use sealroom_dap_aggregator::{Aggregator, Store, driver, router};
 
@@ -257,56 +255,6 @@ fn leader_selected_batches_hold_the_minimum_and_are_collected_in_turn() {
     );
 }
 
-/// A report whose helper share is altered after sharding: the client bypassed the encoder, and
-/// the pair of shares no longer carries a valid measurement.
-fn forged_report(d: &Deployment, measurement: &Measurement) -> Report {
-    let vdaf = Prio3Vdaf::new(&d.task.configuration.vdaf().unwrap()).unwrap();
-    let id = ReportId(rand_id());
-    let shares = vdaf
-        .shard(&vdaf_context(&d.task.task_id), measurement, &id.0)
-        .unwrap();
-    let metadata = ReportMetadata {
-        report_id: id,
-        time: Time(now() / PRECISION),
-        public_extensions: Extensions::default(),
-    };
-    let aad = encode(
-        &InputShareAad {
-            task_id: d.task.task_id,
-            task_configuration: d.task.configuration.clone(),
-            report_metadata: metadata.clone(),
-            public_share: shares.public_share.clone(),
-        },
-        "aad",
-    )
-    .unwrap();
-    let mut helper = shares.helper.clone();
-    helper[0] ^= 1;
-    let sealed = |config, role, payload| {
-        let plaintext = encode(
-            &PlaintextInputShare {
-                private_extensions: Extensions::default(),
-                payload,
-            },
-            "share",
-        )
-        .unwrap();
-        seal(config, &input_share_info(role), &aad, &plaintext).unwrap()
-    };
-    Report {
-        report_metadata: metadata,
-        public_share: shares.public_share.clone(),
-        leader_encrypted_input_share: sealed(&d.client.leader_hpke, Role::Leader, shares.leader),
-        helper_encrypted_input_share: sealed(&d.client.helper_hpke, Role::Helper, helper),
-    }
-}
-
-fn rand_id() -> [u8; 16] {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).unwrap();
-    id
-}
-
 #[test]
 fn an_invalid_measurement_is_rejected_by_the_proof_and_changes_nothing() {
     let d = Deployment::new(
@@ -317,7 +265,10 @@ fn an_invalid_measurement_is_rejected_by_the_proof_and_changes_nothing() {
         5,
     );
     d.upload(&(1..=6).map(Measurement::Sum).collect::<Vec<_>>(), now());
-    let forged = forged_report(&d, &Measurement::Sum(50));
+    let forged = d
+        .client
+        .invalid_report(&Measurement::Sum(50), now())
+        .unwrap();
     assert!(upload(&d.http, &d.client, vec![forged]).unwrap().is_empty());
     let collection = d.collect(d.around_now()).unwrap();
     assert_eq!(collection.value, AggregateValue::Scalar(21));

@@ -68,6 +68,13 @@ pub fn upload(
         .unwrap_or_default())
 }
 
+/// 16 bytes from the operating system's random number generator (DAP-18 §4.4.2).
+fn random_report_id() -> ReportId {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).expect("the operating system's random number generator failed");
+    ReportId(id)
+}
+
 /// What a client knows of a task: its id and configuration, and each aggregator's HPKE
 /// configuration (as fetched from its `hpke_config` endpoint).
 #[derive(Debug, Clone)]
@@ -105,9 +112,7 @@ impl ClientTask {
         measurement: &Measurement,
         unix_seconds: u64,
     ) -> Result<Report, ClientError> {
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id).expect("the operating system's random number generator failed");
-        self.report_with_id(measurement, unix_seconds, ReportId(id))
+        self.report_with_id(measurement, unix_seconds, random_report_id())
     }
 
     /// As [`ClientTask::report`], with a chosen report id (which must be unique and random).
@@ -117,12 +122,37 @@ impl ClientTask {
         unix_seconds: u64,
         report_id: ReportId,
     ) -> Result<Report, ClientError> {
+        self.build(measurement, unix_seconds, report_id, false)
+    }
+
+    /// A report no honest client sends, for load tests and attack tests: `measurement` is
+    /// sharded, then one bit of the helper's input share is flipped before sealing, as a client
+    /// that bypasses the encoder could do. The shares no longer carry a valid measurement and
+    /// the aggregators' proof check must reject the report.
+    pub fn invalid_report(
+        &self,
+        measurement: &Measurement,
+        unix_seconds: u64,
+    ) -> Result<Report, ClientError> {
+        self.build(measurement, unix_seconds, random_report_id(), true)
+    }
+
+    fn build(
+        &self,
+        measurement: &Measurement,
+        unix_seconds: u64,
+        report_id: ReportId,
+        corrupt_helper_share: bool,
+    ) -> Result<Report, ClientError> {
         let precision = self.configuration.time_precision;
         if precision == 0 {
             return Err(ClientError::NoTimePrecision);
         }
         let vdaf = Prio3Vdaf::new(&self.configuration.vdaf()?)?;
-        let shares = vdaf.shard(&vdaf_context(&self.task_id), measurement, &report_id.0)?;
+        let mut shares = vdaf.shard(&vdaf_context(&self.task_id), measurement, &report_id.0)?;
+        if corrupt_helper_share && let Some(byte) = shares.helper.first_mut() {
+            *byte ^= 1;
+        }
         let report_metadata = ReportMetadata {
             report_id,
             time: Time(unix_seconds / precision),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use sealroom_core::attestation::Platform;
 use sealroom_core::ids::{JobId, Measurement};
+use sealroom_dap::messages::VdafConfig;
 use sealroom_party::source::SourceFormat;
 
 /// Privacy-preserving collaborative analytics: sealed rooms and split aggregation.
@@ -153,6 +154,10 @@ pub enum Command {
     /// End-to-end measurements.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Split aggregation (DAP draft 18 on Prio3): run the leader or helper, create tasks,
+    /// upload as a client, collect as the collector, simulate many clients.
+    #[command(subcommand)]
+    Dap(DapCommand),
     /// Generate realistic synthetic data with its exact answers.
     #[command(subcommand)]
     Synth(SynthCommand),
@@ -524,6 +529,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         runs: usize,
     },
+    /// Split aggregation end to end (upload, aggregate, collect) with both aggregators as
+    /// processes on loopback, against the cryptography per report measured in the same run.
+    Dap {
+        /// Reports.
+        #[arg(long, default_value_t = 100_000)]
+        reports: u64,
+        /// count, histogram:100, …
+        #[arg(long, default_value = "count", value_parser = sealroom_cli::dap::parse_vdaf)]
+        vdaf: VdafConfig,
+    },
     /// Transparency log: durable append throughput, then proof times at the final size.
     Log {
         /// Entries to fill the log with.
@@ -535,6 +550,154 @@ pub enum BenchCommand {
         /// Scratch directory (default: the system temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+}
+
+/// `sealroom dap …`.
+#[derive(Subcommand)]
+pub enum DapCommand {
+    /// Run the leader: clients upload to it, the collector asks it for results, and it runs
+    /// aggregation jobs with the helper.
+    Leader(DapServeArgs),
+    /// Run the helper: it verifies and aggregates its shares in the leader's aggregation jobs,
+    /// and seals its aggregate share of a batch to the collector, once.
+    Helper(DapServeArgs),
+    /// Create a task in both aggregators' stores, show one, or list them.
+    #[command(subcommand)]
+    Task(DapTaskCommand),
+    /// Upload measurements as clients: each becomes a report whose shares are sealed to the
+    /// leader and the helper.
+    Upload {
+        /// The task file (`task.json` from `sealroom dap task new`).
+        #[arg(long)]
+        task: PathBuf,
+        /// The report time (Unix seconds; default now).
+        #[arg(long)]
+        time: Option<u64>,
+        /// Measurements, one per report: 0/1 (count), an integer (sum), `1,2,3` (sumvec), a
+        /// bucket (histogram), indices of the set entries like `0,3` (multihot).
+        #[arg(required = true, allow_hyphen_values = false)]
+        measurements: Vec<String>,
+    },
+    /// Collect one batch as the collector, and write it for a data pipeline.
+    Collect {
+        /// The task file.
+        #[arg(long)]
+        task: PathBuf,
+        /// The collector's credential (JSON: HPKE key and token, the form DAP collector
+        /// tooling uses).
+        #[arg(long)]
+        credential: PathBuf,
+        /// Start of the batch interval (Unix seconds or RFC 3339), for a time_interval task.
+        #[arg(long)]
+        start: Option<String>,
+        /// Length of the batch interval in seconds (a multiple of the task's time precision).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Write the result here: .csv, .json or .parquet.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Upload many clients' measurements through the real client to a leader and helper
+    /// started as processes, collect, and check the result equals the plaintext aggregate.
+    Simulate {
+        /// Clients, one report each.
+        #[arg(long, default_value_t = 10_000)]
+        clients: u64,
+        /// count, sum:MAX, sumvec:LENGTH:MAX[:CHUNK], histogram:LENGTH[:CHUNK],
+        /// multihot:LENGTH:MAX_WEIGHT[:CHUNK].
+        #[arg(long, default_value = "count", value_parser = sealroom_cli::dap::parse_vdaf)]
+        vdaf: VdafConfig,
+        /// Share of clients that bypass the encoder and send invalid reports.
+        #[arg(long, default_value_t = 0.0)]
+        invalid_fraction: f64,
+        /// Seed of the measurements.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Keep the aggregators' stores and logs here instead of a temporary directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Where an aggregator keeps its store and listens.
+#[derive(Args)]
+pub struct DapServeArgs {
+    /// The aggregator's SQLite store (created if missing).
+    #[arg(long)]
+    pub db: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7301")]
+    pub listen: String,
+}
+
+/// `sealroom dap task …`.
+#[derive(Subcommand)]
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum DapTaskCommand {
+    /// Create a task: a fresh id, verification key and tokens, written to both aggregators'
+    /// stores; writes the task file for clients and the collector, and the collector's
+    /// credential when it is generated.
+    New {
+        /// The leader's store.
+        #[arg(long)]
+        leader_db: PathBuf,
+        /// The helper's store.
+        #[arg(long)]
+        helper_db: PathBuf,
+        /// The leader's base URL as clients and the collector reach it.
+        #[arg(long)]
+        leader: String,
+        /// The helper's base URL as the leader reaches it.
+        #[arg(long)]
+        helper: String,
+        /// count, sum:MAX, sumvec:LENGTH:MAX[:CHUNK], histogram:LENGTH[:CHUNK],
+        /// multihot:LENGTH:MAX_WEIGHT[:CHUNK].
+        #[arg(long, value_parser = sealroom_cli::dap::parse_vdaf)]
+        vdaf: VdafConfig,
+        /// Seconds per time unit: report times are rounded down to it.
+        #[arg(long, default_value_t = 3600)]
+        time_precision: u64,
+        /// Fewest reports a batch may hold.
+        #[arg(long, default_value_t = 100)]
+        min_batch_size: u64,
+        /// How batches form: time-interval (the collector names an interval) or
+        /// leader-selected (the leader forms batches of the minimum size).
+        #[arg(long, default_value = "time-interval", value_parser = ["time-interval", "leader-selected"])]
+        batch_mode: String,
+        /// The task's end (Unix seconds or RFC 3339): later reports are refused.
+        #[arg(long)]
+        task_end: Option<String>,
+        /// Opaque task information bound into every report.
+        #[arg(long, default_value = "sealroom")]
+        task_info: String,
+        /// Reports older than this many seconds are dropped.
+        #[arg(long, default_value_t = 7 * 24 * 3600)]
+        report_expiry_age: u64,
+        /// Use this collector credential (JSON) instead of generating one.
+        #[arg(long)]
+        collector_credential: Option<PathBuf>,
+        /// Directory for task.json (and collector.json when generated).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Show a task as an aggregator holds it (secrets included: the store is the aggregator's).
+    Show {
+        /// The aggregator's store.
+        #[arg(long)]
+        db: PathBuf,
+        /// The task id.
+        task_id: String,
+    },
+    /// List the tasks in an aggregator's store.
+    List {
+        /// The aggregator's store.
+        #[arg(long)]
+        db: PathBuf,
     },
 }
 

@@ -37,7 +37,9 @@ mod print;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = match cli.command {
-        Command::Broker(_) | Command::Host(_) => "info",
+        Command::Broker(_)
+        | Command::Host(_)
+        | Command::Dap(args::DapCommand::Leader(_) | args::DapCommand::Helper(_)) => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -65,6 +67,12 @@ enum CommandRefusal {
     /// The host serves no party of this name.
     #[error("the host does not serve {0:?}")]
     NotServed(String),
+    /// The leader refused some uploaded reports.
+    #[error("the leader refused {0} reports")]
+    ReportsRefused(usize),
+    /// A simulation's collected aggregate differs from the plaintext one.
+    #[error("the collected aggregate differs from the plaintext aggregate")]
+    NotExact,
 }
 
 /// How an error is reported, by its type: exit code 1 for refusals and failed checks, 2 for usage
@@ -79,6 +87,16 @@ fn error_kind(e: &anyhow::Error) -> ErrorKind {
                 sealroom_http::HttpError::Refused(_) => ErrorKind::Refused,
                 _ => ErrorKind::Failed,
             };
+        }
+        let dap_transport = match cause.downcast_ref::<sealroom_dap::collector::CollectError>() {
+            Some(sealroom_dap::collector::CollectError::Transport(t)) => Some(t),
+            _ => match cause.downcast_ref::<sealroom_dap::client::ClientError>() {
+                Some(sealroom_dap::client::ClientError::Transport(t)) => Some(t),
+                _ => cause.downcast_ref::<sealroom_dap::transport::TransportError>(),
+            },
+        };
+        if let Some(sealroom_dap::transport::TransportError::Problem { .. }) = dap_transport {
+            return ErrorKind::Refused;
         }
         if cause.is::<CommandRefusal>() || cause.is::<sealroom_core::AgreementError>() {
             return ErrorKind::Refused;
@@ -179,5 +197,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         command @ (Command::Demo { .. } | Command::Bench { .. } | Command::Synth { .. }) => {
             commands::showcase::run(command, json)
         }
+        Command::Dap(command) => commands::dap::run(command, json),
     }
 }

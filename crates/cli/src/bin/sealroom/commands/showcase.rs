@@ -185,6 +185,38 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 "DuckDB's exact answer differs from the program's"
             );
         }
+        Command::Bench(BenchCommand::Dap { reports, vdaf }) => {
+            let scratch = tempfile::tempdir()?;
+            let sealroom = std::env::current_exe()?;
+            let r = with_steps(json, |step| {
+                sealroom_cli::dap::bench::run(&sealroom, scratch.path(), reports, vdaf, step)
+            })?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("vdaf                        {}", r.vdaf);
+                println!("reports                     {}", r.reports);
+                println!(
+                    "upload to collected         {:.2} s, {:.0} reports/s",
+                    r.seconds, r.reports_per_second
+                );
+                println!(
+                    "server CPU per report       {:.1} µs (leader {:.1}, helper {:.1})",
+                    r.server_cpu_us_per_report,
+                    r.leader_cpu_us_per_report,
+                    r.helper_cpu_us_per_report
+                );
+                println!(
+                    "cryptography per report     {:.1} µs",
+                    r.limit_us_per_report
+                );
+                println!("ratio to the limit          {:.2}", r.ratio_to_limit);
+            }
+            anyhow::ensure!(
+                r.exact,
+                "the collected aggregate differs from the plaintext one"
+            );
+        }
         Command::Bench(BenchCommand::Log {
             entries,
             appenders,
