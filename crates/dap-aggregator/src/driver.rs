@@ -28,8 +28,8 @@ use sealroom_dap::with_prio3;
 use crate::error::DapError;
 use crate::http::{Aggregator, now};
 use crate::prepare::{
-    BatchTotal, BucketDeltas, leader_finish, leader_start, open_input_share, read_bucket,
-    read_interval,
+    BatchTotal, BucketDeltas, leader_finish, leader_start, open_input_share, parallel_map,
+    read_bucket, read_interval,
 };
 use crate::store::{
     CollectionState, ReportState, interval_bounds, interval_collected, sql_time, time_bucket,
@@ -130,7 +130,7 @@ fn aggregate_step<V: DapVdaf>(
         .store
         .lock()
         .query_row(
-            "SELECT job_id FROM leader_jobs WHERE task_id = ?1 AND state = 0 LIMIT 1",
+            "SELECT job_id FROM leader_jobs WHERE task_id = ?1 AND state = 0 ORDER BY rowid LIMIT 1",
             [task.task_id.0],
             |r| r.get(0),
         )
@@ -143,7 +143,22 @@ fn aggregate_step<V: DapVdaf>(
             None => return Ok(false),
         },
     };
-    finish_job(vdaf, aggregator, http, task, &job_id)?;
+    // While the helper verifies this job, claim and prepare the next one, so that both
+    // aggregators work at once. A leader-selected batch is chosen from committed counts, so
+    // there the next job waits for this one.
+    let pipelined = task.configuration.batch_mode == BatchMode::TimeInterval;
+    std::thread::scope(|scope| {
+        let finishing = scope.spawn(|| finish_job(vdaf, aggregator, http, task, &job_id));
+        let next = if pipelined {
+            start_job(vdaf, aggregator, task).map(|_| ())
+        } else {
+            Ok(())
+        };
+        let finished = finishing.join().unwrap_or_else(|_| {
+            Err(DapError::internal("an aggregation job's thread panicked").into())
+        });
+        finished.and(next.map_err(StepError::from))
+    })?;
     Ok(true)
 }
 
@@ -213,6 +228,8 @@ fn start_job<V: DapVdaf>(
     let mut inits = Vec::new();
     let mut states = Vec::new();
     let mut rejected = Vec::new();
+    // Decoding and the collected-batch check need the store; the cryptography runs on every core.
+    let mut candidates = Vec::new();
     for (report_id, bytes) in &waiting {
         let report: Report = match decode_all(bytes, "Report") {
             Ok(report) => report,
@@ -221,41 +238,45 @@ fn start_job<V: DapVdaf>(
                 continue;
             }
         };
-        let metadata = &report.report_metadata;
         let collected = batch.is_none() && {
-            let t = sql_time(metadata.time.0)?;
+            let t = sql_time(report.report_metadata.time.0)?;
             interval_collected(&aggregator.store.lock(), &task.task_id, t, t + 1)?
         };
-        let started = if collected {
-            None
+        if collected {
+            rejected.push(report_id.clone());
         } else {
-            open_input_share(
-                vdaf,
-                task,
-                &aggregator.keys,
-                metadata,
-                &report.public_share,
-                &report.leader_encrypted_input_share,
-                now,
-            )
-            .and_then(|(public, input)| {
-                leader_start(vdaf, task, &metadata.report_id, &public, &input)
-            })
-            .ok()
-        };
+            candidates.push(report);
+        }
+    }
+    let started = parallel_map(&candidates, |report| {
+        let metadata = &report.report_metadata;
+        open_input_share(
+            vdaf,
+            task,
+            &aggregator.keys,
+            metadata,
+            &report.public_share,
+            &report.leader_encrypted_input_share,
+            now,
+        )
+        .and_then(|(public, input)| leader_start(vdaf, task, &metadata.report_id, &public, &input))
+        .ok()
+    });
+    for (report, started) in candidates.into_iter().zip(started) {
+        let metadata = report.report_metadata;
         match started {
             Some((state, message)) => {
                 states.push((metadata.report_id, metadata.time.0, state));
                 inits.push(VerifyInit {
                     report_share: ReportShare {
-                        report_metadata: metadata.clone(),
-                        public_share: report.public_share.clone(),
-                        encrypted_input_share: report.helper_encrypted_input_share.clone(),
+                        report_metadata: metadata,
+                        public_share: report.public_share,
+                        encrypted_input_share: report.helper_encrypted_input_share,
                     },
                     payload: message,
                 });
             }
-            None => rejected.push(report_id.clone()),
+            None => rejected.push(metadata.report_id.0.to_vec()),
         }
     }
     let extensions = Extensions(
@@ -290,16 +311,27 @@ fn start_job<V: DapVdaf>(
             "INSERT INTO leader_jobs (task_id, job_id, bucket, request, state) VALUES (?1, ?2, ?3, ?4, 0)",
             params![task.task_id.0, job_id, batch.map(|b| b.0.to_vec()), request],
         )?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO leader_job_reports (task_id, job_id, ord, report_id, time, verify_state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut claim = tx.prepare_cached(
+            "UPDATE reports SET state = ?3 WHERE task_id = ?1 AND report_id = ?2",
+        )?;
         for (ord, (report_id, time, state)) in states.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO leader_job_reports (task_id, job_id, ord, report_id, time, verify_state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![task.task_id.0, job_id, ord as i64, report_id.0, sql_time(*time)?, state],
-            )?;
-            tx.execute(
-                "UPDATE reports SET state = ?3 WHERE task_id = ?1 AND report_id = ?2",
-                params![task.task_id.0, report_id.0, ReportState::InJob as i64],
-            )?;
+            insert.execute(params![
+                task.task_id.0,
+                job_id,
+                ord as i64,
+                report_id.0,
+                sql_time(*time)?,
+                state
+            ])?;
+            claim.execute(params![
+                task.task_id.0,
+                report_id.0,
+                ReportState::InJob as i64
+            ])?;
         }
     }
     tx.commit()?;
@@ -332,10 +364,10 @@ fn mark_done(
     task_id: &sealroom_dap::messages::TaskId,
     report_id: &[u8],
 ) -> rusqlite::Result<usize> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE reports SET state = ?3, report = x'' WHERE task_id = ?1 AND report_id = ?2",
-        params![task_id.0, report_id, ReportState::Done as i64],
-    )
+    )?
+    .execute(params![task_id.0, report_id, ReportState::Done as i64])
 }
 
 /// Sends a polled request until the helper's answer carries a body.
@@ -442,19 +474,20 @@ fn finish_job<V: DapVdaf>(
         )?;
         return Ok(());
     }
+    let pairs: Vec<_> = response.verify_resps.iter().zip(&reports).collect();
+    let outputs = parallel_map(&pairs, |(resp, (_, _, state))| match &resp.result {
+        VerifyResult::Continue(message) => leader_finish(vdaf, task, state, message).ok(),
+        VerifyResult::Finish | VerifyResult::Reject(_) => None,
+    });
     let mut deltas = BucketDeltas::default();
     let mut rejected = 0usize;
-    for (resp, (id, time, state)) in response.verify_resps.iter().zip(&reports) {
+    for (output, (id, time, _)) in outputs.into_iter().zip(&reports) {
         let time = *time as u64;
         let report_id = ReportId(
             id.as_slice()
                 .try_into()
                 .map_err(|_| DapError::internal("a report id of the wrong size"))?,
         );
-        let output = match &resp.result {
-            VerifyResult::Continue(message) => leader_finish(vdaf, task, state, message).ok(),
-            VerifyResult::Finish | VerifyResult::Reject(_) => None,
-        };
         match output {
             Some(output) => {
                 let (key, bucket_time) = match &bucket {

@@ -22,7 +22,8 @@ use crate::http::{
     parse_task_id, request_hash, with_location,
 };
 use crate::prepare::{
-    BucketDeltas, already_aggregated, helper_step, open_input_share, read_bucket, read_interval,
+    BucketDeltas, helper_step, newly_aggregated, open_input_share, parallel_map, read_bucket,
+    read_interval,
 };
 use crate::store::{interval_bounds, interval_collected, sql_time, time_bucket};
 use crate::task::AggregatorTask;
@@ -215,30 +216,26 @@ fn run_job<V: DapVdaf>(
     batch: Option<BatchId>,
 ) -> Result<Vec<u8>, DapError> {
     let now = now();
-    let prepared: Vec<_> = request
-        .verify_inits
-        .iter()
-        .map(|init| {
-            let share = &init.report_share;
-            let (public, input) = open_input_share(
-                vdaf,
-                task,
-                &aggregator.keys,
-                &share.report_metadata,
-                &share.public_share,
-                &share.encrypted_input_share,
-                now,
-            )?;
-            helper_step(
-                vdaf,
-                task,
-                &share.report_metadata.report_id,
-                &public,
-                &input,
-                &init.payload,
-            )
-        })
-        .collect();
+    let prepared: Vec<_> = parallel_map(&request.verify_inits, |init| {
+        let share = &init.report_share;
+        let (public, input) = open_input_share(
+            vdaf,
+            task,
+            &aggregator.keys,
+            &share.report_metadata,
+            &share.public_share,
+            &share.encrypted_input_share,
+            now,
+        )?;
+        helper_step(
+            vdaf,
+            task,
+            &share.report_metadata.report_id,
+            &public,
+            &input,
+            &init.payload,
+        )
+    });
 
     let mut conn = aggregator.store.lock();
     let tx = conn.transaction()?;
@@ -275,7 +272,7 @@ fn run_job<V: DapVdaf>(
             if collected {
                 return Err(ReportError::BatchCollected);
             }
-            if already_aggregated(&tx, &task.task_id, &metadata.report_id)
+            if !newly_aggregated(&tx, &task.task_id, &metadata.report_id)
                 .map_err(|_| ReportError::ReportDropped)?
             {
                 return Err(ReportError::ReportReplayed);
@@ -290,11 +287,6 @@ fn run_job<V: DapVdaf>(
                     &output,
                 )
                 .map_err(|_| ReportError::ReportDropped)?;
-            tx.execute(
-                "INSERT INTO aggregated (task_id, report_id) VALUES (?1, ?2)",
-                params![task.task_id.0, metadata.report_id.0],
-            )
-            .map_err(|_| ReportError::ReportDropped)?;
             Ok(message)
         });
         verify_resps.push(VerifyResp {
@@ -321,11 +313,10 @@ fn bucket_collected(
     task_id: &TaskId,
     bucket: &[u8],
 ) -> rusqlite::Result<bool> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM buckets WHERE task_id = ?1 AND bucket = ?2 AND collected = 1)",
-        params![task_id.0, bucket],
-        |r| r.get(0),
-    )
+    )?
+    .query_row(params![task_id.0, bucket], |r| r.get(0))
 }
 
 async fn get_job(

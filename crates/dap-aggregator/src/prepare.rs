@@ -22,6 +22,26 @@ use crate::error::DapError;
 use crate::store::sql_time;
 use crate::task::{AggregatorTask, CLOCK_SKEW};
 
+/// `f` over `items` on every core, in order: the per-report cryptography of a job is
+/// independent from report to report.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || items.len() < 64 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a verification thread panicked"))
+            .collect()
+    })
+}
+
 /// Checks a report's time against the clock (`now`, seconds), the task's interval and the
 /// task's report expiry age.
 pub fn check_report_time(task: &AggregatorTask, time: u64, now: u64) -> Result<(), ReportError> {
@@ -444,15 +464,14 @@ pub fn read_interval<V: DapVdaf>(
     Ok(total)
 }
 
-/// Whether a report id was already committed by this helper.
-pub fn already_aggregated(
+/// Records that the helper commits `report_id`; `false` if it already had (a replay).
+pub fn newly_aggregated(
     conn: &Connection,
     task_id: &TaskId,
     report_id: &ReportId,
 ) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM aggregated WHERE task_id = ?1 AND report_id = ?2)",
-        params![task_id.0, report_id.0],
-        |r| r.get(0),
-    )
+    let added = conn
+        .prepare_cached("INSERT OR IGNORE INTO aggregated (task_id, report_id) VALUES (?1, ?2)")?
+        .execute(params![task_id.0, report_id.0])?;
+    Ok(added == 1)
 }

@@ -259,12 +259,11 @@ pub fn interval_collected(
     start: i64,
     end: i64,
 ) -> rusqlite::Result<bool> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM collected_intervals
                         WHERE task_id = ?1 AND start < ?3 AND end > ?2)",
-        params![task_id.0, start, end],
-        |r| r.get(0),
-    )
+    )?
+    .query_row(params![task_id.0, start, end], |r| r.get(0))
 }
 
 /// The interval `[start, start + duration)` in SQLite's integers, or `None` if it overflows.

@@ -68,7 +68,10 @@ pub trait DapVdaf:
         32,
         16,
         AggregationParam = (),
-        VerifyState: Encode + for<'a> ParameterizedDecode<(&'a Self, usize)>,
+        VerifyState: Encode + for<'a> ParameterizedDecode<(&'a Self, usize)> + Send,
+        OutputShare: Send,
+        PublicShare: Send,
+        InputShare: Send,
     > + Collector
     + PingPongTopology<32, 16, PingPongContinuation = PingPongContinuation<32, 16, Self>>
     + Send
@@ -85,7 +88,10 @@ where
             32,
             16,
             AggregationParam = (),
-            VerifyState: Encode + for<'a> ParameterizedDecode<(&'a V, usize)>,
+            VerifyState: Encode + for<'a> ParameterizedDecode<(&'a V, usize)> + Send,
+            OutputShare: Send,
+            PublicShare: Send,
+            InputShare: Send,
         > + Collector
         + PingPongTopology<32, 16, PingPongContinuation = PingPongContinuation<32, 16, V>>
         + Send
