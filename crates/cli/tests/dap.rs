@@ -259,3 +259,19 @@ fn a_leader_killed_during_aggregation_restarts_and_the_result_is_exact() {
     );
     assert_eq!(collection.value, AggregateValue::Scalar(expected));
 }
+
+#[test]
+fn the_dap_demo_collects_the_exact_histogram_and_shows_the_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(dir.path(), &["--json", "demo", "dap"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["exact"], true);
+    assert_eq!(report["browsers"], 10_000);
+    assert_eq!(report["report_count"], 10_000);
+    assert_eq!(report["collected"], report["truth"]);
+    assert_eq!(report["replay"], "ReportReplayed");
+    let second = report["second_collection"].as_str().unwrap();
+    assert!(second.starts_with("batchOverlap"), "{second}");
+    let outsider = report["wrong_token"].as_str().unwrap();
+    assert!(outsider.starts_with("unauthorized (HTTP 403)"), "{outsider}");
+}

@@ -3,6 +3,7 @@
 //! the collector's output files.
 
 pub mod bench;
+pub mod demo;
 pub mod output;
 pub mod simulate;
 

@@ -141,6 +141,11 @@ pub enum Command {
     Host(HostArgs),
     /// Run a complete two-party collaboration on this machine.
     Demo {
+        /// Which story: `rooms` (sealed rooms: the ad-measurement rooms and the overlap room,
+        /// the default) or `dap` (split aggregation: 10,000 browsers report a page-load
+        /// histogram to a leader and a helper).
+        #[arg(value_enum, default_value_t = DemoStory::Rooms)]
+        story: DemoStory,
         /// Keep everything in this directory instead of a temporary one.
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -551,6 +556,15 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+/// The stories `sealroom demo` tells.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoStory {
+    /// Sealed rooms.
+    Rooms,
+    /// Split aggregation.
+    Dap,
 }
 
 /// `sealroom dap …`.

@@ -16,7 +16,7 @@ use args::{
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use print::{print_audit, print_demo, print_json, print_opened};
+use print::{print_audit, print_dap_demo, print_demo, print_json, print_opened};
 use sealroom_attest::EvidenceVerifier;
 use sealroom_broker::client::BrokerClient;
 use sealroom_cli::services::Executables;

@@ -340,3 +340,43 @@ fn print_table(t: &sealroom_core::output::ReleasedTable) {
         println!("  noise on {}: {}", c.name, describe_noise(&c.noise));
     }
 }
+
+pub fn print_dap_demo(r: &sealroom_cli::dap::demo::DapDemoReport) {
+    println!(
+        "Split aggregation: {} browsers report their page-load time bucket. Each report is split",
+        r.browsers
+    );
+    println!("between a leader and a helper (two processes): neither sees any browser's time.");
+    println!(
+        "{} more clients sent reports that carry no valid measurement.",
+        r.invalid_clients
+    );
+    println!();
+    println!(
+        "The collector's histogram of the hour ({} reports):",
+        r.report_count
+    );
+    let most = r.collected.iter().copied().max().unwrap_or(1).max(1);
+    for ((label, count), truth) in r.buckets.iter().zip(&r.collected).zip(&r.truth) {
+        let bar = "█".repeat((count * 40 / most) as usize);
+        println!("  {label:>13}  {count:>6}  {bar}  [true {truth}]");
+    }
+    println!(
+        "{}",
+        if r.exact {
+            "Exact: the histogram equals the browsers' true histogram; the invalid reports were rejected by the proof."
+        } else {
+            "NOT EXACT: the histogram differs from the truth."
+        }
+    );
+    println!();
+    println!("Refused, as the protocol requires:");
+    println!("  a replayed report                    {}", r.replay);
+    println!(
+        "  a second, overlapping collection     {}",
+        r.second_collection
+    );
+    println!("  a collector without the token        {}", r.wrong_token);
+    println!();
+    println!("{:.1} s end to end.", r.seconds);
+}

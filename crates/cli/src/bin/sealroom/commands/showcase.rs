@@ -5,7 +5,31 @@ use crate::*;
 /// Runs one of this module's commands.
 pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
     match command {
-        Command::Demo { dir, people, seed } => {
+        Command::Demo {
+            story: args::DemoStory::Dap,
+            dir,
+            seed,
+            ..
+        } => {
+            let scratch = tempfile::tempdir()?;
+            let dir = dir.unwrap_or_else(|| scratch.path().to_path_buf());
+            let sealroom = std::env::current_exe()?;
+            let report = with_steps(json, |step| {
+                sealroom_cli::dap::demo::run(&sealroom, &dir, 10_000, seed, step)
+            })?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_dap_demo(&report);
+            }
+            anyhow::ensure!(
+                report.exact,
+                "the collected histogram differs from the truth"
+            );
+        }
+        Command::Demo {
+            dir, people, seed, ..
+        } => {
             let options = demo::DemoOptions {
                 dir,
                 people,
