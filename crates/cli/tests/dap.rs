@@ -176,6 +176,7 @@ fn uploaded(dir: &Path, n: usize) -> (SplitDeployment, u128) {
         task_info: b"crash test".to_vec(),
         task_interval: None,
         report_expiry_age: 3600 * 24,
+        noise: None,
     })
     .unwrap();
     let http = DapClient::new(Duration::from_secs(120));
@@ -273,5 +274,8 @@ fn the_dap_demo_collects_the_exact_histogram_and_shows_the_refusals() {
     let second = report["second_collection"].as_str().unwrap();
     assert!(second.starts_with("batchOverlap"), "{second}");
     let outsider = report["wrong_token"].as_str().unwrap();
-    assert!(outsider.starts_with("unauthorized (HTTP 403)"), "{outsider}");
+    assert!(
+        outsider.starts_with("unauthorized (HTTP 403)"),
+        "{outsider}"
+    );
 }

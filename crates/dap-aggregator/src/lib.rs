@@ -12,6 +12,7 @@ pub mod error;
 pub mod helper;
 pub mod http;
 pub mod leader;
+pub mod noise;
 pub mod prepare;
 pub mod provision;
 pub mod store;

@@ -16,6 +16,7 @@ use sealroom_dap::messages::{
 };
 use sealroom_dap::problem::DapProblem;
 use sealroom_dap::vdaf::DapVdaf;
+use sealroom_privacy::NoiseRng;
 use sha2::{Digest, Sha256};
 
 use crate::error::DapError;
@@ -279,10 +280,16 @@ impl<V: DapVdaf> BatchTotal<V> {
         request: &CollectionJobReq,
         role: Role,
     ) -> Result<HpkeCiphertext, DapError> {
-        let share = self
+        let mut share = self
             .share
             .get_encoded()
             .map_err(|e| DapError::internal(format!("encoding the aggregate share: {e}")))?;
+        if let Some(noise) = &task.noise {
+            let vdaf = task.configuration.vdaf().map_err(DapError::internal)?;
+            noise
+                .add_to_share(&vdaf, &mut share, &mut NoiseRng::from_os())
+                .map_err(DapError::internal)?;
+        }
         let aad = encode(
             &AggregateShareAad {
                 task_id: task.task_id,

@@ -10,6 +10,7 @@ use sealroom_dap::messages::{
     VdafConfig, encode,
 };
 
+use crate::noise::TaskNoise;
 use crate::task::{AggregatorTask, TaskError};
 
 /// What a new task is.
@@ -33,6 +34,8 @@ pub struct TaskSpec {
     pub task_interval: Option<Interval>,
     /// Reports older than this many seconds are dropped.
     pub report_expiry_age: u64,
+    /// Differential privacy on aggregate shares, if any.
+    pub noise: Option<TaskNoise>,
 }
 
 /// A new task: both aggregators' halves and the collector's credential.
@@ -92,6 +95,7 @@ pub fn new_task(
         aggregator_auth_token: URL_SAFE_NO_PAD.encode(random::<16>()),
         collector_auth_token: Some(collector.token.clone()),
         report_expiry_age: spec.report_expiry_age,
+        noise: spec.noise,
     };
     let helper = AggregatorTask {
         role: Role::Helper,

@@ -10,6 +10,8 @@ use sealroom_dap::messages::{
 use sealroom_dap::vdaf::{Prio3Vdaf, VdafError};
 use serde::{Deserialize, Serialize};
 
+use crate::noise::TaskNoise;
+
 /// Reports older than this (seconds) are dropped unless a task says otherwise: one week.
 pub const DEFAULT_REPORT_EXPIRY_AGE: u64 = 7 * 24 * 3600;
 
@@ -35,6 +37,8 @@ pub struct AggregatorTask {
     pub collector_auth_token: Option<String>,
     /// Reports older than this many seconds are dropped (`report_dropped`).
     pub report_expiry_age: u64,
+    /// Differential privacy on aggregate shares, if the task declares it.
+    pub noise: Option<TaskNoise>,
 }
 
 impl std::fmt::Debug for AggregatorTask {
@@ -82,6 +86,8 @@ struct TaskJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     collector_auth_token: Option<String>,
     report_expiry_age: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    differential_privacy: Option<TaskNoise>,
 }
 
 fn b64(field: &'static str, text: &str) -> Result<Vec<u8>, TaskError> {
@@ -104,6 +110,11 @@ impl AggregatorTask {
             problem: problem.into(),
         };
         self.vdaf()?;
+        if let Some(noise) = &self.noise {
+            noise
+                .mechanism(&self.configuration.vdaf()?)
+                .map_err(|e| field("differential_privacy", &e.to_string()))?;
+        }
         if self.configuration.time_precision == 0 {
             return Err(field("time_precision", "must be at least one second"));
         }
@@ -145,6 +156,7 @@ impl AggregatorTask {
             aggregator_auth_token: self.aggregator_auth_token.clone(),
             collector_auth_token: self.collector_auth_token.clone(),
             report_expiry_age: self.report_expiry_age,
+            differential_privacy: self.noise,
         };
         serde_json::to_string_pretty(&json).expect("a task serializes")
     }
@@ -182,6 +194,7 @@ impl AggregatorTask {
             aggregator_auth_token: json.aggregator_auth_token,
             collector_auth_token: json.collector_auth_token,
             report_expiry_age: json.report_expiry_age,
+            noise: json.differential_privacy,
         };
         task.validate()?;
         Ok(task)

@@ -16,6 +16,7 @@ use sealroom_dap::messages::{
 use sealroom_dap::problem::DapProblem;
 use sealroom_dap::transport::{DapClient, TransportError, resource_url};
 use sealroom_dap::vdaf::{AggregateValue, Measurement};
+use sealroom_dap_aggregator::noise::{NoiseKind, TaskNoise};
 use sealroom_dap_aggregator::provision::{NewTask, TaskSpec, new_task};
 use sealroom_dap_aggregator::{Aggregator, Store, driver, router};
 
@@ -92,6 +93,15 @@ fn now() -> u64 {
 
 impl Deployment {
     fn new(vdaf: VdafConfig, batch_mode: BatchMode, min_batch_size: u64) -> Self {
+        Self::with_noise(vdaf, batch_mode, min_batch_size, None)
+    }
+
+    fn with_noise(
+        vdaf: VdafConfig,
+        batch_mode: BatchMode,
+        min_batch_size: u64,
+        noise: Option<TaskNoise>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (leader_db, helper_db) = (dir.path().join("leader.db"), dir.path().join("helper.db"));
         let leader = Running::start(Role::Leader, leader_db.clone());
@@ -107,6 +117,7 @@ impl Deployment {
                 task_info: b"loopback test".to_vec(),
                 task_interval: None,
                 report_expiry_age: 24 * 3600,
+                noise,
             },
             None,
         )
@@ -469,4 +480,52 @@ fn a_collector_of_an_earlier_draft_tip_creates_its_job_with_put_at_its_own_id() 
         })
         .expect("the job finishes");
     assert_eq!(collection.value, AggregateValue::Scalar(2));
+}
+
+#[test]
+fn a_task_with_differential_privacy_releases_noised_sums_within_the_noises_bound() {
+    let noise = TaskNoise {
+        mechanism: NoiseKind::Laplace,
+        epsilon: (1, 10),
+        delta: 0.0,
+    };
+    let d = Deployment::with_noise(
+        VdafConfig::Prio3Count,
+        BatchMode::TimeInterval,
+        5,
+        Some(noise),
+    );
+    let hours = [now() - 2 * 3600, now() - 3600, now()];
+    for time in hours {
+        d.upload(
+            &(0..30)
+                .map(|i| Measurement::Count(i % 3 == 0))
+                .collect::<Vec<_>>(),
+            time,
+        );
+    }
+    // Each aggregator adds its own draw: the result is off by at most twice one draw's bound.
+    let bound = noise
+        .mechanism(&VdafConfig::Prio3Count)
+        .unwrap()
+        .error_bound(1.0 - 1e-9) as i128;
+    let mut exact = 0;
+    for time in hours {
+        let query = Query(Batch::TimeInterval(Interval {
+            start: Time(time / PRECISION),
+            duration: sealroom_dap::messages::Duration(1),
+        }));
+        let collection = d.collect(query).unwrap();
+        assert_eq!(collection.report_count, 30, "counts are not noised");
+        let released = collection.value.signed(&VdafConfig::Prio3Count)[0];
+        assert!(
+            (released - 10).abs() <= 2 * bound,
+            "{released} vs 10 ± {}",
+            2 * bound
+        );
+        exact += usize::from(released == 10);
+    }
+    // With ε = 0.1 the two draws cancel exactly about 3.5% of the time: three exact results
+    // in a row would mean no noise (probability about 4e-5 otherwise).
+    assert!(exact < 3, "no noise was added");
 }

@@ -147,7 +147,32 @@ impl From<Vec<u64>> for AggregateValue {
     }
 }
 
+/// The field a VDAF's shares live in: element size in bytes (little-endian) and modulus.
+pub fn field_of(vdaf: &VdafConfig) -> (usize, u128) {
+    use prio::field::{Field64, Field128, FieldElementWithInteger};
+    match vdaf {
+        VdafConfig::Prio3Count | VdafConfig::Prio3Sum { .. } => (8, u128::from(Field64::modulus())),
+        _ => (16, Field128::modulus()),
+    }
+}
+
 impl AggregateValue {
+    /// The values as signed numbers: field integers above half the modulus are negative (a
+    /// task with differential privacy can take a small total below zero).
+    pub fn signed(&self, vdaf: &VdafConfig) -> Vec<i128> {
+        let (_, p) = field_of(vdaf);
+        self.values()
+            .into_iter()
+            .map(|v| {
+                if v > p / 2 {
+                    -((p - v) as i128)
+                } else {
+                    v as i128
+                }
+            })
+            .collect()
+    }
+
     /// The values in order (one for a scalar).
     pub fn values(&self) -> Vec<u128> {
         match self {

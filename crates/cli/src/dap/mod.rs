@@ -17,6 +17,7 @@ use sealroom_dap::messages::VdafConfig;
 use sealroom_dap::transport::DapClient;
 use sealroom_dap::vdaf::Measurement;
 use sealroom_dap_aggregator::Store;
+use sealroom_dap_aggregator::noise::{NoiseKind, TaskNoise};
 use sealroom_dap_aggregator::provision::{NewTask, TaskSpec, new_task};
 
 use crate::services::{ServiceProcess, free_port};
@@ -95,6 +96,44 @@ pub fn vdaf_label(vdaf: &VdafConfig) -> String {
             max_weight,
         } => format!("multihot:{length}:{max_weight}:{chunk_length}"),
     }
+}
+
+/// Parses differential-privacy terms: `laplace:EPSILON` or `gaussian:EPSILON:DELTA`. ε is kept
+/// as a fraction in thousandths.
+pub fn parse_noise(text: &str) -> Result<TaskNoise, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let epsilon = |t: &str| -> Result<(u64, u64), String> {
+        let e: f64 = t
+            .parse()
+            .map_err(|_| format!("ε must be a number, not {t:?}"))?;
+        let thousandths = (e * 1000.0).round();
+        if !(1.0..=1e12).contains(&thousandths) {
+            return Err(format!("ε = {t} is outside 0.001 to 10^9"));
+        }
+        Ok((thousandths as u64, 1000))
+    };
+    let (mechanism, epsilon, delta) = match parts.as_slice() {
+        ["laplace", e] => (NoiseKind::Laplace, epsilon(e)?, 0.0),
+        ["gaussian", e, d] => {
+            let delta: f64 = d
+                .parse()
+                .map_err(|_| format!("δ must be a number, not {d:?}"))?;
+            if !(delta > 0.0 && delta < 1.0) {
+                return Err(format!("δ = {d} is not between 0 and 1"));
+            }
+            (NoiseKind::Gaussian, epsilon(e)?, delta)
+        }
+        _ => {
+            return Err(format!(
+                "{text:?} is not laplace:EPSILON or gaussian:EPSILON:DELTA"
+            ));
+        }
+    };
+    Ok(TaskNoise {
+        mechanism,
+        epsilon,
+        delta,
+    })
 }
 
 /// Parses one measurement for `vdaf`: `0`/`1` (count), an integer (sum), comma-separated
@@ -312,5 +351,20 @@ mod tests {
         );
         assert!(parse_measurement(&multihot, "4").is_err());
         assert!(parse_measurement(&VdafConfig::Prio3Count, "2").is_err());
+    }
+
+    #[test]
+    fn noise_terms_parse_as_documented() {
+        let laplace = parse_noise("laplace:0.5").unwrap();
+        assert_eq!(
+            (laplace.mechanism, laplace.epsilon),
+            (NoiseKind::Laplace, (500, 1000))
+        );
+        let gaussian = parse_noise("gaussian:1:1e-9").unwrap();
+        assert_eq!(gaussian.mechanism, NoiseKind::Gaussian);
+        assert_eq!(gaussian.delta, 1e-9);
+        for bad in ["laplace", "laplace:0", "gaussian:1", "gaussian:1:2", "uniform:1"] {
+            assert!(parse_noise(bad).is_err(), "{bad}");
+        }
     }
 }

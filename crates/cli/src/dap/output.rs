@@ -3,16 +3,18 @@
 //!
 //! CSV columns: `task_id,interval_start,interval_end,report_count,index,value`, times in RFC
 //! 3339 UTC. Parquet: the same columns, times as UTC timestamps in seconds, counts and values
-//! as unsigned 64-bit integers. JSON: one object with `values` as an array.
+//! as 64-bit integers. JSON: one object with `values` as an array.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use arrow_array::{RecordBatch, StringArray, TimestampSecondArray, UInt32Array, UInt64Array};
+use arrow_array::{
+    Int64Array, RecordBatch, StringArray, TimestampSecondArray, UInt32Array, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use sealroom_dap::collector::Collection;
-use sealroom_dap::messages::TaskId;
+use sealroom_dap::messages::{TaskId, VdafConfig};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -30,22 +32,23 @@ pub struct CollectedBatch {
     pub interval_end: u64,
     /// Reports aggregated.
     pub report_count: u64,
-    /// The aggregate: one value for count and sum, one per entry otherwise.
-    pub values: Vec<u128>,
+    /// The aggregate: one value for count and sum, one per entry otherwise (signed: with
+    /// differential privacy a small total can fall below zero).
+    pub values: Vec<i128>,
 }
 
 impl CollectedBatch {
     /// The batch of `collection` in a task with `time_precision`.
     pub fn new(
         task_id: &TaskId,
-        vdaf: String,
+        vdaf: &VdafConfig,
         time_precision: u64,
         collection: &Collection,
     ) -> Self {
         let start = collection.interval.start.0.saturating_mul(time_precision);
         Self {
             task_id: task_id.to_string(),
-            vdaf,
+            vdaf: super::vdaf_label(vdaf),
             interval_start: start,
             interval_end: start.saturating_add(
                 collection
@@ -55,7 +58,7 @@ impl CollectedBatch {
                     .saturating_mul(time_precision),
             ),
             report_count: collection.report_count,
-            values: collection.value.values(),
+            values: collection.value.signed(vdaf),
         }
     }
 }
@@ -119,14 +122,14 @@ fn write_parquet(batch: &CollectedBatch, path: &Path) -> anyhow::Result<()> {
         Field::new("interval_end", utc(), false),
         Field::new("report_count", DataType::UInt64, false),
         Field::new("index", DataType::UInt32, false),
-        Field::new("value", DataType::UInt64, false),
+        Field::new("value", DataType::Int64, false),
     ]));
     let values = batch
         .values
         .iter()
-        .map(|&v| u64::try_from(v))
+        .map(|&v| i64::try_from(v))
         .collect::<Result<Vec<_>, _>>()
-        .context("a value exceeds 2^64, which Parquet's UInt64 cannot hold: write CSV or JSON")?;
+        .context("a value beyond ±2^63, which Parquet's Int64 cannot hold: write CSV or JSON")?;
     let seconds = |s: u64| i64::try_from(s).context("a time past 2^63 seconds");
     let (start, end) = (seconds(batch.interval_start)?, seconds(batch.interval_end)?);
     let columns: Vec<arrow_array::ArrayRef> = vec![
@@ -135,7 +138,7 @@ fn write_parquet(batch: &CollectedBatch, path: &Path) -> anyhow::Result<()> {
         Arc::new(TimestampSecondArray::from(vec![end; rows]).with_timezone("UTC")),
         Arc::new(UInt64Array::from(vec![batch.report_count; rows])),
         Arc::new(UInt32Array::from_iter_values(0..rows as u32)),
-        Arc::new(UInt64Array::from(values)),
+        Arc::new(Int64Array::from(values)),
     ];
     let record = RecordBatch::try_new(schema.clone(), columns)?;
     let file = std::fs::File::create(path)?;

@@ -195,6 +195,7 @@ pub fn task_spec(leader: String, helper: String, vdaf: VdafConfig, info: &str) -
         task_info: info.as_bytes().to_vec(),
         task_interval: None,
         report_expiry_age: DEFAULT_REPORT_EXPIRY_AGE,
+        noise: None,
     }
 }
 

@@ -692,6 +692,11 @@ pub enum DapTaskCommand {
         /// Reports older than this many seconds are dropped.
         #[arg(long, default_value_t = 7 * 24 * 3600)]
         report_expiry_age: u64,
+        /// Differential privacy on each aggregator's aggregate share: `laplace:EPSILON` or
+        /// `gaussian:EPSILON:DELTA` (e.g. `laplace:1`, `gaussian:0.5:1e-9`). Each aggregator adds
+        /// its own noise, so the collector's result carries both.
+        #[arg(long, value_parser = sealroom_cli::dap::parse_noise)]
+        dp: Option<sealroom_dap_aggregator::noise::TaskNoise>,
         /// Use this collector credential (JSON) instead of generating one.
         #[arg(long)]
         collector_credential: Option<PathBuf>,

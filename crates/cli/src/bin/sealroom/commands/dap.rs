@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::args::{DapCommand, DapTaskCommand};
 use sealroom_cli::dap::output::{CollectedBatch, write};
 use sealroom_cli::dap::simulate::{SimulateOptions, simulate};
-use sealroom_cli::dap::{create_new, parse_measurement, read_text, vdaf_label};
+use sealroom_cli::dap::{create_new, parse_measurement, read_text};
 use sealroom_dap::client::{ClientTask, upload};
 use sealroom_dap::collector::{Collector, CollectorCredential};
 use sealroom_dap::messages::{
@@ -163,8 +163,7 @@ pub(crate) fn run(command: DapCommand, json: bool) -> anyhow::Result<()> {
                 step("collecting (the aggregators verify and aggregate first)");
                 Ok(collector.collect(query, Duration::from_secs(timeout))?)
             })?;
-            let batch =
-                CollectedBatch::new(&file.task_id, vdaf_label(&vdaf), precision, &collection);
+            let batch = CollectedBatch::new(&file.task_id, &vdaf, precision, &collection);
             if let Some(out) = &out {
                 write(&batch, out)?;
             }
@@ -271,6 +270,7 @@ fn task_command(command: DapTaskCommand, json: bool) -> anyhow::Result<()> {
             task_end,
             task_info,
             report_expiry_age,
+            dp,
             collector_credential,
             out,
         } => {
@@ -305,6 +305,7 @@ fn task_command(command: DapTaskCommand, json: bool) -> anyhow::Result<()> {
                 task_info: task_info.into_bytes(),
                 task_interval,
                 report_expiry_age,
+                noise: dp,
             };
             let task = new_task(&spec, supplied)?;
             let task_path = out.join("task.json");
