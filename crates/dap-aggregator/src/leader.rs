@@ -102,7 +102,13 @@ fn store_reports(
                 {
                     return Err(ReportError::OutdatedConfig);
                 }
-                check_report_time(task, metadata.time.0, now)?;
+                // Outside the task's interval: dropped, as §4.4.2 asks of the leader at upload.
+                check_report_time(task, metadata.time.0, now).map_err(|e| match e {
+                    ReportError::TaskExpired | ReportError::TaskNotStarted => {
+                        ReportError::ReportDropped
+                    }
+                    other => other,
+                })?;
                 if !metadata.public_extensions.0.is_empty() {
                     return Err(ReportError::InvalidMessage);
                 }

@@ -102,6 +102,16 @@ impl Deployment {
         min_batch_size: u64,
         noise: Option<TaskNoise>,
     ) -> Self {
+        Self::with(vdaf, batch_mode, min_batch_size, noise, None)
+    }
+
+    fn with(
+        vdaf: VdafConfig,
+        batch_mode: BatchMode,
+        min_batch_size: u64,
+        noise: Option<TaskNoise>,
+        task_interval: Option<Interval>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (leader_db, helper_db) = (dir.path().join("leader.db"), dir.path().join("helper.db"));
         let leader = Running::start(Role::Leader, leader_db.clone());
@@ -115,7 +125,7 @@ impl Deployment {
                 min_batch_size,
                 batch_mode,
                 task_info: b"loopback test".to_vec(),
-                task_interval: None,
+                task_interval,
                 report_expiry_age: 24 * 3600,
                 noise,
             },
@@ -528,4 +538,29 @@ fn a_task_with_differential_privacy_releases_noised_sums_within_the_noises_bound
     // With ε = 0.1 the two draws cancel exactly about 3.5% of the time: three exact results
     // in a row would mean no noise (probability about 4e-5 otherwise).
     assert!(exact < 3, "no noise was added");
+}
+
+#[test]
+fn reports_after_the_tasks_end_are_refused() {
+    // The task ended an hour ago (its interval is in time units of an hour).
+    let end = now() / PRECISION - 1;
+    let d = Deployment::with(
+        VdafConfig::Prio3Count,
+        BatchMode::TimeInterval,
+        1,
+        None,
+        Some(Interval {
+            start: Time(0),
+            duration: sealroom_dap::messages::Duration(end),
+        }),
+    );
+    let late = d.client.report(&Measurement::Count(true), now()).unwrap();
+    let in_time = d
+        .client
+        .report(&Measurement::Count(true), (end - 1) * PRECISION)
+        .unwrap();
+    let errors = upload(&d.http, &d.client, vec![late.clone(), in_time]).unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].id, late.report_metadata.report_id);
+    assert_eq!(errors[0].error, ReportError::ReportDropped);
 }

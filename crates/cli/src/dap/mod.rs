@@ -363,7 +363,13 @@ mod tests {
         let gaussian = parse_noise("gaussian:1:1e-9").unwrap();
         assert_eq!(gaussian.mechanism, NoiseKind::Gaussian);
         assert_eq!(gaussian.delta, 1e-9);
-        for bad in ["laplace", "laplace:0", "gaussian:1", "gaussian:1:2", "uniform:1"] {
+        for bad in [
+            "laplace",
+            "laplace:0",
+            "gaussian:1",
+            "gaussian:1:2",
+            "uniform:1",
+        ] {
             assert!(parse_noise(bad).is_err(), "{bad}");
         }
     }

@@ -639,3 +639,149 @@ proptest! {
         let _ = roundtrip(&bytes);
     }
 }
+
+/// Bytes written by hand from the draft's structure definitions (RFC 8446 §3 encoding), with
+/// no use of the encoders under test.
+struct Tls(Vec<u8>);
+
+impl Tls {
+    fn new() -> Self {
+        Self(Vec::new())
+    }
+    fn u8(mut self, v: u8) -> Self {
+        self.0.push(v);
+        self
+    }
+    fn u16(mut self, v: u16) -> Self {
+        self.0.extend(v.to_be_bytes());
+        self
+    }
+    fn u64(mut self, v: u64) -> Self {
+        self.0.extend(v.to_be_bytes());
+        self
+    }
+    fn raw(mut self, v: &[u8]) -> Self {
+        self.0.extend_from_slice(v);
+        self
+    }
+    /// `opaque x<0..2^16-1>`.
+    fn v16(self, v: &[u8]) -> Self {
+        self.u16(v.len() as u16).raw(v)
+    }
+    /// `opaque x<0..2^32-1>`.
+    fn v32(mut self, v: &[u8]) -> Self {
+        self.0.extend((v.len() as u32).to_be_bytes());
+        self.raw(v)
+    }
+    /// `HpkeCiphertext { config_id; enc<1..2^16-1>; payload<1..2^32-1> }`.
+    fn ciphertext(self, c: &HpkeCiphertext) -> Self {
+        self.u8(c.config_id).v16(&c.enc).v32(&c.payload)
+    }
+    /// `ReportMetadata { report_id[16]; time; Extension public_extensions<0..2^16-1> }` with
+    /// the one extension of [`metadata`].
+    fn metadata(self, m: &ReportMetadata) -> Self {
+        let extension = Tls::new().u16(7).v16(&[1, 2, 3]).0;
+        self.raw(&m.report_id.0).u64(m.time.0).v16(&extension)
+    }
+}
+
+#[test]
+fn the_report_aggregation_job_and_collection_are_laid_out_as_the_draft_defines_them() {
+    use prio::codec::Encode as _;
+    let m = metadata(3);
+    let (leader, helper) = (ciphertext(1), ciphertext(2));
+    let report = Report {
+        report_metadata: m.clone(),
+        public_share: vec![9; 5],
+        leader_encrypted_input_share: leader.clone(),
+        helper_encrypted_input_share: helper.clone(),
+    };
+    // §4.4.2: Report { metadata; public_share<0..2^32-1>; leader share; helper share }.
+    let expected = Tls::new()
+        .metadata(&m)
+        .v32(&[9; 5])
+        .ciphertext(&leader)
+        .ciphertext(&helper)
+        .0;
+    assert_eq!(report.get_encoded().unwrap(), expected);
+    // UploadRequest { Report reports[message_length] }: the reports, back to back.
+    let upload = UploadRequest {
+        reports: vec![report.clone(), report.clone()],
+    };
+    assert_eq!(
+        upload.get_encoded().unwrap(),
+        [expected.clone(), expected].concat()
+    );
+
+    // §4.5.2.1: AggregationJobInitReq { verification_key_id; agg_param<0..2^32-1>;
+    // AggregationJobExtension extensions<0..2^16-1>; VerifyInit verify_inits[...] }, with
+    // VerifyInit { ReportShare { metadata; public_share; encrypted_input_share }; payload<1..2^32-1> }.
+    let batch_id = [0x1f; 32];
+    let init = AggregationJobInitReq {
+        verification_key_id: 4,
+        agg_param: Vec::new(),
+        extensions: Extensions(vec![Extension {
+            extension_type: LEADER_SELECTED_BATCH_ID,
+            extension_data: batch_id.to_vec(),
+        }]),
+        verify_inits: vec![VerifyInit {
+            report_share: ReportShare {
+                report_metadata: m.clone(),
+                public_share: vec![9; 5],
+                encrypted_input_share: helper.clone(),
+            },
+            payload: vec![0x55; 7],
+        }],
+    };
+    let extension = Tls::new().u16(1).v16(&batch_id).0;
+    let expected = Tls::new()
+        .u8(4)
+        .v32(&[])
+        .v16(&extension)
+        .metadata(&m)
+        .v32(&[9; 5])
+        .ciphertext(&helper)
+        .v32(&[0x55; 7])
+        .0;
+    assert_eq!(init.get_encoded().unwrap(), expected);
+
+    // §4.6.1: CollectionJobReq { Query { batch_mode; config<0..2^16-1> }; agg_param<0..2^32-1>;
+    // extensions<0..2^16-1> }, the time-interval query's config an Interval.
+    let request = collection_job_req();
+    let interval = Tls::new().u64(120).u64(24).0;
+    let expected = Tls::new().u8(1).v16(&interval).v32(&[]).v16(&[]).0;
+    assert_eq!(request.get_encoded().unwrap(), expected);
+    // CollectionJobResp { report_count; Interval interval; leader share; helper share }.
+    let response = CollectionJobResp {
+        report_count: 1000,
+        interval: Interval {
+            start: Time(121),
+            duration: Duration(3),
+        },
+        leader_encrypted_agg_share: leader.clone(),
+        helper_encrypted_agg_share: helper.clone(),
+    };
+    let expected = Tls::new()
+        .u64(1000)
+        .u64(121)
+        .u64(3)
+        .ciphertext(&leader)
+        .ciphertext(&helper)
+        .0;
+    assert_eq!(response.get_encoded().unwrap(), expected);
+    // §4.6.3: AggregateShareReq { CollectionJobReq; BatchSelector; report_count; checksum[32] }.
+    let share_request = AggregateShareReq {
+        collection_job_req: request,
+        batch_selector: BatchSelector(Batch::LeaderSelected(Some(BatchId(batch_id)))),
+        report_count: 7,
+        checksum: [0xcc; 32],
+    };
+    let expected = Tls::new()
+        .raw(&Tls::new().u8(1).v16(&interval).v32(&[]).v16(&[]).0)
+        .u8(2)
+        .v16(&batch_id)
+        .u64(7)
+        .raw(&[0xcc; 32])
+        .0;
+    assert_eq!(share_request.get_encoded().unwrap(), expected);
+}
