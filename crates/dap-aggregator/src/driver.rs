@@ -80,7 +80,11 @@ fn run(aggregator: &Aggregator, stop: &AtomicBool) {
     let http = DapClient::new(Duration::from_secs(300));
     let mut backoff = Duration::from_millis(100);
     while !stop.load(Ordering::SeqCst) {
-        match step(aggregator, &http) {
+        // A panic (a bug) must not leave the service up with nobody aggregating.
+        let stepped =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(aggregator, &http)))
+                .unwrap_or_else(|_| Err(DapError::internal("the driver panicked").into()));
+        match stepped {
             Ok(true) => backoff = Duration::from_millis(100),
             Ok(false) => aggregator.wake.wait(IDLE),
             Err(error) => {
@@ -108,15 +112,16 @@ impl From<rusqlite::Error> for StepError {
 }
 
 /// Does one unit of work; `Ok(false)` when there was none.
+/// Every task gets one aggregation step, then one collection job runs if its batch is ready:
+/// uploads, however many, never hold collections back beyond their own batch.
 fn step(aggregator: &Aggregator, http: &DapClient) -> Result<bool, StepError> {
     let tasks = aggregator.store.tasks()?;
+    let mut worked = false;
     for task in tasks.iter().filter(|t| t.role == Role::Leader) {
         let vdaf = task.vdaf().map_err(DapError::internal)?;
-        if with_prio3!(&vdaf, v => aggregate_step(v, aggregator, http, task))? {
-            return Ok(true);
-        }
+        worked |= with_prio3!(&vdaf, v => aggregate_step(v, aggregator, http, task))?;
     }
-    collect_step(aggregator, http, &tasks)
+    Ok(collect_step(aggregator, http, &tasks)? || worked)
 }
 
 /// Drives the task's running aggregation job, or starts one from waiting reports.
@@ -316,7 +321,7 @@ fn start_job<V: DapVdaf>(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         let mut claim = tx.prepare_cached(
-            "UPDATE reports SET state = ?3 WHERE task_id = ?1 AND report_id = ?2",
+            "UPDATE reports SET state = ?3 WHERE task_id = ?1 AND report_id = ?2 AND state = 0",
         )?;
         for (ord, (report_id, time, state)) in states.iter().enumerate() {
             insert.execute(params![
@@ -327,11 +332,17 @@ fn start_job<V: DapVdaf>(
                 sql_time(*time)?,
                 state
             ])?;
-            claim.execute(params![
+            let claimed = claim.execute(params![
                 task.task_id.0,
                 report_id.0,
                 ReportState::InJob as i64
             ])?;
+            if claimed != 1 {
+                // Another driver on this store claimed it: give up this job (nothing is kept).
+                return Err(DapError::internal(
+                    "a report was claimed by another aggregation job; is a second leader running on this store?",
+                ));
+            }
         }
     }
     tx.commit()?;
@@ -356,6 +367,24 @@ enum Claimed {
     OnlyRejected,
     /// A job to send.
     Job(Vec<u8>),
+}
+
+/// Whether the helper refused a request for good (one of the draft's errors about the request,
+/// or an answer that cannot be read). Anything else (unreachable, a 5xx, a proxy's or an
+/// authentication error, a task the helper does not have yet) may pass: the stored request is
+/// sent again later, byte for byte, and no report is dropped for it.
+fn refused_for_good(error: &TransportError) -> bool {
+    match error {
+        TransportError::Problem {
+            problem: Some(problem),
+            status,
+            ..
+        } => *problem != DapProblem::UnrecognizedTask && (400..500).contains(status),
+        TransportError::BadAnswer { .. } => true,
+        TransportError::Problem { .. }
+        | TransportError::Status { .. }
+        | TransportError::Unreachable { .. } => false,
+    }
 }
 
 /// Marks a report done and erases its shares, keeping its id against replays.
@@ -445,7 +474,7 @@ fn finish_job<V: DapVdaf>(
         });
     let answer = match sent {
         Ok(answer) => answer,
-        Err(error) if error.is_transient() => return Err(StepError::Transient(error)),
+        Err(error) if !refused_for_good(&error) => return Err(StepError::Transient(error)),
         Err(error) => {
             abandon(aggregator, task, job_id, &reports, &error.to_string())?;
             return Ok(());
@@ -471,6 +500,22 @@ fn finish_job<V: DapVdaf>(
             job_id,
             &reports,
             "the helper answered for other reports",
+        )?;
+        return Ok(());
+    }
+    // Prio3 takes one round trip: "finish" at this step is a message the leader's state
+    // cannot take, and the draft has the leader abandon the job (§4.5.2.1).
+    if response
+        .verify_resps
+        .iter()
+        .any(|r| r.result == VerifyResult::Finish)
+    {
+        abandon(
+            aggregator,
+            task,
+            job_id,
+            &reports,
+            "the helper answered \"finish\" where Prio3 continues",
         )?;
         return Ok(());
     }
@@ -550,39 +595,38 @@ fn abandon(
     Ok(())
 }
 
+/// A waiting collection job: task id, job id, request, and the newest report when it came.
+type WaitingCollection = (Vec<u8>, Vec<u8>, Vec<u8>, i64);
+
 /// Runs the oldest waiting collection job whose task has nothing left to aggregate.
 fn collect_step(
     aggregator: &Aggregator,
     http: &DapClient,
     tasks: &[AggregatorTask],
 ) -> Result<bool, StepError> {
-    let waiting: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = {
+    let waiting: Vec<WaitingCollection> = {
         let conn = aggregator.store.lock();
         let mut statement = conn.prepare(
-            "SELECT task_id, job_id, request FROM collection_jobs WHERE state = ?1 ORDER BY created",
+            "SELECT task_id, job_id, request, last_report FROM collection_jobs WHERE state = ?1
+             ORDER BY created",
         )?;
         let rows = statement.query_map([CollectionState::Waiting as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
         rows.collect::<Result<_, _>>()?
     };
-    for (task_id, job_id, request) in waiting {
+    for (task_id, job_id, request, last_report) in waiting {
         let Some(task) = tasks
             .iter()
             .find(|t| t.task_id.0.as_slice() == task_id.as_slice())
         else {
             continue;
         };
-        let busy: bool = aggregator.store.lock().query_row(
-            "SELECT EXISTS (SELECT 1 FROM reports WHERE task_id = ?1 AND state IN (0, 1))",
-            [task.task_id.0],
-            |r| r.get(0),
-        )?;
-        if busy {
-            continue;
-        }
         let request: CollectionJobReq =
             decode_all(&request, "CollectionJobReq").map_err(DapError::internal)?;
+        if batch_still_aggregating(aggregator, task, &request, last_report)? {
+            continue;
+        }
         let vdaf = task.vdaf().map_err(DapError::internal)?;
         let outcome =
             with_prio3!(&vdaf, v => collect(v, aggregator, http, task, &job_id, &request));
@@ -596,6 +640,48 @@ fn collect_step(
         return Ok(true);
     }
     Ok(false)
+}
+
+/// Whether reports that may belong to the collection's batch, uploaded before the collector
+/// asked (up to the report `last_report`), are still waiting or in a job (§4.6.1: the leader
+/// completes overlapping aggregation first). For time_interval, reports in the queried
+/// interval; for leader_selected, any such report while no batch is full. Reports uploaded
+/// later never hold a collection back, however many arrive.
+fn batch_still_aggregating(
+    aggregator: &Aggregator,
+    task: &AggregatorTask,
+    request: &CollectionJobReq,
+    last_report: i64,
+) -> Result<bool, DapError> {
+    let conn = aggregator.store.lock();
+    Ok(match request.query.0 {
+        Batch::TimeInterval(interval) => {
+            let Some((start, end)) = interval_bounds(&interval) else {
+                return Ok(false);
+            };
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM reports WHERE task_id = ?1 AND state IN (0, 1)
+                                AND time >= ?2 AND time < ?3 AND rowid <= ?4)",
+                params![task.task_id.0, start, end, last_report],
+                |r| r.get(0),
+            )?
+        }
+        Batch::LeaderSelected(_) => {
+            let full: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM buckets WHERE task_id = ?1 AND bucket_time IS NULL
+                                AND collected = 0 AND report_count >= ?2)",
+                params![task.task_id.0, sql_time(task.configuration.min_batch_size)?],
+                |r| r.get(0),
+            )?;
+            !full
+                && conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM reports WHERE task_id = ?1 AND state IN (0, 1)
+                                    AND rowid <= ?2)",
+                    params![task.task_id.0, last_report],
+                    |r| r.get(0),
+                )?
+        }
+    })
 }
 
 fn fail_collection(
@@ -723,7 +809,7 @@ fn collect<V: DapVdaf>(
         });
     let answer = match sent {
         Ok(answer) => answer,
-        Err(error) if error.is_transient() => return Err(StepError::Transient(error)),
+        Err(error) if !refused_for_good(&error) => return Err(StepError::Transient(error)),
         Err(error) => {
             let problem = error.problem().unwrap_or(DapProblem::BatchMismatch);
             return Err(DapError::dap(problem, id, format!("the helper refused: {error}")).into());
@@ -769,8 +855,10 @@ fn collect<V: DapVdaf>(
             )?;
         }
     }
+    // A job the collector deleted meanwhile stays deleted (its batch is collected all the same).
     tx.execute(
-        "UPDATE collection_jobs SET state = ?3, response = ?4 WHERE task_id = ?1 AND job_id = ?2",
+        "UPDATE collection_jobs SET state = ?3, response = ?4
+         WHERE task_id = ?1 AND job_id = ?2 AND state = 0",
         params![
             task.task_id.0,
             job_id,

@@ -422,6 +422,7 @@ async fn create_share(
 pub(crate) fn check_collection_request(
     task: &AggregatorTask,
     request: &sealroom_dap::messages::CollectionJobReq,
+    role: Role,
 ) -> Result<(), DapError> {
     let id = Some(task.task_id);
     let mode = match request.query.0 {
@@ -439,8 +440,14 @@ pub(crate) fn check_collection_request(
         ));
     }
     if !request.agg_param.is_empty() {
+        // The leader validates the collector's parameter; the helper checks it matches the one
+        // its aggregation jobs used (§4.6.1, §4.6.3).
+        let problem = match role {
+            Role::Leader => DapProblem::InvalidAggregationParameter,
+            _ => DapProblem::InvalidMessage,
+        };
         return Err(DapError::dap(
-            DapProblem::InvalidAggregationParameter,
+            problem,
             id,
             "Prio3's aggregation parameter is empty",
         ));
@@ -483,7 +490,7 @@ fn aggregate_share<V: DapVdaf>(
     share_id: &[u8],
 ) -> Result<Vec<u8>, DapError> {
     let id = Some(task.task_id);
-    check_collection_request(task, &request.collection_job_req)?;
+    check_collection_request(task, &request.collection_job_req, Role::Helper)?;
     let mut conn = aggregator.store.lock();
     let tx = conn.transaction()?;
     let total = match (request.collection_job_req.query.0, request.batch_selector.0) {
@@ -557,10 +564,7 @@ fn aggregate_share<V: DapVdaf>(
         return Err(DapError::dap(
             DapProblem::BatchMismatch,
             id,
-            format!(
-                "the leader counts {} reports in the batch, the helper {} (or their checksums differ)",
-                request.report_count, total.count
-            ),
+            "the leader's report count or checksum for this batch differs from the helper's",
         ));
     }
     let sealed = total.seal_share(task, &request.collection_job_req, Role::Helper)?;

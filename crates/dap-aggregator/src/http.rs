@@ -17,8 +17,13 @@ use crate::error::DapError;
 use crate::store::Store;
 use crate::task::AggregatorTask;
 
-/// The largest request body accepted (an upload or aggregation job of many reports).
-pub const MAX_BODY: usize = 256 << 20;
+/// The largest upload request the leader reads (tens of thousands of reports); an upload is
+/// not authenticated, so this bounds what anyone can make it buffer.
+pub const MAX_UPLOAD_BODY: usize = 32 << 20;
+
+/// The largest request the helper reads: an aggregation job of up to 2,000 reports, whose
+/// verifier messages grow with the VDAF's length.
+pub const MAX_HELPER_BODY: usize = 64 << 20;
 
 /// An aggregator's shared state.
 #[derive(Clone)]
@@ -165,7 +170,8 @@ pub fn check_token(headers: &HeaderMap, expected: &str) -> Result<(), DapError> 
         .or_else(|| headers.get("dap-auth-token").and_then(|v| v.to_str().ok()))
         .ok_or(DapError::Unauthorized("no bearer token"))?;
     // Compare digests, so the time taken says nothing about how much of the token matched.
-    if Sha256::digest(presented.trim()) == Sha256::digest(expected) {
+    // Tasks never hold an empty token; an empty one presented matches nothing.
+    if !presented.is_empty() && Sha256::digest(presented) == Sha256::digest(expected) {
         Ok(())
     } else {
         Err(DapError::Unauthorized("wrong bearer token"))
@@ -189,4 +195,32 @@ pub fn parse_task_id(text: &str) -> Result<TaskId, DapError> {
 /// SHA-256 of a request body, to recognise a repeated request.
 pub fn request_hash(body: &[u8]) -> Vec<u8> {
     Sha256::digest(body).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_must_match_exactly() {
+        let headers = |name: &'static str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_str(value).unwrap());
+            h
+        };
+        assert!(check_token(&headers("authorization", "Bearer s3cret"), "s3cret").is_ok());
+        assert!(check_token(&headers("dap-auth-token", "s3cret"), "s3cret").is_ok());
+        for (name, value) in [
+            ("authorization", "Bearer s3cre"),
+            ("authorization", "Bearer  s3cret"),
+            ("authorization", "Basic s3cret"),
+            ("dap-auth-token", ""),
+        ] {
+            assert!(
+                check_token(&headers(name, value), "s3cret").is_err(),
+                "{value:?}"
+            );
+        }
+        assert!(check_token(&HeaderMap::new(), "s3cret").is_err());
+    }
 }

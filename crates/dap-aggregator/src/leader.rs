@@ -85,65 +85,70 @@ fn store_reports(
 ) -> Result<Vec<ReportUploadStatus>, DapError> {
     let now = now();
     let mut errors = Vec::new();
-    let mut conn = aggregator.store.lock();
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO reports (task_id, report_id, time, report, state)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for report in reports {
-            let metadata = &report.report_metadata;
-            let verdict = (|| {
-                if !aggregator
-                    .keys
-                    .iter()
-                    .any(|k| k.config.id == report.leader_encrypted_input_share.config_id)
-                {
-                    return Err(ReportError::OutdatedConfig);
-                }
-                // Outside the task's interval: dropped, as §4.4.2 asks of the leader at upload.
-                check_report_time(task, metadata.time.0, now).map_err(|e| match e {
-                    ReportError::TaskExpired | ReportError::TaskNotStarted => {
-                        ReportError::ReportDropped
+    // In transactions of a thousand reports, so that a large upload does not hold the store
+    // (and the driver) for long.
+    for chunk in reports.chunks(1000) {
+        let mut conn = aggregator.store.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO reports (task_id, report_id, time, report, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for report in chunk {
+                let metadata = &report.report_metadata;
+                let verdict = (|| {
+                    if !aggregator
+                        .keys
+                        .iter()
+                        .any(|k| k.config.id == report.leader_encrypted_input_share.config_id)
+                    {
+                        return Err(ReportError::OutdatedConfig);
                     }
-                    other => other,
-                })?;
-                if !metadata.public_extensions.0.is_empty() {
-                    return Err(ReportError::InvalidMessage);
+                    // Outside the task's interval: dropped, as §4.4.2 asks of the leader at upload.
+                    check_report_time(task, metadata.time.0, now).map_err(|e| match e {
+                        ReportError::TaskExpired | ReportError::TaskNotStarted => {
+                            ReportError::ReportDropped
+                        }
+                        other => other,
+                    })?;
+                    if !metadata.public_extensions.0.is_empty() {
+                        return Err(ReportError::InvalidMessage);
+                    }
+                    let time =
+                        sql_time(metadata.time.0).map_err(|_| ReportError::InvalidMessage)?;
+                    if task.configuration.batch_mode == BatchMode::TimeInterval
+                        && interval_collected(&tx, &task.task_id, time, time + 1)
+                            .map_err(|_| ReportError::ReportDropped)?
+                    {
+                        return Err(ReportError::BatchCollected);
+                    }
+                    let encoded = sealroom_dap::messages::encode(report, "Report")
+                        .map_err(|_| ReportError::InvalidMessage)?;
+                    let added = insert
+                        .execute(params![
+                            task.task_id.0,
+                            metadata.report_id.0,
+                            time,
+                            encoded,
+                            ReportState::Waiting as i64
+                        ])
+                        .map_err(|_| ReportError::ReportDropped)?;
+                    if added == 0 {
+                        return Err(ReportError::ReportReplayed);
+                    }
+                    Ok(())
+                })();
+                if let Err(error) = verdict {
+                    errors.push(ReportUploadStatus {
+                        id: metadata.report_id,
+                        error,
+                    });
                 }
-                let time = sql_time(metadata.time.0).map_err(|_| ReportError::InvalidMessage)?;
-                if task.configuration.batch_mode == BatchMode::TimeInterval
-                    && interval_collected(&tx, &task.task_id, time, time + 1)
-                        .map_err(|_| ReportError::ReportDropped)?
-                {
-                    return Err(ReportError::BatchCollected);
-                }
-                let encoded = sealroom_dap::messages::encode(&report, "Report")
-                    .map_err(|_| ReportError::InvalidMessage)?;
-                let added = insert
-                    .execute(params![
-                        task.task_id.0,
-                        metadata.report_id.0,
-                        time,
-                        encoded,
-                        ReportState::Waiting as i64
-                    ])
-                    .map_err(|_| ReportError::ReportDropped)?;
-                if added == 0 {
-                    return Err(ReportError::ReportReplayed);
-                }
-                Ok(())
-            })();
-            if let Err(error) = verdict {
-                errors.push(ReportUploadStatus {
-                    id: metadata.report_id,
-                    error,
-                });
             }
         }
+        tx.commit()?;
     }
-    tx.commit()?;
     Ok(errors)
 }
 
@@ -181,14 +186,14 @@ fn created(task_id: &TaskId, job_id: &[u8]) -> Response {
 
 /// Validates a collection job request as the leader must before accepting it (§4.6.1).
 fn check_new_collection(
-    aggregator: &Aggregator,
+    conn: &rusqlite::Connection,
     task: &AggregatorTask,
     request: &CollectionJobReq,
 ) -> Result<(), DapError> {
-    check_collection_request(task, request)?;
+    check_collection_request(task, request, Role::Leader)?;
     if let Batch::TimeInterval(interval) = request.query.0 {
         let (start, end) = interval_bounds(&interval).expect("checked");
-        if interval_collected(&aggregator.store.lock(), &task.task_id, start, end)? {
+        if interval_collected(conn, &task.task_id, start, end)? {
             return Err(DapError::dap(
                 DapProblem::BatchOverlap,
                 Some(task.task_id),
@@ -200,14 +205,15 @@ fn check_new_collection(
 }
 
 fn insert_job(
-    aggregator: &Aggregator,
+    conn: &rusqlite::Connection,
     task: &AggregatorTask,
     job_id: &[u8],
     body: &[u8],
 ) -> Result<(), DapError> {
-    aggregator.store.lock().execute(
-        "INSERT INTO collection_jobs (task_id, job_id, request, request_hash, state, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    conn.execute(
+        "INSERT INTO collection_jobs (task_id, job_id, request, request_hash, state, created,
+                                      last_report)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(rowid), 0) FROM reports))",
         params![
             task.task_id.0,
             job_id,
@@ -231,30 +237,36 @@ async fn create_collection(
         let request: CollectionJobReq = decode_body(&headers, &body, Some(task.task_id))?;
         // An identical request names the job it created, unless that job failed. A
         // leader-selected query ("the next batch") is the same bytes every time: it names an
-        // earlier job only while that job is still waiting, else it asks for the next batch.
+        // earlier job while that job is waiting or its result has not been fetched yet, else
+        // it asks for the next batch. Looked up and created in one transaction.
         let states = match task.configuration.batch_mode {
-            BatchMode::LeaderSelected => "(0)",
-            _ => "(0, 1)",
+            BatchMode::LeaderSelected => "state = 0 OR (state = 1 AND fetched = 0)",
+            _ => "state IN (0, 1)",
         };
-        let existing: Option<Vec<u8>> = aggregator
-            .store
-            .lock()
+        let mut conn = aggregator.store.lock();
+        let tx = conn.transaction()?;
+        let existing: Option<Vec<u8>> = tx
             .query_row(
                 &format!(
                     "SELECT job_id FROM collection_jobs
-                         WHERE task_id = ?1 AND request_hash = ?2 AND state IN {states}"
+                     WHERE task_id = ?1 AND request_hash = ?2 AND ({states})
+                     ORDER BY created DESC LIMIT 1"
                 ),
                 params![task.task_id.0, request_hash(&body)],
                 |r| r.get(0),
             )
             .optional()?;
-        if let Some(job_id) = existing {
-            return Ok(created(&task.task_id, &job_id));
-        }
-        check_new_collection(aggregator, &task, &request)?;
-        let mut job_id = [0u8; 16];
-        getrandom::fill(&mut job_id).map_err(DapError::internal)?;
-        insert_job(aggregator, &task, &job_id, &body)?;
+        let job_id = match existing {
+            Some(job_id) => job_id,
+            None => {
+                check_new_collection(&tx, &task, &request)?;
+                let mut job_id = [0u8; 16];
+                getrandom::fill(&mut job_id).map_err(DapError::internal)?;
+                insert_job(&tx, &task, &job_id, &body)?;
+                job_id.to_vec()
+            }
+        };
+        tx.commit()?;
         Ok(created(&task.task_id, &job_id))
     })
     .await
@@ -280,9 +292,9 @@ async fn put_collection(
                 )
             })?;
         let request: CollectionJobReq = decode_body(&headers, &body, Some(task.task_id))?;
-        let existing: Option<Vec<u8>> = aggregator
-            .store
-            .lock()
+        let mut conn = aggregator.store.lock();
+        let tx = conn.transaction()?;
+        let existing: Option<Vec<u8>> = tx
             .query_row(
                 "SELECT request_hash FROM collection_jobs WHERE task_id = ?1 AND job_id = ?2",
                 params![task.task_id.0, job_id],
@@ -297,10 +309,11 @@ async fn put_collection(
                 )));
             }
             None => {
-                check_new_collection(aggregator, &task, &request)?;
-                insert_job(aggregator, &task, &job_id, &body)?;
+                check_new_collection(&tx, &task, &request)?;
+                insert_job(&tx, &task, &job_id, &body)?;
             }
         }
+        tx.commit()?;
         Ok(created(&task.task_id, &job_id))
     })
     .await
@@ -337,10 +350,17 @@ async fn get_collection(
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 Ok(response)
             }
-            s if s == CollectionState::Ready as i64 => Ok(bytes_response::<CollectionJobResp>(
-                StatusCode::OK,
-                response.unwrap_or_default(),
-            )),
+            s if s == CollectionState::Ready as i64 => {
+                // A repeated "next batch" request then asks for a new batch.
+                aggregator.store.lock().execute(
+                    "UPDATE collection_jobs SET fetched = 1 WHERE task_id = ?1 AND job_id = ?2",
+                    params![task.task_id.0, job_id],
+                )?;
+                Ok(bytes_response::<CollectionJobResp>(
+                    StatusCode::OK,
+                    response.unwrap_or_default(),
+                ))
+            }
             s if s == CollectionState::Failed as i64 => {
                 let detail = detail.unwrap_or_default();
                 Err(match problem.as_deref().and_then(DapProblem::from_urn) {

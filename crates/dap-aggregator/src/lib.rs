@@ -29,11 +29,11 @@ pub use task::AggregatorTask;
 
 /// An aggregator's routes for `role`, with every error a problem document.
 pub fn router(role: Role, aggregator: Aggregator) -> axum::Router {
-    let routes = match role {
-        Role::Leader => leader::router(aggregator),
-        _ => helper::router(aggregator),
+    let (routes, limit) = match role {
+        Role::Leader => (leader::router(aggregator), http::MAX_UPLOAD_BODY),
+        _ => (helper::router(aggregator), http::MAX_HELPER_BODY),
     };
-    routes.layer(axum::extract::DefaultBodyLimit::max(http::MAX_BODY))
+    routes.layer(axum::extract::DefaultBodyLimit::max(limit))
 }
 
 /// Serves `role` from the store at `db` on `listen` until stopped (ctrl-c or SIGTERM); calls

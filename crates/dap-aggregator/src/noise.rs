@@ -4,7 +4,9 @@
 //!
 //! Each aggregator's noise alone gives the declared guarantee, so the result stays private
 //! even if the other aggregator colludes with the collector; the collector's result carries
-//! both noises (twice the variance). Neighbouring batches differ by one report; the
+//! both noises (twice the variance). Neighbouring batches differ in one report's measurement
+//! (one replaced by another): the report count and the batch's interval are released exactly,
+//! as the draft requires, so the guarantee covers the values, not a batch's size. The
 //! sensitivities follow from the VDAF's parameters.
 
 use sealroom_dap::messages::VdafConfig;
@@ -46,11 +48,14 @@ pub enum NoiseError {
     Shape(usize),
 }
 
-/// L1 and L2 sensitivity of one report's contribution under `vdaf`.
+/// L1 and L2 sensitivity of the aggregate when one report's measurement is replaced by
+/// another under `vdaf` (L2 rounded up to a whole number).
 pub fn sensitivities(vdaf: &VdafConfig) -> (u64, u64) {
     let root = |x: u64| (x as f64).sqrt().ceil() as u64;
     match *vdaf {
-        VdafConfig::Prio3Count | VdafConfig::Prio3Histogram { .. } => (1, 1),
+        VdafConfig::Prio3Count => (1, 1),
+        // One bucket loses a report and another gains it.
+        VdafConfig::Prio3Histogram { .. } => (2, root(2)),
         VdafConfig::Prio3Sum { max_measurement } => (max_measurement, max_measurement),
         VdafConfig::Prio3SumVec {
             length,
@@ -60,7 +65,13 @@ pub fn sensitivities(vdaf: &VdafConfig) -> (u64, u64) {
             u64::from(length).saturating_mul(max_measurement),
             root(u64::from(length)).saturating_mul(max_measurement),
         ),
-        VdafConfig::Prio3MultihotCountVec { max_weight, .. } => (max_weight, root(max_weight)),
+        // Up to max_weight entries clear and as many others set (never more than the length).
+        VdafConfig::Prio3MultihotCountVec {
+            length, max_weight, ..
+        } => {
+            let changed = max_weight.saturating_mul(2).min(u64::from(length));
+            (changed, root(changed))
+        }
     }
 }
 
@@ -171,7 +182,14 @@ mod tests {
                 chunk_length: 3,
                 max_weight: 3
             }),
-            (3, 2)
+            (6, 3)
+        );
+        assert_eq!(
+            sensitivities(&VdafConfig::Prio3Histogram {
+                length: 10,
+                chunk_length: 3
+            }),
+            (2, 2)
         );
     }
 }

@@ -83,10 +83,11 @@ pub fn open_input_share<V: DapVdaf>(
     {
         return Err(ReportError::InvalidMessage);
     }
+    // §4.5.2.3: an unrecognized config id, like a failed decryption, is hpke_decrypt_error.
     let key = keys
         .iter()
         .find(|k| k.config.id == encrypted.config_id)
-        .ok_or(ReportError::HpkeUnknownConfigId)?;
+        .ok_or(ReportError::HpkeDecryptError)?;
     let aad = encode(
         &InputShareAad {
             task_id: task.task_id,
@@ -265,9 +266,11 @@ impl<V: DapVdaf> BatchTotal<V> {
         Err(DapError::dap(
             DapProblem::InvalidBatchSize,
             Some(task.task_id),
+            // Not how many it holds: a collector must learn nothing of a batch too small to
+            // release.
             format!(
-                "the batch holds {} reports, the task's minimum is {}",
-                self.count, task.configuration.min_batch_size
+                "the batch holds fewer reports than the task's minimum of {}",
+                task.configuration.min_batch_size
             ),
         ))
     }

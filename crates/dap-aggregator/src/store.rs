@@ -95,7 +95,9 @@ CREATE TABLE IF NOT EXISTS helper_jobs (
     deleted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (task_id, job_id)
 );
--- Leader: collection jobs (state 0 waiting, 1 ready, 2 failed, 3 deleted).
+-- Leader: collection jobs (state 0 waiting, 1 ready, 2 failed, 3 deleted); fetched once the
+-- collector has read the result; last_report is the newest report's rowid when it was
+-- created (reports uploaded later do not hold it back).
 CREATE TABLE IF NOT EXISTS collection_jobs (
     task_id BLOB NOT NULL,
     job_id BLOB NOT NULL,
@@ -106,6 +108,8 @@ CREATE TABLE IF NOT EXISTS collection_jobs (
     problem TEXT,
     detail TEXT,
     created INTEGER NOT NULL,
+    fetched INTEGER NOT NULL DEFAULT 0,
+    last_report INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (task_id, job_id)
 );
 -- Helper: answered aggregate share requests.

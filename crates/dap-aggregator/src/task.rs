@@ -130,6 +130,21 @@ impl AggregatorTask {
         }
         self.configuration.extensions.check_order()?;
         self.configuration.task_interval()?;
+        let usable = |token: &str| !token.is_empty() && token.trim() == token;
+        if !usable(&self.aggregator_auth_token) {
+            return Err(field(
+                "aggregator_auth_token",
+                "must be non-empty, without surrounding white space",
+            ));
+        }
+        if let Some(token) = &self.collector_auth_token
+            && !usable(token)
+        {
+            return Err(field(
+                "collector_auth_token",
+                "must be non-empty, without surrounding white space",
+            ));
+        }
         match self.role {
             Role::Leader if self.collector_auth_token.is_none() => {
                 Err(field("collector_auth_token", "a leader needs one"))
@@ -198,5 +213,44 @@ impl AggregatorTask {
         };
         task.validate()?;
         Ok(task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::{TaskSpec, new_task};
+    use sealroom_dap::messages::{BatchMode, VdafConfig};
+
+    #[test]
+    fn tasks_with_empty_or_padded_tokens_are_refused() {
+        let task = new_task(
+            &TaskSpec {
+                leader_endpoint: "http://leader.example/".into(),
+                helper_endpoint: "http://helper.example/".into(),
+                vdaf: VdafConfig::Prio3Count,
+                time_precision: 3600,
+                min_batch_size: 10,
+                batch_mode: BatchMode::TimeInterval,
+                task_info: b"t".to_vec(),
+                task_interval: None,
+                report_expiry_age: 3600,
+                noise: None,
+            },
+            None,
+        )
+        .unwrap();
+        let mut leader = task.leader.clone();
+        assert!(leader.validate().is_ok());
+        leader.collector_auth_token = Some(String::new());
+        assert!(leader.validate().is_err());
+        let mut helper = task.helper.clone();
+        helper.aggregator_auth_token = " padded ".into();
+        assert!(helper.validate().is_err());
+        let round_trip = AggregatorTask::from_json(&task.leader.to_json()).unwrap();
+        assert_eq!(
+            round_trip.aggregator_auth_token,
+            task.leader.aggregator_auth_token
+        );
     }
 }

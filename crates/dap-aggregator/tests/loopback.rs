@@ -324,11 +324,20 @@ fn replays_stale_and_future_reports_and_unknown_keys_are_refused_at_upload() {
             (ids[2], ReportError::OutdatedConfig),
         ]
     );
-    // Only the one good report is aggregated: below the minimum of two.
-    assert_eq!(
-        dap_problem(d.collect(d.around_now()).unwrap_err()),
-        Some(DapProblem::InvalidBatchSize)
-    );
+    // Only the one good report is aggregated: below the minimum of two. The refusal does not
+    // say how many reports the batch holds.
+    match d.collect(d.around_now()).unwrap_err() {
+        CollectError::Transport(TransportError::Problem {
+            problem, detail, ..
+        }) => {
+            assert_eq!(problem, Some(DapProblem::InvalidBatchSize));
+            assert_eq!(
+                detail,
+                "the batch holds fewer reports than the task's minimum of 2"
+            );
+        }
+        other => panic!("{other}"),
+    }
 }
 
 #[test]
@@ -563,4 +572,40 @@ fn reports_after_the_tasks_end_are_refused() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].id, late.report_metadata.report_id);
     assert_eq!(errors[0].error, ReportError::ReportDropped);
+}
+
+#[test]
+fn a_stream_of_junk_uploads_does_not_hold_back_a_collection() {
+    let d = Deployment::new(VdafConfig::Prio3Count, BatchMode::TimeInterval, 3);
+    d.upload(&vec![Measurement::Count(true); 3], now());
+    // An outsider keeps uploading reports that will not open (valid config id, garbage
+    // ciphertext), for another hour and for this one.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let junk = {
+        let (stop, http, client) = (stop.clone(), d.http.clone(), d.client.clone());
+        std::thread::spawn(move || {
+            let mut sent = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let hours_ago = if sent % 2 == 0 { 2 * 3600 } else { 0 };
+                let mut report = client
+                    .report(&Measurement::Count(true), now() - hours_ago)
+                    .unwrap();
+                report.leader_encrypted_input_share.payload[0] ^= 1;
+                let _ = upload(&http, &client, vec![report]);
+                sent += 1;
+            }
+            sent
+        })
+    };
+    let collection = d
+        .collector()
+        .collect(d.around_now(), Duration::from_secs(20));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let sent = junk.join().unwrap();
+    let collection = collection.unwrap();
+    assert_eq!(
+        collection.value,
+        AggregateValue::Scalar(3),
+        "after {sent} junk uploads"
+    );
 }

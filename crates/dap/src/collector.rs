@@ -87,6 +87,9 @@ pub enum CredentialError {
     /// A key is not unpadded URL-safe base64.
     #[error("{0} is not unpadded URL-safe base64")]
     Base64(&'static str),
+    /// The token is empty or has surrounding white space.
+    #[error("the token must be non-empty, without surrounding white space")]
+    Token,
     /// The private key does not match the public key.
     #[error("the key pair does not hold together: {0}")]
     Key(#[from] HpkeError),
@@ -139,6 +142,9 @@ impl CollectorCredential {
         }
         if json.kem != "X25519HkdfSha256" {
             return Err(unsupported("kem", &json.kem));
+        }
+        if json.token.is_empty() || json.token.trim() != json.token {
+            return Err(CredentialError::Token);
         }
         let b64 = |value: &str, field| {
             URL_SAFE_NO_PAD
@@ -330,6 +336,11 @@ mod tests {
         assert!(matches!(
             CollectorCredential::from_json(&mismatched),
             Err(CredentialError::Key(_))
+        ));
+        let no_token = json.replace(&credential.token, "");
+        assert!(matches!(
+            CollectorCredential::from_json(&no_token),
+            Err(CredentialError::Token)
         ));
         let sha384 = json.replace("\"Sha256\"", "\"Sha384\"");
         assert!(matches!(

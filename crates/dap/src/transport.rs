@@ -63,16 +63,6 @@ impl TransportError {
             _ => None,
         }
     }
-
-    /// Whether retrying the same request may succeed (the server was not reached, or failed
-    /// with a 5xx).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Unreachable { .. } => true,
-            Self::Problem { status, .. } | Self::Status { status, .. } => *status >= 500,
-            Self::BadAnswer { .. } => false,
-        }
-    }
 }
 
 /// A successful answer: either the resource's message, or an empty body meaning "not ready".

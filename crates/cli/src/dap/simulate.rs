@@ -199,7 +199,7 @@ pub fn task_spec(leader: String, helper: String, vdaf: VdafConfig, info: &str) -
     }
 }
 
-/// Uploads `reports` in requests of [`UPLOAD_BATCH`]; every report must be accepted.
+/// Uploads `reports` in requests of a thousand; every report must be accepted.
 pub fn upload_all(
     http: &DapClient,
     client: &ClientTask,
