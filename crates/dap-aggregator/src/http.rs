@@ -146,7 +146,7 @@ pub fn decode_body<T: DapMessage>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.eq_ignore_ascii_case(T::MEDIA_TYPE) {
+    if !same_media_type(content_type, T::MEDIA_TYPE) {
         return Err(DapError::dap(
             DapProblem::InvalidMessage,
             task_id,
@@ -158,6 +158,29 @@ pub fn decode_body<T: DapMessage>(
         ));
     }
     decode_all::<T>(body, T::NAME).map_err(|e| DapError::message(task_id, e))
+}
+
+/// Whether two media types are the same (RFC 9110 §8.3.1): type, subtype and parameter names
+/// compare without case, white space around `;` and `=` is allowed, and a parameter value may
+/// be quoted. Other parameters (e.g. a charset) are not allowed: a DAP body has none.
+fn same_media_type(given: &str, expected: &str) -> bool {
+    fn parts(text: &str) -> Option<(String, Vec<(String, String)>)> {
+        let mut pieces = text.split(';');
+        let essence = pieces.next()?.trim().to_ascii_lowercase();
+        let mut parameters = Vec::new();
+        for piece in pieces {
+            let (name, value) = piece.split_once('=')?;
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            parameters.push((name.trim().to_ascii_lowercase(), value.to_string()));
+        }
+        parameters.sort();
+        Some((essence, parameters))
+    }
+    matches!((parts(given), parts(expected)), (Some(a), Some(b)) if a == b)
 }
 
 /// Checks the request's bearer token (`Authorization: Bearer …`, or the `DAP-Auth-Token` header
@@ -200,6 +223,28 @@ pub fn request_hash(body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_types_compare_as_rfc_9110_says() {
+        let upload = "application/ppm-dap;message=upload-req";
+        for same in [
+            upload,
+            "application/ppm-dap; message=upload-req",
+            "Application/PPM-DAP ; Message = \"upload-req\"",
+        ] {
+            assert!(same_media_type(same, upload), "{same}");
+        }
+        for other in [
+            "",
+            "application/ppm-dap",
+            "application/ppm-dap;message=upload-errors",
+            "application/ppm-dap;message=Upload-Req",
+            "application/ppm-dap;message=upload-req;charset=utf-8",
+            "application/octet-stream",
+        ] {
+            assert!(!same_media_type(other, upload), "{other}");
+        }
+    }
 
     #[test]
     fn bearer_tokens_must_match_exactly() {
