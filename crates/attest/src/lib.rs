@@ -1,11 +1,14 @@
 //! Attestation: evidence and claims, the software simulator backend, and the verifier brokers and readers use.
 //!
-//! Real TEE verifiers (SEV-SNP, TDX, Nitro) are not implemented yet: their
+//! Hardware verifiers are coming one platform at a time: AWS Nitro Enclaves documents verify
+//! with `nitro` (feature `verifiers`), not yet through [`EvidenceVerifier`]; SEV-SNP and TDX
 //! evidence is refused with [`AttestError::PlatformNotSupported`], never accepted.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod measure;
+#[cfg(feature = "verifiers")]
+pub mod nitro;
 pub mod sim;
 pub mod verify;
 
