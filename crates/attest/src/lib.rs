@@ -1,15 +1,20 @@
 //! Attestation: evidence and claims, the software simulator backend, and the verifier brokers and readers use.
 //!
-//! Hardware verifiers are coming one platform at a time: AWS Nitro Enclaves documents verify
-//! with `nitro` (feature `verifiers`), not yet through [`EvidenceVerifier`]; SEV-SNP and TDX
-//! evidence is refused with [`AttestError::PlatformNotSupported`], never accepted.
+//! Hardware verifiers are coming one platform at a time: AWS Nitro Enclaves documents and AMD
+//! SEV-SNP reports verify with `nitro` and `snp` (feature `verifiers`), not yet through
+//! [`EvidenceVerifier`], which refuses hardware evidence with
+//! [`AttestError::PlatformNotSupported`], never accepting it unverified.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "verifiers")]
+mod certs;
 pub mod measure;
 #[cfg(feature = "verifiers")]
 pub mod nitro;
 pub mod sim;
+#[cfg(feature = "verifiers")]
+pub mod snp;
 pub mod verify;
 
 pub use measure::{current_measurement, measure_file};

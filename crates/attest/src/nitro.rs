@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use aws_lc_rs::signature::{ECDSA_P384_SHA384_ASN1, ECDSA_P384_SHA384_FIXED, UnparsedPublicKey};
 use ciborium::Value;
 use x509_cert::Certificate;
-use x509_cert::der::{Decode, Encode};
+use x509_cert::der::Decode;
+
+use crate::certs;
 use x509_cert::ext::pkix::BasicConstraints;
 
 /// The AWS Nitro Enclaves root certificate (G1), PEM.
@@ -260,9 +262,7 @@ fn verify_chain(chain: &[Vec<u8>], root_der: &[u8], at: u64) -> Result<Vec<u8>, 
         let certificate = Certificate::from_der(der)
             .map_err(|_| malformed(format!("certificate {index} of the chain")))?;
         let tbs = &certificate.tbs_certificate;
-        let validity = &tbs.validity;
-        let not_before = validity.not_before.to_unix_duration().as_secs();
-        let not_after = validity.not_after.to_unix_duration().as_secs();
+        let (not_before, not_after) = certs::validity(&certificate);
         if at < not_before || at > not_after {
             return Err(NitroError::OutsideValidity {
                 index,
@@ -276,20 +276,9 @@ fn verify_chain(chain: &[Vec<u8>], root_der: &[u8], at: u64) -> Result<Vec<u8>, 
                 "certificate {index}'s signature algorithm (ecdsa-with-SHA384 expected)"
             )));
         }
-        let signed = tbs
-            .to_der()
-            .map_err(|_| malformed(format!("certificate {index}'s signed part")))?;
-        let signature = certificate
-            .signature
-            .as_bytes()
-            .ok_or_else(|| malformed(format!("certificate {index}'s signature")))?;
-        // The root signs itself.
-        let own_key = tbs
-            .subject_public_key_info
-            .subject_public_key
-            .as_bytes()
-            .ok_or_else(|| malformed(format!("certificate {index}'s public key")))?
-            .to_vec();
+        let (signed, signature, own_key) =
+            certs::parts(&certificate).ok_or_else(|| malformed(format!("certificate {index}")))?;
+        let own_key = own_key.to_vec();
         // Every certificate but the leaf must be a CA.
         if index + 1 < chain.len() {
             let is_ca = tbs
