@@ -1,7 +1,7 @@
 //! Attestation: evidence and claims, the software simulator backend, and the verifier brokers and readers use.
 //!
-//! Hardware verifiers are coming one platform at a time: AWS Nitro Enclaves documents and AMD
-//! SEV-SNP reports verify with `nitro` and `snp` (feature `verifiers`), not yet through
+//! Hardware verifiers (feature `verifiers`): AWS Nitro Enclaves documents (`nitro`), AMD
+//! SEV-SNP reports (`snp`) and Intel TDX and SGX quotes (`dcap`) verify offline, not yet through
 //! [`EvidenceVerifier`], which refuses hardware evidence with
 //! [`AttestError::PlatformNotSupported`], never accepting it unverified.
 #![forbid(unsafe_code)]
@@ -9,6 +9,8 @@
 
 #[cfg(feature = "verifiers")]
 mod certs;
+#[cfg(feature = "verifiers")]
+pub mod dcap;
 pub mod measure;
 #[cfg(feature = "verifiers")]
 pub mod nitro;
