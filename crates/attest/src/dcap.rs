@@ -1,9 +1,10 @@
-//! Intel TDX and SGX quotes (DCAP, quote versions 4 and 5), verified with `dcap-qvl` against
+//! Intel TDX and SGX quotes (DCAP quote versions 3 to 5), verified with `dcap-qvl` against
 //! Intel's SGX root CA, which that crate pins: the PCK certificate chain and CRLs, the TCB info
 //! and QE identity collateral (supplied with the evidence, never fetched), the quote's
 //! signatures, at a time the caller gives. This module maps the result to what sealroom's
 //! policy reads (measurements, report data, TCB status and advisories) and refuses debug
-//! enclaves and TDs and TCB levels the caller does not accept.
+//! enclaves and TDs and TCB levels the caller does not accept. `dcap-qvl` itself refuses debug,
+//! revoked and out-of-range quotes by default; the checks here restate what policy relies on.
 
 use dcap_qvl::QuoteCollateralV3;
 use dcap_qvl::quote::Report;

@@ -25,6 +25,9 @@ pub const AWS_NITRO_ROOT_G1_PEM: &str = include_str!("../roots/aws-nitro-enclave
 /// `ecdsa-with-SHA384` (RFC 5758).
 const ECDSA_WITH_SHA384: &str = "1.2.840.10045.4.3.3";
 
+/// How far (seconds) a document's time may run ahead of the verification time.
+const CLOCK_SKEW: u64 = 300;
+
 /// COSE algorithm ES384 (RFC 9053).
 const COSE_ES384: i128 = -35;
 
@@ -60,11 +63,22 @@ pub enum NitroError {
         /// End of validity (Unix seconds).
         not_after: u64,
     },
-    /// A certificate that issues another is not a certificate authority.
-    #[error("certificate {index} of the chain issues another but is not a certificate authority")]
+    /// A certificate that issues another is not a certificate authority, or not one allowed
+    /// that many CAs below it.
+    #[error(
+        "certificate {index} of the chain issues another but is not a certificate authority allowed to (CA flag or path length)"
+    )]
     NotACertificateAuthority {
         /// Position from the root (0).
         index: usize,
+    },
+    /// The document was made after the verification time.
+    #[error("the document was made at {made}, after the verification time {at}")]
+    FromTheFuture {
+        /// Its timestamp (Unix seconds).
+        made: u64,
+        /// The verification time.
+        at: u64,
     },
     /// The enclave runs in debug mode (PCR0, 1 and 2 all zero): the host can read its memory.
     #[error("the enclave runs in debug mode (all-zero PCRs)")]
@@ -232,16 +246,25 @@ pub fn verify_signed(
             Ok((index, value))
         })
         .collect::<Result<_, NitroError>>()?;
+    let timestamp_ms = map_get(fields, "timestamp")
+        .and_then(Value::as_integer)
+        .and_then(|t| u64::try_from(t).ok())
+        .ok_or_else(|| malformed("payload field timestamp"))?;
+    // Freshness is the nonce's job (the verifier's challenge); a document from the future is
+    // refused here.
+    if timestamp_ms / 1000 > at.saturating_add(CLOCK_SKEW) {
+        return Err(NitroError::FromTheFuture {
+            made: timestamp_ms / 1000,
+            at,
+        });
+    }
     let zero = |i: u64| pcrs.get(&i).is_none_or(|v| v.iter().all(|&b| b == 0));
     Ok(NitroDocument {
         module_id: map_get(fields, "module_id")
             .and_then(Value::as_text)
             .ok_or_else(|| malformed("payload field module_id"))?
             .to_string(),
-        timestamp_ms: map_get(fields, "timestamp")
-            .and_then(Value::as_integer)
-            .and_then(|t| u64::try_from(t).ok())
-            .ok_or_else(|| malformed("payload field timestamp"))?,
+        timestamp_ms,
         debug: zero(0) && zero(1) && zero(2),
         pcrs,
         public_key: optional_bytes(fields, "public_key")?,
@@ -279,13 +302,20 @@ fn verify_chain(chain: &[Vec<u8>], root_der: &[u8], at: u64) -> Result<Vec<u8>, 
         let (signed, signature, own_key) =
             certs::parts(&certificate).ok_or_else(|| malformed(format!("certificate {index}")))?;
         let own_key = own_key.to_vec();
-        // Every certificate but the leaf must be a CA.
+        // Every certificate but the leaf must be a CA, with room below it for the CAs that
+        // follow (its path length constraint).
         if index + 1 < chain.len() {
-            let is_ca = tbs
+            let constraints = tbs
                 .get::<BasicConstraints>()
                 .map_err(|_| malformed(format!("certificate {index}'s basic constraints")))?
-                .is_some_and(|(_, constraints)| constraints.ca);
-            if !is_ca {
+                .map(|(_, constraints)| constraints)
+                .filter(|constraints| constraints.ca)
+                .ok_or(NitroError::NotACertificateAuthority { index })?;
+            let below = chain.len() - 2 - index;
+            if constraints
+                .path_len_constraint
+                .is_some_and(|limit| below > usize::from(limit))
+            {
                 return Err(NitroError::NotACertificateAuthority { index });
             }
         }

@@ -20,6 +20,14 @@ pub const AMD_MILAN_CHAIN_PEM: &str = include_str!("../roots/amd-milan-ask-ark-a
 /// `id-RSASSA-PSS` (RFC 4055).
 const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
 
+/// Extensions of AMD's VCEK and VLEK certificates: the TCB components' security patch levels
+/// (an INTEGER each) and the chip id (64 raw bytes).
+const BL_SPL: &str = "1.3.6.1.4.1.3704.1.3.1";
+const TEE_SPL: &str = "1.3.6.1.4.1.3704.1.3.2";
+const SNP_SPL: &str = "1.3.6.1.4.1.3704.1.3.3";
+const UCODE_SPL: &str = "1.3.6.1.4.1.3704.1.3.8";
+const HW_ID: &str = "1.3.6.1.4.1.3704.1.4";
+
 /// The report's size and the part its signature covers.
 const REPORT_SIZE: usize = 0x4A0;
 const SIGNED_SIZE: usize = 0x2A0;
@@ -51,6 +59,21 @@ pub enum SnpError {
         /// End of validity.
         not_after: u64,
     },
+    /// The report's TCB differs from the one its key's certificate was issued for.
+    #[error(
+        "the report claims {field} SVN {report}, its key's certificate was issued for {certificate}"
+    )]
+    TcbMismatch {
+        /// Which component (bootloader, TEE, SNP, microcode).
+        field: &'static str,
+        /// What the report claims.
+        report: u8,
+        /// What the certificate says.
+        certificate: u8,
+    },
+    /// The report's chip id is not the one its VCEK was issued for.
+    #[error("the report's chip id is not the one its VCEK was issued for")]
+    ChipMismatch,
     /// The guest runs with debugging allowed: the host can read its memory.
     #[error("the guest policy allows debugging")]
     Debug,
@@ -88,6 +111,9 @@ pub struct SnpReport {
     pub reported_tcb: u64,
     /// The chip's id (zero when masked, as with a VLEK).
     pub chip_id: [u8; 64],
+    /// The virtual machine privilege level that asked for the report (0 is the most
+    /// privileged; under a paravisor the guest OS runs at a higher level). Policy must check it.
+    pub vmpl: u32,
     /// Which key signed it.
     pub signed_by: SigningKey,
 }
@@ -129,6 +155,56 @@ fn milan_chain() -> Result<MilanChain, SnpError> {
         ark: der(1)?,
         asvk: der(2)?,
     })
+}
+
+/// The value of `certificate`'s extension `oid`, if it has it.
+fn extension<'a>(certificate: &'a Certificate, oid: &str) -> Option<&'a [u8]> {
+    certificate
+        .tbs_certificate
+        .extensions
+        .as_ref()?
+        .iter()
+        .find(|e| e.extn_id.to_string() == oid)
+        .map(|e| e.extn_value.as_bytes())
+}
+
+/// A small non-negative DER INTEGER (`02 len value`, a leading zero allowed).
+fn small_integer(der: &[u8]) -> Option<u8> {
+    let [0x02, len, value @ ..] = der else {
+        return None;
+    };
+    if usize::from(*len) != value.len() {
+        return None;
+    }
+    match value {
+        [v] if *v < 0x80 => Some(*v),
+        [0, v] if *v >= 0x80 => Some(*v),
+        _ => None,
+    }
+}
+
+/// Compares the report's TCB (Milan and Genoa layout: bootloader byte 0, TEE 1, SNP 6,
+/// microcode 7) with the SPLs of the key's certificate.
+fn check_tcb(key: &Certificate, key_name: &str, reported_tcb: u64) -> Result<(), SnpError> {
+    let bytes = reported_tcb.to_le_bytes();
+    for (field, oid, at) in [
+        ("bootloader", BL_SPL, 0),
+        ("TEE", TEE_SPL, 1),
+        ("SNP", SNP_SPL, 6),
+        ("microcode", UCODE_SPL, 7),
+    ] {
+        let certificate = extension(key, oid)
+            .and_then(small_integer)
+            .ok_or_else(|| malformed(format!("the {key_name} certificate's {field} SPL")))?;
+        if certificate != bytes[at] {
+            return Err(SnpError::TcbMismatch {
+                field,
+                report: bytes[at],
+                certificate,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `issuer` signed `subject` with RSASSA-PSS/SHA-384 and that `subject` is valid
@@ -186,8 +262,10 @@ pub fn verify_signed(
         )));
     }
     let version = u32_at(report, 0x0);
-    if version < 2 {
-        return Err(SnpError::Unsupported(format!("report version {version}")));
+    if !(2..=5).contains(&version) {
+        return Err(SnpError::Unsupported(format!(
+            "report version {version} (versions 2 to 5 are read)"
+        )));
     }
     let algorithm = u32_at(report, 0x34);
     if algorithm != 1 {
@@ -231,6 +309,18 @@ pub fn verify_signed(
         .verify(&report[..SIGNED_SIZE], &fixed)
         .map_err(|_| SnpError::BadSignature(key_name))?;
 
+    // The key's certificate says which TCB and chip it was issued for; the report must claim
+    // the same, or a key of old firmware could vouch for any TCB.
+    let reported_tcb = u64_at(report, 0x180);
+    check_tcb(&key, key_name, reported_tcb)?;
+    let masked_chip = u32_at(report, 0x48) & 0b10 != 0;
+    if signed_by == SigningKey::Vcek && !masked_chip {
+        let chip: [u8; 64] = array(report, 0x1A0);
+        if extension(&key, HW_ID) != Some(chip.as_slice()) {
+            return Err(SnpError::ChipMismatch);
+        }
+    }
+
     let policy = u64_at(report, 0x8);
     Ok(SnpReport {
         version,
@@ -239,8 +329,28 @@ pub fn verify_signed(
         measurement: array(report, 0x90),
         host_data: array(report, 0xC0),
         report_data: array(report, 0x50),
-        reported_tcb: u64_at(report, 0x180),
+        reported_tcb,
+        vmpl: u32_at(report, 0x30),
         chip_id: array(report, 0x1A0),
         signed_by,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_patch_levels_are_read_as_the_certificates_write_them() {
+        assert_eq!(small_integer(&[0x02, 0x01, 0x03]), Some(3));
+        assert_eq!(small_integer(&[0x02, 0x02, 0x00, 0xd9]), Some(0xd9));
+        for bad in [
+            &[0x02, 0x01][..],
+            &[0x04, 0x01, 0x03],
+            &[0x02, 0x02, 0x01, 0x00],
+            &[0x02, 0x01, 0x80],
+        ] {
+            assert_eq!(small_integer(bad), None, "{bad:?}");
+        }
+    }
 }

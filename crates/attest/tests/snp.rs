@@ -29,8 +29,10 @@ fn a_vcek_signed_report_verifies_and_reports_its_launch_measurement() {
     assert!(!report.debug);
     assert_ne!(report.measurement, [0; 48]);
     assert_ne!(report.chip_id, [0; 64]);
-    // The reported TCB's SNP and microcode SVNs (Milan layout: bytes 6 and 7).
+    // The reported TCB's SNP and microcode SVNs (Milan layout: bytes 6 and 7), which the
+    // verifier checked against the VCEK's extensions, as it did the chip id.
     assert_eq!(report.reported_tcb.to_le_bytes()[6..], [0x08, 0x73]);
+    assert_eq!(report.vmpl, 0);
 }
 
 #[test]
@@ -43,6 +45,8 @@ fn a_vlek_signed_report_verifies_through_the_asvk_while_its_certificate_is_valid
     .unwrap();
     assert_eq!(report.version, 3);
     assert_eq!(report.signed_by, SigningKey::Vlek);
+    // This report was asked for at VMPL 1 (under a paravisor): reported, for policy to judge.
+    assert_eq!(report.vmpl, 1);
     // The VLEK certificate expired on 2025-12-10.
     assert!(matches!(
         verify(
@@ -65,13 +69,11 @@ fn altered_reports_and_other_keys_are_refused() {
         verify_signed(&altered, &vcek, JUNE_2025),
         Err(SnpError::BadSignature("VCEK"))
     );
-    // Other chips' VCEKs (AMD-signed, but not this chip's key).
+    // VCEK-shaped certificates that AMD's ASK did not sign.
     for other in ["test-vcek-invalid-legacy.der", "test-vcek-invalid-new.der"] {
-        assert!(
-            matches!(
-                verify_signed(&report, &sample(other), JUNE_2025),
-                Err(SnpError::BadSignature(_)) | Err(SnpError::BadChain(..))
-            ),
+        assert_eq!(
+            verify_signed(&report, &sample(other), JUNE_2025),
+            Err(SnpError::BadChain("VCEK", "ASK")),
             "{other}"
         );
     }
@@ -80,10 +82,10 @@ fn altered_reports_and_other_keys_are_refused() {
         verify_signed(&report, &sample("test-vlek.der"), JUNE_2025),
         Err(SnpError::BadChain("VCEK", "ASK"))
     );
-    // Before the VCEK existed.
+    // 2022-01-01: the ASK and ARK were valid, the VCEK (issued 2023-01-24) not yet.
     assert!(matches!(
-        verify_signed(&report, &vcek, 1_600_000_000),
-        Err(SnpError::OutsideValidity { .. })
+        verify_signed(&report, &vcek, 1_640_995_200),
+        Err(SnpError::OutsideValidity { name: "VCEK", .. })
     ));
     // Wrong sizes are malformed, never a panic.
     for cut in [0, 0x2A0, report.len() - 1] {
