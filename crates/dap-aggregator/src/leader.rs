@@ -319,6 +319,11 @@ async fn put_collection(
     .await
 }
 
+/// A collection job id from a URL segment; one that does not decode names no job.
+fn collection_job_id(segment: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(segment).unwrap_or_default()
+}
+
 /// A collection job's state, result, and problem type and detail.
 type StoredJob = (i64, Option<Vec<u8>>, Option<String>, Option<String>);
 
@@ -329,7 +334,7 @@ async fn get_collection(
 ) -> Result<Response, DapError> {
     blocking(move || {
         let task = collector_task(&aggregator, &task, &headers)?;
-        let job_id = URL_SAFE_NO_PAD.decode(&job).unwrap_or_default();
+        let job_id = collection_job_id(&job);
         let row: Option<StoredJob> = aggregator
             .store
             .lock()
@@ -381,7 +386,7 @@ async fn delete_collection(
 ) -> Result<Response, DapError> {
     blocking(move || {
         let task = collector_task(&aggregator, &task, &headers)?;
-        let job_id = URL_SAFE_NO_PAD.decode(&job).unwrap_or_default();
+        let job_id = collection_job_id(&job);
         // What was collected stays collected: only the job is marked.
         let changed = aggregator.store.lock().execute(
             "UPDATE collection_jobs SET state = ?3, response = NULL WHERE task_id = ?1 AND job_id = ?2",

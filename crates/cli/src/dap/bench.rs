@@ -16,6 +16,7 @@ use sealroom_dap::transport::DapClient;
 use sealroom_dap::vdaf::DapVdaf;
 use sealroom_dap::with_prio3;
 use sealroom_dap_aggregator::AggregatorTask;
+use sealroom_dap_aggregator::http::now;
 use sealroom_dap_aggregator::prepare::{
     helper_step, leader_finish, leader_start, open_input_share,
 };
@@ -51,13 +52,6 @@ pub struct DapBenchReport {
     pub ratio_to_limit: f64,
     /// Whether the collected aggregate equalled the plaintext one.
     pub exact: bool,
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Runs the benchmark with the aggregators' stores under `dir`.

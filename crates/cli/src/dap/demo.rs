@@ -112,9 +112,7 @@ pub fn run(
     })?;
     let http = DapClient::new(Duration::from_secs(120));
     let client = deployment.client(&http)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
+    let now = sealroom_dap_aggregator::http::now();
 
     step(&format!(
         "{browsers} browsers measure and split their reports"

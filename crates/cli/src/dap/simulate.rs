@@ -15,6 +15,7 @@ use sealroom_dap::messages::{
 };
 use sealroom_dap::transport::DapClient;
 use sealroom_dap::vdaf::{AggregateValue, Measurement};
+use sealroom_dap_aggregator::http::now;
 use sealroom_dap_aggregator::provision::TaskSpec;
 use sealroom_dap_aggregator::task::DEFAULT_REPORT_EXPIRY_AGE;
 use serde::Serialize;
@@ -123,13 +124,6 @@ fn expected_length(vdaf: &VdafConfig) -> usize {
         | VdafConfig::Prio3Histogram { length, .. }
         | VdafConfig::Prio3MultihotCountVec { length, .. } => length as usize,
     }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Makes `options.clients` reports on all cores; returns them with the plaintext aggregate of

@@ -15,6 +15,7 @@ use sealroom_dap::messages::{
 };
 use sealroom_dap::task_file::TaskFile;
 use sealroom_dap::transport::DapClient;
+use sealroom_dap_aggregator::http::now;
 use sealroom_dap_aggregator::provision::{TaskSpec, new_task};
 use sealroom_dap_aggregator::{AggregatorTask, Store};
 use serde::Serialize;
@@ -31,13 +32,6 @@ fn unix_seconds(text: &str) -> anyhow::Result<u64> {
     let time = OffsetDateTime::parse(text.trim(), &Rfc3339)
         .with_context(|| format!("{text:?} is neither Unix seconds nor an RFC 3339 time"))?;
     u64::try_from(time.unix_timestamp()).context("a time before 1970")
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn read_task_file(path: &Path) -> anyhow::Result<TaskFile> {
