@@ -1,9 +1,11 @@
 //! Attestation: evidence and claims, the software simulator backend, and the verifier brokers and readers use.
 //!
-//! Hardware verifiers (feature `verifiers`): AWS Nitro Enclaves documents (`nitro`), AMD
-//! SEV-SNP reports (`snp`) and Intel TDX and SGX quotes (`dcap`) verify offline, not yet through
-//! [`EvidenceVerifier`], which refuses hardware evidence with
-//! [`AttestError::PlatformNotSupported`], never accepting it unverified.
+//! Hardware verifiers (feature `verifiers`, which brokers and readers enable and the isolate
+//! leaves out): AWS Nitro Enclaves documents (`nitro`), AMD SEV-SNP reports (`snp`) and Intel
+//! TDX and SGX quotes (`dcap`) verify offline at a given time. [`EvidenceVerifier`] runs them
+//! and returns one [`Claims`](sealroom_core::attestation::Claims) shape for every platform;
+//! without the feature it refuses hardware evidence with [`AttestError::PlatformNotSupported`],
+//! never accepting it unverified.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -11,6 +13,8 @@
 mod certs;
 #[cfg(feature = "verifiers")]
 pub mod dcap;
+#[cfg(feature = "verifiers")]
+mod hardware;
 pub mod measure;
 #[cfg(feature = "verifiers")]
 pub mod nitro;

@@ -5,6 +5,7 @@
 //! protected: whoever holds the platform key (the operator, in practice) can
 //! forge evidence, and the host can read the isolate's memory.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ use sealroom_core::canonical::canonical_json;
 use sealroom_core::ids::Measurement;
 use sealroom_core::labels;
 use sealroom_core::party::SigningPublicKey;
+use sealroom_core::runtime::TcbClaims;
 use sealroom_core::sign::Signature;
 use sealroom_crypto::identity::EphemeralSigner;
 use serde::{Deserialize, Serialize};
@@ -47,10 +49,13 @@ impl SimEvidence {
     pub(crate) fn claims(&self) -> Claims {
         Claims {
             platform: Platform::Sim,
-            measurement: self.body.measurement,
             report_data: self.body.report_data,
             debug: self.body.debug,
-            tcb: self.body.tcb.clone(),
+            tcb: TcbClaims::not_reported(),
+            fields: BTreeMap::from([
+                ("measurement".to_string(), self.body.measurement.to_string()),
+                ("tcb".to_string(), self.body.tcb.clone()),
+            ]),
         }
     }
 }
@@ -166,9 +171,9 @@ impl crate::Attester for SimAttester {
             labels::SIM_EVIDENCE,
             &canonical_json(&body).expect("serializes"),
         );
-        Evidence {
-            platform: Platform::Sim,
-            bytes: serde_json::to_vec(&SimEvidence { body, signature }).expect("serializes"),
-        }
+        Evidence::new(
+            Platform::Sim,
+            serde_json::to_vec(&SimEvidence { body, signature }).expect("serializes"),
+        )
     }
 }

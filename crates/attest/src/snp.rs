@@ -183,16 +183,18 @@ fn small_integer(der: &[u8]) -> Option<u8> {
     }
 }
 
+/// The TCB components and their byte in the reported TCB (Milan and Genoa layout).
+const TCB_LAYOUT: [(&str, usize); 4] =
+    [("bootloader", 0), ("tee", 1), ("snp", 6), ("microcode", 7)];
+
 /// Compares the report's TCB (Milan and Genoa layout: bootloader byte 0, TEE 1, SNP 6,
 /// microcode 7) with the SPLs of the key's certificate.
 fn check_tcb(key: &Certificate, key_name: &str, reported_tcb: u64) -> Result<(), SnpError> {
     let bytes = reported_tcb.to_le_bytes();
-    for (field, oid, at) in [
-        ("bootloader", BL_SPL, 0),
-        ("TEE", TEE_SPL, 1),
-        ("SNP", SNP_SPL, 6),
-        ("microcode", UCODE_SPL, 7),
-    ] {
+    for ((field, at), oid) in TCB_LAYOUT
+        .into_iter()
+        .zip([BL_SPL, TEE_SPL, SNP_SPL, UCODE_SPL])
+    {
         let certificate = extension(key, oid)
             .and_then(small_integer)
             .ok_or_else(|| malformed(format!("the {key_name} certificate's {field} SPL")))?;
@@ -237,6 +239,15 @@ fn check_link(
     UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA384, issuer_key)
         .verify(&signed, signature)
         .map_err(|_| SnpError::BadChain(subject_name, issuer_name))
+}
+
+impl SnpReport {
+    /// The reported TCB's security versions by component: `bootloader`, `tee`, `snp`,
+    /// `microcode`.
+    pub fn tcb_versions(&self) -> [(&'static str, u8); 4] {
+        let bytes = self.reported_tcb.to_le_bytes();
+        TCB_LAYOUT.map(|(name, at)| (name, bytes[at]))
+    }
 }
 
 /// Verifies `report` signed by the key in `key_certificate` (DER: a VCEK or a VLEK) against the

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use sealroom_core::attestation::{Claims, Evidence, Platform};
 use sealroom_core::canonical::canonical_json;
+use sealroom_core::clock::Timestamp;
 use sealroom_core::labels;
 use sealroom_core::party::SigningPublicKey;
 use sealroom_core::sign::verify;
@@ -39,6 +40,26 @@ pub enum AttestError {
         /// The platform.
         platform: Platform,
     },
+    /// Hardware evidence arrived without what its verification needs attached.
+    #[error("{platform} evidence needs {what} attached (the operator fetches it from the vendor)")]
+    MissingEndorsements {
+        /// The platform.
+        platform: Platform,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// An SEV-SNP report was refused.
+    #[cfg(feature = "verifiers")]
+    #[error(transparent)]
+    Snp(#[from] crate::snp::SnpError),
+    /// A TDX or SGX quote was refused.
+    #[cfg(feature = "verifiers")]
+    #[error(transparent)]
+    Dcap(#[from] crate::dcap::DcapError),
+    /// A Nitro attestation document was refused.
+    #[cfg(feature = "verifiers")]
+    #[error(transparent)]
+    Nitro(#[from] crate::nitro::NitroError),
     /// The simulator platform key file could not be used.
     #[error("simulator platform key {}: {reason}", path.display())]
     PlatformKey {
@@ -67,8 +88,13 @@ impl EvidenceVerifier {
         self
     }
 
-    /// Checks the evidence's signature chain and returns its claims.
-    pub fn verify(&self, evidence: &Evidence) -> Result<Claims, AttestError> {
+    /// Checks the evidence's signatures and certificate chain as of `at` and returns its
+    /// claims (debug mode and TCB status included: policy judges them).
+    ///
+    /// `at` is the verification time, never read from the wall clock here, so that a broker
+    /// and a reader reviewing the same evidence later agree. Hardware evidence needs the
+    /// `verifiers` feature; without it, it is refused as not supported.
+    pub fn verify(&self, evidence: &Evidence, at: Timestamp) -> Result<Claims, AttestError> {
         match evidence.platform {
             Platform::Sim => {
                 let key = self
@@ -95,7 +121,13 @@ impl EvidenceVerifier {
                 })?;
                 Ok(sim.claims())
             }
-            platform => Err(AttestError::PlatformNotSupported { platform }),
+            #[cfg(feature = "verifiers")]
+            _ => crate::hardware::verify(evidence, u64::try_from(at.0).unwrap_or(0)),
+            #[cfg(not(feature = "verifiers"))]
+            platform => {
+                let _ = at;
+                Err(AttestError::PlatformNotSupported { platform })
+            }
         }
     }
 }
@@ -107,6 +139,8 @@ mod tests {
     use crate::sim::{SimAttester, SimPlatformKey};
     use sealroom_core::ids::Measurement;
 
+    const AT: Timestamp = Timestamp(1_800_000_000);
+
     #[test]
     fn sim_evidence_verifies_only_under_the_pinned_key() {
         let key = SimPlatformKey::generate();
@@ -115,20 +149,20 @@ mod tests {
         let evidence = attester.attest([5; 64]);
         let claims = EvidenceVerifier::new()
             .accept_simulator_evidence(public)
-            .verify(&evidence)
+            .verify(&evidence, AT)
             .unwrap();
-        assert_eq!(claims.measurement, Measurement([3; 32]));
+        assert_eq!(claims.sim_measurement(), Some(Measurement([3; 32])));
         assert_eq!(claims.report_data, [5; 64]);
         assert!(!claims.debug);
         assert_eq!(
-            EvidenceVerifier::new().verify(&evidence),
+            EvidenceVerifier::new().verify(&evidence, AT),
             Err(AttestError::SimulatorNotAccepted)
         );
         let other = SimPlatformKey::generate().public();
         assert!(matches!(
             EvidenceVerifier::new()
                 .accept_simulator_evidence(other)
-                .verify(&evidence),
+                .verify(&evidence, AT),
             Err(AttestError::BadSignature { .. })
         ));
         let mut tampered = evidence.clone();
@@ -139,22 +173,32 @@ mod tests {
         assert!(
             EvidenceVerifier::new()
                 .accept_simulator_evidence(public)
-                .verify(&tampered)
+                .verify(&tampered, AT)
                 .is_err()
         );
     }
 
+    #[cfg(not(feature = "verifiers"))]
     #[test]
-    fn real_platforms_are_refused_until_verifiers_exist() {
-        let evidence = Evidence {
-            platform: Platform::SevSnp,
-            bytes: vec![0; 10],
-        };
+    fn hardware_evidence_is_refused_without_the_verifiers() {
+        let evidence = Evidence::new(Platform::SevSnp, vec![0; 10]);
         assert_eq!(
-            EvidenceVerifier::new().verify(&evidence),
+            EvidenceVerifier::new().verify(&evidence, AT),
             Err(AttestError::PlatformNotSupported {
                 platform: Platform::SevSnp
             })
         );
+    }
+
+    #[cfg(feature = "verifiers")]
+    #[test]
+    fn hardware_evidence_without_its_endorsements_is_refused_by_name() {
+        for platform in [Platform::SevSnp, Platform::Tdx, Platform::Sgx] {
+            let evidence = Evidence::new(platform, vec![0; 10]);
+            assert!(matches!(
+                EvidenceVerifier::new().verify(&evidence, AT),
+                Err(AttestError::MissingEndorsements { platform: p, .. }) if p == platform
+            ));
+        }
     }
 }

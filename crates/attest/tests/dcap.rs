@@ -100,6 +100,28 @@ fn altered_quotes_and_expired_collateral_are_refused() {
         verify_signed(&altered, &collateral, JULY_2025),
         Err(DcapError::Verification(_))
     ));
+    // One bit of the quote's ECDSA signature (after the 584-byte TD report and the signature
+    // data's 4-byte length).
+    let mut altered = quote.clone();
+    altered[48 + 584 + 4 + 10] ^= 1;
+    assert!(matches!(
+        verify_signed(&altered, &collateral, JULY_2025),
+        Err(DcapError::Verification(_))
+    ));
+    // One character of the PCK certificate the quote carries (PEM, in its certification data).
+    let begin = b"-----BEGIN CERTIFICATE-----";
+    let at = quote
+        .windows(begin.len())
+        .position(|w| w == begin)
+        .expect("the quote carries its PCK chain")
+        + begin.len()
+        + 200;
+    let mut altered = quote.clone();
+    altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+    assert!(matches!(
+        verify_signed(&altered, &collateral, JULY_2025),
+        Err(DcapError::Verification(_))
+    ));
     // A year after the collateral's next update.
     assert!(matches!(
         verify_signed(&quote, &collateral, JULY_2025 + 365 * 24 * 3600),

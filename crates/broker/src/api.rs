@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use sealroom_attest::EvidenceVerifier;
-use sealroom_core::clock::Clock;
+use sealroom_core::clock::{Clock, Timestamp};
 use sealroom_core::envelope::SignedRegistration;
 use sealroom_core::party::{PartyCard, SigningPublicKey};
 use sealroom_core::statement::SignedDecision;
@@ -58,6 +58,10 @@ pub struct BrokerConfig {
     pub log_url: String,
     /// The log's verifier key, pinned: checkpoints not signed by it are refused.
     pub log_key: LogVerifierKey,
+    /// Verify hardware evidence as of this time instead of the current time. For testing with
+    /// recorded evidence only: an old time accepts certificates and collateral that have since
+    /// expired or been revoked.
+    pub evidence_time: Option<Timestamp>,
 }
 
 /// A broker could not start.
@@ -89,6 +93,7 @@ pub struct Broker {
     challenge_ttl_seconds: i64,
     log: LogClient,
     log_key: LogVerifierKey,
+    evidence_time: Option<Timestamp>,
 }
 
 impl Broker {
@@ -107,6 +112,11 @@ impl Broker {
             );
             verifier = verifier.accept_simulator_evidence(key);
         }
+        if let Some(at) = config.evidence_time {
+            tracing::warn!(
+                "verifying hardware evidence as of {at}, not now: for testing with recorded evidence only"
+            );
+        }
         Ok(Arc::new(Self {
             identity,
             verifier,
@@ -115,6 +125,7 @@ impl Broker {
             challenge_ttl_seconds: config.challenge_ttl_seconds,
             log: LogClient::new(&config.log_url, LOG_CALL_TIMEOUT),
             log_key: config.log_key.clone(),
+            evidence_time: config.evidence_time,
         }))
     }
 
@@ -213,6 +224,7 @@ async fn release(State(b): Shared, Parsed(signed): Parsed<SignedReleaseRequest>)
             verifier: &b.verifier,
             store: &b.store,
             now,
+            evidence_at: b.evidence_time.unwrap_or(now),
             log: &b.log,
             log_key: &b.log_key,
         };

@@ -52,16 +52,19 @@ pub enum Refusal {
     /// The isolate runs in debug mode.
     #[error("the isolate runs in debug mode: its memory is readable by the host")]
     DebugMode,
-    /// The measurement is not listed in the agreement.
+    /// The measured runtime is not listed in the agreement.
     #[error(
-        "runtime measurement {measurement} is not among the agreement's accepted {platform} runtimes"
+        "the measured runtime ({runtime}) is not among the agreement's accepted {platform} runtimes"
     )]
     MeasurementNotInAgreement {
         /// The platform of the evidence.
         platform: Platform,
-        /// The runtime measurement concerned.
-        measurement: Measurement,
+        /// The evidence's identifying fields, as `name value` pairs.
+        runtime: String,
     },
+    /// The platform's TCB status or versions are below the agreement's policy.
+    #[error("{0}")]
+    TcbNotAccepted(String),
     /// The owner never approved the measurement.
     #[error(
         "runtime measurement {measurement} has not been approved by {owner} for this agreement; ask {owner} to run `sealroom approve`"
@@ -257,6 +260,7 @@ impl Refusal {
             Self::EvidenceInvalid(_) => "evidence-invalid",
             Self::DebugMode => "debug-mode",
             Self::MeasurementNotInAgreement { .. } => "measurement-not-in-agreement",
+            Self::TcbNotAccepted(_) => "tcb-not-accepted",
             Self::MeasurementNotApproved { .. } => "measurement-not-approved",
             Self::MeasurementRevoked { .. } => "measurement-revoked",
             Self::ReportDataMismatch => "report-data-mismatch",

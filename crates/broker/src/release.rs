@@ -1,15 +1,17 @@
 //! The release check of DESIGN.md §5 step 6.
 
+use sealroom_attest::dcap::DcapError;
 use sealroom_attest::{AttestError, EvidenceVerifier};
 use sealroom_core::agreement::{DatasetTerms, SignedAgreement};
 use sealroom_core::attestation::Claims;
 use sealroom_core::attestation::report_data;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::envelope::{EnvelopeHeader, wrap_aad};
-use sealroom_core::ids::Digest;
+use sealroom_core::ids::{Digest, Measurement};
 use sealroom_core::labels;
 use sealroom_core::party::PartyCard;
 use sealroom_core::run::SignedRunRequest;
+use sealroom_core::runtime::RuntimeMismatch;
 use sealroom_core::statement::Decision;
 use sealroom_core::wire::{
     ReleaseAnswer, ReleaseGrant, ReleaseRequest, SignedReleaseRequest, release_aad,
@@ -46,6 +48,9 @@ pub struct ReleaseContext<'a> {
     pub store: &'a BrokerStore,
     /// The current time.
     pub now: Timestamp,
+    /// The time hardware evidence is verified at: `now`, unless the broker pins it for testing
+    /// with recorded evidence.
+    pub evidence_at: Timestamp,
     /// The transparency log every release is written to first.
     pub log: &'a LogClient,
     /// The log's pinned verifier key.
@@ -148,7 +153,7 @@ pub fn decide_release(
         .job_id()
         .map_err(|e| Refusal::BadStatement(e.to_string()))?;
     let envelope = check_envelope(&req.header, signed, my_card, dataset)?;
-    let claims = check_evidence(ctx, req, my_card)?;
+    let (claims, measurement) = check_evidence(ctx, req, my_card)?;
 
     let my_fingerprint = my_card
         .fingerprint()
@@ -175,7 +180,7 @@ pub fn decide_release(
         dataset: &dataset.name,
         job,
         platform: claims.platform,
-        measurement: claims.measurement,
+        measurement,
         epsilon: privacy.epsilon_per_run,
         total: privacy.total_epsilon_per_dataset,
         envelope,
@@ -208,7 +213,7 @@ pub fn decide_release(
         job,
         requested_by: req.run_request.request.requested_by.clone(),
         platform: claims.platform,
-        measurement: claims.measurement,
+        measurement,
         epsilon: privacy.epsilon_per_run,
         nonce: req.nonce,
         at: ctx.now,
@@ -283,62 +288,58 @@ fn check_envelope(
     header.digest().map_err(|e| mismatch(e.to_string()))
 }
 
-/// The evidence verifies, on an accepted platform, not in debug mode, for a measurement the
-/// agreement lists and the owner approved and has not revoked, binding the nonce, the agreement
-/// and the isolate's keys.
+/// The evidence verifies (at the broker's evidence time), on an accepted platform, not in debug
+/// mode, with a TCB the agreement accepts, for a runtime the agreement lists and the owner
+/// approved and has not revoked, binding the nonce, the agreement and the isolate's keys.
+/// Returns the claims and the id of the runtime they match.
 fn check_evidence(
     ctx: &ReleaseContext<'_>,
     req: &ReleaseRequest,
     owner: &PartyCard,
-) -> Result<Claims, ReleaseError> {
+) -> Result<(Claims, Measurement), ReleaseError> {
     let agreement = &req.agreement.agreement;
-    let claims = ctx.verifier.verify(&req.evidence).map_err(|e| match e {
-        AttestError::SimulatorNotAccepted | AttestError::PlatformNotSupported { .. } => {
-            Refusal::PlatformNotAccepted {
-                platform: req.evidence.platform,
-                reason: e.to_string(),
+    let claims = ctx
+        .verifier
+        .verify(&req.evidence, ctx.evidence_at)
+        .map_err(|e| match e {
+            AttestError::SimulatorNotAccepted | AttestError::PlatformNotSupported { .. } => {
+                Refusal::PlatformNotAccepted {
+                    platform: req.evidence.platform,
+                    reason: e.to_string(),
+                }
             }
-        }
-        other => Refusal::EvidenceInvalid(other.to_string()),
-    })?;
-    if !agreement
-        .runtimes
-        .iter()
-        .any(|r| r.platform == claims.platform)
-    {
-        return Err(Refusal::PlatformNotAccepted {
-            platform: claims.platform,
+            // A platform below every TCB level Intel still describes has no claims to judge.
+            AttestError::Dcap(DcapError::TcbStatus { .. }) => {
+                Refusal::TcbNotAccepted(e.to_string())
+            }
+            other => Refusal::EvidenceInvalid(other.to_string()),
+        })?;
+    let measurement = agreement.check_claims(&claims).map_err(|e| match e {
+        RuntimeMismatch::PlatformNotInAgreement(platform) => Refusal::PlatformNotAccepted {
+            platform,
             reason: "the agreement accepts no runtime on this platform".into(),
-        }
-        .into());
-    }
-    if claims.debug {
-        return Err(Refusal::DebugMode.into());
-    }
-    if !agreement
-        .accepted_measurements(claims.platform)
-        .contains(&claims.measurement)
-    {
-        return Err(Refusal::MeasurementNotInAgreement {
-            platform: claims.platform,
-            measurement: claims.measurement,
-        }
-        .into());
-    }
+        },
+        RuntimeMismatch::Debug => Refusal::DebugMode,
+        RuntimeMismatch::NotAccepted { platform, summary } => Refusal::MeasurementNotInAgreement {
+            platform,
+            runtime: summary,
+        },
+        other => Refusal::TcbNotAccepted(other.to_string()),
+    })?;
     match ctx
         .store
-        .decision(&req.agreement.id, claims.platform, &claims.measurement)?
+        .decision(&req.agreement.id, claims.platform, &measurement)?
     {
         None => {
             return Err(Refusal::MeasurementNotApproved {
-                measurement: claims.measurement,
+                measurement,
                 owner: owner.name.clone(),
             }
             .into());
         }
         Some(d) if d.decision == Decision::Revoke => {
             return Err(Refusal::MeasurementRevoked {
-                measurement: claims.measurement,
+                measurement,
                 owner: owner.name.clone(),
                 at: d.issued_at,
             }
@@ -349,5 +350,5 @@ fn check_evidence(
     if report_data(&req.nonce, &req.agreement.id, &req.isolate_keys) != claims.report_data {
         return Err(Refusal::ReportDataMismatch.into());
     }
-    Ok(claims)
+    Ok((claims, measurement))
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::{Arc, Barrier};
 
-use common::{Terms, agreement, attester, envelope_header, registration};
+use common::{Terms, agreement, attester, envelope_header, refusal_code, registration, sign};
 use sealroom_attest::{Attester, SimPlatformKey};
 use sealroom_broker::client::BrokerClient;
 use sealroom_broker::client::Registered;
@@ -198,24 +198,6 @@ impl Setup {
 
 fn now() -> sealroom_core::clock::Timestamp {
     sealroom_core::clock::Clock::now(&sealroom_core::clock::SystemClock)
-}
-
-fn sign(isolate: &EphemeralIdentity, request: &ReleaseRequest) -> SignedReleaseRequest {
-    let bytes = SignedReleaseRequest::signed_bytes(request).unwrap();
-    SignedReleaseRequest {
-        request: request.clone(),
-        signature: isolate.signer.sign(labels::RELEASE_REQUEST, &bytes),
-    }
-}
-
-fn refusal_code(result: Result<ReleaseAnswer, HttpError>) -> String {
-    match result {
-        Err(HttpError::Refused(p)) => p
-            .kind
-            .trim_start_matches("urn:sealroom:refusal:")
-            .to_string(),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 #[test]
@@ -698,7 +680,7 @@ fn an_envelope_not_signed_by_its_owner_is_refused() {
     assert_eq!(refusal_code(s.send(&isolate, &r)), "envelope-forged");
     assert_eq!(s.spent_micros(), 0);
     assert!(s.releases().is_empty());
-    assert_no_release_logged(&s);
+    common::assert_no_release_logged(&s.log);
 }
 
 /// Attack 2 at the broker: the owner's envelope for one agreement, put into another agreement's
@@ -869,21 +851,6 @@ fn only_the_owner_reads_its_brokers_records() {
         .get_authorized::<serde_json::Value>(&url, &path_signed);
     assert!(matches!(replayed, Err(HttpError::Refused(p)) if p.kind.ends_with("unauthenticated")));
     assert!(s.broker().budgets(&s.owner.identity).unwrap().is_empty());
-}
-
-/// Nothing in the log speaks of a release of the owner's data.
-fn assert_no_release_logged(s: &Setup) {
-    let client =
-        sealroom_ledger::LogClient::new(&s.log.process.url, std::time::Duration::from_secs(10));
-    let checkpoint = client.checkpoint(&s.log.key()).unwrap();
-    let entries = client.entries(0, checkpoint.size).unwrap();
-    for bytes in entries {
-        let entry = sealroom_ledger::LogEntry::from_bytes(&bytes).unwrap();
-        assert!(
-            !matches!(entry.statement, sealroom_ledger::Statement::KeyRelease(_)),
-            "a refusal was logged as a release"
-        );
-    }
 }
 
 /// Challenges are issued only for a fresh run request of an agreement in force, a bounded number

@@ -54,3 +54,24 @@ pub mod b64_array {
         })
     }
 }
+
+/// `#[serde(with = "sealroom_core::bytes::b64_option")]` for `Option<Vec<u8>>` fields
+/// (with `default` and `skip_serializing_if = "Option::is_none"`).
+pub mod b64_option {
+    use super::*;
+
+    /// Serializes present bytes as base64.
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => s.serialize_str(&encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserializes base64 into bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| decode(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -30,6 +30,8 @@ pub const OUTPUT_DIGEST: &str = "sealroom/v1/output-digest";
 pub const RECEIPT: &str = "sealroom/v1/receipt";
 /// The report data binding an isolate's keys to a challenge.
 pub const REPORT_DATA: &str = "sealroom/v1/report-data";
+/// Id of an accepted hardware runtime (a platform's set of measurement registers).
+pub const RUNTIME: &str = "sealroom/v1/runtime";
 /// Simulator evidence signed by the simulator platform key.
 pub const SIM_EVIDENCE: &str = "sealroom/v1/sim-evidence";
 /// Statements written to the transparency log, signed by their writer.

@@ -20,6 +20,7 @@ pub mod output;
 pub mod party;
 pub mod request_auth;
 pub mod run;
+pub mod runtime;
 pub mod schema;
 pub mod sign;
 pub mod statement;

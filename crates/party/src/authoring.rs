@@ -2,6 +2,8 @@
 //! [`AgreementFields`], whose rules `Agreement::new` checks. It lives here, not in
 //! `sealroom-core`, so that the isolate never carries a TOML parser.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use sealroom_core::agreement::{
@@ -15,6 +17,7 @@ use sealroom_core::clock::Timestamp;
 use sealroom_core::epsilon::Epsilon;
 use sealroom_core::ids::Measurement;
 use sealroom_core::party::{HpkePublicKey, PARTY_CARD_FORMAT, PartyCard, SigningPublicKey};
+use sealroom_core::runtime::TcbStatus;
 use sealroom_core::schema::{Column, Schema};
 
 /// The agreement as authored in TOML.
@@ -121,8 +124,31 @@ pub struct ProgramToml {
 pub struct RuntimeToml {
     /// Platform name.
     pub platform: Platform,
-    /// Hex measurements.
+    /// Simulator: hex measurements of the isolate executable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurements: Vec<String>,
+    /// Hardware: accepted sets of registers (hex strings; numbers as integers or strings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<BTreeMap<String, toml::Value>>,
+    /// TDX and SGX: TCB statuses accepted besides `UpToDate`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept_tcb_status: Vec<TcbStatus>,
+    /// SEV-SNP: minimum security version per TCB component.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub min_tcb: BTreeMap<String, u64>,
+}
+
+impl RuntimeToml {
+    /// A simulator runtime accepting these measurements.
+    pub fn sim(measurements: Vec<String>) -> Self {
+        Self {
+            platform: Platform::Sim,
+            measurements,
+            accept: Vec::new(),
+            accept_tcb_status: Vec::new(),
+            min_tcb: BTreeMap::new(),
+        }
+    }
 }
 
 /// Privacy terms as authored.
@@ -294,9 +320,35 @@ fn runtime(r: RuntimeToml) -> Result<RuntimeTerms, AgreementError> {
             platform: r.platform.name().to_string(),
             reason: e.to_string(),
         })?;
+    let accept = r
+        .accept
+        .iter()
+        .map(|set| {
+            set.iter()
+                .map(|(name, value)| {
+                    let text = match value {
+                        toml::Value::String(s) => s.trim().to_ascii_lowercase(),
+                        toml::Value::Integer(i) => i.to_string(),
+                        other => {
+                            return Err(AgreementError::BadRuntime {
+                                platform: r.platform.name().to_string(),
+                                reason: format!(
+                                    "{name} must be a hex string or a whole number, not {other}"
+                                ),
+                            });
+                        }
+                    };
+                    Ok((name.clone(), text))
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RuntimeTerms {
         platform: r.platform,
         measurements,
+        accept,
+        accept_tcb_status: r.accept_tcb_status,
+        min_tcb: r.min_tcb,
     })
 }
 

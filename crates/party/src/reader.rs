@@ -67,8 +67,10 @@ pub fn open_outputs(
         .receipt
         .verify_signature()
         .map_err(|_| refused("the receipt's signature does not verify".into()))?;
+    // The evidence is judged as of the run's start, when the isolate made it: a reader who opens
+    // outputs later is not refused because a certificate has expired since.
     let claims = verifier
-        .verify(&receipt.evidence)
+        .verify(&receipt.evidence, receipt.run_request.request.issued_at)
         .map_err(|e| refused(format!("the receipt's evidence is refused: {e}")))?;
     if claims.report_data
         != report_data(
@@ -82,20 +84,14 @@ pub fn open_outputs(
                 .into(),
         ));
     }
-    if claims.measurement != receipt.measurement || claims.platform != receipt.platform {
+    let runtime = agreement
+        .agreement
+        .check_claims(&claims)
+        .map_err(|e| refused(format!("the receipt's evidence is not accepted: {e}")))?;
+    if runtime != receipt.measurement || claims.platform != receipt.platform {
         return Err(refused(
             "the receipt names another runtime than its evidence".into(),
         ));
-    }
-    if !agreement
-        .agreement
-        .accepted_measurements(claims.platform)
-        .contains(&claims.measurement)
-    {
-        return Err(refused(format!(
-            "runtime {} is not one the agreement accepts on {}",
-            claims.measurement, claims.platform
-        )));
     }
     check_release_logs(agreement, receipt, log_key)?;
     let me = identity.card();

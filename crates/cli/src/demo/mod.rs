@@ -188,10 +188,7 @@ pub fn agreement_toml(
             ),
         ],
         program: privacy.program.terms(),
-        runtimes: vec![RuntimeToml {
-            platform: Platform::Sim,
-            measurements: vec![measurement.to_string()],
-        }],
+        runtimes: vec![RuntimeToml::sim(vec![measurement.to_string()])],
         outputs: vec![OutputTerms {
             name: privacy.program.output().into(),
             readers: vec!["advertiser".into()],

@@ -1,7 +1,6 @@
 //! An agreement between the demo's two parties for one program of a truth file.
 
 use sealroom_core::agreement::{AGREEMENT_FORMAT, NoiseMechanism, OutputTerms};
-use sealroom_core::attestation::Platform;
 use sealroom_core::ids::Measurement;
 use sealroom_crypto::Identity;
 use sealroom_party::authoring::{
@@ -143,10 +142,7 @@ pub fn room_toml(
             version: 1,
             params,
         },
-        runtimes: vec![RuntimeToml {
-            platform: Platform::Sim,
-            measurements: vec![measurement.to_string()],
-        }],
+        runtimes: vec![RuntimeToml::sim(vec![measurement.to_string()])],
         outputs,
         privacy: PrivacyToml {
             epsilon_per_run: 1.0,

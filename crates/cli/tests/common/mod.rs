@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use sealroom_attest::{SimAttester, SimPlatformKey};
 use sealroom_cli::services::{Executables, Pins, ServiceProcess};
 use sealroom_core::agreement::{AGREEMENT_FORMAT, NoiseMechanism, OutputTerms, SignedAgreement};
-use sealroom_core::attestation::Platform;
 use sealroom_core::bytes;
 use sealroom_core::ids::{Digest, Measurement};
 use sealroom_core::schema::{Column, ColumnType};
@@ -34,6 +33,8 @@ pub struct Terms {
     pub total: f64,
     /// The `[runs]` terms, if any.
     pub runs: Option<RunsToml>,
+    /// The accepted runtimes; empty: the simulator with the measurement given.
+    pub runtimes: Vec<RuntimeToml>,
 }
 
 impl Default for Terms {
@@ -45,6 +46,7 @@ impl Default for Terms {
             epsilon: 1.0,
             total: 5.0,
             runs: None,
+            runtimes: Vec::new(),
         }
     }
 }
@@ -92,10 +94,11 @@ pub fn agreement(
             version: 1,
             params,
         },
-        runtimes: vec![RuntimeToml {
-            platform: Platform::Sim,
-            measurements: vec![measurement.to_string()],
-        }],
+        runtimes: if terms.runtimes.is_empty() {
+            vec![RuntimeToml::sim(vec![measurement.to_string()])]
+        } else {
+            terms.runtimes.clone()
+        },
         outputs: vec![OutputTerms {
             name: "overlap".into(),
             readers: vec![bn.clone()],
@@ -283,4 +286,45 @@ pub fn attester(platform_seed: &SimPlatformKey, measurement: Measurement) -> Sim
     let path = dir.path().join("k");
     platform_seed.write(&path).unwrap();
     SimAttester::new(SimPlatformKey::read(&path).unwrap(), measurement)
+}
+
+/// `request` signed with `isolate`'s ephemeral key, as the isolate sends it.
+pub fn sign(
+    isolate: &sealroom_isolate::keys::EphemeralIdentity,
+    request: &sealroom_core::wire::ReleaseRequest,
+) -> sealroom_core::wire::SignedReleaseRequest {
+    let bytes = sealroom_core::wire::SignedReleaseRequest::signed_bytes(request).unwrap();
+    sealroom_core::wire::SignedReleaseRequest {
+        request: request.clone(),
+        signature: isolate
+            .signer
+            .sign(sealroom_core::labels::RELEASE_REQUEST, &bytes),
+    }
+}
+
+/// The refusal code of a broker's answer (the last part of its problem type); panics on a grant.
+pub fn refusal_code(
+    result: Result<sealroom_core::wire::ReleaseAnswer, sealroom_http::HttpError>,
+) -> String {
+    match result {
+        Err(sealroom_http::HttpError::Refused(p)) => p
+            .kind
+            .trim_start_matches("urn:sealroom:refusal:")
+            .to_string(),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// Nothing in `log` speaks of a release of anyone's data.
+pub fn assert_no_release_logged(log: &LogHost) {
+    let client =
+        sealroom_ledger::LogClient::new(&log.process.url, std::time::Duration::from_secs(10));
+    let checkpoint = client.checkpoint(&log.key()).unwrap();
+    for bytes in client.entries(0, checkpoint.size).unwrap() {
+        let entry = sealroom_ledger::LogEntry::from_bytes(&bytes).unwrap();
+        assert!(
+            !matches!(entry.statement, sealroom_ledger::Statement::KeyRelease(_)),
+            "a refusal was logged as a release"
+        );
+    }
 }

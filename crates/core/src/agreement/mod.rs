@@ -9,18 +9,21 @@
 mod error;
 mod validate;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use error::AgreementError;
 pub use validate::{AgreementFields, NO_HPKE_KEY};
 
-use crate::attestation::Platform;
+use crate::attestation::{Claims, Platform};
 use crate::canonical::{canonical_digest, canonical_json};
 use crate::clock::Timestamp;
 use crate::epsilon::Epsilon;
 use crate::ids::{AgreementId, Fingerprint, Measurement};
 use crate::labels;
 use crate::party::PartyCard;
+use crate::runtime::{RuntimeMismatch, TcbStatus};
 use crate::schema::Schema;
 use crate::sign::{Signature, verify};
 
@@ -58,14 +61,37 @@ pub struct ProgramTerms {
     pub params: serde_json::Value,
 }
 
-/// Runtime measurements accepted on one platform.
+/// The runtimes accepted on one platform, and its TCB policy (see [`crate::runtime`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeTerms {
     /// The TEE platform.
     pub platform: Platform,
-    /// Accepted measurements of the isolate runtime on that platform.
+    /// Simulator only: accepted SHA-256 digests of the isolate executable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurements: Vec<Measurement>,
+    /// Hardware only: each accepted set of the platform's measurement registers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<BTreeMap<String, String>>,
+    /// TDX and SGX: TCB statuses accepted besides `UpToDate`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept_tcb_status: Vec<TcbStatus>,
+    /// SEV-SNP: minimum security version per TCB component.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub min_tcb: BTreeMap<String, u64>,
+}
+
+impl RuntimeTerms {
+    /// The simulator, accepting these isolate executables.
+    pub fn sim(measurements: Vec<Measurement>) -> Self {
+        Self {
+            platform: Platform::Sim,
+            measurements,
+            accept: Vec::new(),
+            accept_tcb_status: Vec::new(),
+            min_tcb: BTreeMap::new(),
+        }
+    }
 }
 
 /// One output of the program and who may read it.
@@ -213,13 +239,24 @@ impl Agreement {
             .find(|d| d.owner == owner && d.name == name)
     }
 
-    /// The measurements accepted on `platform`.
-    pub fn accepted_measurements(&self, platform: Platform) -> &[Measurement] {
-        self.runtimes
-            .iter()
-            .find(|r| r.platform == platform)
-            .map(|r| r.measurements.as_slice())
-            .unwrap_or(&[])
+    /// The ids of the runtimes accepted on `platform` (what owners approve).
+    pub fn accepted_measurements(&self, platform: Platform) -> Vec<Measurement> {
+        self.runtime_terms(platform)
+            .map(RuntimeTerms::runtime_ids)
+            .unwrap_or_default()
+    }
+
+    /// The runtime terms for `platform`, if it is accepted at all.
+    pub fn runtime_terms(&self, platform: Platform) -> Option<&RuntimeTerms> {
+        self.runtimes.iter().find(|r| r.platform == platform)
+    }
+
+    /// Checks verified claims against the accepted runtimes and TCB policy of their platform;
+    /// returns the id of the runtime they match.
+    pub fn check_claims(&self, claims: &Claims) -> Result<Measurement, RuntimeMismatch> {
+        self.runtime_terms(claims.platform)
+            .ok_or(RuntimeMismatch::PlatformNotInAgreement(claims.platform))?
+            .check_claims(claims)
     }
 
     /// Checks that `now` lies in the validity window.

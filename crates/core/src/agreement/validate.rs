@@ -10,6 +10,7 @@ use super::{
     AGREEMENT_FORMAT, Agreement, AgreementError, DatasetTerms, OutputTerms, PrivacyTerms,
     ProgramCatalog, ProgramTerms, RunTerms, RuntimeTerms,
 };
+use crate::attestation::Platform;
 use crate::clock::Timestamp;
 use crate::party::{HpkePublicKey, PartyCard, check_broker_url, is_valid_name};
 use crate::schema::ColumnType;
@@ -255,12 +256,42 @@ fn check_runtimes(runtimes: &[RuntimeTerms]) -> Result<(), AgreementError> {
                 reason: "listed twice; merge the measurements".into(),
             });
         }
-        if r.measurements.is_empty() {
-            return Err(AgreementError::BadRuntime {
-                platform,
-                reason: "no measurements are accepted".into(),
-            });
+        let bad = |reason: String| AgreementError::BadRuntime {
+            platform: platform.clone(),
+            reason,
+        };
+        if r.platform == Platform::Sim {
+            if r.measurements.is_empty() {
+                return Err(bad("no measurements are accepted".into()));
+            }
+            if !r.accept.is_empty() || !r.accept_tcb_status.is_empty() || !r.min_tcb.is_empty() {
+                return Err(bad(
+                    "the simulator accepts measurements only (no registers or TCB policy)".into(),
+                ));
+            }
+            continue;
         }
+        if !r.measurements.is_empty() {
+            return Err(bad(
+                "hardware runtimes are named by their registers in `accept`, not by `measurements`"
+                    .into(),
+            ));
+        }
+        if r.accept.is_empty() {
+            return Err(bad(
+                "no runtime is accepted: add an `accept` set of registers".into(),
+            ));
+        }
+        for fields in &r.accept {
+            crate::runtime::check_accepted(r.platform, fields).map_err(bad)?;
+        }
+        if !r.accept_tcb_status.is_empty() && !matches!(r.platform, Platform::Tdx | Platform::Sgx) {
+            return Err(bad(format!(
+                "{} reports no TCB status for accept_tcb_status to name",
+                r.platform
+            )));
+        }
+        crate::runtime::check_minimums(r.platform, &r.min_tcb).map_err(bad)?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use sealroom_core::attestation::Platform;
+use sealroom_core::clock::Timestamp;
 use sealroom_core::ids::{JobId, Measurement};
 use sealroom_dap::messages::VdafConfig;
 use sealroom_party::source::SourceFormat;
@@ -137,6 +138,9 @@ pub enum Command {
     },
     /// Run a data owner's key broker.
     Broker(BrokerArgs),
+    /// Inspect TEE evidence: verify AMD SEV-SNP, Intel TDX and SGX, and AWS Nitro evidence.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Run the operator's host.
     Host(HostArgs),
     /// Run a complete two-party collaboration on this machine.
@@ -414,6 +418,47 @@ pub struct BrokerArgs {
     /// The log's verifier key to pin (from `sealroom platform`, checked out of band).
     #[arg(long, value_name = "VERIFIER_KEY", env = "SEALROOM_LOG_KEY")]
     pub log_key: String,
+    /// TESTING ONLY: verify hardware evidence as of this time (RFC 3339) instead of now, to
+    /// replay recorded evidence whose certificates or collateral have since expired.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub evidence_time: Option<Timestamp>,
+}
+
+#[derive(Subcommand)]
+pub enum EvidenceCommand {
+    /// Verify TEE evidence offline and print its claims, or the precise reason it is refused.
+    ///
+    /// For owners reviewing a platform before approving it: the evidence's signature and
+    /// certificate chain are checked against the vendor roots pinned in sealroom (AMD Milan,
+    /// Intel SGX root CA, AWS Nitro root G1) at --at (default: now). Debug mode is reported and
+    /// refused. With --agreement, the claims are also checked against the agreement's accepted
+    /// runtimes and TCB policy and the matching runtime id (what `approve` takes) is printed.
+    ///
+    /// Exit code 0: verified (and accepted, with --agreement); 1: refused; 2: unreadable input.
+    Verify(EvidenceVerifyArgs),
+}
+
+#[derive(Args)]
+pub struct EvidenceVerifyArgs {
+    /// The evidence: an SEV-SNP attestation report (binary, 1184 bytes), a DCAP quote (binary),
+    /// a Nitro attestation document (CBOR, or its base64), or a sealroom evidence JSON
+    /// (`{"platform": …, "bytes": …, "endorsements": …}`, as in a receipt).
+    pub file: PathBuf,
+    /// The platform; required unless FILE is sealroom evidence JSON.
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: Option<Platform>,
+    /// SEV-SNP: the VCEK or VLEK certificate (DER or PEM); TDX and SGX: the collateral (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub collateral: Option<PathBuf>,
+    /// Verify as of this time (RFC 3339 or Unix seconds) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time_or_seconds)]
+    pub at: Option<Timestamp>,
+    /// Also check the claims against this agreement's runtimes and TCB policy.
+    #[arg(long)]
+    pub agreement: Option<PathBuf>,
+    /// Also check that the evidence binds this report data (128 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub report_data: Option<String>,
 }
 
 #[derive(Args)]
@@ -721,8 +766,9 @@ pub enum DapTaskCommand {
 }
 
 pub fn parse_platform(s: &str) -> Result<Platform, String> {
-    serde_json::from_value(serde_json::Value::String(s.into()))
-        .map_err(|_| "one of sim, sev-snp, tdx, nitro".into())
+    let name = if s == "snp" { "sev-snp" } else { s };
+    serde_json::from_value(serde_json::Value::String(name.into()))
+        .map_err(|_| "one of sim, sev-snp (or snp), tdx, sgx, nitro".into())
 }
 
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -742,6 +788,18 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         _ => return Err(format!("unknown unit in {s:?}: use K, M or G")),
     };
     Ok(n * mul)
+}
+
+pub fn parse_time(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(s.trim())
+        .map_err(|_| format!("{s:?} is not an RFC 3339 time like 2026-12-01T00:00:00Z"))
+}
+
+pub fn parse_time_or_seconds(s: &str) -> Result<Timestamp, String> {
+    match s.trim().parse::<i64>() {
+        Ok(seconds) => Ok(Timestamp(seconds)),
+        Err(_) => parse_time(s),
+    }
 }
 
 #[cfg(test)]

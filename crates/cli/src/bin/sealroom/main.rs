@@ -73,6 +73,9 @@ enum CommandRefusal {
     /// A simulation's collected aggregate differs from the plaintext one.
     #[error("the collected aggregate differs from the plaintext aggregate")]
     NotExact,
+    /// TEE evidence was refused, or not accepted by an agreement.
+    #[error("{0}")]
+    Evidence(String),
 }
 
 /// How an error is reported, by its type: exit code 1 for refusals and failed checks, 2 for usage
@@ -198,5 +201,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::showcase::run(command, json)
         }
         Command::Dap(command) => commands::dap::run(command, json),
+        Command::Evidence(command) => commands::evidence::run(command, json),
     }
 }

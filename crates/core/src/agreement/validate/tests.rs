@@ -4,7 +4,6 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::attestation::Platform;
 use crate::epsilon::Epsilon;
 use crate::ids::Measurement;
 use crate::party::{PARTY_CARD_FORMAT, SigningPublicKey};
@@ -47,10 +46,7 @@ fn fields() -> AgreementFields {
             version: 1,
             params: json!({}),
         },
-        runtimes: vec![RuntimeTerms {
-            platform: Platform::Sim,
-            measurements: vec![Measurement([7; 32])],
-        }],
+        runtimes: vec![RuntimeTerms::sim(vec![Measurement([7; 32])])],
         outputs: vec![OutputTerms {
             name: "overlap".into(),
             readers: vec!["bob".into()],
@@ -188,6 +184,34 @@ fn each_broken_rule_is_refused_when_read_with_its_specific_error() {
             "runtime without measurements",
             Box::new(|v| v["runtimes"][0]["measurements"] = json!([])),
             "no measurements are accepted",
+        ),
+        (
+            "hardware runtime named by a measurement",
+            Box::new(|v| v["runtimes"][0]["platform"] = json!("tdx")),
+            "named by their registers in `accept`",
+        ),
+        (
+            "hardware runtime without registers",
+            Box::new(|v| {
+                v["runtimes"][0] = json!({"platform": "nitro", "accept": [{"pcr0": "00"}]})
+            }),
+            "pcr0 must be 48 bytes in lowercase hex",
+        ),
+        (
+            "simulator with a TCB policy",
+            Box::new(|v| v["runtimes"][0]["accept_tcb_status"] = json!(["OutOfDate"])),
+            "the simulator accepts measurements only",
+        ),
+        (
+            "TCB status on a platform without one",
+            Box::new(|v| {
+                v["runtimes"][0] = json!({
+                    "platform": "sev-snp",
+                    "accept": [{"measurement": "ab".repeat(48)}],
+                    "accept_tcb_status": ["OutOfDate"],
+                })
+            }),
+            "reports no TCB status",
         ),
         (
             "unknown field",

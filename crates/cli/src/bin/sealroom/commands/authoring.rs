@@ -216,6 +216,23 @@ fn agreement_command(cmd: AgreementCommand, json: bool) -> anyhow::Result<()> {
                 for m in &r.measurements {
                     println!("  runtime {} {}", r.platform, m);
                 }
+                for (id, fields) in r.runtime_ids().iter().zip(&r.accept) {
+                    let named: Vec<String> =
+                        fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                    println!("  runtime {} {} ({})", r.platform, id, named.join(", "));
+                }
+                if !r.accept_tcb_status.is_empty() {
+                    let statuses: Vec<&str> =
+                        r.accept_tcb_status.iter().map(|s| s.name()).collect();
+                    println!(
+                        "    {} TCB statuses accepted besides UpToDate: {}",
+                        r.platform,
+                        statuses.join(", ")
+                    );
+                }
+                for (component, minimum) in &r.min_tcb {
+                    println!("    {} minimum {component} version {minimum}", r.platform);
+                }
             }
             for o in &a.outputs {
                 println!("  output {} -> {}", o.name, o.readers.join(", "));

@@ -2,6 +2,7 @@
 
 pub(crate) mod authoring;
 pub(crate) mod dap;
+pub(crate) mod evidence;
 pub(crate) mod jobs;
 pub(crate) mod operator;
 pub(crate) mod owner;

@@ -30,6 +30,7 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 challenge_ttl_seconds: a.challenge_ttl,
                 log_url: a.log,
                 log_key: log_key(&a.log_key)?,
+                evidence_time: a.evidence_time,
             };
             let broker = sealroom_broker::Broker::open(&config, Arc::new(SystemClock))?;
             serve(&a.listen, broker.router(), "broker")?;
