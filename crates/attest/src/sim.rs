@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use sealroom_core::agreement::Agreement;
 use sealroom_core::attestation::{Claims, Evidence, Platform};
 use sealroom_core::canonical::canonical_json;
 use sealroom_core::ids::Measurement;
@@ -155,11 +156,11 @@ impl crate::Attester for SimAttester {
         Platform::Sim
     }
 
-    fn measurement(&self) -> Measurement {
+    fn runtime_id(&self, _agreement: &Agreement) -> Measurement {
         self.measurement
     }
 
-    fn attest(&self, report_data: [u8; 64]) -> Evidence {
+    fn attest(&self, report_data: [u8; 64]) -> Result<Evidence, AttestError> {
         let body = SimEvidenceBody {
             format: SIM_EVIDENCE_FORMAT.into(),
             measurement: self.measurement,
@@ -171,9 +172,9 @@ impl crate::Attester for SimAttester {
             labels::SIM_EVIDENCE,
             &canonical_json(&body).expect("serializes"),
         );
-        Evidence::new(
+        Ok(Evidence::new(
             Platform::Sim,
             serde_json::to_vec(&SimEvidence { body, signature }).expect("serializes"),
-        )
+        ))
     }
 }

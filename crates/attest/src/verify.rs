@@ -40,6 +40,12 @@ pub enum AttestError {
         /// The platform.
         platform: Platform,
     },
+    /// This isolate could not produce evidence on its platform.
+    #[error("cannot produce attestation evidence: {reason}")]
+    Producing {
+        /// What went wrong, in words.
+        reason: String,
+    },
     /// Hardware evidence arrived without what its verification needs attached.
     #[error("{platform} evidence needs {what} attached (the operator fetches it from the vendor)")]
     MissingEndorsements {
@@ -146,7 +152,7 @@ mod tests {
         let key = SimPlatformKey::generate();
         let public = key.public();
         let attester = SimAttester::new(key, Measurement([3; 32]));
-        let evidence = attester.attest([5; 64]);
+        let evidence = attester.attest([5; 64]).unwrap();
         let claims = EvidenceVerifier::new()
             .accept_simulator_evidence(public)
             .verify(&evidence, AT)

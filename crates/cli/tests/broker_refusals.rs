@@ -150,11 +150,9 @@ impl Setup {
         // what the broker judges.
         let nonce = self.challenge();
         let keys = isolate.public();
-        let evidence = attester(&self.platform, measurement).attest(report_data(
-            &nonce,
-            &self.agreement.id,
-            &keys,
-        ));
+        let evidence = attester(&self.platform, measurement)
+            .attest(report_data(&nonce, &self.agreement.id, &keys))
+            .unwrap();
         ReleaseRequest {
             agreement: self.agreement.clone(),
             run_request,
@@ -347,11 +345,9 @@ fn every_refusal_is_specific_and_releases_and_spends_nothing() {
     // Evidence signed by a platform key the broker does not pin.
     let i = EphemeralIdentity::generate();
     let mut r = s.request(M, &i);
-    r.evidence = attester(&SimPlatformKey::generate(), M).attest(report_data(
-        &r.nonce,
-        &s.agreement.id,
-        &r.isolate_keys,
-    ));
+    r.evidence = attester(&SimPlatformKey::generate(), M)
+        .attest(report_data(&r.nonce, &s.agreement.id, &r.isolate_keys))
+        .unwrap();
     cases.push(("evidence-invalid", i, r));
 
     // An agreement that not every party has signed.
@@ -386,8 +382,9 @@ fn every_refusal_is_specific_and_releases_and_spends_nothing() {
     let i = EphemeralIdentity::generate();
     let mut r = s.request(M, &i);
     r.nonce = [9; 32];
-    r.evidence =
-        attester(&s.platform, M).attest(report_data(&r.nonce, &s.agreement.id, &r.isolate_keys));
+    r.evidence = attester(&s.platform, M)
+        .attest(report_data(&r.nonce, &s.agreement.id, &r.isolate_keys))
+        .unwrap();
     cases.push(("nonce-unknown", i, r));
 
     // Refusals of requests that speak for no authorized run (an agreement not in force, a
@@ -447,7 +444,9 @@ fn an_expired_agreement_is_refused() {
         dataset: "visits".into(),
         nonce,
         isolate_keys: keys,
-        evidence: attester(&s.platform, M).attest(report_data(&nonce, &s.agreement.id, &keys)),
+        evidence: attester(&s.platform, M)
+            .attest(report_data(&nonce, &s.agreement.id, &keys))
+            .unwrap(),
         header: s.header.clone(),
         envelope_digest: FILE,
         dry_run: false,
@@ -719,7 +718,9 @@ fn an_envelope_sealed_for_another_agreement_is_refused() {
         dataset: "visits".into(),
         nonce,
         isolate_keys: keys,
-        evidence: attester(&s.platform, M).attest(report_data(&nonce, &second.id, &keys)),
+        evidence: attester(&s.platform, M)
+            .attest(report_data(&nonce, &second.id, &keys))
+            .unwrap(),
         // The first agreement's envelope, registered there.
         header: s.header.clone(),
         envelope_digest: FILE,

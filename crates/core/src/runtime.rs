@@ -357,22 +357,27 @@ impl RuntimeTerms {
                 });
             }
         }
-        let matched = match self.platform {
-            Platform::Sim => claims
-                .fields
+        self.matching_id(&claims.fields)
+            .ok_or_else(|| RuntimeMismatch::NotAccepted {
+                platform: claims.platform,
+                summary: identifying_summary(claims),
+            })
+    }
+
+    /// The id of the accepted runtime these fields (named as in claims) match, if any. No TCB
+    /// or debug check: see [`Self::check_claims`].
+    pub fn matching_id(&self, fields: &BTreeMap<String, String>) -> Option<Measurement> {
+        match self.platform {
+            Platform::Sim => fields
                 .get("measurement")
                 .and_then(|m| m.parse::<Measurement>().ok())
                 .filter(|m| self.measurements.contains(m)),
             platform => self
                 .accept
                 .iter()
-                .find(|accepted| matches_claims(platform, accepted, &claims.fields))
+                .find(|accepted| matches_claims(platform, accepted, fields))
                 .map(|accepted| hardware_runtime_id(platform, accepted)),
-        };
-        matched.ok_or_else(|| RuntimeMismatch::NotAccepted {
-            platform: claims.platform,
-            summary: identifying_summary(claims),
-        })
+        }
     }
 }
 

@@ -60,6 +60,9 @@ pub struct HostConfig {
     /// The log's origin line, used only when the log key is first created
     /// (default `localhost/sealroom-log/<random>`).
     pub log_origin: Option<String>,
+    /// On TDX or SGX hardware: the DCAP collateral the operator fetched from a PCCS (on SEV-SNP
+    /// without a host certificate table: the VCEK), attached to the isolate's evidence.
+    pub tee_collateral: Option<PathBuf>,
 }
 
 /// The host's database file in its data directory.
@@ -158,6 +161,7 @@ impl Host {
             launcher: IsolateLauncher {
                 executable: config.isolate.clone(),
                 sim_platform_key: key_path,
+                tee_collateral: config.tee_collateral.clone(),
                 timeout: config.job_timeout,
             },
             clock,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use sealroom_attest::TEE_COLLATERAL_ENV;
 use sealroom_attest::sim::SIM_PLATFORM_KEY_ENV;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::ids::{AgreementId, JobId};
@@ -65,6 +66,9 @@ pub struct IsolateLauncher {
     pub executable: PathBuf,
     /// The simulator platform key file handed to simulator isolates.
     pub sim_platform_key: PathBuf,
+    /// The collateral file handed to hardware isolates, if any (see `sealroom_attest`'s
+    /// `TEE_COLLATERAL_ENV`).
+    pub tee_collateral: Option<PathBuf>,
     /// A job running longer is killed.
     pub timeout: Duration,
 }
@@ -94,9 +98,14 @@ impl IsolateLauncher {
     }
 
     async fn run_process(&self, spec: &JobSpec) -> JobOutcome {
-        let child = tokio::process::Command::new(&self.executable)
+        let mut command = tokio::process::Command::new(&self.executable);
+        command
             .env_clear()
-            .env(SIM_PLATFORM_KEY_ENV, &self.sim_platform_key)
+            .env(SIM_PLATFORM_KEY_ENV, &self.sim_platform_key);
+        if let Some(collateral) = &self.tee_collateral {
+            command.env(TEE_COLLATERAL_ENV, collateral);
+        }
+        let child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -141,7 +141,7 @@ pub fn run_job(
         agreement_id: signed.id,
         run_request: spec.run_request.clone(),
         platform: attester.platform(),
-        measurement: attester.measurement(),
+        measurement: attester.runtime_id(agreement),
         simulator,
         inputs,
         outputs,
@@ -150,7 +150,7 @@ pub fn run_job(
             spec.job_id.as_bytes(),
             &signed.id,
             &isolate_keys,
-        )),
+        ))?,
     };
     let bytes = SignedReceipt::signed_bytes(&receipt).map_err(|source| IsolateError::Encoding {
         what: "the receipt",

@@ -157,7 +157,7 @@ impl KeyRequester<'_> {
         let keys = self.identity.public();
         let evidence =
             self.attester
-                .attest(report_data(&challenge.nonce, &self.agreement.id, &keys));
+                .attest(report_data(&challenge.nonce, &self.agreement.id, &keys))?;
         let mut request = ReleaseRequest {
             agreement: self.agreement.clone(),
             run_request: self.run_request.clone(),

@@ -800,6 +800,7 @@ fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRe
     let launcher = IsolateLauncher {
         executable: modified,
         sim_platform_key: host_dir.join("sim-platform.key"),
+        tee_collateral: None,
         timeout: Duration::from_secs(60),
     };
     // The operator holds a genuine, fresh run request (it receives them all) and hands it to

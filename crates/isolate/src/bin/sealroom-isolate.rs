@@ -7,7 +7,6 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use sealroom_attest::SimAttester;
 use sealroom_core::clock::{Clock, SystemClock};
 use sealroom_core::wire::{JobOutcome, JobSpec};
 use sealroom_http::JsonClient;
@@ -65,7 +64,7 @@ fn run() -> Result<
         .map_err(|e| IsolateError::BadSpec(e.to_string()))?;
     let spec: JobSpec =
         serde_json::from_str(&text).map_err(|e| IsolateError::BadSpec(e.to_string()))?;
-    let attester = SimAttester::for_current_process()?;
+    let attester = sealroom_attest::platform_attester()?;
     let brokers = JsonClient::new(sealroom_isolate::BROKER_CALL_TIMEOUT);
-    sealroom_isolate::run_job(&spec, &attester, &brokers, SystemClock.now())
+    sealroom_isolate::run_job(&spec, attester.as_ref(), &brokers, SystemClock.now())
 }

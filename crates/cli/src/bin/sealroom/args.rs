@@ -536,6 +536,11 @@ pub struct HostRunArgs {
     /// (default `localhost/sealroom-log/<random>`).
     #[arg(long)]
     pub log_origin: Option<String>,
+    /// On TDX or SGX hardware: the DCAP collateral (JSON) you fetched from a PCCS for this
+    /// machine, attached to the isolate's evidence (on SEV-SNP without a host certificate table:
+    /// the VCEK). Refresh it before it expires: brokers refuse stale collateral.
+    #[arg(long, value_name = "FILE")]
+    pub tee_collateral: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]

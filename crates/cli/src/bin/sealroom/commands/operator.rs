@@ -63,6 +63,7 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                         .unwrap_or(defaults.max_jobs_per_agreement),
                 },
                 log_origin: a.log_origin,
+                tee_collateral: a.tee_collateral,
             };
             let host = sealroom_host::Host::open(&config, Arc::new(SystemClock))?;
             serve(&a.listen, host.router(), "host")?;

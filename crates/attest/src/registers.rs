@@ -1,0 +1,150 @@
+//! An isolate's own registers, read from the evidence it just produced (no verification: the
+//! isolate reads its own evidence to tell which of the agreement's runtimes it is; brokers and
+//! readers verify).
+//!
+//! The field names are those of [`Claims::fields`](sealroom_core::attestation::Claims) and of
+//! agreements' accepted sets (see `sealroom_core::runtime`).
+
+use std::collections::BTreeMap;
+
+use ciborium::Value;
+use sealroom_core::attestation::Platform;
+
+use crate::verify::AttestError;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn malformed(platform: Platform, reason: impl Into<String>) -> AttestError {
+    AttestError::Malformed {
+        platform,
+        reason: reason.into(),
+    }
+}
+
+/// SEV-SNP attestation report offsets (AMD SEV-SNP ABI, Table 22).
+const SNP_VMPL: usize = 0x30;
+const SNP_MEASUREMENT: usize = 0x90;
+const SNP_HOST_DATA: usize = 0xC0;
+const SNP_REPORT_SIZE: usize = 0x4A0;
+
+/// TDX quote (v4 and v5 with a TD 1.0 report) offsets: the 48-byte header, then in the TD
+/// report TEE_TCB_SVN (16), MRSEAM (48), MRSIGNERSEAM (48), SEAMATTRIBUTES (8), TDATTRIBUTES
+/// (8), XFAM (8), MRTD (48), MRCONFIGID, MROWNER, MROWNERCONFIG (48 each), RTMR0–3 (48 each).
+const TDX_MRTD: usize = 48 + 136;
+const TDX_RTMR0: usize = TDX_MRTD + 4 * 48;
+
+/// The registers an agreement can name, as this evidence states them.
+pub fn own_registers(
+    platform: Platform,
+    evidence: &[u8],
+) -> Result<BTreeMap<String, String>, AttestError> {
+    match platform {
+        Platform::SevSnp => {
+            if evidence.len() != SNP_REPORT_SIZE {
+                return Err(malformed(platform, "not a 1184-byte attestation report"));
+            }
+            let vmpl = u32::from_le_bytes(
+                evidence[SNP_VMPL..SNP_VMPL + 4]
+                    .try_into()
+                    .expect("four bytes"),
+            );
+            Ok(BTreeMap::from([
+                (
+                    "measurement".into(),
+                    hex(&evidence[SNP_MEASUREMENT..SNP_MEASUREMENT + 48]),
+                ),
+                (
+                    "host_data".into(),
+                    hex(&evidence[SNP_HOST_DATA..SNP_HOST_DATA + 32]),
+                ),
+                ("vmpl".into(), vmpl.to_string()),
+            ]))
+        }
+        Platform::Tdx => {
+            let tee_type = evidence
+                .get(4..8)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")));
+            if tee_type != Some(0x81) || evidence.len() < TDX_RTMR0 + 4 * 48 {
+                return Err(malformed(platform, "not a TDX quote"));
+            }
+            let mut fields =
+                BTreeMap::from([("mrtd".to_string(), hex(&evidence[TDX_MRTD..TDX_MRTD + 48]))]);
+            for i in 0..4 {
+                let at = TDX_RTMR0 + i * 48;
+                fields.insert(format!("rtmr{i}"), hex(&evidence[at..at + 48]));
+            }
+            Ok(fields)
+        }
+        Platform::Nitro => nitro_pcrs(evidence),
+        Platform::Sim | Platform::Sgx => Err(malformed(
+            platform,
+            "sealroom's isolate does not produce this platform's evidence",
+        )),
+    }
+}
+
+/// PCR0, 1, 2 and 8 from a COSE_Sign1 attestation document's payload.
+fn nitro_pcrs(document: &[u8]) -> Result<BTreeMap<String, String>, AttestError> {
+    let bad = |what: &str| malformed(Platform::Nitro, format!("the document's {what}"));
+    let value: Value = ciborium::from_reader(document).map_err(|_| bad("CBOR"))?;
+    let value = match value {
+        Value::Tag(18, inner) => *inner,
+        other => other,
+    };
+    let payload = value
+        .as_array()
+        .and_then(|parts| parts.get(2))
+        .and_then(Value::as_bytes)
+        .ok_or_else(|| bad("COSE_Sign1 payload"))?;
+    let fields: Value = ciborium::from_reader(payload.as_slice()).map_err(|_| bad("payload"))?;
+    let pcrs = fields
+        .as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_text() == Some("pcrs")))
+        .and_then(|(_, v)| v.as_map())
+        .ok_or_else(|| bad("pcrs"))?;
+    let mut out = BTreeMap::new();
+    for (index, value) in pcrs {
+        let index = index
+            .as_integer()
+            .and_then(|i| u64::try_from(i).ok())
+            .ok_or_else(|| bad("pcr index"))?;
+        if matches!(index, 0 | 1 | 2 | 8) {
+            let value = value.as_bytes().ok_or_else(|| bad("pcr value"))?;
+            out.insert(format!("pcr{index}"), hex(value));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(all(test, feature = "verifiers"))]
+mod tests {
+    use super::*;
+    use crate::EvidenceVerifier;
+    use sealroom_core::clock::Timestamp;
+    use sealroom_vectors::evidence::{dcap, nitro, snp};
+
+    /// What the isolate reads of its own evidence is what verifiers report.
+    #[test]
+    fn own_registers_agree_with_verified_claims() {
+        for (evidence, at) in [
+            (snp("test-report.bin", "test-vcek.der"), 1_748_736_000),
+            (snp("test-vlek-report.bin", "test-vlek.der"), 1_748_736_000),
+            (dcap(Platform::Tdx, "tdx_quote"), 1_751_328_000),
+            (nitro("beta/valid-attestation-doc-bytes"), 1_665_660_000),
+        ] {
+            let claims = EvidenceVerifier::new()
+                .verify(&evidence, Timestamp(at))
+                .unwrap();
+            let own = own_registers(evidence.platform, &evidence.bytes).unwrap();
+            assert!(!own.is_empty());
+            for (name, value) in own {
+                assert_eq!(claims.fields[&name], value, "{} {name}", evidence.platform);
+            }
+        }
+        let sgx = dcap(Platform::Sgx, "sgx_quote");
+        assert!(own_registers(Platform::Tdx, &sgx.bytes).is_err());
+        assert!(own_registers(Platform::SevSnp, &[0; 100]).is_err());
+    }
+}
