@@ -357,3 +357,119 @@ fn nitro_documents_from_debug_enclaves_altered_or_out_of_time_are_refused() {
     assert!(detail.contains("not valid at"), "{detail}");
     room.assert_nothing_released(2);
 }
+
+/// `sealroom evidence verify`, as an owner reviewing a platform runs it.
+fn evidence_verify(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealroom"))
+        .arg("evidence")
+        .arg("verify")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn owners_review_evidence_with_the_cli() {
+    let path = |relative: &str| {
+        sealroom_vectors::shared(env!("CARGO_MANIFEST_DIR"), &format!("vectors/{relative}"))
+            .display()
+            .to_string()
+    };
+    let quote = path("tdx-sgx/sample/sgx_quote");
+    let collateral = path("tdx-sgx/sample/sgx_quote_collateral.json");
+    let (code, stdout, stderr) = evidence_verify(&[
+        &quote,
+        "--platform",
+        "sgx",
+        "--collateral",
+        &collateral,
+        "--at",
+        DCAP_TIME,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("ConfigurationAndSWHardeningNeeded"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("INTEL-SA-00615"), "{stdout}");
+    assert!(stdout.contains(SGX_MRENCLAVE), "{stdout}");
+
+    // Against an agreement: the SGX status is not accepted there (exit 1), while the TDX quote
+    // matches and its runtime id is the one `agreement show` lists.
+    let dir = tempfile::tempdir().unwrap();
+    let owner = Identity::generate("alice", Some("http://127.0.0.1:9".into())).unwrap();
+    let reader = Identity::generate("bob", Some("http://127.0.0.1:9".into())).unwrap();
+    let signed = agreement(
+        &owner,
+        &reader,
+        &Measurement([7; 32]),
+        &Terms {
+            runtimes: runtimes(),
+            ..Terms::default()
+        },
+    );
+    let agreement_file = dir.path().join("agreement.signed.json");
+    std::fs::write(&agreement_file, serde_json::to_vec(&signed).unwrap()).unwrap();
+    let agreement_arg = agreement_file.display().to_string();
+    let (code, _, stderr) = evidence_verify(&[
+        &quote,
+        "--platform",
+        "sgx",
+        "--collateral",
+        &collateral,
+        "--at",
+        DCAP_TIME,
+        "--agreement",
+        &agreement_arg,
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not accepted by agreement"), "{stderr}");
+    let (code, stdout, stderr) = evidence_verify(&[
+        &path("tdx-sgx/sample/tdx_quote"),
+        "--platform",
+        "tdx",
+        "--collateral",
+        &path("tdx-sgx/sample/tdx_quote_collateral.json"),
+        "--at",
+        DCAP_TIME,
+        "--agreement",
+        &agreement_arg,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        printed["runtime"],
+        signed.agreement.accepted_measurements(Platform::Tdx)[0].to_string()
+    );
+    assert_eq!(printed["claims"]["tcb"]["status"], "UpToDate");
+
+    // A debug enclave's document verifies, and is refused.
+    let (code, stdout, stderr) = evidence_verify(&[
+        &path("nitro/test-data/valid-attestation-doc-base64"),
+        "--platform",
+        "nitro",
+        "--at",
+        NITRO_GA_TIME,
+    ]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("debug        YES"), "{stdout}");
+    assert!(stderr.contains("debug-mode TEE"), "{stderr}");
+    // The same document today: its chain expired in 2023.
+    let (code, _, stderr) = evidence_verify(&[
+        &path("nitro/test-data/valid-attestation-doc-base64"),
+        "--platform",
+        "nitro",
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not valid at"), "{stderr}");
+    // Raw bytes need their platform named.
+    let (code, _, stderr) = evidence_verify(&[&quote]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--platform"), "{stderr}");
+}
