@@ -56,6 +56,10 @@ fn snp_claims(evidence: &Evidence, at: u64) -> Result<Claims, AttestError> {
         ("chip_id".to_string(), hex(&report.chip_id)),
         ("policy".to_string(), format!("{:016x}", report.policy)),
         ("version".to_string(), report.version.to_string()),
+        (
+            "product".to_string(),
+            format!("{:?}", report.product).to_lowercase(),
+        ),
     ]);
     let signer = match report.signed_by {
         SigningKey::Vcek => "vcek",

@@ -1,8 +1,11 @@
 //! AMD SEV-SNP attestation reports (SEV-SNP ABI specification, `ATTESTATION_REPORT`, version 2
 //! and later): the report's ECDSA P-384 signature by the chip's VCEK or the cloud's VLEK, and
 //! that key's certificate chain to AMD's root (ARK) through the ASK (VCEK) or ASVK (VLEK), all
-//! RSASSA-PSS with SHA-384. The Milan ARK, ASK and ASVK are pinned in this crate
-//! (`roots/amd-milan-ask-ark-asvk.pem`, as AMD's key distribution service publishes them).
+//! RSASSA-PSS with SHA-384. AMD's roots are pinned in this crate (`roots/`, as AMD's key
+//! distribution service publishes them): Milan's ARK, ASK and ASVK, Genoa's and Turin's ARK and
+//! ASK. The product line is the one whose ASK (or ASVK) signed the key's certificate; it decides
+//! how the reported TCB is laid out (Milan and Genoa: bootloader, TEE, SNP, microcode in bytes
+//! 0, 1, 6, 7; Turin: FMC, bootloader, TEE, SNP in bytes 0–3 and microcode in byte 7).
 //!
 //! Verification is offline at a time the caller gives. The report's fields are read by their
 //! offsets in the ABI specification (hand-written: the layout is a fixed C structure).
@@ -16,6 +19,31 @@ use crate::nitro::pem_to_der;
 
 /// AMD's Milan ASK, ARK and ASVK certificates, PEM, in that order.
 pub const AMD_MILAN_CHAIN_PEM: &str = include_str!("../roots/amd-milan-ask-ark-asvk.pem");
+/// AMD's Genoa ASK and ARK certificates, PEM, in that order.
+pub const AMD_GENOA_CHAIN_PEM: &str = include_str!("../roots/amd-genoa-ask-ark.pem");
+/// AMD's Turin ASK and ARK certificates, PEM, in that order.
+pub const AMD_TURIN_CHAIN_PEM: &str = include_str!("../roots/amd-turin-ask-ark.pem");
+
+/// An AMD EPYC product line whose roots are pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// EPYC 7003.
+    Milan,
+    /// EPYC 9004.
+    Genoa,
+    /// EPYC 9005.
+    Turin,
+}
+
+impl Product {
+    /// The TCB components and their byte in the reported TCB.
+    fn tcb_layout(self) -> &'static [(&'static str, usize)] {
+        match self {
+            Self::Milan | Self::Genoa => &MILAN_TCB_LAYOUT,
+            Self::Turin => &TURIN_TCB_LAYOUT,
+        }
+    }
+}
 
 /// `id-RSASSA-PSS` (RFC 4055).
 const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
@@ -116,6 +144,8 @@ pub struct SnpReport {
     pub vmpl: u32,
     /// Which key signed it.
     pub signed_by: SigningKey,
+    /// The product line whose pinned chain vouches for the key.
+    pub product: Product,
 }
 
 fn array<const N: usize>(report: &[u8], at: usize) -> [u8; N] {
@@ -132,29 +162,38 @@ fn u64_at(report: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(array(report, at))
 }
 
-/// AMD's Milan certificates (DER).
-struct MilanChain {
-    ask: Vec<u8>,
-    ark: Vec<u8>,
-    asvk: Vec<u8>,
+/// One product line's pinned certificates.
+struct ProductChain {
+    product: Product,
+    ask: Certificate,
+    ark: Certificate,
+    asvk: Option<Certificate>,
 }
 
-fn milan_chain() -> Result<MilanChain, SnpError> {
-    let pems: Vec<String> = AMD_MILAN_CHAIN_PEM
-        .split("-----END CERTIFICATE-----")
-        .filter(|p| p.contains("BEGIN"))
-        .map(|p| format!("{p}-----END CERTIFICATE-----"))
-        .collect();
-    let der = |i: usize| {
-        pems.get(i)
-            .ok_or_else(|| malformed("the pinned AMD chain"))
-            .and_then(|p| pem_to_der(p).map_err(|_| malformed("the pinned AMD chain")))
+fn pinned_chains() -> Result<Vec<ProductChain>, SnpError> {
+    let read = |product: Product, pem: &str| {
+        let bad = || malformed(format!("the pinned {product:?} chain"));
+        let mut certificates = pem
+            .split("-----END CERTIFICATE-----")
+            .filter(|p| p.contains("BEGIN"))
+            .map(|p| {
+                pem_to_der(&format!("{p}-----END CERTIFICATE-----"))
+                    .ok()
+                    .and_then(|der| Certificate::from_der(&der).ok())
+                    .ok_or_else(bad)
+            });
+        Ok::<_, SnpError>(ProductChain {
+            product,
+            ask: certificates.next().ok_or_else(bad)??,
+            ark: certificates.next().ok_or_else(bad)??,
+            asvk: certificates.next().transpose()?,
+        })
     };
-    Ok(MilanChain {
-        ask: der(0)?,
-        ark: der(1)?,
-        asvk: der(2)?,
-    })
+    Ok(vec![
+        read(Product::Milan, AMD_MILAN_CHAIN_PEM)?,
+        read(Product::Genoa, AMD_GENOA_CHAIN_PEM)?,
+        read(Product::Turin, AMD_TURIN_CHAIN_PEM)?,
+    ])
 }
 
 /// The value of `certificate`'s extension `oid`, if it has it.
@@ -183,16 +222,26 @@ fn small_integer(der: &[u8]) -> Option<u8> {
     }
 }
 
-/// The TCB components and their byte in the reported TCB (Milan and Genoa layout).
-const TCB_LAYOUT: [(&str, usize); 4] =
+/// The TCB components and their byte in the reported TCB, Milan and Genoa.
+const MILAN_TCB_LAYOUT: [(&str, usize); 4] =
     [("bootloader", 0), ("tee", 1), ("snp", 6), ("microcode", 7)];
+/// The same for Turin, whose firmware adds an FMC component (byte 0; its certificate extension
+/// is not compared).
+const TURIN_TCB_LAYOUT: [(&str, usize); 4] =
+    [("bootloader", 1), ("tee", 2), ("snp", 3), ("microcode", 7)];
 
-/// Compares the report's TCB (Milan and Genoa layout: bootloader byte 0, TEE 1, SNP 6,
-/// microcode 7) with the SPLs of the key's certificate.
-fn check_tcb(key: &Certificate, key_name: &str, reported_tcb: u64) -> Result<(), SnpError> {
+/// Compares the report's TCB, laid out as `product` lays it out, with the SPLs of the key's
+/// certificate.
+fn check_tcb(
+    key: &Certificate,
+    key_name: &str,
+    product: Product,
+    reported_tcb: u64,
+) -> Result<(), SnpError> {
     let bytes = reported_tcb.to_le_bytes();
-    for ((field, at), oid) in TCB_LAYOUT
-        .into_iter()
+    for (&(field, at), oid) in product
+        .tcb_layout()
+        .iter()
         .zip([BL_SPL, TEE_SPL, SNP_SPL, UCODE_SPL])
     {
         let certificate = extension(key, oid)
@@ -207,6 +256,18 @@ fn check_tcb(key: &Certificate, key_name: &str, reported_tcb: u64) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Whether `issuer`'s key made `subject`'s RSASSA-PSS/SHA-384 signature (validity aside).
+fn signed_by_issuer(subject: &Certificate, issuer: &Certificate) -> bool {
+    let (Some((signed, signature, _)), Some((_, _, issuer_key))) =
+        (certs::parts(subject), certs::parts(issuer))
+    else {
+        return false;
+    };
+    UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA384, issuer_key)
+        .verify(&signed, signature)
+        .is_ok()
 }
 
 /// Checks that `issuer` signed `subject` with RSASSA-PSS/SHA-384 and that `subject` is valid
@@ -244,14 +305,23 @@ fn check_link(
 impl SnpReport {
     /// The reported TCB's security versions by component: `bootloader`, `tee`, `snp`,
     /// `microcode`.
-    pub fn tcb_versions(&self) -> [(&'static str, u8); 4] {
+    pub fn tcb_versions(&self) -> Vec<(&'static str, u8)> {
         let bytes = self.reported_tcb.to_le_bytes();
-        TCB_LAYOUT.map(|(name, at)| (name, bytes[at]))
+        let mut versions: Vec<_> = self
+            .product
+            .tcb_layout()
+            .iter()
+            .map(|&(name, at)| (name, bytes[at]))
+            .collect();
+        if self.product == Product::Turin {
+            versions.push(("fmc", bytes[0]));
+        }
+        versions
     }
 }
 
 /// Verifies `report` signed by the key in `key_certificate` (DER: a VCEK or a VLEK) against the
-/// pinned Milan chain at `at` (Unix seconds), refusing guests whose policy allows debugging.
+/// pinned chains at `at` (Unix seconds), refusing guests whose policy allows debugging.
 pub fn verify(report: &[u8], key_certificate: &[u8], at: u64) -> Result<SnpReport, SnpError> {
     let verified = verify_signed(report, key_certificate, at)?;
     if verified.debug {
@@ -291,19 +361,28 @@ pub fn verify_signed(
         other => return Err(SnpError::Unsupported(format!("signing key {other}"))),
     };
 
-    let MilanChain { ask, ark, asvk } = milan_chain()?;
-    let parse = |der: &[u8], name: &str| {
-        Certificate::from_der(der).map_err(|_| malformed(format!("the {name} certificate")))
+    let (intermediate_name, key_name) = match signed_by {
+        SigningKey::Vcek => ("ASK", "VCEK"),
+        SigningKey::Vlek => ("ASVK", "VLEK"),
     };
-    let ark = parse(&ark, "ARK")?;
-    let (intermediate, intermediate_name, key_name) = match signed_by {
-        SigningKey::Vcek => (parse(&ask, "ASK")?, "ASK", "VCEK"),
-        SigningKey::Vlek => (parse(&asvk, "ASVK")?, "ASVK", "VLEK"),
-    };
-    let key = parse(key_certificate, key_name)?;
-    check_link(&ark, "ARK", &ark, "ARK", at)?;
-    check_link(&intermediate, intermediate_name, &ark, "ARK", at)?;
-    check_link(&key, key_name, &intermediate, intermediate_name, at)?;
+    let key = Certificate::from_der(key_certificate)
+        .map_err(|_| malformed(format!("the {key_name} certificate")))?;
+    // The product line whose ASK (or ASVK) signed the key.
+    let chains = pinned_chains()?;
+    let (chain, intermediate) = chains
+        .iter()
+        .filter_map(|c| {
+            let intermediate = match signed_by {
+                SigningKey::Vcek => Some(&c.ask),
+                SigningKey::Vlek => c.asvk.as_ref(),
+            }?;
+            signed_by_issuer(&key, intermediate).then_some((c, intermediate))
+        })
+        .next()
+        .ok_or(SnpError::BadChain(key_name, intermediate_name))?;
+    check_link(&chain.ark, "ARK", &chain.ark, "ARK", at)?;
+    check_link(intermediate, intermediate_name, &chain.ark, "ARK", at)?;
+    check_link(&key, key_name, intermediate, intermediate_name, at)?;
 
     // The signature: r and s, each 72 bytes little-endian (zero above 48 bytes).
     let signature = &report[SIGNED_SIZE..SIGNED_SIZE + 144];
@@ -323,11 +402,16 @@ pub fn verify_signed(
     // The key's certificate says which TCB and chip it was issued for; the report must claim
     // the same, or a key of old firmware could vouch for any TCB.
     let reported_tcb = u64_at(report, 0x180);
-    check_tcb(&key, key_name, reported_tcb)?;
+    check_tcb(&key, key_name, chain.product, reported_tcb)?;
     let masked_chip = u32_at(report, 0x48) & 0b10 != 0;
     if signed_by == SigningKey::Vcek && !masked_chip {
         let chip: [u8; 64] = array(report, 0x1A0);
-        if extension(&key, HW_ID) != Some(chip.as_slice()) {
+        // Turin's chip id is 8 bytes (the rest zero), and so is its certificate's hwID.
+        let id: &[u8] = match chain.product {
+            Product::Turin => &chip[..8],
+            _ => &chip,
+        };
+        if extension(&key, HW_ID) != Some(id) {
             return Err(SnpError::ChipMismatch);
         }
     }
@@ -344,12 +428,67 @@ pub fn verify_signed(
         vmpl: u32_at(report, 0x30),
         chip_id: array(report, 0x1A0),
         signed_by,
+        product: chain.product,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_pinned_chain_is_amds_and_self_consistent() {
+        // 2030: inside every pinned certificate's validity.
+        let at = 1_900_000_000;
+        let chains = pinned_chains().unwrap();
+        assert_eq!(chains.len(), 3);
+        for c in &chains {
+            check_link(&c.ark, "ARK", &c.ark, "ARK", at).unwrap();
+            check_link(&c.ask, "ASK", &c.ark, "ARK", at).unwrap();
+            if let Some(asvk) = &c.asvk {
+                check_link(asvk, "ASVK", &c.ark, "ARK", at).unwrap();
+            }
+            let subject = c.ark.tbs_certificate.subject.to_string();
+            assert!(
+                subject.contains(&format!("ARK-{:?}", c.product)),
+                "{subject}"
+            );
+        }
+        // No product's ASK is signed by another's ARK.
+        assert!(!signed_by_issuer(&chains[1].ask, &chains[0].ark));
+        assert!(!signed_by_issuer(&chains[2].ask, &chains[1].ark));
+    }
+
+    #[test]
+    fn turin_lays_out_its_tcb_differently() {
+        let report = |product| SnpReport {
+            version: 3,
+            policy: 0,
+            debug: false,
+            measurement: [0; 48],
+            host_data: [0; 32],
+            report_data: [0; 64],
+            reported_tcb: u64::from_le_bytes([1, 2, 3, 4, 0, 0, 6, 7]),
+            chip_id: [0; 64],
+            vmpl: 0,
+            signed_by: SigningKey::Vcek,
+            product,
+        };
+        assert_eq!(
+            report(Product::Genoa).tcb_versions(),
+            [("bootloader", 1), ("tee", 2), ("snp", 6), ("microcode", 7)]
+        );
+        assert_eq!(
+            report(Product::Turin).tcb_versions(),
+            [
+                ("bootloader", 2),
+                ("tee", 3),
+                ("snp", 4),
+                ("microcode", 7),
+                ("fmc", 1)
+            ]
+        );
+    }
 
     #[test]
     fn security_patch_levels_are_read_as_the_certificates_write_them() {

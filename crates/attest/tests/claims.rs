@@ -31,6 +31,7 @@ fn snp_reports_give_their_measurement_tcb_and_key() {
     assert!(!claims.debug);
     assert_eq!(claims.fields["measurement"], VCEK_MEASUREMENT);
     assert_eq!(claims.fields["signed_by"], "vcek");
+    assert_eq!(claims.fields["product"], "milan");
     assert_eq!(claims.fields["vmpl"], "0");
     assert_eq!(claims.tcb.status, TcbStatus::NotReported);
     assert_eq!(claims.tcb.versions["snp"], 8);

@@ -164,7 +164,7 @@ const NITRO_FIELDS: &[FieldSpec] = &[
     hex("pcr8", 48),
 ];
 /// The SNP TCB components a minimum may name.
-const SNP_TCB_COMPONENTS: &[&str] = &["bootloader", "tee", "snp", "microcode"];
+const SNP_TCB_COMPONENTS: &[&str] = &["bootloader", "tee", "snp", "microcode", "fmc"];
 
 fn field_specs(platform: Platform) -> &'static [FieldSpec] {
     match platform {

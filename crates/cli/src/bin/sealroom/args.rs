@@ -430,8 +430,8 @@ pub enum EvidenceCommand {
     ///
     /// For owners reviewing a platform before approving it: the evidence's signature and
     /// certificate chain are checked against the vendor roots pinned in sealroom (AMD Milan,
-    /// Intel SGX root CA, AWS Nitro root G1) at --at (default: now). Debug mode is reported and
-    /// refused. With --agreement, the claims are also checked against the agreement's accepted
+    /// Genoa and Turin, Intel SGX root CA, AWS Nitro root G1) at --at (default: now). Debug mode
+    /// is reported and refused. With --agreement, the claims are also checked against the agreement's accepted
     /// runtimes and TCB policy and the matching runtime id (what `approve` takes) is printed.
     ///
     /// Exit code 0: verified (and accepted, with --agreement); 1: refused; 2: unreadable input.
