@@ -17,7 +17,7 @@ use x509_cert::Certificate;
 use x509_cert::der::Decode;
 
 use crate::certs;
-use x509_cert::ext::pkix::BasicConstraints;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 
 /// The AWS Nitro Enclaves root certificate (G1), PEM.
 pub const AWS_NITRO_ROOT_G1_PEM: &str = include_str!("../roots/aws-nitro-enclaves-root-g1.pem");
@@ -27,6 +27,10 @@ const ECDSA_WITH_SHA384: &str = "1.2.840.10045.4.3.3";
 
 /// How far (seconds) a document's time may run ahead of the verification time.
 const CLOCK_SKEW: u64 = 300;
+
+/// X.509 extensions the chain check reads (RFC 5280).
+const BASIC_CONSTRAINTS: &str = "2.5.29.19";
+const KEY_USAGE: &str = "2.5.29.15";
 
 /// COSE algorithm ES384 (RFC 9053).
 const COSE_ES384: i128 = -35;
@@ -71,6 +75,24 @@ pub enum NitroError {
     NotACertificateAuthority {
         /// Position from the root (0).
         index: usize,
+    },
+    /// A certificate's key usage does not allow what the chain asks of it.
+    #[error("certificate {index} of the chain is not allowed {needed} by its key usage")]
+    KeyUsage {
+        /// Position from the root (0).
+        index: usize,
+        /// What it would need to do.
+        needed: &'static str,
+    },
+    /// A certificate carries a critical extension this verifier does not read.
+    #[error(
+        "certificate {index} of the chain has a critical extension {oid} this verifier does not read"
+    )]
+    UnreadCriticalExtension {
+        /// Position from the root (0).
+        index: usize,
+        /// The extension's OID.
+        oid: String,
     },
     /// The document was made after the verification time.
     #[error("the document was made at {made}, after the verification time {at}")]
@@ -318,6 +340,38 @@ fn verify_chain(chain: &[Vec<u8>], root_der: &[u8], at: u64) -> Result<Vec<u8>, 
             {
                 return Err(NitroError::NotACertificateAuthority { index });
             }
+        }
+        // A key may only do what its certificate allows: CAs sign certificates, the leaf signs
+        // the document. An extension marked critical that this verifier does not read refuses
+        // the chain (RFC 5280 §4.2).
+        let is_ca = index + 1 < chain.len();
+        let usage = tbs
+            .get::<KeyUsage>()
+            .map_err(|_| malformed(format!("certificate {index}'s key usage")))?;
+        if let Some((_, usage)) = usage {
+            let allowed = if is_ca {
+                usage.key_cert_sign()
+            } else {
+                usage.digital_signature()
+            };
+            if !allowed {
+                return Err(NitroError::KeyUsage {
+                    index,
+                    needed: if is_ca {
+                        "certificate signing"
+                    } else {
+                        "digital signature"
+                    },
+                });
+            }
+        }
+        if let Some(unread) = tbs.extensions.iter().flatten().find(|e| {
+            e.critical && ![BASIC_CONSTRAINTS, KEY_USAGE].contains(&e.extn_id.to_string().as_str())
+        }) {
+            return Err(NitroError::UnreadCriticalExtension {
+                index,
+                oid: unread.extn_id.to_string(),
+            });
         }
         let key = issuer_key.as_deref().unwrap_or(&own_key);
         UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, key)

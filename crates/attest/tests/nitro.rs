@@ -139,6 +139,24 @@ fn altered_documents_and_other_roots_are_refused() {
         verify_signed(&payload, &root(), at),
         Err(NitroError::BadSignature)
     );
+    // The leaf's key usage cut down to non-repudiation (its first key-usage extension: OID,
+    // then OCTET STRING { BIT STRING 03 02 06 c0 }): refused before any signature is trusted.
+    let key_usage = [
+        0x06, 0x03, 0x55, 0x1d, 0x0f, 0x04, 0x04, 0x03, 0x02, 0x06, 0xc0,
+    ];
+    let at_usage = document
+        .windows(key_usage.len())
+        .position(|w| w == key_usage)
+        .expect("the leaf's key usage");
+    let mut usage = document.clone();
+    usage[at_usage + key_usage.len() - 1] = 0x40;
+    assert!(matches!(
+        verify_signed(&usage, &root(), at),
+        Err(NitroError::KeyUsage {
+            needed: "digital signature",
+            ..
+        })
+    ));
     // Another root: the chain does not start there.
     let mut other_root = root();
     let last = other_root.len() - 1;
