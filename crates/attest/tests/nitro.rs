@@ -42,6 +42,28 @@ fn made_at(document: &[u8]) -> u64 {
     u64::try_from(timestamp).unwrap() / 1000
 }
 
+/// `document` with the last byte of its `cabundle[index]` flipped, re-encoded (the COSE
+/// signature no longer matches, but the chain is checked first).
+fn with_bundle_bit_flipped(document: &[u8], index: usize) -> Vec<u8> {
+    use ciborium::Value;
+    let cose: Value = ciborium::from_reader(document).unwrap();
+    let mut parts = cose.into_array().unwrap();
+    let payload = parts[2].as_bytes().unwrap().clone();
+    let mut fields: Value = ciborium::from_reader(payload.as_slice()).unwrap();
+    for (key, value) in fields.as_map_mut().unwrap() {
+        if key.as_text() == Some("cabundle") {
+            let certificate = value.as_array_mut().unwrap()[index].as_bytes_mut().unwrap();
+            *certificate.last_mut().unwrap() ^= 1;
+        }
+    }
+    let mut payload = Vec::new();
+    ciborium::into_writer(&fields, &mut payload).unwrap();
+    parts[2] = Value::Bytes(payload);
+    let mut out = Vec::new();
+    ciborium::into_writer(&Value::Array(parts), &mut out).unwrap();
+    out
+}
+
 fn root() -> Vec<u8> {
     pem_to_der(AWS_NITRO_ROOT_G1_PEM).unwrap()
 }
@@ -157,6 +179,11 @@ fn altered_documents_and_other_roots_are_refused() {
             ..
         })
     ));
+    // One bit of an intermediate certificate (the last byte of its signature value).
+    assert_eq!(
+        verify_signed(&with_bundle_bit_flipped(&document, 1), &root(), at),
+        Err(NitroError::BadChainSignature { index: 1 })
+    );
     // Another root: the chain does not start there.
     let mut other_root = root();
     let last = other_root.len() - 1;

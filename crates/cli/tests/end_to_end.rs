@@ -242,6 +242,33 @@ fn only_named_readers_open_outputs_and_tampered_receipts_are_caught() {
         "{err}"
     );
 
+    // The operator wraps real TDX hardware evidence in a receipt it signs with a key of its own
+    // (binding that key as the evidence would have to): the reader verifies the quote as of the
+    // run's start, when its 2025 collateral had long expired, and refuses.
+    let mut forged = bundle.clone();
+    let impostor = sealroom_isolate::keys::EphemeralIdentity::generate();
+    forged.receipt.receipt.isolate_keys = impostor.public();
+    forged.receipt.receipt.platform = sealroom_core::attestation::Platform::Tdx;
+    forged.receipt.receipt.evidence =
+        sealroom_vectors::evidence::dcap(sealroom_core::attestation::Platform::Tdx, "tdx_quote");
+    let bytes =
+        sealroom_core::output::SignedReceipt::signed_bytes(&forged.receipt.receipt).unwrap();
+    forged.receipt.signature = impostor.signer.sign(sealroom_core::labels::RECEIPT, &bytes);
+    let err = reader::open_outputs(
+        &d.advertiser.identity,
+        &d.agreement,
+        &record.job_id,
+        &forged,
+        &verifier,
+        &key,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the receipt's evidence is refused"),
+        "{err}"
+    );
+
     let untrusting = sealroom_attest::EvidenceVerifier::new();
     let err = reader::open_outputs(
         &d.advertiser.identity,
