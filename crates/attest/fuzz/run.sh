@@ -12,7 +12,7 @@ if [ -z "$shared" ]; then
     done
 fi
 v="$shared/vectors"
-mkdir -p corpus/snp_report corpus/dcap_quote corpus/nitro_document corpus/evidence
+mkdir -p corpus/snp_report corpus/dcap_quote corpus/nitro_document corpus/evidence corpus/isolate_parsers
 # Each seed is the target's own input shape: the choice byte, then the sample.
 { printf '\x00'; cat "$v/snp/deps/verifier/test_data/snp/test-report.bin"; } > corpus/snp_report/report
 { printf '\x01'; cat "$v/snp/deps/verifier/test_data/snp/test-vcek.der"; } > corpus/snp_report/vcek
@@ -23,8 +23,11 @@ cp "$v/nitro/test-data/beta/valid-attestation-doc-bytes" corpus/nitro_document/b
 cp "$v/nitro/test-data/beta/debug-mode-attestation-doc-bytes" corpus/nitro_document/debug
 printf '{"platform":"sev-snp","bytes":"AAAA","endorsements":"AAAA"}' > corpus/evidence/snp
 printf '{"platform":"nitro","bytes":"hEShATgioFkQ"}' > corpus/evidence/nitro
+{ printf '\x00'; cat "$v/tdx-sgx/sample/tdx_quote"; } > corpus/isolate_parsers/tdx
+{ printf '\x00'; cat "$v/snp/deps/verifier/test_data/snp/test-report.bin"; } > corpus/isolate_parsers/snp
+{ printf '\x00'; cat "$v/nitro/test-data/beta/valid-attestation-doc-bytes"; } > corpus/isolate_parsers/nitro
 export SEALROOM_SHARED_DIR="$shared"
-for target in snp_report dcap_quote nitro_document evidence; do
+for target in snp_report dcap_quote nitro_document evidence isolate_parsers; do
     echo "== fuzz $target for ${seconds}s"
     status=0
     cargo +nightly fuzz run --release "$target" "corpus/$target" -- \

@@ -1,7 +1,9 @@
 //! Hardware evidence to [`Claims`]: each platform's verifier, run at a given time, and its
-//! result written in the one shape policy reads. Debug mode is reported, not refused, here:
-//! the agreement check refuses it, and `sealroom evidence verify` shows it.
+//! result written in the one shape policy reads. SEV-SNP and Nitro debug mode is reported, not
+//! refused, here: the agreement check refuses it, and `sealroom evidence verify` shows it.
+//! `dcap-qvl` refuses debug TDs and enclaves itself, so those never reach claims.
 
+use sealroom_core::bytes::hex;
 use std::collections::BTreeMap;
 
 use sealroom_core::attestation::{Claims, Evidence, Platform};
@@ -20,10 +22,6 @@ pub(crate) fn verify(evidence: &Evidence, at: u64) -> Result<Claims, AttestError
         Platform::Nitro => nitro_claims(evidence, at),
         Platform::Sim => unreachable!("simulator evidence is not hardware evidence"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn endorsements<'a>(evidence: &'a Evidence, what: &'static str) -> Result<&'a [u8], AttestError> {

@@ -19,7 +19,7 @@ pub mod measure;
 #[cfg(feature = "verifiers")]
 pub mod nitro;
 pub mod nsm;
-mod registers;
+pub mod registers;
 pub mod sim;
 #[cfg(feature = "verifiers")]
 pub mod snp;

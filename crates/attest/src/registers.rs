@@ -5,16 +5,13 @@
 //! The field names are those of [`Claims::fields`](sealroom_core::attestation::Claims) and of
 //! agreements' accepted sets (see `sealroom_core::runtime`).
 
+use sealroom_core::bytes::hex;
 use std::collections::BTreeMap;
 
 use ciborium::Value;
 use sealroom_core::attestation::Platform;
 
 use crate::verify::AttestError;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn malformed(platform: Platform, reason: impl Into<String>) -> AttestError {
     AttestError::Malformed {
@@ -29,11 +26,38 @@ const SNP_MEASUREMENT: usize = 0x90;
 const SNP_HOST_DATA: usize = 0xC0;
 const SNP_REPORT_SIZE: usize = 0x4A0;
 
-/// TDX quote (v4 and v5 with a TD 1.0 report) offsets: the 48-byte header, then in the TD
-/// report TEE_TCB_SVN (16), MRSEAM (48), MRSIGNERSEAM (48), SEAMATTRIBUTES (8), TDATTRIBUTES
-/// (8), XFAM (8), MRTD (48), MRCONFIGID, MROWNER, MROWNERCONFIG (48 each), RTMR0–3 (48 each).
-const TDX_MRTD: usize = 48 + 136;
+/// TDX quote offsets: the 48-byte header (v5 adds a 6-byte body descriptor: type u16, size
+/// u32), then in the TD report TEE_TCB_SVN (16), MRSEAM (48), MRSIGNERSEAM (48),
+/// SEAMATTRIBUTES (8), TDATTRIBUTES (8), XFAM (8), MRTD (48), MRCONFIGID, MROWNER,
+/// MROWNERCONFIG (48 each), RTMR0–3 (48 each), REPORTDATA (64). TD 1.5 reports add fields after
+/// REPORTDATA only.
+const TDX_MRTD: usize = 136;
 const TDX_RTMR0: usize = TDX_MRTD + 4 * 48;
+const TDX_REPORT_DATA: usize = TDX_RTMR0 + 4 * 48;
+const SNP_REPORT_DATA: usize = 0x50;
+
+/// Where a TDX quote's TD report starts, if `quote` is a TDX quote long enough to hold one.
+fn tdx_body(quote: &[u8]) -> Option<usize> {
+    let version = u16::from_le_bytes(quote.get(0..2)?.try_into().ok()?);
+    let tee_type = u32::from_le_bytes(quote.get(4..8)?.try_into().ok()?);
+    let body = match version {
+        4 => 48,
+        5 => 48 + 6,
+        _ => return None,
+    };
+    (tee_type == 0x81 && quote.len() >= body + TDX_REPORT_DATA + 64).then_some(body)
+}
+
+/// The report data this evidence carries, read without verifying (the isolate checks that a
+/// report it asked for binds what it asked).
+pub fn own_report_data(platform: Platform, evidence: &[u8]) -> Option<[u8; 64]> {
+    let at = match platform {
+        Platform::SevSnp if evidence.len() == SNP_REPORT_SIZE => SNP_REPORT_DATA,
+        Platform::Tdx => tdx_body(evidence)? + TDX_REPORT_DATA,
+        _ => return None,
+    };
+    evidence.get(at..at + 64)?.try_into().ok()
+}
 
 /// The registers an agreement can name, as this evidence states them.
 pub fn own_registers(
@@ -63,16 +87,13 @@ pub fn own_registers(
             ]))
         }
         Platform::Tdx => {
-            let tee_type = evidence
-                .get(4..8)
-                .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")));
-            if tee_type != Some(0x81) || evidence.len() < TDX_RTMR0 + 4 * 48 {
-                return Err(malformed(platform, "not a TDX quote"));
-            }
+            let body = tdx_body(evidence)
+                .ok_or_else(|| malformed(platform, "not a version 4 or 5 TDX quote"))?;
+            let mrtd = body + TDX_MRTD;
             let mut fields =
-                BTreeMap::from([("mrtd".to_string(), hex(&evidence[TDX_MRTD..TDX_MRTD + 48]))]);
+                BTreeMap::from([("mrtd".to_string(), hex(&evidence[mrtd..mrtd + 48]))]);
             for i in 0..4 {
-                let at = TDX_RTMR0 + i * 48;
+                let at = body + TDX_RTMR0 + i * 48;
                 fields.insert(format!("rtmr{i}"), hex(&evidence[at..at + 48]));
             }
             Ok(fields)
@@ -145,6 +166,34 @@ mod tests {
         }
         let sgx = dcap(Platform::Sgx, "sgx_quote");
         assert!(own_registers(Platform::Tdx, &sgx.bytes).is_err());
+        // A version 5 quote (the v4 sample with a TD 1.0 body descriptor) reads the same.
+        let v4 = dcap(Platform::Tdx, "tdx_quote").bytes;
+        let mut v5 = v4[..48].to_vec();
+        v5[0..2].copy_from_slice(&5u16.to_le_bytes());
+        v5.extend_from_slice(&2u16.to_le_bytes());
+        v5.extend_from_slice(&584u32.to_le_bytes());
+        v5.extend_from_slice(&v4[48..]);
+        assert_eq!(
+            own_registers(Platform::Tdx, &v5).unwrap(),
+            own_registers(Platform::Tdx, &v4).unwrap()
+        );
+        assert_eq!(
+            own_report_data(Platform::Tdx, &v5),
+            own_report_data(Platform::Tdx, &v4)
+        );
+        // The report data read without verifying is what verifiers report.
+        for (evidence, at) in [
+            (snp("test-report.bin", "test-vcek.der"), 1_748_736_000),
+            (dcap(Platform::Tdx, "tdx_quote"), 1_751_328_000),
+        ] {
+            let claims = EvidenceVerifier::new()
+                .verify(&evidence, Timestamp(at))
+                .unwrap();
+            assert_eq!(
+                own_report_data(evidence.platform, &evidence.bytes),
+                Some(claims.report_data)
+            );
+        }
         assert!(own_registers(Platform::SevSnp, &[0; 100]).is_err());
     }
 }

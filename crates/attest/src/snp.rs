@@ -403,9 +403,10 @@ pub fn verify_signed(
     // the same, or a key of old firmware could vouch for any TCB.
     let reported_tcb = u64_at(report, 0x180);
     check_tcb(&key, key_name, chain.product, reported_tcb)?;
-    let masked_chip = u32_at(report, 0x48) & 0b10 != 0;
-    if signed_by == SigningKey::Vcek && !masked_chip {
-        let chip: [u8; 64] = array(report, 0x1A0);
+    // A host may mask the chip id (all zero): the VCEK's signature still ties the report to
+    // its chip.
+    let chip: [u8; 64] = array(report, 0x1A0);
+    if signed_by == SigningKey::Vcek && chip != [0; 64] {
         // Turin's chip id is 8 bytes (the rest zero), and so is its certificate's hwID.
         let id: &[u8] = match chain.product {
             Product::Turin => &chip[..8],

@@ -94,6 +94,37 @@ impl EvidenceVerifier {
         self
     }
 
+    /// Like [`Self::verify`], for evidence made at an unknown time between `from` and `until`
+    /// (a receipt's, made during its job): it verifies if it does at some time of that window.
+    /// Nitro documents are judged at their own timestamp (kept inside the window), other
+    /// evidence at each end of it (certificates and collateral valid at the start of a job, or
+    /// refreshed during it). The error is the one at the window's start.
+    pub fn verify_within(
+        &self,
+        evidence: &Evidence,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Claims, AttestError> {
+        let mut times = Vec::new();
+        #[cfg(feature = "verifiers")]
+        if evidence.platform == Platform::Nitro
+            && let Some(made) = crate::nitro::document_timestamp(&evidence.bytes)
+        {
+            times.push(Timestamp(made.clamp(from.0, until.0)));
+        }
+        times.extend([from, until]);
+        let mut first_error = None;
+        for at in times {
+            match self.verify(evidence, at) {
+                Ok(claims) => return Ok(claims),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.expect("at least one time was tried"))
+    }
+
     /// Checks the evidence's signatures and certificate chain as of `at` and returns its
     /// claims (debug mode and TCB status included: policy judges them).
     ///

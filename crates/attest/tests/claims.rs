@@ -6,16 +6,13 @@
 use base64::Engine as _;
 use sealroom_attest::{AttestError, EvidenceVerifier};
 use sealroom_core::attestation::{Claims, Evidence, Platform};
+use sealroom_core::bytes::hex;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::runtime::TcbStatus;
 use sealroom_vectors::evidence::{SNP_DIR, dcap, nitro, raw, snp};
 
 fn verify(evidence: &Evidence, at: i64) -> Result<Claims, AttestError> {
     EvidenceVerifier::new().verify(evidence, Timestamp(at))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 const VCEK_MEASUREMENT: &str = "a1f3930413247bb38cfc171579ea3c12d5fe4901f0c792f63fd75d98f1ef827c23500644e0e692e6be917f9050d3d38c";
@@ -126,4 +123,29 @@ fn nitro_documents_give_their_pcrs_and_bound_data() {
     let claims = verify(&debug, 1_665_590_000).unwrap();
     assert!(claims.debug);
     assert_eq!(claims.fields["user_data"], hex(b"hello, world!"));
+}
+
+/// A receipt's evidence was made at some time during its job: it verifies if it did then. A
+/// Nitro document whose three-hour leaf certificate is valid at neither end of a window around
+/// it verifies at its own timestamp; a window that ends before it was made does not help.
+#[test]
+fn evidence_made_during_a_window_verifies_within_it() {
+    let beta = nitro("beta/valid-attestation-doc-bytes");
+    let (from, until) = (Timestamp(1_665_640_000), Timestamp(1_665_700_000));
+    let verifier = EvidenceVerifier::new();
+    assert!(verifier.verify(&beta, from).is_err());
+    assert!(verifier.verify(&beta, until).is_err());
+    assert!(verifier.verify_within(&beta, from, until).is_ok());
+    assert!(
+        verifier
+            .verify_within(&beta, Timestamp(1_665_600_000), Timestamp(1_665_640_000))
+            .is_err()
+    );
+    // Other evidence is tried at each end: collateral refreshed during the job still verifies.
+    let tdx = dcap(Platform::Tdx, "tdx_quote");
+    assert!(
+        verifier
+            .verify_within(&tdx, Timestamp(1_700_000_000), Timestamp(JULY_2025))
+            .is_ok()
+    );
 }

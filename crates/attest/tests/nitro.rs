@@ -7,6 +7,7 @@ use base64::Engine as _;
 use sealroom_attest::nitro::{
     AWS_NITRO_ROOT_G1_PEM, NitroError, pem_to_der, verify, verify_signed,
 };
+use sealroom_core::bytes::hex;
 use sha2::{Digest, Sha256};
 
 fn sample(relative: &str) -> Vec<u8> {
@@ -78,10 +79,6 @@ fn the_pinned_root_is_the_one_aws_publishes() {
     // And it is the file the vectors' source pins.
     let theirs = String::from_utf8(sample("attestation-doc-validation/src/nitro.pem")).unwrap();
     assert_eq!(pem_to_der(&theirs).unwrap(), root());
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

@@ -320,6 +320,10 @@ fn check_evidence(
             reason: "the agreement accepts no runtime on this platform".into(),
         },
         RuntimeMismatch::Debug => Refusal::DebugMode,
+        RuntimeMismatch::MigrationAgent => Refusal::PlatformNotAccepted {
+            platform: claims.platform,
+            reason: e.to_string(),
+        },
         RuntimeMismatch::NotAccepted { platform, summary } => Refusal::MeasurementNotInAgreement {
             platform,
             runtime: summary,

@@ -43,6 +43,8 @@ const SNP_VCEK_MEASUREMENT: &str = "a1f3930413247bb38cfc171579ea3c12d5fe4901f0c7
 const SNP_VLEK_MEASUREMENT: &str = "8922ebbdd00ec2c541f36a6e7a82a8773a7accb451ed67bc94e740dbe92c93c4e8c9af857f5ceeb5a493df2a570d7bf0";
 const TDX_MRTD: &str = "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7";
 const TDX_RTMR0: &str = "44c0197b39157fdd7a4dcc44767f9d6b0bb3977c7a8e347b8492f827fe9d9e5c48aca29b220b80b6a540cf994b9bc9c0";
+const TDX_RTMR1: &str = "0084452c01668329d4bc06acdf58a7205c26743304509973949e5619bf81a6a7aea8c323c173019b3093d54e579e9378";
+const TDX_RTMR2: &str = "d833feef2cd945148aa38ead2c53e9b7f138190aaaebfc551dccd829fc207aa3ba80b70870d7330733642e01d48c3132";
 const SGX_MRENCLAVE: &str = "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb";
 const NITRO_BETA_PCRS: [&str; 3] = [
     "f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b",
@@ -83,7 +85,12 @@ fn runtimes() -> Vec<RuntimeToml> {
         snp,
         hardware(
             Platform::Tdx,
-            vec![fields(&[("mrtd", TDX_MRTD), ("rtmr0", TDX_RTMR0)])],
+            vec![fields(&[
+                ("mrtd", TDX_MRTD),
+                ("rtmr0", TDX_RTMR0),
+                ("rtmr1", TDX_RTMR1),
+                ("rtmr2", TDX_RTMR2),
+            ])],
         ),
         hardware(Platform::Sgx, vec![fields(&[("mrenclave", SGX_MRENCLAVE)])]),
         hardware(
@@ -244,7 +251,11 @@ fn snp_reports_pass_every_check_but_the_binding_and_altered_ones_are_refused() {
     expect(flip(vcek.clone(), 0x90), "evidence-invalid", "signature");
     // VCEK-shaped certificates AMD's ASK did not sign.
     for bad in ["test-vcek-invalid-legacy.der", "test-vcek-invalid-new.der"] {
-        expect(snp("test-report.bin", bad), "evidence-invalid", "");
+        expect(
+            snp("test-report.bin", bad),
+            "evidence-invalid",
+            "not signed by AMD's ASK",
+        );
     }
     // One bit flipped in the VCEK certificate's signature.
     let mut altered = vcek.clone();

@@ -14,6 +14,11 @@ pub fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     URL_SAFE_NO_PAD.decode(text)
 }
 
+/// Lowercase hex, as claims and agreements write registers.
+pub fn hex(bytes: &[u8]) -> String {
+    ::hex::encode(bytes)
+}
+
 /// `#[serde(with = "sealroom_core::bytes::b64")]` for `Vec<u8>` fields.
 pub mod b64 {
     use super::*;

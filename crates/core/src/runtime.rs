@@ -7,8 +7,8 @@
 //! | platform | required | optional |
 //! |---|---|---|
 //! | `sev-snp` | `measurement` | `host_data`, `vmpl` |
-//! | `tdx` | `mrtd` | `rtmr0` … `rtmr3` |
-//! | `sgx` | `mrenclave`, or `mrsigner` + `isv_prod_id` | `min_isv_svn` |
+//! | `tdx` | `mrtd`, `rtmr0`, `rtmr1`, `rtmr2` | `rtmr3` |
+//! | `sgx` | `mrenclave`, or `mrsigner` + `isv_prod_id` + `min_isv_svn` | |
 //! | `nitro` | `pcr0`, `pcr1`, `pcr2` | `pcr8` |
 //!
 //! Each accepted set has a [`Measurement`]: the labeled SHA-256 of its canonical form, which is
@@ -43,6 +43,12 @@ pub enum TcbStatus {
     OutOfDate,
     /// Out of date and its configuration needs changes.
     OutOfDateConfigurationNeeded,
+    /// TDX: a TD relaunch is advised to pick up a newer TCB.
+    #[serde(rename = "TDRelaunchAdvised")]
+    TdRelaunchAdvised,
+    /// TDX: a relaunch is advised and the configuration needs changes.
+    #[serde(rename = "TDRelaunchAdvisedConfigurationNeeded")]
+    TdRelaunchAdvisedConfigurationNeeded,
     /// The platform reports no status (simulator, SEV-SNP, Nitro): policy reads its versions.
     NotReported,
 }
@@ -57,6 +63,8 @@ impl TcbStatus {
             Self::ConfigurationAndSwHardeningNeeded => "ConfigurationAndSWHardeningNeeded",
             Self::OutOfDate => "OutOfDate",
             Self::OutOfDateConfigurationNeeded => "OutOfDateConfigurationNeeded",
+            Self::TdRelaunchAdvised => "TDRelaunchAdvised",
+            Self::TdRelaunchAdvisedConfigurationNeeded => "TDRelaunchAdvisedConfigurationNeeded",
             Self::NotReported => "NotReported",
         }
     }
@@ -71,6 +79,8 @@ impl TcbStatus {
             Self::ConfigurationAndSwHardeningNeeded,
             Self::OutOfDate,
             Self::OutOfDateConfigurationNeeded,
+            Self::TdRelaunchAdvised,
+            Self::TdRelaunchAdvisedConfigurationNeeded,
         ]
         .into_iter()
         .find(|s| s.name() == name)
@@ -181,8 +191,10 @@ fn required_groups(platform: Platform) -> &'static [&'static [&'static str]] {
     match platform {
         Platform::Sim => &[],
         Platform::SevSnp => &[&["measurement"]],
-        Platform::Tdx => &[&["mrtd"]],
-        Platform::Sgx => &[&["mrenclave"], &["mrsigner", "isv_prod_id"]],
+        // MRTD measures only the firmware: the RTMRs say what it booted.
+        Platform::Tdx => &[&["mrtd", "rtmr0", "rtmr1", "rtmr2"]],
+        // A signer without a minimum version would accept its every older, maybe vulnerable build.
+        Platform::Sgx => &[&["mrenclave"], &["mrsigner", "isv_prod_id", "min_isv_svn"]],
         Platform::Nitro => &[&["pcr0", "pcr1", "pcr2"]],
     }
 }
@@ -215,9 +227,12 @@ pub(crate) fn check_accepted(
                 }
             }
             FieldKind::Number | FieldKind::MinimumOf(_) => {
-                value
-                    .parse::<u64>()
-                    .map_err(|_| format!("{name} must be a whole number, not {value:?}"))?;
+                // Canonical decimal only, as claims write numbers: "007" would never match "7".
+                if value.parse::<u64>().map(|n| n.to_string()).as_deref() != Ok(value.as_str()) {
+                    return Err(format!(
+                        "{name} must be a whole number in plain decimal, not {value:?}"
+                    ));
+                }
             }
         }
     }
@@ -231,6 +246,34 @@ pub(crate) fn check_accepted(
             "an accepted {platform} runtime must name {}",
             alternatives.join(", or ")
         ));
+    }
+    Ok(())
+}
+
+/// Refuses two accepted sets that some evidence could match both of (the first would win,
+/// and an owner who approved only the second would be refused): two sets are apart only if a
+/// register or number they both name differs.
+pub(crate) fn check_apart(
+    platform: Platform,
+    sets: &[BTreeMap<String, String>],
+) -> Result<(), String> {
+    let specs = field_specs(platform);
+    for (i, a) in sets.iter().enumerate() {
+        for (j, b) in sets[..i].iter().enumerate() {
+            let differ = a.iter().any(|(name, value)| {
+                let exact = specs
+                    .iter()
+                    .any(|s| s.name == name && !matches!(s.kind, FieldKind::MinimumOf(_)));
+                exact && b.get(name).is_some_and(|other| other != value)
+            });
+            if !differ {
+                return Err(format!(
+                    "accepted sets {} and {} can match the same evidence: make a register they both name differ",
+                    j + 1,
+                    i + 1
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -281,6 +324,11 @@ pub enum RuntimeMismatch {
     /// The isolate runs in debug mode.
     #[error("the isolate runs in debug mode: its memory is readable by the host")]
     Debug,
+    /// An SEV-SNP guest whose policy allows a migration agent, which can export its memory.
+    #[error(
+        "the SEV-SNP guest policy allows a migration agent (bit 18), which can export the guest's memory"
+    )]
+    MigrationAgent,
     /// The TCB status is neither `UpToDate` nor one the agreement accepts.
     #[error(
         "the platform's TCB status is {status} (advisories: {advisories:?}), which the agreement does not accept"
@@ -338,6 +386,9 @@ impl RuntimeTerms {
         if claims.debug {
             return Err(RuntimeMismatch::Debug);
         }
+        if claims.platform == Platform::SevSnp && snp_allows_migration_agent(claims) {
+            return Err(RuntimeMismatch::MigrationAgent);
+        }
         let status = claims.tcb.status;
         if !matches!(status, TcbStatus::UpToDate | TcbStatus::NotReported)
             && !self.accept_tcb_status.contains(&status)
@@ -379,6 +430,16 @@ impl RuntimeTerms {
                 .map(|accepted| hardware_runtime_id(platform, accepted)),
         }
     }
+}
+
+/// Bit 18 (MIGRATE_MA) of the guest policy, which SEV-SNP claims carry as 16 hex digits; a
+/// policy that cannot be read counts as allowing it.
+fn snp_allows_migration_agent(claims: &Claims) -> bool {
+    claims
+        .fields
+        .get("policy")
+        .and_then(|p| u64::from_str_radix(p, 16).ok())
+        .is_none_or(|policy| policy & (1 << 18) != 0)
 }
 
 fn matches_claims(
@@ -484,6 +545,50 @@ mod tests {
         assert!(check_accepted(Platform::Sgx, &set(&[("mrenclave", &upper)])).is_err());
         let err = check_accepted(Platform::Tdx, &set(&[("mrenclave", A32)])).unwrap_err();
         assert!(err.contains("unknown field \"mrenclave\""), "{err}");
+        // TDX needs the RTMRs that say what the firmware booted; SGX signers a minimum version.
+        let r48 = A32.repeat(2)[..96].to_string();
+        let err = check_accepted(Platform::Tdx, &set(&[("mrtd", &r48)])).unwrap_err();
+        assert!(err.contains("mrtd + rtmr0 + rtmr1 + rtmr2"), "{err}");
+        let err = check_accepted(
+            Platform::Sgx,
+            &set(&[("mrsigner", A32), ("isv_prod_id", "3")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("min_isv_svn"), "{err}");
+        // Numbers in plain decimal only.
+        for bad in ["03", "+3", "3.0", "-1"] {
+            let err = check_accepted(
+                Platform::Sgx,
+                &set(&[
+                    ("mrsigner", A32),
+                    ("isv_prod_id", bad),
+                    ("min_isv_svn", "1"),
+                ]),
+            )
+            .unwrap_err();
+            assert!(err.contains("plain decimal"), "{bad}: {err}");
+        }
+        // Sets some evidence could match both of are refused; sets apart are not.
+        let a = set(&[
+            ("mrsigner", A32),
+            ("isv_prod_id", "3"),
+            ("min_isv_svn", "1"),
+        ]);
+        let b = set(&[
+            ("mrsigner", A32),
+            ("isv_prod_id", "3"),
+            ("min_isv_svn", "5"),
+        ]);
+        let c = set(&[
+            ("mrsigner", B32),
+            ("isv_prod_id", "3"),
+            ("min_isv_svn", "1"),
+        ]);
+        let err = check_apart(Platform::Sgx, &[a.clone(), c.clone(), b]).unwrap_err();
+        assert!(err.contains("sets 1 and 3"), "{err}");
+        assert!(check_apart(Platform::Sgx, &[a, c]).is_ok());
+        let only_enclave = set(&[("mrenclave", A32)]);
+        assert!(check_apart(Platform::Sgx, &[only_enclave, set(&[("mrenclave", B32)])]).is_ok());
         assert!(check_accepted(Platform::Nitro, &set(&[("pcr0", A32)])).is_err());
         assert!(check_minimums(Platform::SevSnp, &BTreeMap::from([("tee".into(), 1)])).is_ok());
         assert!(check_minimums(Platform::SevSnp, &BTreeMap::from([("fw".into(), 1)])).is_err());
@@ -551,10 +656,13 @@ mod tests {
             vec![set(&[("measurement", &A32.repeat(2)[..96])])],
         );
         snp.min_tcb = BTreeMap::from([("snp".to_string(), 9)]);
-        let report = claims(
+        let mut report = claims(
             Platform::SevSnp,
             TcbStatus::NotReported,
-            &[("measurement", &A32.repeat(2)[..96])],
+            &[
+                ("measurement", &A32.repeat(2)[..96]),
+                ("policy", "0000000000030000"),
+            ],
         );
         assert_eq!(
             snp.check_claims(&report),
@@ -566,6 +674,19 @@ mod tests {
         );
         snp.min_tcb.insert("snp".into(), 8);
         assert!(snp.check_claims(&report).is_ok());
+        // A policy allowing a migration agent (bit 18), or none at all, is refused.
+        report
+            .fields
+            .insert("policy".into(), "0000000000070000".into());
+        assert_eq!(
+            snp.check_claims(&report),
+            Err(RuntimeMismatch::MigrationAgent)
+        );
+        report.fields.remove("policy");
+        assert_eq!(
+            snp.check_claims(&report),
+            Err(RuntimeMismatch::MigrationAgent)
+        );
         assert_eq!(
             snp.check_claims(&claims(Platform::Tdx, TcbStatus::UpToDate, &[])),
             Err(RuntimeMismatch::PlatformNotInAgreement(Platform::Tdx))

@@ -25,6 +25,11 @@ fn refused(message: String) -> PartyError {
     PartyError::Receipt(message)
 }
 
+/// How long after its run request a receipt's evidence may have been made: the request's
+/// lifetime and six hours of job (hosts kill jobs after ten minutes by default).
+pub const RECEIPT_EVIDENCE_WINDOW_SECONDS: i64 =
+    sealroom_core::run::RUN_REQUEST_MAX_AGE_SECONDS + 6 * 3600;
+
 /// Verifies the receipt against the reader's own copy of the agreement and opens the outputs sealed to `identity`.
 ///
 /// Checks, in order: the receipt is for `job` and names this agreement; the job derives from a
@@ -67,10 +72,16 @@ pub fn open_outputs(
         .receipt
         .verify_signature()
         .map_err(|_| refused("the receipt's signature does not verify".into()))?;
-    // The evidence is judged as of the run's start, when the isolate made it: a reader who opens
-    // outputs later is not refused because a certificate has expired since.
+    // The evidence is judged as of the job, when the isolate made it (between the run request
+    // and the end of the longest job), not as of today: a reader who opens outputs later is not
+    // refused because a certificate has expired since.
+    let started = receipt.run_request.request.issued_at;
     let claims = verifier
-        .verify(&receipt.evidence, receipt.run_request.request.issued_at)
+        .verify_within(
+            &receipt.evidence,
+            started,
+            started.plus_seconds(RECEIPT_EVIDENCE_WINDOW_SECONDS),
+        )
         .map_err(|e| refused(format!("the receipt's evidence is refused: {e}")))?;
     if claims.report_data
         != report_data(

@@ -285,6 +285,7 @@ fn check_runtimes(runtimes: &[RuntimeTerms]) -> Result<(), AgreementError> {
         for fields in &r.accept {
             crate::runtime::check_accepted(r.platform, fields).map_err(bad)?;
         }
+        crate::runtime::check_apart(r.platform, &r.accept).map_err(bad)?;
         if !r.accept_tcb_status.is_empty() && !matches!(r.platform, Platform::Tdx | Platform::Sgx) {
             return Err(bad(format!(
                 "{} reports no TCB status for accept_tcb_status to name",

@@ -419,8 +419,9 @@ pub struct BrokerArgs {
     #[arg(long, value_name = "VERIFIER_KEY", env = "SEALROOM_LOG_KEY")]
     pub log_key: String,
     /// TESTING ONLY: verify hardware evidence as of this time (RFC 3339) instead of now, to
-    /// replay recorded evidence whose certificates or collateral have since expired.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    /// replay recorded evidence whose certificates or collateral have since expired. Hidden
+    /// from --help: a production broker must never be started with it.
+    #[arg(long, value_name = "TIME", value_parser = parse_time, hide = true)]
     pub evidence_time: Option<Timestamp>,
 }
 

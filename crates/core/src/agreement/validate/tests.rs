@@ -191,11 +191,16 @@ fn each_broken_rule_is_refused_when_read_with_its_specific_error() {
             "named by their registers in `accept`",
         ),
         (
-            "hardware runtime without registers",
+            "hardware runtime with a short register",
             Box::new(|v| {
                 v["runtimes"][0] = json!({"platform": "nitro", "accept": [{"pcr0": "00"}]})
             }),
             "pcr0 must be 48 bytes in lowercase hex",
+        ),
+        (
+            "hardware runtime without registers",
+            Box::new(|v| v["runtimes"][0] = json!({"platform": "nitro"})),
+            "no runtime is accepted: add an `accept` set",
         ),
         (
             "simulator with a TCB policy",

@@ -1,5 +1,6 @@
 //! `sealroom evidence verify`: TEE evidence checked offline, for owners reviewing a platform.
 
+use sealroom_core::bytes::hex;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -79,7 +80,12 @@ fn verify(a: EvidenceVerifyArgs, json: bool) -> anyhow::Result<()> {
     print_claims(&claims, at, runtime.as_ref(), json);
     if let Some(expected) = &a.report_data {
         let expected = expected.trim().to_ascii_lowercase();
-        if hex(&claims.report_data) != expected {
+        let binds = claims.platform != Platform::Nitro
+            || claims
+                .fields
+                .get("user_data")
+                .is_some_and(|u| u.len() == 128);
+        if !binds || hex(&claims.report_data) != expected {
             return Err(CommandRefusal::Evidence(
                 "the evidence does not bind the given report data".into(),
             )
@@ -94,10 +100,6 @@ fn verify(a: EvidenceVerifyArgs, json: bool) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn print_claims(claims: &Claims, at: Timestamp, runtime: Option<&Measurement>, json: bool) {
