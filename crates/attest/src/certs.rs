@@ -25,3 +25,14 @@ pub fn parts(certificate: &Certificate) -> Option<(Vec<u8>, &[u8], &[u8])> {
         .as_bytes()?;
     Some((signed, signature, key))
 }
+
+/// The DER of one PEM certificate, or `None` if it is not base64 between its armor lines.
+pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}

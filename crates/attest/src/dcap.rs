@@ -18,9 +18,6 @@ pub enum DcapError {
     /// The quote, its chain, its collateral or their times do not verify.
     #[error("the DCAP quote does not verify: {0}")]
     Verification(String),
-    /// The enclave or TD runs in debug mode.
-    #[error("the {0} runs in debug mode")]
-    Debug(&'static str),
     /// The platform's TCB status is not one the caller accepts.
     #[error(
         "the platform's TCB status is {status} (advisories: {advisories:?}), which is not accepted"
@@ -72,31 +69,8 @@ pub struct DcapQuote {
 }
 
 /// Verifies `quote` with `collateral` (the JSON form of `QuoteCollateralV3`) at `at` (Unix
-/// seconds); refuses debug mode and any TCB status not in `accepted_statuses` (`UpToDate`
-/// should be among them).
-pub fn verify(
-    quote: &[u8],
-    collateral: &str,
-    at: u64,
-    accepted_statuses: &[&str],
-) -> Result<DcapQuote, DcapError> {
-    let verified = verify_signed(quote, collateral, at)?;
-    if verified.debug {
-        return Err(DcapError::Debug(match verified.measurement {
-            DcapMeasurement::Sgx { .. } => "SGX enclave",
-            DcapMeasurement::Tdx { .. } => "TDX trust domain",
-        }));
-    }
-    if !accepted_statuses.contains(&verified.tcb_status.as_str()) {
-        return Err(DcapError::TcbStatus {
-            status: verified.tcb_status,
-            advisories: verified.advisories,
-        });
-    }
-    Ok(verified)
-}
-
-/// Verifies the quote's signatures and collateral at `at`, whatever its TCB status.
+/// seconds), whatever its TCB status (the agreement judges it); `dcap-qvl` refuses debug and
+/// revoked quotes itself.
 pub fn verify_signed(quote: &[u8], collateral: &str, at: u64) -> Result<DcapQuote, DcapError> {
     let collateral: QuoteCollateralV3 =
         serde_json::from_str(collateral).map_err(|e| DcapError::Collateral(e.to_string()))?;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use sealroom_core::attestation::{Claims, Evidence, Platform};
 use sealroom_core::runtime::{TcbClaims, TcbStatus};
 
+use crate::certs;
 use crate::dcap::{self, DcapMeasurement};
 use crate::nitro;
 use crate::snp::{self, SigningKey};
@@ -37,13 +38,12 @@ fn endorsements<'a>(evidence: &'a Evidence, what: &'static str) -> Result<&'a [u
 fn snp_claims(evidence: &Evidence, at: u64) -> Result<Claims, AttestError> {
     let attached = endorsements(evidence, "the VCEK or VLEK certificate")?;
     let certificate = match std::str::from_utf8(attached) {
-        Ok(pem) if pem.trim_start().starts_with("-----BEGIN") => {
-            nitro::pem_to_der(pem).map_err(|_| {
+        Ok(pem) if pem.trim_start().starts_with("-----BEGIN") => certs::pem_to_der(pem)
+            .ok_or_else(|| {
                 AttestError::Snp(snp::SnpError::Malformed(
                     "the attached key certificate's PEM".into(),
                 ))
-            })?
-        }
+            })?,
         _ => attached.to_vec(),
     };
     let report = snp::verify_signed(&evidence.bytes, &certificate, at)?;
@@ -138,11 +138,7 @@ fn dcap_claims(evidence: &Evidence, at: u64) -> Result<Claims, AttestError> {
 /// without it binds nothing sealroom asked for: its report data reads as all zero, which no
 /// SHA-512 output sealroom computes will equal.
 fn nitro_claims(evidence: &Evidence, at: u64) -> Result<Claims, AttestError> {
-    let document = nitro::verify_signed(
-        &evidence.bytes,
-        &nitro::pem_to_der(nitro::AWS_NITRO_ROOT_G1_PEM)?,
-        at,
-    )?;
+    let document = nitro::verify(&evidence.bytes, at)?;
     let mut fields: BTreeMap<String, String> = document
         .pcrs
         .iter()

@@ -15,7 +15,6 @@ use x509_cert::Certificate;
 use x509_cert::der::Decode;
 
 use crate::certs;
-use crate::nitro::pem_to_der;
 
 /// AMD's Milan ASK, ARK and ASVK certificates, PEM, in that order.
 pub const AMD_MILAN_CHAIN_PEM: &str = include_str!("../roots/amd-milan-ask-ark-asvk.pem");
@@ -102,9 +101,6 @@ pub enum SnpError {
     /// The report's chip id is not the one its VCEK was issued for.
     #[error("the report's chip id is not the one its VCEK was issued for")]
     ChipMismatch,
-    /// The guest runs with debugging allowed: the host can read its memory.
-    #[error("the guest policy allows debugging")]
-    Debug,
 }
 
 fn malformed(at: impl Into<String>) -> SnpError {
@@ -177,8 +173,7 @@ fn pinned_chains() -> Result<Vec<ProductChain>, SnpError> {
             .split("-----END CERTIFICATE-----")
             .filter(|p| p.contains("BEGIN"))
             .map(|p| {
-                pem_to_der(&format!("{p}-----END CERTIFICATE-----"))
-                    .ok()
+                certs::pem_to_der(&format!("{p}-----END CERTIFICATE-----"))
                     .and_then(|der| Certificate::from_der(&der).ok())
                     .ok_or_else(bad)
             });
@@ -321,16 +316,7 @@ impl SnpReport {
 }
 
 /// Verifies `report` signed by the key in `key_certificate` (DER: a VCEK or a VLEK) against the
-/// pinned chains at `at` (Unix seconds), refusing guests whose policy allows debugging.
-pub fn verify(report: &[u8], key_certificate: &[u8], at: u64) -> Result<SnpReport, SnpError> {
-    let verified = verify_signed(report, key_certificate, at)?;
-    if verified.debug {
-        return Err(SnpError::Debug);
-    }
-    Ok(verified)
-}
-
-/// Verifies the report's signature and the key's chain at `at`, whatever the policy.
+/// pinned chains at `at` (Unix seconds), whatever the guest policy (the agreement judges it).
 pub fn verify_signed(
     report: &[u8],
     key_certificate: &[u8],

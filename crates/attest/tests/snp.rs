@@ -3,7 +3,7 @@
 //! the wrong intermediate, or checked when a certificate is out of date.
 #![cfg(feature = "verifiers")]
 
-use sealroom_attest::snp::{SigningKey, SnpError, verify, verify_signed};
+use sealroom_attest::snp::{SigningKey, SnpError, verify_signed};
 
 fn sample(name: &str) -> Vec<u8> {
     let path = sealroom_vectors::shared(
@@ -18,7 +18,7 @@ const JUNE_2025: u64 = 1_748_736_000;
 
 #[test]
 fn a_vcek_signed_report_verifies_and_reports_its_launch_measurement() {
-    let report = verify(
+    let report = verify_signed(
         &sample("test-report.bin"),
         &sample("test-vcek.der"),
         JUNE_2025,
@@ -37,7 +37,7 @@ fn a_vcek_signed_report_verifies_and_reports_its_launch_measurement() {
 
 #[test]
 fn a_vlek_signed_report_verifies_through_the_asvk_while_its_certificate_is_valid() {
-    let report = verify(
+    let report = verify_signed(
         &sample("test-vlek-report.bin"),
         &sample("test-vlek.der"),
         JUNE_2025,
@@ -49,7 +49,7 @@ fn a_vlek_signed_report_verifies_through_the_asvk_while_its_certificate_is_valid
     assert_eq!(report.vmpl, 1);
     // The VLEK certificate expired on 2025-12-10.
     assert!(matches!(
-        verify(
+        verify_signed(
             &sample("test-vlek-report.bin"),
             &sample("test-vlek.der"),
             1_780_000_000
