@@ -156,14 +156,8 @@ fn optional_bytes(map: &[(Value, Value)], key: &str) -> Result<Option<Vec<u8>>, 
 /// The document's own `timestamp`, in Unix seconds, read without verifying anything (to choose
 /// a verification time inside a window).
 pub fn document_timestamp(document: &[u8]) -> Option<i64> {
-    let value: Value = ciborium::from_reader(document).ok()?;
-    let value = match value {
-        Value::Tag(18, inner) => *inner,
-        other => other,
-    };
-    let payload = value.as_array()?.get(2)?.as_bytes()?.clone();
-    let fields: Value = ciborium::from_reader(payload.as_slice()).ok()?;
-    let millis = map_get(fields.as_map()?, "timestamp")?.as_integer()?;
+    let fields = crate::registers::nitro_payload(document)?;
+    let millis = map_get(&fields, "timestamp")?.as_integer()?;
     i64::try_from(i128::from(millis) / 1000).ok()
 }
 

@@ -106,23 +106,27 @@ pub fn own_registers(
     }
 }
 
-/// PCR0, 1, 2 and 8 from a COSE_Sign1 attestation document's payload.
-fn nitro_pcrs(document: &[u8]) -> Result<BTreeMap<String, String>, AttestError> {
-    let bad = |what: &str| malformed(Platform::Nitro, format!("the document's {what}"));
-    let value: Value = ciborium::from_reader(document).map_err(|_| bad("CBOR"))?;
+/// The payload map of a Nitro attestation document (COSE_Sign1, tagged or not), unverified.
+pub(crate) fn nitro_payload(document: &[u8]) -> Option<Vec<(Value, Value)>> {
+    let value: Value = ciborium::from_reader(document).ok()?;
     let value = match value {
         Value::Tag(18, inner) => *inner,
         other => other,
     };
-    let payload = value
-        .as_array()
-        .and_then(|parts| parts.get(2))
-        .and_then(Value::as_bytes)
-        .ok_or_else(|| bad("COSE_Sign1 payload"))?;
-    let fields: Value = ciborium::from_reader(payload.as_slice()).map_err(|_| bad("payload"))?;
+    let payload = value.as_array()?.get(2)?.as_bytes()?.clone();
+    ciborium::from_reader::<Value, _>(payload.as_slice())
+        .ok()?
+        .into_map()
+        .ok()
+}
+
+/// PCR0, 1, 2 and 8 from a COSE_Sign1 attestation document's payload.
+fn nitro_pcrs(document: &[u8]) -> Result<BTreeMap<String, String>, AttestError> {
+    let bad = |what: &str| malformed(Platform::Nitro, format!("the document's {what}"));
+    let fields = nitro_payload(document).ok_or_else(|| bad("COSE_Sign1 payload"))?;
     let pcrs = fields
-        .as_map()
-        .and_then(|m| m.iter().find(|(k, _)| k.as_text() == Some("pcrs")))
+        .iter()
+        .find(|(k, _)| k.as_text() == Some("pcrs"))
         .and_then(|(_, v)| v.as_map())
         .ok_or_else(|| bad("pcrs"))?;
     let mut out = BTreeMap::new();

@@ -6,11 +6,7 @@
 use sealroom_attest::dcap::{DcapError, DcapMeasurement, verify_signed};
 
 fn sample(name: &str) -> Vec<u8> {
-    let path = sealroom_vectors::shared(
-        env!("CARGO_MANIFEST_DIR"),
-        &format!("vectors/tdx-sgx/sample/{name}"),
-    );
-    std::fs::read(path).unwrap()
+    sealroom_vectors::evidence::raw(&format!("tdx-sgx/sample/{name}"))
 }
 
 fn collateral(name: &str) -> String {

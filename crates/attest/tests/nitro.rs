@@ -11,11 +11,7 @@ use sealroom_core::bytes::hex;
 use sha2::{Digest, Sha256};
 
 fn sample(relative: &str) -> Vec<u8> {
-    let path = sealroom_vectors::shared(
-        env!("CARGO_MANIFEST_DIR"),
-        &format!("vectors/nitro/{relative}"),
-    );
-    std::fs::read(path).unwrap()
+    sealroom_vectors::evidence::raw(&format!("nitro/{relative}"))
 }
 
 /// The GA sample, stored as base64.
@@ -28,19 +24,7 @@ fn ga_document() -> Vec<u8> {
 
 /// The document's own timestamp in seconds, read without verifying (to pin the clock).
 fn made_at(document: &[u8]) -> u64 {
-    let cose: ciborium::Value = ciborium::from_reader(document).unwrap();
-    let payload = cose.as_array().unwrap()[2].as_bytes().unwrap().clone();
-    let fields: ciborium::Value = ciborium::from_reader(payload.as_slice()).unwrap();
-    let timestamp = fields
-        .as_map()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.as_text() == Some("timestamp"))
-        .unwrap()
-        .1
-        .as_integer()
-        .unwrap();
-    u64::try_from(timestamp).unwrap() / 1000
+    u64::try_from(sealroom_attest::nitro::document_timestamp(document).unwrap()).unwrap()
 }
 
 /// `document` with the last byte of its `cabundle[index]` flipped, re-encoded (the COSE

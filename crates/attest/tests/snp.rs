@@ -6,11 +6,7 @@
 use sealroom_attest::snp::{SigningKey, SnpError, verify_signed};
 
 fn sample(name: &str) -> Vec<u8> {
-    let path = sealroom_vectors::shared(
-        env!("CARGO_MANIFEST_DIR"),
-        &format!("vectors/snp/deps/verifier/test_data/snp/{name}"),
-    );
-    std::fs::read(path).unwrap()
+    sealroom_vectors::evidence::raw(&format!("{}/{name}", sealroom_vectors::evidence::SNP_DIR))
 }
 
 /// 2025-06-01T00:00:00Z: inside every sample certificate's validity.
