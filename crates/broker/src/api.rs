@@ -94,6 +94,37 @@ pub struct Broker {
     log: LogClient,
     log_key: LogVerifierKey,
     evidence_time: Option<Timestamp>,
+    host_url: String,
+    accepts_simulator: bool,
+}
+
+/// What recording an owner's decision did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DecisionRecorded {
+    /// It is now the current decision (an older or replayed one is not).
+    pub stored: bool,
+    /// It and every decision before it is in the transparency log.
+    pub logged: bool,
+    /// Why it is not logged yet (it will be before any release).
+    pub log_error: Option<String>,
+}
+
+/// A decision could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecisionError {
+    /// It is not signed by this broker's owner.
+    #[error("the decision is not signed by this broker's owner {owner}")]
+    NotTheOwner {
+        /// The owner's name.
+        owner: String,
+    },
+    /// Its log entry cannot be encoded.
+    #[error("the decision cannot be encoded: {0}")]
+    Encoding(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Broker {
@@ -126,7 +157,75 @@ impl Broker {
             log: LogClient::new(&config.log_url, LOG_CALL_TIMEOUT),
             log_key: config.log_key.clone(),
             evidence_time: config.evidence_time,
+            host_url: config.log_url.clone(),
+            accepts_simulator: config.accept_simulator_evidence.is_some(),
         }))
+    }
+
+    /// The owner's identity (its keys never leave this process).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The broker's store.
+    pub fn store(&self) -> &BrokerStore {
+        &self.store
+    }
+
+    /// The broker's clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// A client of the transparency log, and the pinned key its checkpoints must verify with.
+    pub fn log(&self) -> (&LogClient, &LogVerifierKey) {
+        (&self.log, &self.log_key)
+    }
+
+    /// The host's base URL (the log's service).
+    pub fn host_url(&self) -> &str {
+        &self.host_url
+    }
+
+    /// Whether the broker accepts simulator evidence, which protects nothing from the operator.
+    pub fn accepts_simulator(&self) -> bool {
+        self.accepts_simulator
+    }
+
+    /// Stores an owner-signed approval or revocation, newest wins, queues its log entry in the
+    /// same transaction and tries to log it now. Blocks on the store and the log: call it off
+    /// the async runtime.
+    pub fn record_decision(
+        &self,
+        signed: &SignedDecision,
+    ) -> Result<DecisionRecorded, DecisionError> {
+        // The owner's key is what counts: the broker knows it, and its card's other fields (its
+        // own address, for one) may be learned only after it started.
+        let me = self.card();
+        if signed.verify(&me).is_err() {
+            return Err(DecisionError::NotTheOwner { owner: me.name });
+        }
+        let entry = LogEntry::sign(
+            Statement::Decision {
+                decision: signed.clone(),
+            },
+            me.signing_key,
+            |label, bytes| self.identity.sign(label, bytes),
+        )
+        .map_err(|e| DecisionError::Encoding(e.to_string()))?
+        .to_bytes();
+        let stored = self.store.put_decision(signed, &entry)?;
+        let logged = flush_log_outbox(&self.store, &self.log, &self.log_key)?;
+        if let Err(refusal) = &logged {
+            tracing::warn!(
+                "decision stored but not yet logged (it will be before any release): {refusal}"
+            );
+        }
+        Ok(DecisionRecorded {
+            stored,
+            logged: logged.is_ok(),
+            log_error: logged.err().map(|r| r.to_string()),
+        })
     }
 
     /// The owner's card.
@@ -319,48 +418,13 @@ async fn register_envelope(State(b): Shared, Json(signed): Json<SignedRegistrati
 }
 
 async fn decision(State(b): Shared, Json(signed): Json<SignedDecision>) -> Response {
-    // The owner's key is what counts: the broker knows it, and its card's other fields (its own
-    // address, for one) may be learned only after it started.
-    let me = b.card();
-    if signed.verify(&me).is_err() {
-        return Refusal::BadStatement(format!(
-            "the decision is not signed by this broker's owner {}",
-            me.name
+    match blocking(move || b.record_decision(&signed)).await {
+        Ok(Ok(recorded)) => Json(recorded).into_response(),
+        Ok(Err(DecisionError::NotTheOwner { owner })) => Refusal::BadStatement(format!(
+            "the decision is not signed by this broker's owner {owner}"
         ))
         .to_problem()
-        .into_response();
-    }
-    let entry = LogEntry::sign(
-        Statement::Decision {
-            decision: signed.clone(),
-        },
-        me.signing_key,
-        |label, bytes| b.identity.sign(label, bytes),
-    )
-    .map(|e| e.to_bytes());
-    let Ok(entry) = entry else {
-        return internal("the decision cannot be encoded");
-    };
-    let outcome = blocking(move || {
-        let stored = b.store.put_decision(&signed, &entry)?;
-        let logged = flush_log_outbox(&b.store, &b.log, &b.log_key)?;
-        Ok::<_, StoreError>((stored, logged))
-    })
-    .await;
-    match outcome {
-        Ok(Ok((stored, logged))) => {
-            if let Err(refusal) = &logged {
-                tracing::warn!(
-                    "decision stored but not yet logged (it will be before any release): {refusal}"
-                );
-            }
-            Json(serde_json::json!({
-                "stored": stored,
-                "logged": logged.is_ok(),
-                "log_error": logged.err().map(|r| r.to_string()),
-            }))
-            .into_response()
-        }
+        .into_response(),
         Ok(Err(e)) => internal(e),
         Err(r) => r,
     }

@@ -10,10 +10,11 @@
 
 pub mod api;
 pub mod client;
+pub mod records;
 pub mod refusal;
 pub mod release;
 pub mod store;
 
-pub use api::{Broker, BrokerConfig};
+pub use api::{Broker, BrokerConfig, DecisionRecorded};
 pub use refusal::Refusal;
 pub use store::BrokerStore;

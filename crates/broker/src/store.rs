@@ -77,6 +77,11 @@ CREATE TABLE IF NOT EXISTS log_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     checkpoint TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS agreements (
+    id TEXT PRIMARY KEY,
+    signed TEXT NOT NULL,
+    stored_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -192,7 +197,7 @@ pub struct Debit<'a> {
 /// The broker's store. One connection, serialized by a mutex; every debit is one immediate transaction.
 #[derive(Debug)]
 pub struct BrokerStore {
-    db: Database,
+    pub(crate) db: Database,
 }
 
 fn platform_text(p: Platform) -> &'static str {
@@ -546,7 +551,7 @@ impl BrokerStore {
     }
 }
 
-fn last_checkpoint(conn: &rusqlite::Connection) -> Result<Option<String>, StoreError> {
+pub(crate) fn last_checkpoint(conn: &rusqlite::Connection) -> Result<Option<String>, StoreError> {
     Ok(conn
         .query_row("SELECT checkpoint FROM log_state WHERE id = 1", [], |r| {
             r.get(0)
@@ -554,7 +559,10 @@ fn last_checkpoint(conn: &rusqlite::Connection) -> Result<Option<String>, StoreE
         .optional()?)
 }
 
-fn save_checkpoint(conn: &rusqlite::Connection, checkpoint: &str) -> Result<(), StoreError> {
+pub(crate) fn save_checkpoint(
+    conn: &rusqlite::Connection,
+    checkpoint: &str,
+) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO log_state (id, checkpoint) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET checkpoint = excluded.checkpoint",
         [checkpoint],

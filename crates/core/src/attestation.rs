@@ -27,6 +27,14 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Every platform, the simulator first.
+    pub const ALL: [Platform; 5] = [Self::Sim, Self::SevSnp, Self::Tdx, Self::Sgx, Self::Nitro];
+
+    /// The platform named `name` as in agreements, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     /// The platform's name as written in agreements.
     pub fn name(self) -> &'static str {
         match self {

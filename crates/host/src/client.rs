@@ -83,6 +83,16 @@ impl HostClient {
         Ok(())
     }
 
+    /// A stored agreement, as a party of it reads it. Check it before trusting it
+    /// ([`SignedAgreement::check_in_force`]): the host could answer anything.
+    pub fn agreement(
+        &self,
+        identity: &Identity,
+        id: &AgreementId,
+    ) -> Result<SignedAgreement, HttpError> {
+        self.signed_get(&format!("/v1/agreements/{id}"), identity)
+    }
+
     /// Sends a signed run request; the host answers as soon as the job is queued.
     pub fn request_run(&self, request: &SignedRunRequest) -> Result<JobRecord, HttpError> {
         self.http.post(&format!("{}/v1/jobs", self.base), request)

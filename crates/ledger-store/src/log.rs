@@ -139,6 +139,11 @@ impl Log {
         self.read(|s| s.inclusion_proof(index, size))
     }
 
+    /// The root hash of the tree of the first `size` entries.
+    pub fn root(&self, size: u64) -> Result<[u8; 32], StoreError> {
+        self.read(|s| s.root(size))
+    }
+
     /// Consistency proof between trees of `from` and `to` entries.
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<[u8; 32]>, StoreError> {
         self.read(|s| s.consistency_proof(from, to))

@@ -362,12 +362,38 @@ pub fn decide(
     measurement: Measurement,
     decision: Decision,
 ) -> Result<SignedDecision, PartyError> {
+    decide_as(
+        identity,
+        &identity.card(),
+        clock,
+        agreement,
+        platform,
+        measurement,
+        decision,
+    )
+}
+
+/// [`decide`], naming the owner by `card` (the owner's card as the agreement lists it, which may
+/// carry fields the key file lacks, such as the broker's address): signed by `identity`, whose
+/// key must be the card's.
+pub fn decide_as(
+    identity: &Identity,
+    card: &sealroom_core::party::PartyCard,
+    clock: &dyn Clock,
+    agreement: AgreementId,
+    platform: Platform,
+    measurement: Measurement,
+    decision: Decision,
+) -> Result<SignedDecision, PartyError> {
+    if card.signing_key != identity.card().signing_key {
+        return Err(PartyError::KeysDiffer(card.name.clone()));
+    }
     let statement = MeasurementDecision {
         decision,
         agreement,
         platform,
         measurement,
-        owner: identity.card().fingerprint()?,
+        owner: card.fingerprint()?,
         issued_at: clock.now(),
         sequence: clock.now_micros(),
     };

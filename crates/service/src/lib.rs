@@ -203,10 +203,14 @@ pub async fn serve_until_stopped(
     listener: tokio::net::TcpListener,
     router: axum::Router,
 ) -> Result<(), ServiceError> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop_signal())
-        .await
-        .map_err(ServiceError::Serve)
+    // Handlers may ask who connected (the owner's portal answers loopback only).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop_signal())
+    .await
+    .map_err(ServiceError::Serve)
 }
 
 async fn stop_signal() {

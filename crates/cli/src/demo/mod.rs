@@ -49,6 +49,8 @@ pub struct DemoOptions {
     pub people: u32,
     /// Seed of the synthetic data.
     pub seed: u64,
+    /// Serve each owner's web portal from its broker (`sealroom broker --portal`).
+    pub portal: bool,
 }
 
 impl DemoOptions {
@@ -59,6 +61,7 @@ impl DemoOptions {
             dir: None,
             people: 20_000,
             seed: 2026,
+            portal: false,
         }
     }
 }
@@ -131,11 +134,13 @@ fn new_party(
     name: &str,
     exes: &Executables,
     pins: &Pins,
+    portal: bool,
 ) -> anyhow::Result<(Party, ServiceProcess)> {
     let key_file = dir.join(format!("{name}.key"));
     let identity = Identity::generate(name, None)?;
     identity.write_key_file(&key_file)?;
-    let broker = exes.start_broker(&key_file, &dir.join(format!("{name}-broker")), pins, &[])?;
+    let extra: &[&str] = if portal { &["--portal"] } else { &[] };
+    let broker = exes.start_broker(&key_file, &dir.join(format!("{name}-broker")), pins, extra)?;
     let identity = identity.with_broker_url(broker.url.clone());
     std::fs::remove_file(&key_file)?;
     identity.write_key_file(&key_file)?;
@@ -324,6 +329,8 @@ pub struct Deployment {
     pub others: Vec<Party>,
     /// What every broker of this deployment trusts.
     pins: Pins,
+    /// Whether brokers serve their owner's portal.
+    portal: bool,
 }
 
 /// A dataset an owner seals for a room: `(owner, dataset, file)`.
@@ -406,8 +413,8 @@ impl Deployment {
         step(
             "creating parties, adplatform (ad exposures) and advertiser (purchases), each with its key broker; the host onboards both",
         );
-        let (ad, ad_broker) = new_party(&dir, "adplatform", exes, &pins)?;
-        let (shop, shop_broker) = new_party(&dir, "advertiser", exes, &pins)?;
+        let (ad, ad_broker) = new_party(&dir, "adplatform", exes, &pins, options.portal)?;
+        let (shop, shop_broker) = new_party(&dir, "advertiser", exes, &pins, options.portal)?;
         let broker_processes = vec![ad_broker, shop_broker];
         crate::services::onboard(
             &dir.join("host"),
@@ -449,12 +456,13 @@ impl Deployment {
             measurement,
             others: Vec::new(),
             pins,
+            portal: options.portal,
         })
     }
 
     /// Adds a party `name` with its own key broker, onboarded at the host.
     pub fn add_party(&mut self, name: &str, exes: &Executables) -> anyhow::Result<()> {
-        let (party, broker) = new_party(&self.dir, name, exes, &self.pins)?;
+        let (party, broker) = new_party(&self.dir, name, exes, &self.pins, self.portal)?;
         crate::services::onboard(&self.dir.join("host"), &[party.identity.card()])?;
         self.others.push(party);
         self.broker_processes.push(broker);

@@ -136,8 +136,11 @@ pub enum Command {
         #[arg(long)]
         host: String,
     },
-    /// Run a data owner's key broker.
+    /// Run a data owner's key broker (with --portal, also the owner's web portal).
     Broker(BrokerArgs),
+    /// The owner's web portal, served by the broker with --portal.
+    #[command(subcommand)]
+    Portal(PortalCommand),
     /// Inspect TEE evidence: verify AMD SEV-SNP, Intel TDX and SGX, and AWS Nitro evidence.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
@@ -380,7 +383,8 @@ pub enum LogCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check that a newer checkpoint extends an older one (exit 3 if the log forked).
+    /// Check that a newer checkpoint extends an older one, or that a logged entry is in the log
+    /// (exit 3 if the log forked or the proof fails).
     Verify {
         /// Host URL, to fetch the consistency proof.
         #[arg(long)]
@@ -389,9 +393,16 @@ pub enum LogCommand {
         #[arg(long, value_name = "VERIFIER_KEY", env = "SEALROOM_LOG_KEY")]
         log_key: String,
         /// The older checkpoint file.
-        old: PathBuf,
+        #[arg(required_unless_present = "entry")]
+        old: Option<PathBuf>,
         /// The newer checkpoint file; by default the log's latest.
         new: Option<PathBuf>,
+        /// Instead of two checkpoints, check a logged entry with its inclusion proof (as the
+        /// public log page gives it, `/log/entries/N/proof.json`, or a receipt's log entry):
+        /// its checkpoint is signed by the pinned key, the proof puts the entry in it, and the
+        /// log's latest checkpoint extends it.
+        #[arg(long, conflicts_with_all = ["old", "new"])]
+        entry: Option<PathBuf>,
     },
 }
 
@@ -423,6 +434,29 @@ pub struct BrokerArgs {
     /// from --help: a production broker must never be started with it.
     #[arg(long, value_name = "TIME", value_parser = parse_time, hide = true)]
     pub evidence_time: Option<Timestamp>,
+    /// Also serve the owner's web portal under /portal on the same address: agreements,
+    /// binary review with Approve and Revoke, budgets, and the processing log with every
+    /// release proven to be in the transparency log. Sign in with the portal secret, created
+    /// (and printed once) at the first start; `sealroom portal secret` shows it again.
+    #[arg(long)]
+    pub portal: bool,
+    /// Let the portal answer requests from other machines (by default only from loopback).
+    /// Serve it only behind TLS, and pass --portal-secure-cookie.
+    #[arg(long, requires = "portal")]
+    pub portal_remote: bool,
+    /// Mark the portal's session cookie Secure (the portal is reached over https).
+    #[arg(long, requires = "portal")]
+    pub portal_secure_cookie: bool,
+}
+
+#[derive(Subcommand)]
+pub enum PortalCommand {
+    /// Print the secret to sign in to the portal of the broker whose data directory is DIR.
+    Secret {
+        /// The broker's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

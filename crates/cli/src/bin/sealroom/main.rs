@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use args::{
     AgreementCommand, BenchCommand, Cli, Command, DecisionArgs, HostCommand, HostPartyCommand,
-    LogCommand, PartyCommand, SynthCommand,
+    LogCommand, PartyCommand, PortalCommand, SynthCommand,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -104,7 +104,9 @@ fn error_kind(e: &anyhow::Error) -> ErrorKind {
         if cause.is::<CommandRefusal>() || cause.is::<sealroom_core::AgreementError>() {
             return ErrorKind::Refused;
         }
-        if let Some(LogClientError::Forked { .. }) = cause.downcast_ref::<LogClientError>() {
+        if let Some(LogClientError::Forked { .. } | LogClientError::Inclusion { .. }) =
+            cause.downcast_ref::<LogClientError>()
+        {
             return ErrorKind::LogCompromised;
         }
     }
@@ -194,9 +196,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         command @ (Command::Audit { .. } | Command::Log { .. }) => {
             commands::transparency::run(command, json)
         }
-        command @ (Command::Platform { .. } | Command::Broker { .. } | Command::Host { .. }) => {
-            commands::operator::run(command, json)
-        }
+        command @ (Command::Platform { .. }
+        | Command::Broker { .. }
+        | Command::Portal { .. }
+        | Command::Host { .. }) => commands::operator::run(command, json),
         command @ (Command::Demo { .. } | Command::Bench { .. } | Command::Synth { .. }) => {
             commands::showcase::run(command, json)
         }

@@ -33,7 +33,34 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 evidence_time: a.evidence_time,
             };
             let broker = sealroom_broker::Broker::open(&config, Arc::new(SystemClock))?;
-            serve(&a.listen, broker.router(), "broker")?;
+            let mut router = broker.clone().router();
+            if a.portal {
+                let (portal, new_secret) = sealroom_portal::owner::router(
+                    broker,
+                    &config.data_dir,
+                    sealroom_portal::PortalConfig {
+                        allow_remote: a.portal_remote,
+                        secure_cookies: a.portal_secure_cookie,
+                    },
+                )?;
+                router = router.merge(portal);
+                if let Some(secret) = new_secret {
+                    eprintln!(
+                        "portal secret (shown once; `sealroom portal secret --data {}` shows it again): {secret}",
+                        config.data_dir.display()
+                    );
+                }
+                tracing::info!("serving the owner's portal under /portal");
+            }
+            serve(&a.listen, router, "broker")?;
+        }
+        Command::Portal(PortalCommand::Secret { data }) => {
+            let secret = sealroom_portal::PortalSecret::read(&data)?;
+            if json {
+                print_json(&serde_json::json!({ "secret": secret.reveal() }))?;
+            } else {
+                println!("{}", secret.reveal());
+            }
         }
         Command::Host(args::HostArgs {
             command: Some(HostCommand::Party(cmd)),
@@ -66,7 +93,11 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 tee_collateral: a.tee_collateral,
             };
             let host = sealroom_host::Host::open(&config, Arc::new(SystemClock))?;
-            serve(&a.listen, host.router(), "host")?;
+            let router = host
+                .clone()
+                .router()
+                .merge(sealroom_portal::public_log::router(host));
+            serve(&a.listen, router, "host")?;
         }
         _ => bail!("this command is not one of operator's"),
     }

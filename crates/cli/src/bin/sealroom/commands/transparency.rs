@@ -52,12 +52,45 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Log(LogCommand::Verify {
             host,
             log_key: key,
-            old,
-            new,
+            entry: Some(entry),
+            ..
         }) => {
             let key = log_key(&key)?;
             let client = LogClient::new(&host, Duration::from_secs(30));
-            let old = read_checkpoint(&old, &key)?;
+            let text = std::fs::read_to_string(&entry)
+                .with_context(|| format!("cannot read {}", entry.display()))?;
+            let logged: sealroom_core::log::LoggedEntry = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a logged entry", entry.display()))?;
+            let proven = sealroom_ledger::verify_logged_entry(&logged, &key)?;
+            let latest = client.checkpoint(&key)?;
+            client.check_extends(&proven, &latest)?;
+            if json {
+                print_json(&serde_json::json!({
+                    "included": true,
+                    "index": logged.index,
+                    "size": proven.size,
+                    "latest_size": latest.size,
+                }))?;
+            } else {
+                println!(
+                    "included: entry {} is in the log of {} entries, which the latest of {} entries extends",
+                    logged.index, proven.size, latest.size
+                );
+            }
+        }
+        Command::Log(LogCommand::Verify {
+            host,
+            log_key: key,
+            old,
+            new,
+            entry: None,
+        }) => {
+            let key = log_key(&key)?;
+            let client = LogClient::new(&host, Duration::from_secs(30));
+            let old = read_checkpoint(
+                &old.context("name the older checkpoint file, or --entry")?,
+                &key,
+            )?;
             let new = match &new {
                 Some(path) => read_checkpoint(path, &key)?,
                 None => client.checkpoint(&key)?,

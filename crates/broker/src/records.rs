@@ -1,0 +1,243 @@
+//! The owner's records, read a page at a time for the owner's portal: the agreements the
+//! broker knows, decisions, releases newest first, refusals, and each budget's spending.
+//!
+//! Every read is indexed (releases and refusals by their row id, spending by
+//! `releases_by_time`), so a page costs the same with a hundred or a million rows.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use sealroom_core::agreement::SignedAgreement;
+use sealroom_core::attestation::Platform;
+use sealroom_core::clock::Timestamp;
+use sealroom_core::ids::{AgreementId, Measurement};
+use sealroom_core::statement::Decision;
+use sealroom_ledger::{KeyRelease, LogEntry, LogVerifierKey, Statement, VerifiedCheckpoint};
+
+use crate::store::{
+    BrokerStore, CurrentDecision, RefusalRecord, StoreError, last_checkpoint, save_checkpoint,
+};
+
+/// A release as the broker recorded it, with the exact log entry it appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRecord {
+    /// When the key was released.
+    pub at: Timestamp,
+    /// ε spent, in millionths.
+    pub epsilon_micros: u64,
+    /// The entry's index in the transparency log.
+    pub index: u64,
+    /// The entry's bytes, as appended.
+    pub entry: Vec<u8>,
+    /// What the entry says.
+    pub release: KeyRelease,
+}
+
+/// A stored decision about one runtime of one agreement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRecord {
+    /// The platform.
+    pub platform: Platform,
+    /// The runtime id.
+    pub measurement: Measurement,
+    /// The current decision and when it was issued.
+    pub current: CurrentDecision,
+}
+
+fn corrupt_text(
+    column: usize,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadText(String);
+
+impl BrokerStore {
+    /// Every agreement the owner acted on: registered an envelope for, decided about, or spent
+    /// budget under; plus those stored with [`Self::put_agreement`]. Sorted by id.
+    pub fn agreement_ids(&self) -> Result<Vec<AgreementId>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT agreement FROM envelopes UNION SELECT agreement FROM decisions
+             UNION SELECT agreement FROM budgets UNION SELECT id FROM agreements ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            r.get::<_, String>(0)?
+                .parse()
+                .map_err(|e: sealroom_core::ids::IdParseError| corrupt_text(0, e))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps a copy of a signed agreement (checked by the caller), replacing an older copy
+    /// with fewer signatures.
+    pub fn put_agreement(
+        &self,
+        signed: &SignedAgreement,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.db.lock().execute(
+            "INSERT INTO agreements (id, signed, stored_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET signed = excluded.signed, stored_at = excluded.stored_at",
+            params![
+                signed.id.to_string(),
+                serde_json::to_string(signed).expect("an agreement serializes"),
+                now.0
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The kept copy of an agreement, if any.
+    pub fn stored_agreement(
+        &self,
+        id: &AgreementId,
+    ) -> Result<Option<SignedAgreement>, StoreError> {
+        let text: Option<String> = self
+            .db
+            .lock()
+            .query_row(
+                "SELECT signed FROM agreements WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt_text(0, e).into()))
+            .transpose()
+    }
+
+    /// The current decision about every runtime of `agreement` the owner decided on.
+    pub fn decisions_of(&self, agreement: &AgreementId) -> Result<Vec<DecisionRecord>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT platform, measurement, decision, issued_at FROM decisions WHERE agreement = ?1
+             ORDER BY platform, measurement",
+        )?;
+        let rows = stmt.query_map([agreement.to_string()], |r| {
+            let platform: String = r.get(0)?;
+            let measurement: String = r.get(1)?;
+            let decision: String = r.get(2)?;
+            Ok(DecisionRecord {
+                platform: Platform::from_name(&platform)
+                    .ok_or_else(|| corrupt_text(0, BadText(format!("platform {platform:?}"))))?,
+                measurement: measurement
+                    .parse()
+                    .map_err(|e: sealroom_core::ids::IdParseError| corrupt_text(1, e))?,
+                current: CurrentDecision {
+                    decision: if decision == "approve" {
+                        Decision::Approve
+                    } else {
+                        Decision::Revoke
+                    },
+                    issued_at: Timestamp(r.get(3)?),
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many releases were granted.
+    pub fn release_count(&self) -> Result<u64, StoreError> {
+        count(self, "SELECT COUNT(*) FROM releases")
+    }
+
+    /// Up to `limit` releases, newest first, skipping the `offset` newest.
+    pub fn releases_newest_first(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<ReleaseRecord>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT at, epsilon_micros, log_index, entry FROM releases ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows = stmt.query_map(params![limit as i64, offset as i64], |r| {
+            Ok((
+                Timestamp(r.get(0)?),
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (at, epsilon_micros, index, entry) = row?;
+            let corrupt = |reason: String| StoreError::CorruptRelease { index, reason };
+            let release = match LogEntry::from_bytes(&entry)
+                .map_err(|e| corrupt(e.to_string()))?
+                .statement
+            {
+                Statement::KeyRelease(release) => release,
+                other => return Err(corrupt(format!("it is a {} entry", other.kind()))),
+            };
+            Ok(ReleaseRecord {
+                at,
+                epsilon_micros,
+                index,
+                entry,
+                release,
+            })
+        })
+        .collect()
+    }
+
+    /// How many refusals were recorded.
+    pub fn refusal_count(&self) -> Result<u64, StoreError> {
+        count(self, "SELECT COUNT(*) FROM refusals")
+    }
+
+    /// Up to `limit` refusals, newest first, skipping the `offset` newest.
+    pub fn refusals_newest_first(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<RefusalRecord>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT at, agreement, dataset, job, code, detail FROM refusals ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows = stmt.query_map(params![limit as i64, offset as i64], |r| {
+            Ok(RefusalRecord {
+                at: Timestamp(r.get(0)?),
+                agreement: r.get(1)?,
+                dataset: r.get(2)?,
+                job: r.get(3)?,
+                code: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The ε (in millionths) each release of `dataset` under `agreement` spent, oldest first.
+    pub fn spending(&self, agreement: &AgreementId, dataset: &str) -> Result<Vec<u64>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT epsilon_micros FROM releases WHERE agreement = ?1 AND dataset = ?2 ORDER BY at, id",
+        )?;
+        let rows = stmt.query_map(params![agreement.to_string(), dataset], |r| {
+            Ok(r.get::<_, i64>(0)? as u64)
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Remembers `newer` as the last checkpoint seen if it is larger than the one kept. The
+    /// caller has verified that it extends the kept one (a consistency proof).
+    pub fn advance_checkpoint(
+        &self,
+        key: &LogVerifierKey,
+        newer: &VerifiedCheckpoint,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let kept = last_checkpoint(&tx)?.and_then(|note| key.verify_checkpoint(&note).ok());
+        if kept.is_none_or(|kept| kept.size < newer.size) {
+            save_checkpoint(&tx, &newer.note)?;
+        }
+        Ok(tx.commit()?)
+    }
+}
+
+fn count(store: &BrokerStore, sql: &str) -> Result<u64, StoreError> {
+    Ok(store.db.lock().query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+}

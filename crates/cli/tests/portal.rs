@@ -1,0 +1,360 @@
+//! The owner's portal and the public log page, attacked and used through the real services on
+//! loopback: a host and two brokers serving their portals, driven over HTTP as a browser would
+//! (cookies, forms, redirects), and as an outsider, a forger and the other owner would.
+
+mod common;
+
+use std::process::Command;
+
+use sealroom_cli::demo::{DemoOptions, DemoPrivacy, Deployment, data};
+use sealroom_host::JobStatus;
+
+/// A minimal browser: keeps its own cookie for one site, sends forms, follows nothing.
+struct Browser {
+    base: String,
+    cookie: Option<String>,
+    agent: ureq::Agent,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').into(),
+            cookie: None,
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build()
+                .into(),
+        }
+    }
+
+    fn answer(mut response: ureq::http::Response<ureq::Body>) -> Page {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (location, set_cookie) = (header("location"), header("set-cookie"));
+        Page {
+            status: response.status().as_u16(),
+            location,
+            set_cookie,
+            body: response.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Page {
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            request = request.header("cookie", c);
+        }
+        Self::answer(request.call().unwrap())
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            request = request.header("cookie", c);
+        }
+        if let Some(o) = origin {
+            request = request.header("origin", o);
+        }
+        Self::answer(request.send_form(form.iter().copied()).unwrap())
+    }
+
+    /// Signs in with `secret`; keeps the session cookie.
+    fn sign_in(&mut self, secret: &str) -> Page {
+        let page = self.post("/portal/sign-in", &[("secret", secret)], None);
+        if let Some(set) = &page.set_cookie {
+            self.cookie = Some(set.split(';').next().unwrap().to_string());
+        }
+        page
+    }
+}
+
+/// The CSRF token in a page's forms.
+fn csrf(body: &str) -> String {
+    let at = body.find("name=\"csrf\" value=\"").expect("a form") + 19;
+    body[at..at + 64].to_string()
+}
+
+fn portal_secret(d: &Deployment, party: &str) -> String {
+    let out = Command::new(&common::executables().sealroom)
+        .args(["portal", "secret", "--data"])
+        .arg(d.dir.join(format!("{party}-broker")))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn deployment() -> Deployment {
+    Deployment::start(
+        &DemoOptions {
+            people: 800,
+            portal: true,
+            ..DemoOptions::new(common::executables())
+        },
+        DemoPrivacy::default(),
+        data::generate(800, 9),
+        &|_| {},
+    )
+    .expect("deployment starts")
+}
+
+fn unescape(html: &str) -> String {
+    html.replace("&#43;", "+")
+        .replace("&#x2f;", "/")
+        .replace("&#x2F;", "/")
+        .replace("&#61;", "=")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn the_portal_shows_nothing_and_does_nothing_without_its_owner() {
+    let d = deployment();
+    let ad_url = &d.broker_processes[0].url;
+    let shop_url = &d.broker_processes[1].url;
+    let agreement = d.agreement.id.to_string();
+    let review = format!(
+        "/portal/agreements/{agreement}/runtimes/sim/{}",
+        d.measurement
+    );
+
+    // An outsider: no session, no data.
+    let outsider = Browser::new(shop_url);
+    for path in [
+        "/portal/agreements",
+        "/portal/budget",
+        "/portal/log",
+        review.as_str(),
+    ] {
+        let page = outsider.get(path);
+        assert_eq!(page.status, 303, "{path}");
+        assert_eq!(page.location.as_deref(), Some("/portal/sign-in"));
+        assert!(
+            !page.body.contains(&agreement[..12]),
+            "{path} leaks the agreement"
+        );
+    }
+    let page = outsider.post(review.as_str(), &[("decision", "revoke")], None);
+    assert_eq!(page.status, 403, "a decision without a session");
+
+    // A wrong secret gives no session.
+    let mut guesser = Browser::new(shop_url);
+    let page = guesser.sign_in(&"0".repeat(64));
+    assert_eq!(page.status, 401);
+    assert!(page.set_cookie.is_none());
+    assert!(page.body.contains("not this portal"));
+
+    // The owner signs in.
+    let secret = portal_secret(&d, "advertiser");
+    let mut owner = Browser::new(shop_url);
+    let page = owner.sign_in(&secret);
+    assert_eq!(page.status, 303);
+    let cookie = page.set_cookie.expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let list = owner.get("/portal/agreements");
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains(&agreement[..12]));
+    assert!(
+        list.body.contains("SIMULATOR"),
+        "the simulator warning banner"
+    );
+    let page = owner.get(&review);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("approved"),
+        "the demo approved the isolate"
+    );
+    let token = csrf(&page.body);
+
+    // Forged posts change nothing: without the CSRF token, with a wrong one, from another site.
+    for (form, origin) in [
+        (vec![("decision", "revoke")], None),
+        (vec![("decision", "revoke"), ("csrf", "0")], None),
+        (
+            vec![("decision", "revoke"), ("csrf", token.as_str())],
+            Some("http://evil.example"),
+        ),
+    ] {
+        let page = owner.post(&review, &form, origin);
+        assert_eq!(page.status, 403, "{form:?} {origin:?}");
+    }
+    assert!(owner.get(&review).body.contains("approved"));
+    let job = d.run_job().unwrap();
+    assert_eq!(job.status, JobStatus::Finished, "nothing was revoked");
+
+    // The advertiser's session is useless at the ad platform's portal, under either cookie name.
+    let mut stolen = Browser::new(ad_url);
+    stolen.cookie = owner.cookie.clone();
+    assert_eq!(stolen.get("/portal/agreements").status, 303);
+    let token_value = owner.cookie.as_ref().unwrap().split_once('=').unwrap().1;
+    let mut secret_ad = Browser::new(ad_url);
+    let ad_cookie_name = secret_ad
+        .sign_in(&portal_secret(&d, "adplatform"))
+        .set_cookie
+        .unwrap()
+        .split('=')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(
+        Some(ad_cookie_name.as_str()),
+        owner.cookie.as_ref().unwrap().split('=').next()
+    );
+    stolen.cookie = Some(format!("{ad_cookie_name}={token_value}"));
+    assert_eq!(stolen.get("/portal/agreements").status, 303);
+
+    // The owner revokes through the portal: the next run is refused and the refusal is listed.
+    let page = owner.post(&review, &[("decision", "revoke"), ("csrf", &token)], None);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = owner.get(page.location.as_deref().unwrap());
+    assert!(
+        page.body.contains("Revoked"),
+        "{}\n{}",
+        page.body,
+        std::fs::read_to_string(d.dir.join("advertiser-broker/broker.log")).unwrap_or_default()
+    );
+    let refused = d.run_job().unwrap();
+    assert_eq!(refused.status, JobStatus::Failed);
+    let log = owner.get("/portal/log");
+    assert!(log.body.contains("measurement-revoked"), "{}", log.body);
+    assert!(
+        log.body.contains("proof verified"),
+        "the first run's release"
+    );
+    assert!(!log.body.contains("ALARM"));
+
+    // Approving again lets runs through; the budget shows both releases.
+    let page = owner.post(&review, &[("decision", "approve"), ("csrf", &token)], None);
+    assert_eq!(page.status, 303);
+    assert_eq!(d.run_job().unwrap().status, JobStatus::Finished);
+    let budget = owner.get("/portal/budget");
+    assert!(budget.body.contains("<svg"), "the chart");
+    assert!(
+        budget.body.contains("class=\"runs\">2<"),
+        "two releases: {}",
+        budget.body
+    );
+    let log = owner.get("/portal/log");
+    assert_eq!(
+        log.body.matches("proof verified").count(),
+        2,
+        "{}",
+        log.body
+    );
+
+    // Signing out ends the session.
+    let page = owner.post("/portal/sign-out", &[("csrf", &token)], None);
+    assert_eq!(page.status, 303);
+    assert_eq!(owner.get("/portal/agreements").status, 303);
+}
+
+#[test]
+fn the_public_log_page_shows_the_cli_checkpoint_and_proofs_the_cli_verifies() {
+    let d = deployment();
+    let host = &d.host_process.url;
+    let key = d.platform.log_key.clone();
+    let sealroom = &common::executables().sealroom;
+    assert_eq!(d.run_job().unwrap().status, JobStatus::Finished);
+
+    let page = Browser::new(host).get("/log");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("key-release"), "{}", page.body);
+    let cli = Command::new(sealroom)
+        .args(["log", "checkpoint", "--host", host, "--log-key", &key])
+        .output()
+        .unwrap();
+    assert!(cli.status.success());
+    let note = String::from_utf8(cli.stdout).unwrap();
+    let shown = unescape(&page.body);
+    assert!(
+        shown.contains(note.trim()),
+        "the page's checkpoint is the CLI's:\n{note}"
+    );
+
+    // Every entry's proof file verifies with the CLI; a tampered one does not (exit 3).
+    let dir = tempfile::tempdir().unwrap();
+    let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+    for index in [0, size / 2, size - 1] {
+        let entry = Browser::new(host).get(&format!("/log/entries/{index}"));
+        assert!(entry.body.contains("proof verified"), "{}", entry.body);
+        let file = Browser::new(host).get(&format!("/log/entries/{index}/proof.json"));
+        assert_eq!(file.status, 200);
+        let path = dir.path().join(format!("entry-{index}.json"));
+        std::fs::write(&path, &file.body).unwrap();
+        let verify = Command::new(sealroom)
+            .args([
+                "log",
+                "verify",
+                "--host",
+                host,
+                "--log-key",
+                &key,
+                "--entry",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        let mut logged: serde_json::Value = serde_json::from_str(&file.body).unwrap();
+        if logged["inclusion_proof"].as_array().unwrap().is_empty() {
+            continue;
+        }
+        let first = logged["inclusion_proof"][0].as_str().unwrap().to_string();
+        let flipped = if first.starts_with('A') { "B" } else { "A" };
+        logged["inclusion_proof"][0] = format!("{flipped}{}", &first[1..]).into();
+        std::fs::write(&path, logged.to_string()).unwrap();
+        let tampered = Command::new(sealroom)
+            .args([
+                "log",
+                "verify",
+                "--host",
+                host,
+                "--log-key",
+                &key,
+                "--entry",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            tampered.status.code(),
+            Some(3),
+            "a tampered proof is refused"
+        );
+    }
+
+    // Consistency between two sizes, checked on the page.
+    let page = Browser::new(host).get(&format!("/log/consistency?from=1&to={size}"));
+    assert!(page.body.contains("consistent"), "{}", page.body);
+    let bad = Browser::new(host).get(&format!("/log/consistency?from=5&to={}", size + 10));
+    assert_eq!(bad.status, 400);
+    assert_eq!(Browser::new(host).get("/log/entries/999999").status, 404);
+}
