@@ -1,8 +1,8 @@
 //! The owner's records, read a page at a time for the owner's portal: the agreements the
-//! broker knows, decisions, releases newest first, refusals, and each budget's spending.
+//! broker knows, decisions, releases newest first, and refusals.
 //!
-//! Every read is indexed (releases and refusals by their row id, spending by
-//! `releases_by_time`), so a page costs the same with a hundred or a million rows.
+//! Every read is indexed (releases and refusals by their row id), so a page costs the same
+//! with a hundred or a million rows.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sealroom_core::agreement::SignedAgreement;
@@ -27,8 +27,8 @@ pub struct ReleaseRecord {
     pub index: u64,
     /// The entry's bytes, as appended.
     pub entry: Vec<u8>,
-    /// What the entry says.
-    pub release: KeyRelease,
+    /// What the entry says, or why the kept bytes are not a key release.
+    pub release: Result<KeyRelease, String>,
 }
 
 /// A stored decision about one runtime of one agreement.
@@ -137,12 +137,14 @@ impl BrokerStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// How many releases were granted.
+    /// How many releases were granted (rows are never deleted, so this is the largest row id).
     pub fn release_count(&self) -> Result<u64, StoreError> {
-        count(self, "SELECT COUNT(*) FROM releases")
+        count(self, "SELECT COALESCE(MAX(id), 0) FROM releases")
     }
 
-    /// Up to `limit` releases, newest first, skipping the `offset` newest.
+    /// Up to `limit` releases, newest first, skipping the `offset` newest. Rows are never
+    /// deleted, so their ids are dense and a page is found by id: its cost does not grow with
+    /// `offset`.
     pub fn releases_newest_first(
         &self,
         offset: u64,
@@ -150,7 +152,8 @@ impl BrokerStore {
     ) -> Result<Vec<ReleaseRecord>, StoreError> {
         let conn = self.db.lock();
         let mut stmt = conn.prepare(
-            "SELECT at, epsilon_micros, log_index, entry FROM releases ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+            "SELECT at, epsilon_micros, log_index, entry FROM releases
+             WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM releases) - ?2 ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map(params![limit as i64, offset as i64], |r| {
             Ok((
@@ -162,13 +165,10 @@ impl BrokerStore {
         })?;
         rows.map(|row| {
             let (at, epsilon_micros, index, entry) = row?;
-            let corrupt = |reason: String| StoreError::CorruptRelease { index, reason };
-            let release = match LogEntry::from_bytes(&entry)
-                .map_err(|e| corrupt(e.to_string()))?
-                .statement
-            {
-                Statement::KeyRelease(release) => release,
-                other => return Err(corrupt(format!("it is a {} entry", other.kind()))),
+            let release = match LogEntry::from_bytes(&entry).map(|e| e.statement) {
+                Ok(Statement::KeyRelease(release)) => Ok(release),
+                Ok(other) => Err(format!("it is a {} entry", other.kind())),
+                Err(e) => Err(e.to_string()),
             };
             Ok(ReleaseRecord {
                 at,
@@ -181,12 +181,13 @@ impl BrokerStore {
         .collect()
     }
 
-    /// How many refusals were recorded.
+    /// How many refusals were recorded (the largest row id, as for releases).
     pub fn refusal_count(&self) -> Result<u64, StoreError> {
-        count(self, "SELECT COUNT(*) FROM refusals")
+        count(self, "SELECT COALESCE(MAX(id), 0) FROM refusals")
     }
 
-    /// Up to `limit` refusals, newest first, skipping the `offset` newest.
+    /// Up to `limit` refusals, newest first, skipping the `offset` newest (found by id, as
+    /// releases are).
     pub fn refusals_newest_first(
         &self,
         offset: u64,
@@ -194,7 +195,8 @@ impl BrokerStore {
     ) -> Result<Vec<RefusalRecord>, StoreError> {
         let conn = self.db.lock();
         let mut stmt = conn.prepare(
-            "SELECT at, agreement, dataset, job, code, detail FROM refusals ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+            "SELECT at, agreement, dataset, job, code, detail FROM refusals
+             WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM refusals) - ?2 ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map(params![limit as i64, offset as i64], |r| {
             Ok(RefusalRecord {
@@ -205,18 +207,6 @@ impl BrokerStore {
                 code: r.get(4)?,
                 detail: r.get(5)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The ε (in millionths) each release of `dataset` under `agreement` spent, oldest first.
-    pub fn spending(&self, agreement: &AgreementId, dataset: &str) -> Result<Vec<u64>, StoreError> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare(
-            "SELECT epsilon_micros FROM releases WHERE agreement = ?1 AND dataset = ?2 ORDER BY at, id",
-        )?;
-        let rows = stmt.query_map(params![agreement.to_string(), dataset], |r| {
-            Ok(r.get::<_, i64>(0)? as u64)
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -358,3 +358,74 @@ fn the_public_log_page_shows_the_cli_checkpoint_and_proofs_the_cli_verifies() {
     assert_eq!(bad.status, 400);
     assert_eq!(Browser::new(host).get("/log/entries/999999").status, 404);
 }
+
+#[test]
+fn a_forked_log_or_an_entry_that_fails_its_proof_raises_the_alarm() {
+    let d = deployment();
+    assert_eq!(d.run_job().unwrap().status, JobStatus::Finished);
+    let mut owner = Browser::new(&d.broker_processes[1].url);
+    assert_eq!(owner.sign_in(&portal_secret(&d, "advertiser")).status, 303);
+    let page = owner.get("/portal/log");
+    assert!(page.body.contains("proof verified") && !page.body.contains("ALARM"));
+    let broker_db = d.dir.join("advertiser-broker/broker.sqlite");
+
+    // The operator rewrites the log's stored tree: the proofs it serves no longer lead to the
+    // root it signed.
+    let log_db = rusqlite::Connection::open(d.dir.join("host/log.sqlite")).unwrap();
+    let saved: Vec<(i64, Vec<u8>)> = {
+        let mut stmt = log_db.prepare("SELECT id, hash FROM hashes").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    log_db
+        .execute("UPDATE hashes SET hash = zeroblob(32)", [])
+        .unwrap();
+    let page = owner.get("/portal/log");
+    assert!(page.body.contains("PROOF FAILED"), "{}", page.body);
+    assert!(page.body.contains("ALARM"), "{}", page.body);
+    for (id, hash) in &saved {
+        log_db
+            .execute(
+                "UPDATE hashes SET hash = ?2 WHERE id = ?1",
+                rusqlite::params![id, hash],
+            )
+            .unwrap();
+    }
+    assert!(!owner.get("/portal/log").body.contains("ALARM"));
+
+    // The broker's own record of a release is damaged: shown as failing, not hidden.
+    let db = rusqlite::Connection::open(&broker_db).unwrap();
+    db.execute("UPDATE releases SET entry = X'7b7d'", [])
+        .unwrap();
+    let page = owner.get("/portal/log");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("PROOF FAILED"), "{}", page.body);
+    assert!(page.body.contains("ALARM"), "{}", page.body);
+
+    // The operator, who holds the log's key, showed this broker a larger tree than the one it
+    // serves now: a split view. The portal finds that the log does not extend it.
+    let log_key = sealroom_ledger::LogSigningKey::read(&d.dir.join("host/log.key")).unwrap();
+    let size: u64 = owner
+        .get("/portal/log")
+        .body
+        .split("checkpoint of ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the page states the checkpoint's size");
+    let other_view = log_key.sign_checkpoint(size + 5, &[9; 32]);
+    db.execute(
+        "UPDATE log_state SET checkpoint = ?1 WHERE id = 1",
+        [&other_view],
+    )
+    .unwrap();
+    let page = owner.get("/portal/log");
+    assert!(page.body.contains("ALARM"), "{}", page.body);
+    assert!(page.body.contains("LOG FORK"), "{}", page.body);
+    assert!(
+        !page.body.contains("proof verified"),
+        "nothing is shown as proven against a forked log"
+    );
+}

@@ -1,54 +1,40 @@
 //! The budget chart: an SVG drawn on the server, so it needs no script.
 //!
-//! It plots the ε spent so far after each release against the dataset's total, as a step
-//! line under a dashed limit. Long histories are thinned to at most [`MAX_POINTS`] steps, always
-//! keeping the last, so the chart costs the same at any size.
+//! Every run of an agreement spends the same ε from each dataset (its terms cannot change), so
+//! a dataset's spending is told by its run count. The chart plots ε spent against runs, from
+//! none to as many as the budget allows, as a staircase under a dashed limit: how far along
+//! the budget is, and how many runs are left. Past [`MAX_STEPS`] runs the staircase is drawn as
+//! the line it looks like, so the chart costs the same at any size.
 
 use std::fmt::Write;
 
-/// Steps drawn at most.
-pub const MAX_POINTS: usize = 240;
+/// Runs drawn as separate steps at most.
+pub const MAX_STEPS: u64 = 240;
 
 const WIDTH: f64 = 320.0;
 const HEIGHT: f64 = 120.0;
 const PAD: f64 = 8.0;
 
-/// An SVG showing cumulative spending (`spent`, each release's ε in millionths, oldest first)
-/// against `total_micros`. `label` is the chart's accessible description (escaped here).
-pub fn spending(spent: &[u64], total_micros: u64, label: &str) -> String {
-    let total = total_micros.max(1) as f64;
-    let mut cumulative = Vec::with_capacity(spent.len() + 1);
-    let mut sum = 0u64;
-    cumulative.push(0u64);
-    for e in spent {
-        sum = sum.saturating_add(*e);
-        cumulative.push(sum);
-    }
-    let step = cumulative.len().div_ceil(MAX_POINTS).max(1);
-    let mut kept: Vec<(usize, u64)> = cumulative
-        .iter()
-        .copied()
-        .enumerate()
-        .step_by(step)
-        .collect();
-    if kept.last().map(|(i, _)| *i) != Some(cumulative.len() - 1) {
-        kept.push((cumulative.len() - 1, sum));
-    }
-    let runs = (cumulative.len() - 1).max(1) as f64;
-    let x = |i: usize| PAD + (WIDTH - 2.0 * PAD) * i as f64 / runs;
-    let top = sum.max(total_micros).max(1) as f64;
-    let y = |v: u64| HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * v as f64 / top;
-    let mut path = String::new();
-    let mut last_y = y(0);
-    for (n, (i, v)) in kept.iter().enumerate() {
-        if n == 0 {
-            let _ = write!(path, "M{:.1},{:.1}", x(*i), y(*v));
-        } else {
-            let _ = write!(path, " H{:.1} V{:.1}", x(*i), y(*v));
+/// An SVG of `runs` runs of `per_run` ε each (in millionths) against a budget of `total`.
+/// `label` is the chart's accessible description (escaped here).
+pub fn spending(runs: u64, per_run: u64, total: u64, label: &str) -> String {
+    let spent = runs.saturating_mul(per_run);
+    let capacity = runs
+        + total
+            .saturating_sub(spent)
+            .checked_div(per_run)
+            .unwrap_or(0);
+    let top = spent.max(total).max(1) as f64;
+    let x = |run: u64| PAD + (WIDTH - 2.0 * PAD) * run as f64 / capacity.max(1) as f64;
+    let y = |micros: u64| HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * micros as f64 / top;
+    let mut path = format!("M{:.1},{:.1}", x(0), y(0));
+    if runs <= MAX_STEPS {
+        for run in 1..=runs {
+            let _ = write!(path, " H{:.1} V{:.1}", x(run), y(run * per_run));
         }
-        last_y = y(*v);
+    } else {
+        let _ = write!(path, " L{:.1},{:.1}", x(runs), y(spent));
     }
-    let limit_y = HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * total / top;
     format!(
         concat!(
             "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{label}\">",
@@ -65,10 +51,10 @@ pub fn spending(spent: &[u64], total_micros: u64, label: &str) -> String {
         fh = HEIGHT - 1.0,
         pad = PAD,
         xe = WIDTH - PAD,
-        ly = limit_y,
+        ly = y(total),
         path = path,
-        cx = x(cumulative.len() - 1),
-        cy = last_y,
+        cx = x(runs),
+        cy = y(spent),
         label = escape(label),
     )
 }
@@ -92,29 +78,46 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn now(svg: &str) -> (f64, f64) {
+        let at = |name: &str| {
+            let start = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            svg[start..]
+                .split('"')
+                .next()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        };
+        (at("cx"), at("cy"))
+    }
+
     #[test]
-    fn the_line_ends_at_the_spent_total_and_labels_are_escaped() {
-        let svg = spending(&[500_000, 500_000], 2_000_000, "a <b> \"c\"");
+    fn two_runs_of_four_are_halfway_along_and_halfway_up() {
+        let svg = spending(2, 500_000, 2_000_000, "a <b> \"c\"");
         assert!(svg.contains("aria-label=\"a &lt;b&gt; &quot;c&quot;\""));
         assert!(!svg.contains("<b>"));
-        // Two runs of 0.5 of a total of 2: the line ends halfway up the plot.
-        let mid = HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * 0.5;
-        assert!(svg.contains(&format!("cy=\"{mid:.1}\"")), "{svg}");
-        assert!(svg.contains(&format!("cx=\"{:.1}\"", WIDTH - PAD)));
+        assert_eq!(now(&svg), (WIDTH / 2.0, HEIGHT / 2.0));
+        assert_eq!(svg.matches(" H").count(), 2, "one step per run");
     }
 
     #[test]
-    fn long_histories_are_thinned_but_end_where_they_end() {
-        let spent = vec![1; 100_000];
-        let svg = spending(&spent, 200_000, "x");
-        assert!(svg.matches(" H").count() <= MAX_POINTS + 1);
-        let mid = HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * 0.5;
-        assert!(svg.contains(&format!("cy=\"{mid:.1}\"")));
+    fn a_run_moves_the_chart() {
+        let before = now(&spending(0, 500_000, 2_000_000, "x"));
+        let after = now(&spending(1, 500_000, 2_000_000, "x"));
+        assert_eq!(before, (PAD, HEIGHT - PAD));
+        assert!(after.0 > before.0 && after.1 < before.1);
     }
 
     #[test]
-    fn no_release_yet_draws_a_flat_start() {
-        let svg = spending(&[], 1_000_000, "x");
-        assert!(svg.contains(&format!("cy=\"{:.1}\"", HEIGHT - PAD)));
+    fn many_runs_cost_one_segment() {
+        let svg = spending(100_000, 1, 200_000, "x");
+        assert_eq!(svg.matches(" H").count(), 0);
+        assert_eq!(now(&svg), (WIDTH / 2.0, HEIGHT / 2.0));
+    }
+
+    #[test]
+    fn an_exhausted_budget_ends_at_the_limit() {
+        let svg = spending(4, 500_000, 2_000_000, "x");
+        assert_eq!(now(&svg), (WIDTH - PAD, PAD));
     }
 }

@@ -175,7 +175,7 @@ pub fn stylesheet() -> Response {
 }
 
 /// Adds the headers every page carries: no scripts, frames or foreign resources at all, no
-/// sniffing, no referrer; pages are not cached unless they say so.
+/// sniffing, no referrer sent to other sites (same-site posts keep their `Origin`); pages are not cached unless they say so.
 pub fn protect(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(
@@ -186,7 +186,7 @@ pub fn protect(response: &mut Response) {
     );
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

@@ -205,14 +205,16 @@ async fn entries(State(host): Shared, Query(query): Query<PageQuery>) -> Respons
             .collect();
         rows.reverse();
         let (previous, next) = page::pager("/log?", "page", page, pages);
+        let key = log.verifier_key();
+        let root = key.verify_checkpoint(&checkpoint)?.root;
         Ok(render(
             StatusCode::OK,
             &EntriesPage {
                 chrome: chrome("Transparency log", "/log"),
-                root: hex::encode(log.root(size)?),
+                root: hex::encode(root),
                 checkpoint,
                 size,
-                key: log.verifier_key().to_string(),
+                key: key.to_string(),
                 rows,
                 page: page + 1,
                 pages,

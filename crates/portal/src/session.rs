@@ -221,7 +221,7 @@ impl Sessions {
         self.cookie("", 0)
     }
 
-    /// Whether a sign-in may be tried now: after [`MAX_FAILURES_PER_MINUTE`] wrong secrets in
+    /// Whether a sign-in may be tried now: after 10 wrong secrets in
     /// a minute, not until the oldest of them is a minute old.
     pub fn may_try(&self) -> bool {
         let mut failures = lock(&self.failures);

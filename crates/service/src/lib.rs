@@ -57,6 +57,7 @@ impl IntoResponse for ProblemResponse {
 /// Makes every error answer of `router` a problem document: handlers already answer with
 /// [`ProblemResponse`]; this turns the rest (axum's extractor rejections, body limits, unknown
 /// routes and methods) into `urn:sealroom:{namespace}:{code}` documents that keep the reason.
+/// HTML error pages (for browsers) are left as they are.
 pub fn with_problem_details<S: Clone + Send + Sync + 'static>(
     router: axum::Router<S>,
     namespace: &'static str,
@@ -69,11 +70,15 @@ pub fn with_problem_details<S: Clone + Send + Sync + 'static>(
 async fn problem_details(namespace: &'static str, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
+    // Problem documents pass as they are, and so do error pages meant for a browser (the
+    // portal's and the public log's).
     if !(status.is_client_error() || status.is_server_error())
         || response
             .headers()
             .get(header::CONTENT_TYPE)
-            .is_some_and(|t| t.as_bytes() == PROBLEM_JSON.as_bytes())
+            .is_some_and(|t| {
+                t.as_bytes() == PROBLEM_JSON.as_bytes() || t.as_bytes().starts_with(b"text/html")
+            })
     {
         return response;
     }

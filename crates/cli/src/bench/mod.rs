@@ -16,9 +16,11 @@ use crate::demo::{DemoOptions, DemoPrivacy, Deployment, data};
 
 mod ads;
 mod log;
+mod portal;
 mod sources;
 pub use ads::{AdsBench, ads};
 pub use log::{LogBench, log};
+pub use portal::{PageTime, PortalBench, portal};
 pub use sources::{SourcesBench, sources};
 
 /// Throughputs of one `bench seal` run, in bytes per second, measured in the same process.

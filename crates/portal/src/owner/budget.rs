@@ -47,7 +47,6 @@ pub fn budgets(broker: &Broker, known: &[Known]) -> Result<Vec<BudgetView>, Page
                 .find(|b| b.agreement == k.id && b.dataset == dataset.name);
             let (spent, runs) = row.map_or((0, 0), |b| (b.spent_micros, b.releases));
             let remaining = total.saturating_sub(spent);
-            let spending = broker.store().spending(&k.id, &dataset.name)?;
             let label = format!(
                 "ε spent on {} under {}: {} of {} after {runs} runs",
                 dataset.name,
@@ -65,7 +64,7 @@ pub fn budgets(broker: &Broker, known: &[Known]) -> Result<Vec<BudgetView>, Page
                 runs,
                 per_run: epsilon(per_run),
                 runs_left: remaining.checked_div(per_run).unwrap_or(0),
-                chart: chart::spending(&spending, total, &label),
+                chart: chart::spending(runs, per_run, total, &label),
             });
         }
     }

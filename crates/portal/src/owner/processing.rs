@@ -100,6 +100,26 @@ pub fn check_log(broker: &Broker) -> LogHealth {
 
 /// One release with its proof checked against `health`'s checkpoint.
 pub fn release_row(broker: &Broker, health: &LogHealth, r: ReleaseRecord) -> ReleaseRow {
+    let k = match &r.release {
+        Ok(k) => k,
+        Err(why) => {
+            return ReleaseRow {
+                at: time(r.at),
+                agreement_href: "/portal/agreements".into(),
+                agreement: String::new(),
+                dataset: String::new(),
+                job: String::new(),
+                requested_by: String::new(),
+                runtime: String::new(),
+                epsilon: epsilon(r.epsilon_micros),
+                index: r.index,
+                proof: format!(
+                    "PROOF FAILED: the broker's record of this release is damaged: {why}"
+                ),
+                class: "bad",
+            };
+        }
+    };
     let (proof, class) = match health {
         LogHealth::Verified(checkpoint) => match prove(broker, checkpoint, &r) {
             Ok(()) => ("proof verified".to_string(), "ok"),
@@ -109,7 +129,6 @@ pub fn release_row(broker: &Broker, health: &LogHealth, r: ReleaseRecord) -> Rel
         LogHealth::Unreachable(_) => ("not checked: the log did not answer".into(), "warn"),
         LogHealth::Alarm(_) => ("not checked: the log's checkpoint is bad".into(), "bad"),
     };
-    let k = &r.release;
     ReleaseRow {
         at: time(r.at),
         agreement_href: format!("/portal/agreements/{}", k.agreement),

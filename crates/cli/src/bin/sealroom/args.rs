@@ -630,6 +630,20 @@ pub enum BenchCommand {
         vdaf: VdafConfig,
     },
     /// Transparency log: durable append throughput, then proof times at the final size.
+    /// Render times of the owner's portal and the public log pages over HTTP, with the log and
+    /// the broker's records holding --entries releases of one owner (target: every page under
+    /// 100 ms at 100,000).
+    Portal {
+        /// Releases in the log and in the broker's records.
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+        /// Timed fetches per page (after one warm-up).
+        #[arg(long, default_value_t = 20)]
+        samples: usize,
+        /// Scratch directory (default: the system temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     Log {
         /// Entries to fill the log with.
         #[arg(long, default_value_t = 1_000_000)]

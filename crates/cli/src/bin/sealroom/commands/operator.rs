@@ -52,7 +52,12 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 }
                 tracing::info!("serving the owner's portal under /portal");
             }
-            serve(&a.listen, router, "broker")?;
+            // Paths neither router knows are answered with a problem document too.
+            serve(
+                &a.listen,
+                sealroom_service::with_problem_details(router, "broker"),
+                "broker",
+            )?;
         }
         Command::Portal(PortalCommand::Secret { data }) => {
             let secret = sealroom_portal::PortalSecret::read(&data)?;
@@ -97,7 +102,11 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 .clone()
                 .router()
                 .merge(sealroom_portal::public_log::router(host));
-            serve(&a.listen, router, "host")?;
+            serve(
+                &a.listen,
+                sealroom_service::with_problem_details(router, "host"),
+                "host",
+            )?;
         }
         _ => bail!("this command is not one of operator's"),
     }

@@ -241,6 +241,35 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 "the collected aggregate differs from the plaintext one"
             );
         }
+        Command::Bench(BenchCommand::Portal {
+            entries,
+            samples,
+            dir,
+        }) => {
+            let scratch = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+            let exes = executables()?;
+            let r = with_steps(json, |step| {
+                bench::portal(entries, samples, scratch.path(), &exes, step)
+            })?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "{} log entries, {} releases and {} refusals at the broker; {} fetches per page",
+                    r.log_entries, r.releases, r.refusals, r.samples
+                );
+                println!(
+                    "{:<44} {:>10} {:>10} {:>9}",
+                    "page", "median ms", "max ms", "bytes"
+                );
+                for p in &r.pages {
+                    println!(
+                        "{:<44} {:>10.2} {:>10.2} {:>9}",
+                        p.page, p.median_ms, p.max_ms, p.bytes
+                    );
+                }
+            }
+        }
         Command::Bench(BenchCommand::Log {
             entries,
             appenders,
