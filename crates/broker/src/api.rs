@@ -182,7 +182,7 @@ impl Broker {
         (&self.log, &self.log_key)
     }
 
-    /// The host's base URL (the log's service).
+    /// The host's base URL (`--log`): it serves the transparency log and the agreements.
     pub fn host_url(&self) -> &str {
         &self.host_url
     }

@@ -10,7 +10,7 @@ use sealroom_core::attestation::Platform;
 use sealroom_core::clock::Timestamp;
 use sealroom_core::ids::{AgreementId, Measurement};
 use sealroom_core::statement::Decision;
-use sealroom_ledger::{KeyRelease, LogEntry, LogVerifierKey, Statement, VerifiedCheckpoint};
+use sealroom_ledger::{KeyRelease, LogEntry, Statement, VerifiedCheckpoint};
 
 use crate::store::{
     BrokerStore, CurrentDecision, RefusalRecord, StoreError, last_checkpoint, save_checkpoint,
@@ -70,8 +70,8 @@ impl BrokerStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Keeps a copy of a signed agreement (checked by the caller), replacing an older copy
-    /// with fewer signatures.
+    /// Keeps a copy of a signed agreement (checked by the caller), replacing any copy kept
+    /// before.
     pub fn put_agreement(
         &self,
         signed: &SignedAgreement,
@@ -155,7 +155,7 @@ impl BrokerStore {
             "SELECT at, epsilon_micros, log_index, entry FROM releases
              WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM releases) - ?2 ORDER BY id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map(params![limit as i64, offset as i64], |r| {
+        let rows = stmt.query_map(params![sql_int(limit), sql_int(offset)], |r| {
             Ok((
                 Timestamp(r.get(0)?),
                 r.get::<_, i64>(1)? as u64,
@@ -198,7 +198,7 @@ impl BrokerStore {
             "SELECT at, agreement, dataset, job, code, detail FROM refusals
              WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM refusals) - ?2 ORDER BY id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map(params![limit as i64, offset as i64], |r| {
+        let rows = stmt.query_map(params![sql_int(limit), sql_int(offset)], |r| {
             Ok(RefusalRecord {
                 at: Timestamp(r.get(0)?),
                 agreement: r.get(1)?,
@@ -211,23 +211,101 @@ impl BrokerStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Remembers `newer` as the last checkpoint seen if it is larger than the one kept. The
-    /// caller has verified that it extends the kept one (a consistency proof).
+    /// Remembers `newer` as the last checkpoint seen, if the kept one is still `checked` (the
+    /// one the caller verified `newer` extends, by a consistency proof). Returns whether it was
+    /// saved: a release may have kept a checkpoint of its own meanwhile, which `newer` was never
+    /// checked against, and which then stays.
     pub fn advance_checkpoint(
         &self,
-        key: &LogVerifierKey,
+        checked: Option<&str>,
         newer: &VerifiedCheckpoint,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut conn = self.db.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let kept = last_checkpoint(&tx)?.and_then(|note| key.verify_checkpoint(&note).ok());
-        if kept.is_none_or(|kept| kept.size < newer.size) {
+        let saved = last_checkpoint(&tx)?.as_deref() == checked;
+        if saved {
             save_checkpoint(&tx, &newer.note)?;
         }
-        Ok(tx.commit()?)
+        tx.commit()?;
+        Ok(saved)
     }
+}
+
+/// A count or offset as SQLite's integer (past `i64::MAX`, no row is that far anyway).
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn count(store: &BrokerStore, sql: &str) -> Result<u64, StoreError> {
     Ok(store.db.lock().query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Refusal;
+
+    fn store_with(releases: u64, refusals: u64) -> (tempfile::TempDir, BrokerStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BrokerStore::open(&dir.path().join("broker.sqlite")).unwrap();
+        {
+            let conn = store.db.lock();
+            for n in 0..releases {
+                conn.execute(
+                    "INSERT INTO releases (at, agreement, dataset, job, platform, measurement, epsilon_micros, log_index, envelope, requested_by, entry)
+                     VALUES (?1, 'a', 'd', ?2, 'sim', 'm', 1, ?1, 'e', 'r', X'7b7d')",
+                    params![n as i64, format!("job-{n}")],
+                )
+                .unwrap();
+            }
+        }
+        for n in 0..refusals {
+            store
+                .add_refusal(
+                    Timestamp(n as i64),
+                    None,
+                    None,
+                    None,
+                    &Refusal::Malformed(format!("refusal {n}")),
+                )
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    #[test]
+    fn pages_of_releases_cover_every_release_once_newest_first() {
+        let (_dir, store) = store_with(60, 0);
+        assert_eq!(store.release_count().unwrap(), 60);
+        let mut seen = Vec::new();
+        for (offset, expected) in [(0, 25), (25, 25), (50, 10), (75, 0)] {
+            let page = store.releases_newest_first(offset, 25).unwrap();
+            assert_eq!(page.len(), expected, "offset {offset}");
+            seen.extend(page.iter().map(|r| r.index));
+        }
+        assert_eq!(seen, (0..60).rev().collect::<Vec<u64>>());
+        assert!(
+            store
+                .releases_newest_first(u64::MAX, 25)
+                .unwrap()
+                .is_empty()
+        );
+        let damaged = &store.releases_newest_first(0, 1).unwrap()[0];
+        assert!(
+            damaged.release.is_err(),
+            "a record that is no key release says so"
+        );
+    }
+
+    #[test]
+    fn pages_of_refusals_cover_every_refusal_once_newest_first() {
+        let (_dir, store) = store_with(0, 30);
+        assert_eq!(store.refusal_count().unwrap(), 30);
+        assert!(store.releases_newest_first(0, 25).unwrap().is_empty());
+        let first = store.refusals_newest_first(0, 25).unwrap();
+        let second = store.refusals_newest_first(25, 25).unwrap();
+        assert_eq!((first.len(), second.len()), (25, 5));
+        assert_eq!(first[0].at, Timestamp(29));
+        assert_eq!(second[4].at, Timestamp(0));
+    }
 }

@@ -185,7 +185,7 @@ fn the_portal_shows_nothing_and_does_nothing_without_its_owner() {
     let page = owner.get(&review);
     assert_eq!(page.status, 200);
     assert!(
-        page.body.contains("approved"),
+        page.body.contains("id=\"decision\">approved"),
         "the demo approved the isolate"
     );
     let token = csrf(&page.body);
@@ -202,7 +202,7 @@ fn the_portal_shows_nothing_and_does_nothing_without_its_owner() {
         let page = owner.post(&review, &form, origin);
         assert_eq!(page.status, 403, "{form:?} {origin:?}");
     }
-    assert!(owner.get(&review).body.contains("approved"));
+    assert!(owner.get(&review).body.contains("id=\"decision\">approved"));
     let job = d.run_job().unwrap();
     assert_eq!(job.status, JobStatus::Finished, "nothing was revoked");
 
@@ -351,9 +351,29 @@ fn the_public_log_page_shows_the_cli_checkpoint_and_proofs_the_cli_verifies() {
         );
     }
 
-    // Consistency between two sizes, checked on the page.
-    let page = Browser::new(host).get(&format!("/log/consistency?from=1&to={size}"));
-    assert!(page.body.contains("consistent"), "{}", page.body);
+    // Consistency from the checkpoint this reader saved, against the root it saw, after the log
+    // grew; a root the log never had is not consistent.
+    let saved = d.log_key().unwrap().verify_checkpoint(&note).unwrap();
+    assert_eq!(d.run_job().unwrap().status, JobStatus::Finished);
+    let consistency = |root: &[u8; 32]| {
+        Browser::new(host)
+            .get(&format!(
+                "/log/consistency?from={}&to={}&root={}",
+                saved.size,
+                saved.size + 3,
+                hex::encode(root)
+            ))
+            .body
+    };
+    let page = consistency(&saved.root);
+    assert!(
+        page.contains("id=\"consistency-status\">consistent<"),
+        "{page}"
+    );
+    let mut other = saved.root;
+    other[0] ^= 1;
+    let page = consistency(&other);
+    assert!(page.contains(">NOT CONSISTENT<"), "{page}");
     let bad = Browser::new(host).get(&format!("/log/consistency?from=5&to={}", size + 10));
     assert_eq!(bad.status, 400);
     assert_eq!(Browser::new(host).get("/log/entries/999999").status, 404);
@@ -427,5 +447,24 @@ fn a_forked_log_or_an_entry_that_fails_its_proof_raises_the_alarm() {
     assert!(
         !page.body.contains("proof verified"),
         "nothing is shown as proven against a forked log"
+    );
+
+    // A split view of the very size the log serves now, with another root.
+    let same_size = log_key.sign_checkpoint(size, &[9; 32]);
+    db.execute(
+        "UPDATE log_state SET checkpoint = ?1 WHERE id = 1",
+        [&same_size],
+    )
+    .unwrap();
+    let page = owner.get("/portal/log");
+    assert!(page.body.contains("LOG FORK"), "{}", page.body);
+    let kept: String = db
+        .query_row("SELECT checkpoint FROM log_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        kept, same_size,
+        "a forked view is never replaced by the other one"
     );
 }

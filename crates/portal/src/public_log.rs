@@ -6,7 +6,7 @@
 //! | `GET /log` | the latest checkpoint (as `sealroom log checkpoint` prints it), the verifier key, and the entries, newest first, with their kinds decoded |
 //! | `GET /log/entries/{index}` | one entry in full, with its inclusion proof in the latest checkpoint |
 //! | `GET /log/entries/{index}/proof.json` | the same as a logged-entry file, for `sealroom log verify --entry` |
-//! | `GET /log/consistency?from=&to=` | a consistency proof between two tree sizes, checked |
+//! | `GET /log/consistency?from=&to=[&root=]` | a consistency proof between two tree sizes, checked against the root a reader saw at `from` (or the log's own) |
 //!
 //! Nothing here trusts the page: the proofs shown are the log's own, and the commands shown
 //! check them against the key a reader pinned.
@@ -345,6 +345,7 @@ struct ConsistencyPage {
 
 /// A consistency proof between two sizes, and whether it verified.
 struct Checked {
+    yours: bool,
     old_root: String,
     new_root: String,
     proof: Vec<String>,
@@ -355,6 +356,9 @@ struct Checked {
 struct ConsistencyQuery {
     from: Option<u64>,
     to: Option<u64>,
+    /// The root of the tree of `from` entries as the reader saw it (hex), to check the log
+    /// against the reader's own view rather than its own.
+    root: Option<String>,
 }
 
 async fn consistency(State(host): Shared, Query(query): Query<ConsistencyQuery>) -> Response {
@@ -371,7 +375,19 @@ async fn consistency(State(host): Shared, Query(query): Query<ConsistencyQuery>)
                         "sizes must satisfy 1 ≤ from ≤ to ≤ {size} (the log's size); got from {from}, to {to}"
                     )));
                 }
-                let (old_root, new_root) = (log.root(from)?, log.root(to)?);
+                let old_root = match query.root.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+                    Some(hex_root) => {
+                        let mut root = [0u8; 32];
+                        hex::decode_to_slice(hex_root, &mut root).map_err(|_| {
+                            PageError::bad_request(format!(
+                                "{hex_root:?} is not a root hash (64 hex digits)"
+                            ))
+                        })?;
+                        root
+                    }
+                    None => log.root(from)?,
+                };
+                let new_root = log.root(to)?;
                 let proof = if from == to {
                     Vec::new()
                 } else {
@@ -380,6 +396,7 @@ async fn consistency(State(host): Shared, Query(query): Query<ConsistencyQuery>)
                 let verified = verify_consistency(from, to, &old_root, &new_root, &proof)
                     .map_err(|e| e.to_string());
                 Some(Checked {
+                    yours: query.root.as_deref().is_some_and(|r| !r.trim().is_empty()),
                     old_root: hex::encode(old_root),
                     new_root: hex::encode(new_root),
                     proof: proof.iter().map(hex::encode).collect(),

@@ -4,7 +4,8 @@
 //! `portal.secret` (mode 0600) in the broker's data directory, printed once and shown again by
 //! `sealroom portal secret`. Signing in exchanges it for a session: a random token in an
 //! `HttpOnly`, `SameSite=Strict` cookie (`Secure` when the portal is reached over TLS) whose name
-//! carries the owner's fingerprint, so two owners' portals on one machine never share a cookie.
+//! carries the owner's fingerprint, so two owners' portals on one machine never overwrite each
+//! other's session (browsers still send a host name's cookies to every port).
 //! Each session has its own CSRF token, which every form carries. Sessions live in memory: a
 //! restarted broker signs everyone out.
 

@@ -39,7 +39,18 @@ fn portal(dir: &std::path::Path, config: PortalConfig) -> axum::Router {
 }
 
 async fn sign_in_page(router: &axum::Router, peer: Option<SocketAddr>) -> (StatusCode, String) {
-    let mut request = Request::get("/portal/sign-in").body(Body::empty()).unwrap();
+    sign_in_page_at(router, peer, "127.0.0.1:7101").await
+}
+
+async fn sign_in_page_at(
+    router: &axum::Router,
+    peer: Option<SocketAddr>,
+    host: &str,
+) -> (StatusCode, String) {
+    let mut request = Request::get("/portal/sign-in")
+        .header("host", host)
+        .body(Body::empty())
+        .unwrap();
     if let Some(peer) = peer {
         request.extensions_mut().insert(ConnectInfo(peer));
     }
@@ -68,6 +79,23 @@ async fn only_loopback_is_served_unless_configured() {
         StatusCode::FORBIDDEN,
         "an unknown peer is not loopback"
     );
+    let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+    assert_eq!(sign_in_page(&router, Some(mapped)).await.0, StatusCode::OK);
+    // A loopback connection naming another site (DNS rebinding) is refused; loopback names pass.
+    let local = Some(SocketAddr::from(([127, 0, 0, 1], 5000)));
+    for (host, status) in [
+        ("evil.example:7101", StatusCode::FORBIDDEN),
+        ("evil.example", StatusCode::FORBIDDEN),
+        ("localhost:7101", StatusCode::OK),
+        ("127.0.0.2:7101", StatusCode::OK),
+        ("[::1]:7101", StatusCode::OK),
+    ] {
+        assert_eq!(
+            sign_in_page_at(&router, local, host).await.0,
+            status,
+            "{host}"
+        );
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let open = portal(

@@ -293,7 +293,7 @@ pub fn portal(
     for (owner_page, path) in pages {
         progress(&format!("timing {path}"));
         let base = if owner_page { &broker_url } else { &host_url };
-        let fetch = || -> anyhow::Result<(f64, usize)> {
+        let fetch = || -> anyhow::Result<(f64, String)> {
             let start = Instant::now();
             let mut response = agent
                 .get(format!("{base}{path}"))
@@ -306,15 +306,24 @@ pub fn portal(
                 "{path} answered {}",
                 response.status()
             );
-            Ok((ms, body.len()))
+            Ok((ms, body))
         };
-        fetch()?;
+        // What is timed must be the real page: a processing log whose proofs all verified.
+        let (_, first) = fetch()?;
+        if path.starts_with("/portal/log") {
+            anyhow::ensure!(
+                first.matches("proof verified").count()
+                    == sealroom_portal::owner::processing::PAGE_SIZE as usize
+                    && !first.contains("ALARM"),
+                "{path} did not prove every release on it"
+            );
+        }
         let mut samples_ms = Vec::with_capacity(samples);
         let mut bytes = 0;
         for _ in 0..samples {
-            let (ms, b) = fetch()?;
+            let (ms, body) = fetch()?;
             samples_ms.push(ms);
-            bytes = b;
+            bytes = body.len();
         }
         samples_ms.sort_by(f64::total_cmp);
         times.push(PageTime {

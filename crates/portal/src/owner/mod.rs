@@ -11,7 +11,7 @@
 //! | `GET /portal/budget` | ε spent and left per dataset, with a chart |
 //! | `GET /portal/log` | every release of the owner's data with its inclusion proof checked, and every refusal |
 //!
-//! Every page but sign-in needs a session; every form carries the session's CSRF token; posts
+//! Every page but sign-in needs a session; every form after sign-in carries the session's CSRF token; posts
 //! from another origin are refused; the portal answers only on loopback unless configured to
 //! serve elsewhere.
 
@@ -147,12 +147,23 @@ async fn guard(State(p): Shared, request: Request, next: Next) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    if !p.config.allow_remote && !peer.is_some_and(|a| a.ip().is_loopback()) {
-        return refuse(
-            &p,
-            StatusCode::FORBIDDEN,
-            "the portal answers on loopback only (start the broker with --portal-remote to serve it elsewhere, behind TLS)",
-        );
+    if !p.config.allow_remote {
+        if !peer.is_some_and(|a| a.ip().to_canonical().is_loopback()) {
+            return refuse(
+                &p,
+                StatusCode::FORBIDDEN,
+                "the portal answers on loopback only (start the broker with --portal-remote to serve it elsewhere, behind TLS)",
+            );
+        }
+        // A page of another site whose name was made to resolve to this machine (DNS
+        // rebinding) still names that site as the Host.
+        if !loopback_host(request.headers()) {
+            return refuse(
+                &p,
+                StatusCode::FORBIDDEN,
+                "on loopback the portal answers only to localhost, 127.x.x.x or [::1] as the Host",
+            );
+        }
     }
     if request.method() == Method::POST && !same_origin(request.headers()) {
         return refuse(
@@ -164,6 +175,21 @@ async fn guard(State(p): Shared, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     page::protect(&mut response);
     response
+}
+
+/// Whether the request's `Host` names this machine's loopback.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(Ok(host)) = headers.get(HOST).map(|h| h.to_str()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// A post's `Origin`, when the browser sends one, must be this very site.
@@ -560,9 +586,15 @@ async fn processing_log(
     Query(query): Query<LogQuery>,
 ) -> Response {
     signed_in(p, &headers, move |p, session| {
+        // The releases first: each was proven in a checkpoint the log must still extend.
+        let (records, release_pages, release_page) = processing::releases(&p.broker, query.page)?;
         let health = processing::check_log(&p.broker);
-        let (releases, release_pages) = processing::releases(&p.broker, &health, query.page)?;
-        let (refusals, refusal_pages) = processing::refusals(&p.broker, query.refusals)?;
+        let releases: Vec<ReleaseRow> = records
+            .into_iter()
+            .map(|r| processing::release_row(&p.broker, &health, r))
+            .collect();
+        let (refusals, refusal_pages, refusal_page) =
+            processing::refusals(&p.broker, query.refusals)?;
         let mut chrome = p.chrome("Processing log", "/portal/log", Some(session));
         let (health_text, health_class, size, root) = match &health {
             LogHealth::Verified(c) => (
@@ -598,15 +630,15 @@ async fn processing_log(
             });
         }
         let (release_previous, release_next) = page::pager(
-            &format!("/portal/log?refusals={}&", query.refusals),
+            &format!("/portal/log?refusals={refusal_page}&"),
             "page",
-            query.page,
+            release_page,
             release_pages,
         );
         let (refusal_previous, refusal_next) = page::pager(
-            &format!("/portal/log?page={}&", query.page),
+            &format!("/portal/log?page={release_page}&"),
             "refusals",
-            query.refusals,
+            refusal_page,
             refusal_pages,
         );
         Ok(render(
@@ -618,12 +650,12 @@ async fn processing_log(
                 checkpoint_size: size,
                 checkpoint_root: root,
                 releases,
-                release_page: query.page + 1,
+                release_page: release_page + 1,
                 release_pages,
                 release_previous,
                 release_next,
                 refusals,
-                refusal_page: query.refusals + 1,
+                refusal_page: refusal_page + 1,
                 refusal_pages,
                 refusal_previous,
                 refusal_next,

@@ -1,7 +1,7 @@
 //! The processing log: every release of this owner's data, each proven to be in the
 //! transparency log, and every refusal.
 //!
-//! Before a page is shown the portal fetches the log's latest checkpoint, verifies its
+//! Before a page is shown the portal reads the page's releases, then fetches the log's latest checkpoint, verifies its
 //! signature with the pinned key and that it extends the last checkpoint this broker saw (a
 //! consistency proof), and remembers it. Then every release on the page is checked against it
 //! with an inclusion proof of the exact entry bytes the broker appended. A checkpoint that does
@@ -10,6 +10,7 @@
 
 use sealroom_broker::Broker;
 use sealroom_broker::records::ReleaseRecord;
+use sealroom_http::HttpError;
 use sealroom_ledger::{LogClientError, VerifiedCheckpoint, leaf_hash, verify_inclusion};
 
 use crate::page::{PageError, epsilon, short, time};
@@ -65,37 +66,55 @@ pub struct RefusalRow {
     pub detail: String,
 }
 
-/// Fetches and checks the log's checkpoint against the last one this broker saw.
+/// Fetches and checks the log's checkpoint against the last one this broker saw. Call it after
+/// reading the releases to show: each of them was proven in a checkpoint no larger than the kept
+/// one, which is read here before the log is asked.
 pub fn check_log(broker: &Broker) -> LogHealth {
     let (log, key) = broker.log();
-    let current = match log.checkpoint(key) {
-        Ok(c) => c,
-        Err(LogClientError::Http(e)) => return LogHealth::Unreachable(e.to_string()),
-        Err(e) => return LogHealth::Alarm(e.to_string()),
-    };
-    let kept = match broker.store().last_checkpoint() {
+    let kept_note = match broker.store().last_checkpoint() {
         Ok(kept) => kept,
         Err(e) => return LogHealth::Unreachable(format!("the broker's store: {e}")),
     };
-    if let Some(note) = kept {
-        let last = match key.verify_checkpoint(&note) {
-            Ok(c) => c,
-            Err(e) => {
-                return LogHealth::Alarm(format!(
-                    "the checkpoint this broker kept no longer verifies: {e}"
-                ));
-            }
-        };
-        match log.check_extends(&last, &current) {
-            Ok(()) => {}
-            Err(LogClientError::Http(e)) => return LogHealth::Unreachable(e.to_string()),
-            Err(e) => return LogHealth::Alarm(e.to_string()),
+    let kept = match kept_note
+        .as_deref()
+        .map(|n| key.verify_checkpoint(n))
+        .transpose()
+    {
+        Ok(kept) => kept,
+        Err(e) => {
+            return LogHealth::Alarm(format!(
+                "the checkpoint this broker kept no longer verifies: {e}"
+            ));
         }
+    };
+    let current = match log.checkpoint(key) {
+        Ok(c) => c,
+        Err(e) => return classify(e),
+    };
+    if let Some(last) = &kept
+        && let Err(e) = log.check_extends(last, &current)
+    {
+        return classify(e);
     }
-    if let Err(e) = broker.store().advance_checkpoint(key, &current) {
+    if let Err(e) = broker
+        .store()
+        .advance_checkpoint(kept_note.as_deref(), &current)
+    {
         return LogHealth::Unreachable(format!("the broker's store: {e}"));
     }
     LogHealth::Verified(current)
+}
+
+/// Only a log that cannot be reached at all is a warning; one that answers, but not with what
+/// it must (an error status, an unreadable answer, a bad signature, a fork), is an alarm: a log
+/// hiding a rewrite would rather fail than prove.
+fn classify(e: LogClientError) -> LogHealth {
+    match e {
+        LogClientError::Http(HttpError::Unreachable { .. }) => {
+            LogHealth::Unreachable(e.to_string())
+        }
+        e => LogHealth::Alarm(e.to_string()),
+    }
 }
 
 /// One release with its proof checked against `health`'s checkpoint.
@@ -160,7 +179,9 @@ fn prove(broker: &Broker, checkpoint: &VerifiedCheckpoint, r: &ReleaseRecord) ->
     let proof = log
         .inclusion_proof(r.index, checkpoint.size)
         .map_err(|e| match e {
-            LogClientError::Http(e) => Proof::Unreachable(e.to_string()),
+            LogClientError::Http(HttpError::Unreachable { .. }) => {
+                Proof::Unreachable(e.to_string())
+            }
             e => Proof::Failed(e.to_string()),
         })?;
     verify_inclusion(
@@ -178,26 +199,25 @@ fn prove(broker: &Broker, checkpoint: &VerifiedCheckpoint, r: &ReleaseRecord) ->
     })
 }
 
-/// Page `page` of the releases, newest first, each with its proof checked.
-pub fn releases(
-    broker: &Broker,
-    health: &LogHealth,
-    page: u64,
-) -> Result<(Vec<ReleaseRow>, u64), PageError> {
+/// Page `page` (clamped to the last) of the releases, newest first; with the number of pages
+/// and the page shown.
+pub fn releases(broker: &Broker, page: u64) -> Result<(Vec<ReleaseRecord>, u64, u64), PageError> {
     let store = broker.store();
-    let count = store.release_count()?;
-    let rows = store
-        .releases_newest_first(page * PAGE_SIZE, PAGE_SIZE)?
-        .into_iter()
-        .map(|r| release_row(broker, health, r))
-        .collect();
-    Ok((rows, count.div_ceil(PAGE_SIZE).max(1)))
+    let pages = store.release_count()?.div_ceil(PAGE_SIZE).max(1);
+    let page = page.min(pages - 1);
+    Ok((
+        store.releases_newest_first(page * PAGE_SIZE, PAGE_SIZE)?,
+        pages,
+        page,
+    ))
 }
 
-/// Page `page` of the refusals, newest first.
-pub fn refusals(broker: &Broker, page: u64) -> Result<(Vec<RefusalRow>, u64), PageError> {
+/// Page `page` (clamped to the last) of the refusals, newest first; with the number of pages
+/// and the page shown.
+pub fn refusals(broker: &Broker, page: u64) -> Result<(Vec<RefusalRow>, u64, u64), PageError> {
     let store = broker.store();
-    let count = store.refusal_count()?;
+    let pages = store.refusal_count()?.div_ceil(PAGE_SIZE).max(1);
+    let page = page.min(pages - 1);
     let rows = store
         .refusals_newest_first(page * PAGE_SIZE, PAGE_SIZE)?
         .into_iter()
@@ -212,5 +232,5 @@ pub fn refusals(broker: &Broker, page: u64) -> Result<(Vec<RefusalRow>, u64), Pa
             detail: r.detail,
         })
         .collect();
-    Ok((rows, count.div_ceil(PAGE_SIZE).max(1)))
+    Ok((rows, pages, page))
 }

@@ -629,7 +629,6 @@ pub enum BenchCommand {
         #[arg(long, default_value = "count", value_parser = sealroom_cli::dap::parse_vdaf)]
         vdaf: VdafConfig,
     },
-    /// Transparency log: durable append throughput, then proof times at the final size.
     /// Render times of the owner's portal and the public log pages over HTTP, with the log and
     /// the broker's records holding --entries releases of one owner (target: every page under
     /// 100 ms at 100,000).
@@ -644,6 +643,7 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Transparency log: durable append throughput, then proof times at the final size.
     Log {
         /// Entries to fill the log with.
         #[arg(long, default_value_t = 1_000_000)]
