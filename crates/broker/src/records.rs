@@ -13,7 +13,8 @@ use sealroom_core::statement::Decision;
 use sealroom_ledger::{KeyRelease, LogEntry, Statement, VerifiedCheckpoint};
 
 use crate::store::{
-    BrokerStore, CurrentDecision, RefusalRecord, StoreError, last_checkpoint, save_checkpoint,
+    BrokerStore, CurrentDecision, RefusalRecord, StoreError, last_checkpoint, refusal_record,
+    save_checkpoint,
 };
 
 /// A release as the broker recorded it, with the exact log entry it appended.
@@ -198,16 +199,7 @@ impl BrokerStore {
             "SELECT at, agreement, dataset, job, code, detail FROM refusals
              WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM refusals) - ?2 ORDER BY id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map(params![sql_int(limit), sql_int(offset)], |r| {
-            Ok(RefusalRecord {
-                at: Timestamp(r.get(0)?),
-                agreement: r.get(1)?,
-                dataset: r.get(2)?,
-                job: r.get(3)?,
-                code: r.get(4)?,
-                detail: r.get(5)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![sql_int(limit), sql_int(offset)], refusal_record)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

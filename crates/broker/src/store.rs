@@ -537,18 +537,21 @@ impl BrokerStore {
         let mut stmt = conn.prepare(
             "SELECT at, agreement, dataset, job, code, detail FROM refusals ORDER BY id",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(RefusalRecord {
-                at: Timestamp(r.get(0)?),
-                agreement: r.get(1)?,
-                dataset: r.get(2)?,
-                job: r.get(3)?,
-                code: r.get(4)?,
-                detail: r.get(5)?,
-            })
-        })?;
+        let rows = stmt.query_map([], refusal_record)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A refusal from a row of `SELECT at, agreement, dataset, job, code, detail FROM refusals`.
+pub(crate) fn refusal_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefusalRecord> {
+    Ok(RefusalRecord {
+        at: Timestamp(r.get(0)?),
+        agreement: r.get(1)?,
+        dataset: r.get(2)?,
+        job: r.get(3)?,
+        code: r.get(4)?,
+        detail: r.get(5)?,
+    })
 }
 
 pub(crate) fn last_checkpoint(conn: &rusqlite::Connection) -> Result<Option<String>, StoreError> {

@@ -298,14 +298,8 @@ fn the_public_log_page_shows_the_cli_checkpoint_and_proofs_the_cli_verifies() {
     // Every entry's proof file verifies with the CLI; a tampered one does not (exit 3).
     let dir = tempfile::tempdir().unwrap();
     let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
-    for index in [0, size / 2, size - 1] {
-        let entry = Browser::new(host).get(&format!("/log/entries/{index}"));
-        assert!(entry.body.contains("proof verified"), "{}", entry.body);
-        let file = Browser::new(host).get(&format!("/log/entries/{index}/proof.json"));
-        assert_eq!(file.status, 200);
-        let path = dir.path().join(format!("entry-{index}.json"));
-        std::fs::write(&path, &file.body).unwrap();
-        let verify = Command::new(sealroom)
+    let verify_entry = |path: &std::path::Path| {
+        Command::new(sealroom)
             .args([
                 "log",
                 "verify",
@@ -315,9 +309,18 @@ fn the_public_log_page_shows_the_cli_checkpoint_and_proofs_the_cli_verifies() {
                 &key,
                 "--entry",
             ])
-            .arg(&path)
+            .arg(path)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for index in [0, size / 2, size - 1] {
+        let entry = Browser::new(host).get(&format!("/log/entries/{index}"));
+        assert!(entry.body.contains("proof verified"), "{}", entry.body);
+        let file = Browser::new(host).get(&format!("/log/entries/{index}/proof.json"));
+        assert_eq!(file.status, 200);
+        let path = dir.path().join(format!("entry-{index}.json"));
+        std::fs::write(&path, &file.body).unwrap();
+        let verify = verify_entry(&path);
         assert!(
             verify.status.success(),
             "{}",
@@ -331,19 +334,7 @@ fn the_public_log_page_shows_the_cli_checkpoint_and_proofs_the_cli_verifies() {
         let flipped = if first.starts_with('A') { "B" } else { "A" };
         logged["inclusion_proof"][0] = format!("{flipped}{}", &first[1..]).into();
         std::fs::write(&path, logged.to_string()).unwrap();
-        let tampered = Command::new(sealroom)
-            .args([
-                "log",
-                "verify",
-                "--host",
-                host,
-                "--log-key",
-                &key,
-                "--entry",
-            ])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let tampered = verify_entry(&path);
         assert_eq!(
             tampered.status.code(),
             Some(3),
