@@ -30,7 +30,16 @@ pub fn gaussian_for(
     epsilon: f64,
     delta: f64,
 ) -> Result<(DiscreteGaussian, f64), GaussianError> {
-    let rho = rho_for(epsilon, delta);
+    gaussian_for_rho(sensitivity, rho_for(epsilon, delta))
+}
+
+/// The discrete Gaussian giving ρ-zCDP (at most) to a query of L2 sensitivity `sensitivity`,
+/// with the ρ it actually achieves (σ² rounded up). Rounds of an iterative run each take their
+/// share of the run's ρ: zCDP composes by adding ρ.
+pub fn gaussian_for_rho(
+    sensitivity: u64,
+    rho: f64,
+) -> Result<(DiscreteGaussian, f64), GaussianError> {
     let sigma2 = (sensitivity as f64).powi(2) / (2.0 * rho);
     let fraction = |denominator: u64| {
         let numerator = (sigma2 * denominator as f64).ceil();

@@ -1,4 +1,5 @@
-//! Statistical checks of samplers against their exact probability mass functions (tests only).
+//! Statistical checks of samplers against their exact probability mass functions (tests only; other crates' tests
+//! reach it through the feature `statistics`).
 
 use crate::rng::NoiseRng;
 

@@ -24,8 +24,8 @@ pub mod mechanism;
 pub mod rng;
 pub mod sample;
 
-#[cfg(test)]
-mod fit;
+#[cfg(any(test, feature = "statistics"))]
+pub mod fit;
 
 pub use gaussian::{DiscreteGaussian, GaussianError};
 pub use laplace::{DiscreteLaplace, LaplaceError};

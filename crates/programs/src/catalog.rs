@@ -35,6 +35,9 @@ pub enum ProgramError {
         /// How many it was given.
         given: usize,
     },
+    /// A Wasm program runs in the isolate's engine (`sealroom-wasm`), not as a built-in.
+    #[error("a Wasm program runs in the isolate's Wasm engine, not as a built-in program")]
+    NeedsEngine,
     /// An input table lacks a column the program reads, with the type it reads (the table
     /// does not follow the schema the program was planned against).
     #[error("input table: {0}")]

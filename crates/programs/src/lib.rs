@@ -17,6 +17,7 @@ pub mod program;
 pub mod reach;
 pub mod result;
 pub mod sum;
+pub mod wasm;
 
 pub use catalog::{BuiltinCatalog, ProgramError};
 pub use program::{Params, Plan, Program, ProgramInfo, REGISTRY, checked_inputs};

@@ -123,6 +123,7 @@ pub static REGISTRY: &[&dyn Program] = &[
     &crate::attribution::Attribute,
     &crate::lift::Lift,
     &crate::reach::ReachProgram,
+    &crate::wasm::Wasm,
 ];
 
 /// The registered program with this id and version.

@@ -282,6 +282,24 @@ impl Table {
         Ok(())
     }
 
+    /// The value in `row` of column number `column` (schema order); empty past the end. An empty
+    /// string in an optional string column reads as [`Cell::Empty`].
+    pub fn cell(&self, row: usize, column: usize) -> Cell<'_> {
+        match self.columns.get(column) {
+            Some(ColumnData::Text(c)) if row < c.len() => match c.get(row) {
+                "" => Cell::Empty,
+                text => Cell::Text(text),
+            },
+            Some(ColumnData::Number(c)) if row < c.len() => {
+                c.get(row).map_or(Cell::Empty, Cell::Number)
+            }
+            Some(ColumnData::Bool(c)) if row < c.len() => {
+                c.get(row).map_or(Cell::Empty, Cell::Bool)
+            }
+            _ => Cell::Empty,
+        }
+    }
+
     fn data(&self, column: &str) -> Option<(&ColumnData, ColumnType)> {
         let i = self.schema.index_of(column)?;
         Some((&self.columns[i], self.schema.columns[i].kind))

@@ -1,0 +1,336 @@
+//! Guests written to misbehave, in WebAssembly text: each must gain nothing or fail with the
+//! limit it broke, named.
+
+use sealroom_core::agreement::{NoiseMechanism, PrivacyTerms};
+use sealroom_core::epsilon::Epsilon;
+use sealroom_core::schema::{Column, ColumnType, Schema};
+use sealroom_guest::abi::{self, Person, Rows, Writer};
+use sealroom_privacy::NoiseRng;
+use sealroom_programs::wasm::WasmParams;
+use sealroom_tables::{Cell, Table};
+use sealroom_wasm::{GuestModule, Limits, RoundNoise, WasmError, module_digest, run_per_person};
+
+/// A module following the ABI: input at 1024, answers written at 0, `init` answering no
+/// state; `contribute` and `update` are the given bodies (each leaves the answer's packed
+/// address and length on the stack), with whatever else the module needs.
+fn guest(contribute: &str, update: &str, extra: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+            (memory (export "memory") 1)
+            {extra}
+            (func (export "sealroom_abi_version") (result i32) i32.const 1)
+            (func (export "sealroom_input") (param i32) (result i32) i32.const 1024)
+            ;; An answer of n numbers at 0: packed as address 0, length 4 + 8n.
+            (func $answer (param $n i32) (result i64)
+                (i32.store (i32.const 0) (local.get $n))
+                (i64.shl (i64.extend_i32_u (i32.add (i32.const 4) (i32.mul (local.get $n) (i32.const 8))))
+                         (i64.const 32)))
+            (func (export "sealroom_init") (result i64) (call $answer (i32.const 0)))
+            (func (export "sealroom_contribute") (result i64) {contribute})
+            (func (export "sealroom_update") (result i64) {update})
+        )"#
+    ))
+    .expect("valid text")
+}
+
+/// The first cell of the first dataset's first row, when there are no parameters: round (4),
+/// params (4), state (4 + 8 per number), datasets (4), columns (4), rows (4), then tag (1) and
+/// value.
+const FIRST_VALUE: &str =
+    "(i64.load (i32.add (i32.const 1049) (i32.mul (i32.const 8) (i32.load (i32.const 1032)))))";
+
+fn limits() -> Limits {
+    Limits {
+        fuel_per_call: 1_000_000,
+        memory_bytes: 1 << 20,
+    }
+}
+
+fn compile(bytes: &[u8]) -> Result<GuestModule, WasmError> {
+    GuestModule::compile("test-guest", bytes, &module_digest(bytes), limits())
+}
+
+fn params(groups: &[&str], rounds: u32, state_names: &[&str]) -> WasmParams {
+    serde_json::from_value(serde_json::json!({
+        "name": "test-guest",
+        "module": "00".repeat(32),
+        "mode": "per_person",
+        "inputs": ["o/d"],
+        "fuel_per_call": 1_000_000,
+        "memory_bytes": 1 << 20,
+        "groups": groups,
+        "coordinates": ["value"],
+        "norm": "l1",
+        "bound": 1000.0,
+        "units": 1,
+        "rounds": rounds,
+        "output": "out",
+        "state_names": state_names,
+    }))
+    .unwrap()
+}
+
+fn privacy(noise: NoiseMechanism) -> PrivacyTerms {
+    PrivacyTerms {
+        epsilon_per_run: Epsilon::from_f64(1.0).unwrap(),
+        delta_per_run: 1e-9,
+        total_epsilon_per_dataset: Epsilon::from_f64(10.0).unwrap(),
+        max_groups_per_person: 1,
+        max_rows_per_person_per_group: 1,
+        max_rows_per_person: 1,
+        min_aggregation: 0,
+        noise,
+    }
+}
+
+/// One row per (person, value).
+fn table(rows: &[(&str, i64)]) -> Table {
+    let mut t = Table::new(Schema {
+        columns: vec![
+            Column::new("value", ColumnType::Integer),
+            Column::new("person", ColumnType::String),
+        ],
+        person_column: "person".into(),
+    });
+    for (person, value) in rows {
+        t.push_row(&[Cell::Number(*value), Cell::Text(person)])
+            .unwrap();
+    }
+    t
+}
+
+/// A contribution call's input for one person with one row holding `value`.
+fn one_row(value: i64) -> Vec<u8> {
+    let mut w = Writer::new();
+    Person::write_header(&mut w, 0, &[], &[], 1);
+    Rows::write_header(&mut w, 2, 1);
+    w.cell(abi::Cell::Number(value))
+        .cell(abi::Cell::Text("someone"));
+    w.into_bytes()
+}
+
+/// Contributes [what it remembered from the previous person, its own value], then remembers
+/// its own value in a global and in memory; `update` answers what it remembers.
+fn leaky() -> Vec<u8> {
+    guest(
+        &format!(
+            "(f64.store (i32.const 4) (f64.convert_i64_s (global.get $seen)))
+             (f64.store (i32.const 12) (f64.convert_i64_s {FIRST_VALUE}))
+             (global.set $seen {FIRST_VALUE})
+             (i64.store (i32.const 512) {FIRST_VALUE})
+             (call $answer (i32.const 2))"
+        ),
+        "(f64.store (i32.const 4) (f64.convert_i64_s (global.get $seen)))
+         (f64.store (i32.const 12) (f64.convert_i64_s (i64.load (i32.const 512))))
+         (call $answer (i32.const 2))",
+        "(global $seen (mut i64) (i64.const 0))",
+    )
+}
+
+#[test]
+fn a_guest_cannot_carry_one_persons_rows_into_anothers_contribution() {
+    let guest = compile(&leaky()).unwrap();
+    let alone = guest.call(abi::EXPORT_CONTRIBUTE, &one_row(5)).unwrap();
+    for a in [1, 999, -7] {
+        let after_a = guest.call(abi::EXPORT_CONTRIBUTE, &one_row(a)).unwrap();
+        assert_eq!(after_a, [0.0, a as f64], "A's own contribution");
+        let b = guest.call(abi::EXPORT_CONTRIBUTE, &one_row(5)).unwrap();
+        assert_eq!(b, alone, "B's contribution after A = {a}");
+        assert_eq!(b, [0.0, 5.0]);
+    }
+}
+
+#[test]
+fn a_guest_cannot_carry_rows_into_the_next_rounds_state() {
+    let guest = compile(&leaky()).unwrap();
+    let params = params(&["remembered", "own"], 3, &["global", "memory"]);
+    let noise = RoundNoise::size(&params, &privacy(NoiseMechanism::DiscreteLaplace)).unwrap();
+    let run = |a: i64| {
+        let data = table(&[("A", a), ("B", 5), ("C", 6)]);
+        run_per_person(
+            &guest,
+            &params,
+            vec![&data],
+            &noise,
+            &mut NoiseRng::from_test_seed(3),
+        )
+        .unwrap()
+    };
+    let (small, large) = (run(1), run(999));
+    // What the guest remembered is gone before `update` runs, every round.
+    assert_eq!(small.state, [0.0, 0.0]);
+    assert_eq!(large.state, [0.0, 0.0]);
+    // The same noise in both runs: the "remembered" sums are equal (nothing was carried), the
+    // own sums differ by exactly A's change.
+    assert_eq!(small.sums[0], large.sums[0]);
+    assert_eq!(large.sums[1] - small.sums[1], 998);
+}
+
+fn assert_fails_with(bytes: &[u8], check: impl Fn(&WasmError) -> bool) -> String {
+    let guest = compile(bytes).unwrap();
+    let params = params(&["g"], 1, &[]);
+    let noise = RoundNoise::size(&params, &privacy(NoiseMechanism::DiscreteGaussian)).unwrap();
+    let data = table(&[("A", 1), ("B", 2)]);
+    let error = run_per_person(
+        &guest,
+        &params,
+        vec![&data],
+        &noise,
+        &mut NoiseRng::from_os(),
+    )
+    .expect_err("the guest must fail");
+    assert!(check(&error), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("test-guest"), "{message}");
+    message
+}
+
+#[test]
+fn a_guest_that_loops_forever_runs_out_of_fuel() {
+    let message = assert_fails_with(
+        &guest(
+            "(loop $forever (br $forever)) (unreachable)",
+            "(unreachable)",
+            "",
+        ),
+        |e| {
+            matches!(
+                e,
+                WasmError::OutOfFuel {
+                    export: "sealroom_contribute",
+                    fuel: 1_000_000,
+                    ..
+                }
+            )
+        },
+    );
+    assert!(
+        message.contains("ran out of fuel (limit: 1000000 per call)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_guest_that_grows_memory_without_bound_hits_the_memory_limit() {
+    let message = assert_fails_with(
+        &guest(
+            "(loop $more (br_if $more (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+             (unreachable)",
+            "(unreachable)",
+            "",
+        ),
+        |e| matches!(e, WasmError::MemoryLimit { limit: 1_048_576, wanted, .. } if *wanted > 1 << 20),
+    );
+    assert!(message.contains("(limit: 1048576 bytes)"), "{message}");
+    // A module that asks for more memory than the limit at the start cannot be instantiated.
+    let big = wat::parse_str(
+        r#"(module (memory (export "memory") 100)
+            (func (export "sealroom_abi_version") (result i32) i32.const 1)
+            (func (export "sealroom_input") (param i32) (result i32) i32.const 0)
+            (func (export "sealroom_init") (result i64) i64.const 0)
+            (func (export "sealroom_contribute") (result i64) i64.const 0))"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        compile(&big),
+        Err(WasmError::MemoryLimit {
+            wanted: 6_553_600,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_guest_that_traps_fails_the_run() {
+    let message = assert_fails_with(&guest("(unreachable)", "(unreachable)", ""), |e| {
+        matches!(
+            e,
+            WasmError::Trap {
+                export: "sealroom_contribute",
+                ..
+            }
+        )
+    });
+    assert!(message.contains("unreachable"), "{message}");
+    // Dividing by zero, reading out of bounds: traps too.
+    assert_fails_with(
+        &guest(
+            "(drop (i32.div_u (i32.const 1) (i32.const 0))) (unreachable)",
+            "(unreachable)",
+            "",
+        ),
+        |e| matches!(e, WasmError::Trap { trap, .. } if trap.contains("divide by zero")),
+    );
+    assert_fails_with(
+        &guest(
+            "(drop (i32.load (i32.const 100000000))) (unreachable)",
+            "(unreachable)",
+            "",
+        ),
+        |e| matches!(e, WasmError::Trap { trap, .. } if trap.contains("out of bounds")),
+    );
+}
+
+#[test]
+fn a_guest_answering_the_wrong_number_of_numbers_fails_the_run() {
+    let message = assert_fails_with(
+        &guest("(call $answer (i32.const 3))", "(unreachable)", ""),
+        |e| matches!(e, WasmError::BadAnswer { .. }),
+    );
+    assert!(
+        message.contains("3 numbers; the agreement declares 1"),
+        "{message}"
+    );
+    // An answer pointing outside memory.
+    assert_fails_with(
+        &guest("(i64.const -1)", "(unreachable)", ""),
+        |e| matches!(e, WasmError::Trap { trap, .. } if trap.contains("out of bounds")),
+    );
+}
+
+#[test]
+fn a_module_with_other_bytes_than_the_agreement_names_is_refused_before_it_is_compiled() {
+    let bytes = leaky();
+    let mut other = bytes.clone();
+    other.push(0);
+    let error =
+        GuestModule::compile("test-guest", &other, &module_digest(&bytes), limits()).unwrap_err();
+    assert!(
+        matches!(error, WasmError::DigestMismatch { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&module_digest(&bytes)));
+}
+
+#[test]
+fn a_module_that_imports_anything_or_breaks_the_abi_is_refused() {
+    for (text, expect) in [
+        (
+            r#"(module (import "wasi_snapshot_preview1" "clock_time_get" (func)))"#,
+            "imports wasi_snapshot_preview1::clock_time_get",
+        ),
+        (r#"(module)"#, "no 32-bit memory"),
+        (
+            r#"(module (memory (export "memory") 1))"#,
+            "does not export sealroom_abi_version",
+        ),
+    ] {
+        let error = compile(&wat::parse_str(text).unwrap()).unwrap_err();
+        assert!(error.to_string().contains(expect), "{error}");
+    }
+    let version_2 = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+            (func (export "sealroom_abi_version") (result i32) i32.const 2)
+            (func (export "sealroom_input") (param i32) (result i32) i32.const 0)
+            (func (export "sealroom_init") (result i64) i64.const 0)
+            (func (export "sealroom_contribute") (result i64) i64.const 0))"#,
+    )
+    .unwrap();
+    let error = compile(&version_2).unwrap_err();
+    assert!(
+        error.to_string().contains("speaks ABI version 2"),
+        "{error}"
+    );
+    let error = compile(b"not wasm").unwrap_err();
+    assert!(error.to_string().contains("does not compile"), "{error}");
+}
