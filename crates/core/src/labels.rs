@@ -48,3 +48,5 @@ pub const JOB_ID: &str = "sealroom/v1/job-id";
 pub const RELEASE_REQUEST: &str = "sealroom/v1/release-request";
 /// A party's signature over an HTTP request (method, path, time).
 pub const HTTP_REQUEST: &str = "sealroom/v1/http-request";
+/// A program provider's publication of a Wasm module.
+pub const PROGRAM_PUBLICATION: &str = "sealroom/v1/program-publication";

@@ -18,6 +18,7 @@ pub mod labels;
 pub mod log;
 pub mod output;
 pub mod party;
+pub mod program;
 pub mod request_auth;
 pub mod run;
 pub mod runtime;

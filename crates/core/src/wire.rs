@@ -210,6 +210,20 @@ pub struct JobSpec {
     pub run_request: SignedRunRequest,
     /// Every dataset of the agreement.
     pub inputs: Vec<JobInput>,
+    /// The agreement's Wasm module, when its program is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<JobModule>,
+}
+
+/// Where the isolate finds a Wasm program's module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobModule {
+    /// SHA-256 of the module's bytes as the host stored it (lowercase hex); the isolate checks
+    /// the bytes against the agreement's digest, not this.
+    pub digest: String,
+    /// Path of the module file in the host's blob store.
+    pub path: String,
 }
 
 /// What an isolate writes on standard output when it finishes.

@@ -11,6 +11,7 @@
 //! | `POST /v1/jobs` | a party's signed run request: queue a job (202); it runs in a fresh isolate when one is free |
 //! | `GET /v1/jobs/{id}?wait=SECONDS` | a job's record, waiting up to 60 s for it to end (parties only) |
 //! | `GET /v1/jobs/{id}/outputs/{reader}` | the receipt and the outputs sealed to `reader` (that reader only) |
+//! | `/v1/programs/...` | publish and read Wasm programs (see [`crate::programs`]) |
 //! | `/v1/log/...` | the transparency log (see [`crate::log_api`]) |
 //!
 //! "Parties only" means a request signed by a party of the agreement
@@ -202,6 +203,14 @@ impl Host {
         &self.store
     }
 
+    pub(crate) fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
     /// Signs `statement` with the log key and appends it; blocks until it is durable.
     pub fn log_statement(&self, statement: Statement) -> Result<Appended, AppendError> {
         let key = self.log.signing_key();
@@ -242,6 +251,12 @@ impl Host {
                 "/v1/jobs/{id}/outputs/{reader}",
                 get(crate::runner::outputs),
             )
+            .route(
+                "/v1/programs",
+                post(crate::programs::publish).layer(DefaultBodyLimit::max(MAX_PUBLISH_BODY)),
+            )
+            .route("/v1/programs/{digest}", get(crate::programs::program))
+            .route("/v1/programs/{digest}/module", get(crate::programs::module))
             .merge(crate::log_api::router())
             .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
             .with_state(self);
@@ -296,6 +311,9 @@ impl Host {
 
 /// Largest JSON request body, in bytes (agreements and run requests are far smaller).
 const MAX_JSON_BODY: usize = 1 << 20;
+
+/// Largest program publication: the largest module in base64, its documentation and more.
+const MAX_PUBLISH_BODY: usize = crate::programs::MAX_MODULE_BYTES / 3 * 4 + (8 << 20);
 
 pub(crate) type Shared = State<Arc<Host>>;
 

@@ -74,6 +74,7 @@ impl BlobStore {
     pub fn new(root: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(root.join("datasets"))?;
         std::fs::create_dir_all(root.join("incoming"))?;
+        std::fs::create_dir_all(root.join("programs"))?;
         Ok(Self {
             root: root.to_path_buf(),
         })
@@ -86,6 +87,16 @@ impl BlobStore {
             .join(agreement.to_string())
             .join(owner)
             .join(format!("{dataset}.envelope"))
+    }
+
+    /// Stores a published module under its digest (written whole, then moved into place).
+    pub fn put_program(&self, digest: &str, module: &[u8]) -> std::io::Result<PathBuf> {
+        let path = self.root.join("programs").join(format!("{digest}.wasm"));
+        let mut temp = tempfile::NamedTempFile::new_in(self.root.join("incoming"))?;
+        std::io::Write::write_all(&mut temp, module)?;
+        temp.as_file().sync_all()?;
+        temp.persist(&path).map_err(|e| e.error)?;
+        Ok(path)
     }
 
     /// Starts an upload of at most `limit` bytes of the envelope whose header is `header`.

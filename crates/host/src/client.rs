@@ -93,6 +93,25 @@ impl HostClient {
         self.signed_get(&format!("/v1/agreements/{id}"), identity)
     }
 
+    /// Publishes a Wasm program: its provider-signed publication, module and documentation.
+    /// Answers the index of its *program published* log entry.
+    pub fn publish_program(
+        &self,
+        program: &crate::programs::PublishProgram,
+    ) -> Result<u64, HttpError> {
+        let answer: serde_json::Value = self
+            .http
+            .post(&format!("{}/v1/programs", self.base), program)?;
+        Ok(answer["log_index"].as_u64().unwrap_or_default())
+    }
+
+    /// A published program, as anyone reads it. The publication's signature is the provider's:
+    /// check it against the provider's card before trusting it.
+    pub fn program(&self, module: &str) -> Result<crate::programs::PublishedProgram, HttpError> {
+        self.http
+            .get(&format!("{}/v1/programs/{module}", self.base))
+    }
+
     /// Sends a signed run request; the host answers as soon as the job is queued.
     pub fn request_run(&self, request: &SignedRunRequest) -> Result<JobRecord, HttpError> {
         self.http.post(&format!("{}/v1/jobs", self.base), request)

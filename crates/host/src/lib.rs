@@ -12,6 +12,7 @@ pub mod blobs;
 pub mod client;
 pub mod jobs;
 pub mod log_api;
+pub mod programs;
 pub mod refusal;
 pub mod runner;
 pub mod store;

@@ -131,6 +131,7 @@ impl Host {
             entry.statement,
             Statement::AgreementSigned { .. }
                 | Statement::RuntimePublished { .. }
+                | Statement::ProgramPublished { .. }
                 | Statement::JobFinished { .. }
         );
         let writer = self.store().party_by_key(&entry.writer).map_err(internal)?;

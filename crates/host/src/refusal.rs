@@ -102,6 +102,14 @@ pub enum HostRefusal {
         /// The reader asked for.
         reader: String,
     },
+    /// A program publication does not check out.
+    #[error("the program publication is refused: {0}")]
+    BadPublication(String),
+    /// No module with this digest is published.
+    #[error(
+        "no Wasm module {0} is published on this host; its provider publishes it with `sealroom program publish`"
+    )]
+    ProgramNotPublished(String),
     /// The host failed; its operator's log holds the cause.
     #[error("the host failed; its operator's log says why")]
     Internal,
@@ -142,15 +150,18 @@ impl HostRefusal {
             Self::JobUnknown(_) => "job-unknown",
             Self::JobNotFinished { .. } => "job-not-finished",
             Self::NoOutputForReader { .. } => "no-output-for-reader",
+            Self::BadPublication(_) => "bad-publication",
+            Self::ProgramNotPublished(_) => "program-not-published",
             Self::Internal => "internal",
         }
     }
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::AgreementUnknown(_) | Self::JobUnknown(_) | Self::NoOutputForReader { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            Self::AgreementUnknown(_)
+            | Self::JobUnknown(_)
+            | Self::NoOutputForReader { .. }
+            | Self::ProgramNotPublished(_) => StatusCode::NOT_FOUND,
             Self::BadName | Self::BadId(_) | Self::UploadInterrupted(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::RunRequest(e) => match e {
@@ -168,7 +179,8 @@ impl HostRefusal {
             | Self::AgreementNotInForce(_)
             | Self::BadBrokerUrl(_)
             | Self::NotAnEnvelope(_)
-            | Self::NotTheDataset(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::NotTheDataset(_)
+            | Self::BadPublication(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EnvelopeSuperseded
             | Self::DatasetMissing(_)
             | Self::RunRequestReplayed(_)

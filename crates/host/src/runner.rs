@@ -129,6 +129,18 @@ impl Host {
                 path: blob.path.to_string_lossy().into(),
             });
         }
+        let module = match &agreement.agreement.program {
+            p if p.id == sealroom_programs::wasm::ID => {
+                let params =
+                    <sealroom_programs::wasm::WasmParams as sealroom_programs::Params>::check(
+                        &p.params,
+                        &agreement.agreement.datasets,
+                    )
+                    .map_err(HostRefusal::InvalidAgreement)?;
+                Some(self.module_for_job(&params.module)?)
+            }
+            _ => None,
+        };
         self.admit(&agreement, &job_id, request)?;
         tracing::info!(job = %job_id, by = request.request.requested_by, "job queued");
         let spec = JobSpec {
@@ -136,6 +148,7 @@ impl Host {
             agreement,
             run_request: request.clone(),
             inputs,
+            module,
         };
         let host = self.clone();
         tokio::spawn(async move { host.run_queued(spec).await });

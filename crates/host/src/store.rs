@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     receipt TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_agreement ON jobs (agreement, created_at);
+CREATE TABLE IF NOT EXISTS programs (
+    module TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    path TEXT NOT NULL,
+    published_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outputs (
     job TEXT NOT NULL REFERENCES jobs(id),
     output TEXT NOT NULL,
@@ -457,6 +464,55 @@ impl HostStore {
             receipt: receipt.map(|r| from_json("receipt", &r)).transpose()?,
             outputs,
         }))
+    }
+
+    /// Stores a published program whose module is at `path`.
+    pub fn put_program(
+        &self,
+        program: &crate::programs::PublishedProgram,
+        path: &Path,
+        at: Timestamp,
+    ) -> Result<(), HostStoreError> {
+        let body = serde_json::to_string(program).expect("a program serializes");
+        self.db.lock().execute(
+            "INSERT OR IGNORE INTO programs (module, name, body, path, published_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                program.publication.publication.module,
+                program.publication.publication.name,
+                body,
+                path.to_string_lossy(),
+                at.0
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The published program whose module has this digest.
+    pub fn program(
+        &self,
+        module: &str,
+    ) -> Result<Option<crate::programs::PublishedProgram>, HostStoreError> {
+        Ok(self.program_with_path(module)?.map(|(p, _)| p))
+    }
+
+    /// The published program whose module has this digest, and where its module is stored.
+    pub fn program_with_path(
+        &self,
+        module: &str,
+    ) -> Result<Option<(crate::programs::PublishedProgram, std::path::PathBuf)>, HostStoreError>
+    {
+        let row: Option<(String, String)> = self
+            .db
+            .lock()
+            .query_row(
+                "SELECT body, path FROM programs WHERE module = ?1",
+                params![module],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(body, path)| Ok((from_json("program", &body)?, path.into())))
+            .transpose()
     }
 
     /// The outputs of a job sealed to `reader`.

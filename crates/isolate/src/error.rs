@@ -79,6 +79,17 @@ pub enum IsolateError {
     /// The program failed.
     #[error("the program failed: {0}")]
     Program(#[from] ProgramError),
+    /// The agreement's Wasm program could not be loaded or failed.
+    #[error("{0}")]
+    Wasm(#[from] sealroom_wasm::WasmError),
+    /// The host gave no module, or one that cannot be read, for the agreement's Wasm program.
+    #[error("Wasm program {program}: {reason}")]
+    ModuleMissing {
+        /// The program's name.
+        program: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The noise could not be set up.
     #[error("noise: {0}")]
     Noise(#[from] MechanismError),
@@ -116,6 +127,13 @@ impl IsolateError {
             Self::BrokerUnavailable { .. } => "broker-unavailable",
             Self::KeyUnusable { .. } => "key-unusable",
             Self::Program(_) => "program-failed",
+            Self::Wasm(e) => match e {
+                sealroom_wasm::WasmError::DigestMismatch { .. } => "module-mismatch",
+                sealroom_wasm::WasmError::Invalid { .. } => "module-invalid",
+                sealroom_wasm::WasmError::Noise { .. } => "noise-failed",
+                _ => "program-failed",
+            },
+            Self::ModuleMissing { .. } => "module-missing",
             Self::Noise(_) => "noise-failed",
             Self::Seal { .. } => "seal-failed",
             Self::Encoding { .. } => "encoding-failed",

@@ -17,6 +17,7 @@ use crate::error::IsolateError;
 use crate::inputs::open_input;
 use crate::keys::{EphemeralIdentity, KeyRequester, KeyTarget};
 use crate::release::{add_noise, plan_agreement_noise, seal_for_readers};
+use crate::wasm::WasmJob;
 use sealroom_http::JsonClient;
 
 /// Runs a job: keys, inputs, program, noise, sealing, receipt. Nothing is returned unless everything succeeded.
@@ -61,9 +62,13 @@ pub fn run_job(
         }
     }
 
-    // The noise is sized before any key is asked for: a program or noise that cannot run must
-    // not cost anyone's budget. Sizing depends on the agreement only, so an empty run shows it.
-    plan_agreement_noise(agreement)?;
+    // The noise is sized, and a Wasm program's module checked against the agreement's digest
+    // and compiled, before any key is asked for: a program or noise that cannot run must not
+    // cost anyone's budget. Sizing depends on the agreement only, so an empty run shows it.
+    let wasm = WasmJob::prepare(agreement, spec.module.as_ref())?;
+    if wasm.is_none() {
+        plan_agreement_noise(agreement)?;
+    }
 
     // Every broker is asked first without spending anything, so that one owner's refusal
     // does not cost another owner's budget; only then are keys released.
@@ -112,15 +117,22 @@ pub fn run_job(
     }
     drop(keys);
 
-    let result = BuiltinCatalog.run(agreement, &|name| tables.get(name))?;
-    drop(tables);
-
     let simulator = attester.platform() == Platform::Sim;
     let mut rng = NoiseRng::from_os();
+    let released = match &wasm {
+        Some(wasm) => vec![wasm.run(agreement, &tables, simulator, &mut rng)?],
+        None => {
+            let result = BuiltinCatalog.run(agreement, &|name| tables.get(name))?;
+            let derive =
+                |table: &_, variances: &[f64]| BuiltinCatalog.derive(agreement, table, variances);
+            add_noise(&result, &agreement.privacy, simulator, &mut rng, &derive)?
+        }
+    };
+    drop(tables);
+
     let mut sealed = Vec::new();
     let mut outputs = Vec::new();
-    let derive = |table: &_, variances: &[f64]| BuiltinCatalog.derive(agreement, table, variances);
-    for table in add_noise(&result, &agreement.privacy, simulator, &mut rng, &derive)? {
+    for table in released {
         let digest = table.digest().map_err(|source| IsolateError::Encoding {
             what: "a released table",
             source,

@@ -14,6 +14,7 @@ pub mod inputs;
 pub mod job;
 pub mod keys;
 pub mod release;
+pub mod wasm;
 
 pub use error::IsolateError;
 pub use job::run_job;

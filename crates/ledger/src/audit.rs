@@ -134,6 +134,7 @@ fn concerns(entry: &LogEntry, party: &Fingerprint, agreements: &[AgreementId]) -
             signatures.iter().any(|s| &s.fingerprint == party)
         }
         Statement::JobFinished { agreement, .. } => agreements.contains(agreement),
+        Statement::ProgramPublished { publication } => &publication.publication.provider == party,
         Statement::RuntimePublished { .. } => false,
     }
 }
@@ -314,6 +315,12 @@ fn report(
             }
             Statement::KeyRelease(_) | Statement::Decision { .. } => {
                 report.forged.push(finding.index)
+            }
+            // A program published in the party's name must carry its signature.
+            Statement::ProgramPublished { publication } => {
+                if publication.verify(party).is_err() {
+                    report.forged.push(finding.index)
+                }
             }
             Statement::AgreementSigned {
                 agreement,

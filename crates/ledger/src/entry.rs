@@ -15,6 +15,7 @@ use sealroom_core::ids::{AgreementId, Digest, Fingerprint, JobId, Measurement};
 use sealroom_core::labels;
 use sealroom_core::output::OutputRecord;
 use sealroom_core::party::SigningPublicKey;
+use sealroom_core::program::SignedPublication;
 use sealroom_core::sign::{Signature, verify};
 use sealroom_core::statement::SignedDecision;
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,11 @@ pub enum Statement {
     },
     /// An owner's broker released a dataset key (written by that broker before the key leaves).
     KeyRelease(KeyRelease),
+    /// A provider published a Wasm program (written by the host when it stores the module).
+    ProgramPublished {
+        /// The provider-signed publication: module, documentation and source digests.
+        publication: SignedPublication,
+    },
     /// A job finished and its outputs were stored (written by the host).
     JobFinished {
         /// The job.
@@ -120,6 +126,7 @@ impl Statement {
                 sealroom_core::statement::Decision::Revoke => "revocation",
             },
             Statement::KeyRelease(_) => "key-release",
+            Statement::ProgramPublished { .. } => "program-published",
             Statement::JobFinished { .. } => "job-finished",
         }
     }

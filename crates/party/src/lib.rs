@@ -19,6 +19,7 @@ pub mod auditor;
 pub mod authoring;
 pub mod error;
 pub mod owner;
+pub mod programs;
 pub mod reader;
 pub mod runs;
 pub mod source;

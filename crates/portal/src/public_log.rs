@@ -91,6 +91,11 @@ pub struct EntryRow {
     pub summary: String,
 }
 
+/// The first 16 characters of a hex digest (all of it if shorter or not ASCII).
+fn prefix(digest: &str) -> &str {
+    digest.get(..16).unwrap_or(digest)
+}
+
 /// An entry's kind and a one-line summary of what it states.
 pub fn describe(bytes: &[u8]) -> (&'static str, String) {
     let Ok(entry) = LogEntry::from_bytes(bytes) else {
@@ -131,6 +136,21 @@ pub fn describe(bytes: &[u8]) -> (&'static str, String) {
                 s.platform,
                 short(&s.measurement),
                 short(&s.agreement)
+            )
+        }
+        Statement::ProgramPublished { publication } => {
+            let p = &publication.publication;
+            format!(
+                "provider {} published Wasm program {} (module {}, {} bytes, documentation {}{})",
+                short(&p.provider),
+                p.name,
+                prefix(&p.module),
+                p.size,
+                prefix(&p.documentation),
+                p.source
+                    .as_deref()
+                    .map(|s| format!(", source {}", prefix(s)))
+                    .unwrap_or_default()
             )
         }
         Statement::KeyRelease(r) => format!(

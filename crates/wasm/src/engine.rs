@@ -3,7 +3,8 @@
 
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Config, Engine, ExternType, InstancePre, Linker, Module, ResourceLimiter, Store, Trap,
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap,
 };
 
 use sealroom_guest::abi;
@@ -88,14 +89,32 @@ pub fn module_digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Instance slots in the pool: one per worker thread, and spares for `init` and `update`.
+const POOL_SLOTS: u32 = 8;
+
+/// Linear memory kept mapped in a slot between instances, wiped with `memset` (the rest is
+/// returned to the kernel, which zeroes it): a small guest's memory is reused without faults.
+const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+
 /// The engine's settings: Cranelift, fuel metering, canonical NaNs (so a guest's results do not
-/// depend on the CPU), no threads.
+/// depend on the CPU), no relaxed SIMD (whose results may), and instances from a pool of slots,
+/// each slot's memory, tables and globals wiped before it is used again.
 fn engine() -> Result<Engine, String> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(POOL_SLOTS)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS)
+        .max_memories_per_module(1)
+        .max_tables_per_module(1)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES);
     let mut config = Config::new();
     config
         .consume_fuel(true)
         .cranelift_nan_canonicalization(true)
-        .wasm_relaxed_simd(false);
+        .wasm_relaxed_simd(false)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| format!("the Wasm engine could not start: {e}"))
 }
 

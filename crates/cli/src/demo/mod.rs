@@ -822,6 +822,7 @@ fn modified_isolate(d: &Deployment, exes: &Executables) -> anyhow::Result<DemoRe
         agreement: signed.clone(),
         run_request,
         inputs,
+        module: None,
     };
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()

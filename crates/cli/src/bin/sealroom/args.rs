@@ -43,6 +43,9 @@ pub enum Command {
     Agreement(AgreementCommand),
     /// List the built-in programs an agreement can name.
     Programs,
+    /// Publish a WebAssembly program for agreements to name by digest (program providers).
+    #[command(subcommand)]
+    Program(ProgramCommand),
     /// Print the measurement of an isolate executable (what owners approve).
     Measure {
         /// The executable; by default the `sealroom-isolate` beside this program.
@@ -447,6 +450,39 @@ pub struct BrokerArgs {
     /// Mark the portal's session cookie Secure (the portal is reached over https).
     #[arg(long, requires = "portal")]
     pub portal_secure_cookie: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ProgramCommand {
+    /// Publish a Wasm module on the host, signed with your key, with its documentation and the
+    /// digest of its source tree; the host logs it as "program published".
+    ///
+    /// Agreements then name the module by the SHA-256 this prints (program `wasm`, parameter
+    /// `module`), and the isolate refuses any other bytes before it asks for a key. Owners read
+    /// the documentation and rebuild the module from the source to check the digest.
+    ///
+    /// Example: sealroom program publish --host http://127.0.0.1:7100 --key provider.key
+    ///   --name logistic-regression --doc README.md --source examples/logistic-regression
+    ///   target/wasm32-unknown-unknown/release/logistic_regression.wasm
+    Publish {
+        /// Host URL.
+        #[arg(long)]
+        host: String,
+        /// Your key file (a party the host serves).
+        #[arg(long)]
+        key: PathBuf,
+        /// The program's name (1 to 64 characters).
+        #[arg(long)]
+        name: String,
+        /// Its documentation (Markdown): what it computes, its parameters, its outputs.
+        #[arg(long)]
+        doc: PathBuf,
+        /// The source tree it was built from (its digest is published; target/ and .git are skipped).
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// The compiled module (.wasm).
+        module: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use args::{
     AgreementCommand, BenchCommand, Cli, Command, DecisionArgs, HostCommand, HostPartyCommand,
-    LogCommand, PartyCommand, PortalCommand, SynthCommand,
+    LogCommand, PartyCommand, PortalCommand, ProgramCommand, SynthCommand,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -190,9 +190,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Approve { .. }
         | Command::Revoke { .. }
         | Command::Budget { .. }) => commands::owner::run(command, json),
-        command @ (Command::Publish { .. } | Command::Run { .. } | Command::Open { .. }) => {
-            commands::jobs::run(command, json)
-        }
+        command @ (Command::Publish { .. }
+        | Command::Program { .. }
+        | Command::Run { .. }
+        | Command::Open { .. }) => commands::jobs::run(command, json),
         command @ (Command::Audit { .. } | Command::Log { .. }) => {
             commands::transparency::run(command, json)
         }

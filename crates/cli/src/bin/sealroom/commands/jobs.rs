@@ -14,6 +14,50 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 println!("the host holds agreement {}", signed.id);
             }
         }
+        Command::Program(ProgramCommand::Publish {
+            host,
+            key,
+            name,
+            doc,
+            source,
+            module,
+        }) => {
+            let identity = Identity::read_key_file(&key)?;
+            let bytes = std::fs::read(&module)
+                .with_context(|| format!("cannot read {}", module.display()))?;
+            let documentation = std::fs::read_to_string(&doc)
+                .with_context(|| format!("cannot read {}", doc.display()))?;
+            let (signed, index) = sealroom_party::programs::publish_program(
+                &HostClient::new(&host),
+                &identity,
+                &name,
+                bytes,
+                documentation,
+                source.as_deref(),
+                &SystemClock,
+            )?;
+            let p = &signed.publication;
+            if json {
+                print_json(&serde_json::json!({
+                    "module": p.module, "size": p.size, "documentation": p.documentation,
+                    "source": p.source, "log_index": index,
+                }))?;
+            } else {
+                println!(
+                    "published {} ({} bytes) as log entry {index}",
+                    p.name, p.size
+                );
+                println!("module        {}", p.module);
+                println!("documentation {}", p.documentation);
+                if let Some(source) = &p.source {
+                    println!("source tree   {source}");
+                }
+                println!(
+                    "agreements name it as [program] id = \"wasm\", params.module = \"{}\"",
+                    p.module
+                );
+            }
+        }
         Command::Run {
             host,
             agreement,

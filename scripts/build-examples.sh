@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the example Wasm programs (examples/) reproducibly and puts them in examples/modules/;
+# with --check, rebuilds them elsewhere and fails unless the bytes equal the committed modules.
+# The same source gives the same module wherever it is checked out:
+#   - a pinned toolchain (below) with the wasm32-unknown-unknown target, locked dependencies;
+#   - this checkout, the target directory and the cargo home remapped to fixed prefixes.
+# Usage: scripts/build-examples.sh [--check]
+set -euo pipefail
+TOOLCHAIN=1.95.0
+
+src="$(cd "$(dirname "$0")/.." && pwd -P)"
+check=false
+if [ "${1:-}" = "--check" ]; then check=true; fi
+
+if ! rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
+    rustup toolchain install "$TOOLCHAIN" --profile minimal >&2
+fi
+rustup target add --toolchain "$TOOLCHAIN" wasm32-unknown-unknown >&2
+
+target="$(mktemp -d /tmp/sealroom-examples-XXXXXX)"
+trap 'rm -rf "$target"' EXIT
+cargo_home="$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)"
+export RUSTFLAGS="--remap-path-prefix=$src=/sealroom --remap-path-prefix=$target=/target --remap-path-prefix=$cargo_home=/cargo -C link-arg=-zstack-size=131072"
+unset RUSTC_WRAPPER CARGO_BUILD_RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
+
+cd "$src/examples"
+CARGO_TARGET_DIR="$target" cargo "+$TOOLCHAIN" build --release --locked --target wasm32-unknown-unknown >&2
+status=0
+for built in "$target"/wasm32-unknown-unknown/release/*.wasm; do
+    name="$(basename "$built" .wasm | tr _ -)"
+    committed="$src/examples/modules/$name.wasm"
+    if $check; then
+        if cmp -s "$built" "$committed"; then
+            echo "$name: $(sha256sum "$built" | cut -d' ' -f1) (the committed module)"
+        else
+            echo "$name: rebuilding gives $(sha256sum "$built" | cut -d' ' -f1), the committed module is $(sha256sum "$committed" 2>/dev/null | cut -d' ' -f1)" >&2
+            status=1
+        fi
+    else
+        mkdir -p "$src/examples/modules"
+        cp "$built" "$committed"
+        echo "$name: $(sha256sum "$committed" | cut -d' ' -f1)"
+    fi
+done
+exit $status
