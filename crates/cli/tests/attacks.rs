@@ -87,15 +87,6 @@ fn blob(d: &Deployment, agreement: &SignedAgreement, owner: &str, dataset: &str)
         .dataset_path(&agreement.id, owner, dataset)
 }
 
-/// ε spent at both owners' brokers, in millionths.
-fn spent(d: &Deployment) -> u64 {
-    [&d.adplatform, &d.advertiser]
-        .iter()
-        .flat_map(|p| p.broker.budgets(&p.identity).unwrap())
-        .map(|b| b.spent_micros)
-        .sum()
-}
-
 /// An envelope of exposures that is not adplatform's own, in the four ways an attacker can try.
 struct Forgeries {
     /// An outsider's own key under adplatform's name.
@@ -302,7 +293,7 @@ fn envelopes_planted_on_disk_are_refused_by_the_owners_broker() {
         Some("urn:sealroom:refusal:envelope-other-agreement")
     );
 
-    assert_eq!(spent(&d), 0, "no budget spent");
+    assert_eq!(common::spent(&d), 0, "no budget spent");
     let refusals = d
         .adplatform
         .broker
@@ -366,7 +357,11 @@ fn a_resealed_dataset_runs_and_the_previous_version_is_refused() {
         replayed.error.unwrap().refusal.as_deref(),
         Some("urn:sealroom:refusal:envelope-superseded")
     );
-    assert_eq!(spent(&d), 2 * 2 * 500_000, "two runs, two datasets, ε 0.5");
+    assert_eq!(
+        common::spent(&d),
+        2 * 2 * 500_000,
+        "two runs, two datasets, ε 0.5"
+    );
     let audit = d.audit(&d.adplatform).unwrap();
     assert_eq!(audit.releases.len(), 2);
     assert_eq!(audit.releases[1].release.envelope, sealed.header_digest);
@@ -421,7 +416,7 @@ fn runs_need_a_fresh_signed_request_from_an_allowed_party() {
     let done = runs::wait_for_job(&d.host, &d.adplatform.identity, &job.job_id).unwrap();
     assert_eq!(done.status, JobStatus::Finished);
     assert_eq!(done.requested_by, "adplatform");
-    assert_eq!(spent(&d), 2 * 500_000, "one run");
+    assert_eq!(common::spent(&d), 2 * 500_000, "one run");
 
     // The job's record: not for the anonymous, not for outsiders.
     let url = format!("{}/v1/jobs/{}", d.host_process.url, job.job_id);
@@ -459,7 +454,7 @@ fn runs_need_a_fresh_signed_request_from_an_allowed_party() {
     let queued = d.host.request_run(&late).unwrap();
     let ended = runs::wait_for_job(&d.host, &d.advertiser.identity, &queued.job_id).unwrap();
     assert_eq!(ended.error.unwrap().code, "run-request-refused");
-    assert_eq!(spent(&d), 2 * 500_000, "still one run");
+    assert_eq!(common::spent(&d), 2 * 500_000, "still one run");
 
     // A party the operator stopped serving reads and runs nothing more.
     let store = sealroom_host::HostStore::open(&d.dir.join("host/host.sqlite")).unwrap();
@@ -933,12 +928,12 @@ fn a_dishonest_owners_hand_crafted_payload_fails_the_job_and_nothing_is_released
         &header.signed_bytes().unwrap(),
     );
     upload(&header, &key, b"user_id,campaign\nu0000001,spring-tv\n");
-    let spent_before = spent(&d);
+    let spent_before = common::spent(&d);
     let error = failure();
     assert_eq!(error.code, "input-mismatch", "{}", error.message);
     assert!(error.message.contains("sealed as CSV"), "{}", error.message);
     assert_eq!(
-        spent(&d),
+        common::spent(&d),
         spent_before,
         "refused before any key was asked for"
     );

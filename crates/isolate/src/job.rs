@@ -65,10 +65,8 @@ pub fn run_job(
     // The noise is sized, and a Wasm program's module checked against the agreement's digest
     // and compiled, before any key is asked for: a program or noise that cannot run must not
     // cost anyone's budget. Sizing depends on the agreement only, so an empty run shows it.
+    plan_agreement_noise(agreement)?;
     let wasm = WasmJob::prepare(agreement, spec.module.as_ref())?;
-    if wasm.is_none() {
-        plan_agreement_noise(agreement)?;
-    }
 
     // Every broker is asked first without spending anything, so that one owner's refusal
     // does not cost another owner's budget; only then are keys released.

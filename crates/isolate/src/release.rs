@@ -120,6 +120,9 @@ pub fn plan_noise(
 /// empty tables (sizing never depends on the data). An isolate does this before asking for any
 /// key; `sealroom agreement check` does it at authoring time.
 pub fn plan_agreement_noise(agreement: &Agreement) -> Result<NoisePlan, IsolateError> {
+    if agreement.program.id == sealroom_programs::wasm::ID {
+        return plan_wasm_noise(agreement);
+    }
     let empty: HashMap<String, Table> = agreement
         .datasets
         .iter()
@@ -127,6 +130,28 @@ pub fn plan_agreement_noise(agreement: &Agreement) -> Result<NoisePlan, IsolateE
         .collect();
     let result = BuiltinCatalog.run(agreement, &|name| empty.get(name))?;
     plan_noise(&result, &agreement.privacy)
+}
+
+/// A Wasm program's noise: one mechanism for every number of each round's sums, each round
+/// spending `1/rounds` of the run's privacy loss.
+fn plan_wasm_noise(agreement: &Agreement) -> Result<NoisePlan, IsolateError> {
+    use sealroom_programs::Params;
+    let params =
+        sealroom_programs::wasm::WasmParams::check(&agreement.program.params, &agreement.datasets)
+            .map_err(sealroom_programs::ProgramError::BadParameters)?;
+    let round = sealroom_wasm::RoundNoise::size(&params, &agreement.privacy)?;
+    Ok(NoisePlan {
+        measures: vec![MeasureNoise {
+            mechanism: Some(round.mechanism),
+            epsilon_share: (1, u64::from(round.rounds)),
+            delta_mechanism: if round.mechanism.rho().is_some() {
+                agreement.privacy.delta_per_run
+            } else {
+                0.0
+            },
+        }],
+        thresholds: vec![None],
+    })
 }
 
 fn annotation(

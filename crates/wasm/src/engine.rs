@@ -231,9 +231,18 @@ impl GuestModule {
                 .get_typed_func::<(), i64>(&mut *store, export)?
                 .call(&mut *store, ())?;
             let (address, len) = abi::unpack(packed);
-            let mut out = vec![0u8; len as usize];
-            memory.read(&*store, address as usize, &mut out)?;
-            Ok(out)
+            let (start, len) = (address as usize, len as usize);
+            // Checked before anything is allocated: a guest cannot make the isolate reserve
+            // gigabytes by answering a large length.
+            let inside = start
+                .checked_add(len)
+                .is_some_and(|end| end <= memory.data_size(&*store));
+            Ok(inside.then(|| memory.data(&*store)[start..start + len].to_vec()))
+        })?;
+        let bytes = bytes.ok_or_else(|| WasmError::BadAnswer {
+            program: self.name.clone(),
+            export,
+            problem: "an answer outside its memory".into(),
         })?;
         let mut reader = abi::Reader::new(&bytes);
         let numbers = reader

@@ -281,11 +281,17 @@ fn a_guest_answering_the_wrong_number_of_numbers_fails_the_run() {
         message.contains("3 numbers; the agreement declares 1"),
         "{message}"
     );
-    // An answer pointing outside memory.
-    assert_fails_with(
-        &guest("(i64.const -1)", "(unreachable)", ""),
-        |e| matches!(e, WasmError::Trap { trap, .. } if trap.contains("out of bounds")),
-    );
+    // An answer pointing outside memory, however long it claims to be.
+    for packed in ["-1", "0x7fffffff00000000", "0x00000008ffffffff"] {
+        let message = assert_fails_with(
+            &guest(&format!("(i64.const {packed})"), "(unreachable)", ""),
+            |e| matches!(e, WasmError::BadAnswer { .. }),
+        );
+        assert!(
+            message.contains("an answer outside its memory"),
+            "{message}"
+        );
+    }
 }
 
 #[test]

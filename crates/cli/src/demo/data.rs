@@ -22,7 +22,8 @@ pub struct DemoData {
     pub purchases_csv: String,
 }
 
-fn below(rng: &mut ChaCha8Rng, n: u32) -> u32 {
+/// A number below `n`.
+pub(crate) fn below(rng: &mut ChaCha8Rng, n: u32) -> u32 {
     // Demo data only: a tiny modulo bias is irrelevant here.
     rng.next_u32() % n
 }

@@ -6,6 +6,7 @@
 
 pub mod ads;
 pub mod data;
+pub mod ml;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -328,3 +328,12 @@ pub fn assert_no_release_logged(log: &LogHost) {
         );
     }
 }
+
+/// ε spent at both owners' brokers, in millionths.
+pub fn spent(d: &sealroom_cli::demo::Deployment) -> u64 {
+    [&d.adplatform, &d.advertiser]
+        .iter()
+        .flat_map(|p| p.broker.budgets(&p.identity).unwrap())
+        .map(|b| b.spent_micros)
+        .sum()
+}

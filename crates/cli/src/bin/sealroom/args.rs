@@ -152,16 +152,18 @@ pub enum Command {
     /// Run a complete two-party collaboration on this machine.
     Demo {
         /// Which story: `rooms` (sealed rooms: the ad-measurement rooms and the overlap room,
-        /// the default) or `dap` (split aggregation: 10,000 browsers report a page-load
-        /// histogram to a leader and a helper).
+        /// the default), `dap` (split aggregation: 10,000 browsers report a page-load
+        /// histogram to a leader and a helper) or `ml` (an ad platform's exposures and an
+        /// advertiser's purchases train a logistic regression in a sealed room, by a Wasm
+        /// program the advertiser published, with differentially private gradient descent).
         #[arg(value_enum, default_value_t = DemoStory::Rooms)]
         story: DemoStory,
         /// Keep everything in this directory instead of a temporary one.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Synthetic people.
-        #[arg(long, default_value_t = 20_000)]
-        people: u32,
+        /// Synthetic people (default: 20,000; 10,000 for `ml`).
+        #[arg(long)]
+        people: Option<u32>,
         /// Seed of the synthetic data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
@@ -700,6 +702,8 @@ pub enum DemoStory {
     Rooms,
     /// Split aggregation.
     Dap,
+    /// A purchase model trained on pooled data by a published Wasm program.
+    Ml,
 }
 
 /// `sealroom dap …`.

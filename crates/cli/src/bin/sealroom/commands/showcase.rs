@@ -28,11 +28,30 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
             );
         }
         Command::Demo {
+            story: args::DemoStory::Ml,
+            dir,
+            people,
+            seed,
+        } => {
+            let options = demo::DemoOptions {
+                dir,
+                people: people.unwrap_or(10_000),
+                seed,
+                ..demo::DemoOptions::new(executables()?)
+            };
+            let report = with_steps(json, |step| demo::ml::run(&options, step))?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print_ml_demo(&report);
+            }
+        }
+        Command::Demo {
             dir, people, seed, ..
         } => {
             let options = demo::DemoOptions {
                 dir,
-                people,
+                people: people.unwrap_or(20_000),
                 seed,
                 ..demo::DemoOptions::new(executables()?)
             };
@@ -320,4 +339,39 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
         _ => bail!("this command is not one of showcase's"),
     }
     Ok(())
+}
+
+fn print_ml_demo(r: &demo::ml::MlReport) {
+    println!(
+        "pooled logistic regression: {} people, {} rounds of differentially private gradient descent (ε = {}, δ = 10⁻⁶), module {} (log entry {})",
+        r.people,
+        r.rounds,
+        r.epsilon,
+        &r.module[..16],
+        r.published_at_log_index
+    );
+    println!(
+        "{:<10} {:>9} {:>10} {:>7}",
+        "", "private", "plaintext", "true"
+    );
+    for c in &r.coefficients {
+        let private = c.private.map_or("-".into(), |v| format!("{v:.3}"));
+        println!(
+            "{:<10} {:>9} {:>10.3} {:>7.3}",
+            c.name, private, c.plaintext, c.truth
+        );
+    }
+    println!(
+        "noise: σ = {:.2} on each round's summed gradients (each person clipped to norm {})",
+        r.noise_sigma_per_round,
+        demo::ml::CLIP
+    );
+    println!(
+        "log loss {:.4} private, {:.4} plaintext; accuracy {:.4} private, {:.4} plaintext",
+        r.log_loss.0, r.log_loss.1, r.accuracy.0, r.accuracy.1
+    );
+    println!(
+        "training job {:.1} s; whole demo {:.1} s",
+        r.job_seconds, r.total_seconds
+    );
 }

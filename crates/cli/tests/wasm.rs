@@ -1,0 +1,178 @@
+//! Wasm programs through the real services: the pooled model trains end to end; a module the
+//! operator swaps is refused before any key is asked for; a guest that runs away fails the job
+//! with its limit named and releases nothing.
+
+mod common;
+
+use sealroom_cli::demo::ml::{self, MODULE};
+use sealroom_cli::demo::{DemoOptions, Deployment};
+use sealroom_core::clock::SystemClock;
+use sealroom_host::JobStatus;
+use sha2::{Digest as _, Sha256};
+
+fn options() -> DemoOptions {
+    DemoOptions {
+        people: 3_000,
+        ..DemoOptions::new(common::executables())
+    }
+}
+
+fn publish(d: &Deployment, module: &[u8]) -> u64 {
+    sealroom_party::programs::publish_program(
+        &d.host,
+        &d.advertiser.identity,
+        "test-program",
+        module.to_vec(),
+        "What it computes.".into(),
+        None,
+        &SystemClock,
+    )
+    .unwrap()
+    .1
+}
+
+fn releases_logged(d: &Deployment) -> usize {
+    let client =
+        sealroom_ledger::LogClient::new(&d.host_process.url, std::time::Duration::from_secs(10));
+    let checkpoint = client.checkpoint(&d.log_key().unwrap()).unwrap();
+    client
+        .entries(0, checkpoint.size)
+        .unwrap()
+        .iter()
+        .filter(|bytes| {
+            matches!(
+                sealroom_ledger::LogEntry::from_bytes(bytes)
+                    .unwrap()
+                    .statement,
+                sealroom_ledger::Statement::KeyRelease(_)
+            )
+        })
+        .count()
+}
+
+#[test]
+fn demo_ml_trains_a_model_about_as_good_as_the_plaintext_fit() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealroom"))
+        .args(["--json", "demo", "ml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("{report:#}");
+    assert_eq!(report["people"], 10_000);
+    assert_eq!(report["module"], ml::module_digest());
+    let coefficients = report["coefficients"].as_array().unwrap();
+    assert_eq!(coefficients.len(), 4);
+    for c in coefficients {
+        assert!(c["private"].as_f64().unwrap().is_finite(), "{c}");
+        // The plaintext fit recovers the model the data was drawn from.
+        assert!((c["plaintext"].as_f64().unwrap() - c["truth"].as_f64().unwrap()).abs() < 0.15);
+    }
+    let (loss, accuracy) = (&report["log_loss"], &report["accuracy"]);
+    assert!(
+        loss[0].as_f64().unwrap() < loss[1].as_f64().unwrap() + 0.01,
+        "{loss}"
+    );
+    assert!(
+        accuracy[0].as_f64().unwrap() > accuracy[1].as_f64().unwrap() - 0.01,
+        "{accuracy}"
+    );
+    assert!(report["noise_sigma_per_round"].as_f64().unwrap() > 1.0);
+}
+
+#[test]
+fn a_module_the_operator_swaps_is_refused_before_any_key_is_requested() {
+    let (d, _) = ml::start(&options(), &ml::module_digest(), &|_| {}).unwrap();
+    publish(&d, MODULE);
+    // The operator controls the host's disk: it replaces the published module's bytes.
+    let stored = d
+        .dir
+        .join("host/blobs/programs")
+        .join(format!("{}.wasm", ml::module_digest()));
+    let mut other = MODULE.to_vec();
+    // A custom section: still a valid module, with other bytes.
+    other.extend_from_slice(&[0, 5, 4, b'e', b'v', b'i', b'l']);
+    std::fs::write(&stored, &other).unwrap();
+    let job = d.run_job().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    let error = job.error.unwrap();
+    assert_eq!(error.code, "module-mismatch", "{}", error.message);
+    assert!(
+        error.message.contains(&hex::encode(Sha256::digest(&other))),
+        "{}",
+        error.message
+    );
+    assert_eq!(common::spent(&d), 0, "no budget spent");
+    assert_eq!(releases_logged(&d), 0, "no key released");
+}
+
+#[test]
+fn an_unpublished_module_is_refused_by_the_host() {
+    let digest = "ab".repeat(32);
+    let (d, _) = ml::start(&options(), &digest, &|_| {}).unwrap();
+    // The agreement checks out, and says what noise each round gets.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealroom"))
+        .args(["agreement", "check"])
+        .arg(d.dir.join("agreement.signed.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("noise: discrete-gaussian with parameter"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("(1/{} of ε)", ml::ROUNDS)), "{text}");
+    let refused = sealroom_party::runs::request_run(
+        &d.host,
+        &d.advertiser.identity,
+        d.agreement.id,
+        &SystemClock,
+    )
+    .unwrap_err();
+    assert!(
+        refused.to_string().contains("is published on this host"),
+        "{refused}"
+    );
+    assert_eq!(common::spent(&d), 0);
+}
+
+#[test]
+fn a_guest_that_loops_forever_fails_with_its_fuel_limit_and_releases_nothing() {
+    let looping = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+            (func (export "sealroom_abi_version") (result i32) i32.const 1)
+            (func (export "sealroom_input") (param i32) (result i32) i32.const 1024)
+            (func (export "sealroom_init") (result i64)
+                (i32.store (i32.const 0) (i32.const 4))
+                (i64.const 0x2400000000))
+            (func (export "sealroom_contribute") (result i64) (loop $l (br $l)) (i64.const 0))
+            (func (export "sealroom_update") (result i64) (unreachable)))"#,
+    )
+    .unwrap();
+    let digest = hex::encode(Sha256::digest(&looping));
+    let (d, _) = ml::start(&options(), &digest, &|_| {}).unwrap();
+    assert!(publish(&d, &looping) > 0);
+    let job = d.run_job().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    let error = job.error.unwrap();
+    assert_eq!(error.code, "program-failed");
+    assert!(
+        error
+            .message
+            .contains("sealroom_contribute ran out of fuel (limit: 10000000 per call)"),
+        "{}",
+        error.message
+    );
+    // Keys were released (the run is debited up front) but nothing was stored for any reader.
+    assert!(common::spent(&d) > 0);
+    assert!(d.host.outputs(&d.advertiser.identity, &job.job_id).is_err());
+}
