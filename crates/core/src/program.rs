@@ -59,6 +59,15 @@ impl SignedPublication {
     }
 }
 
+/// The largest module a host stores and an isolate reads.
+pub const MAX_MODULE_BYTES: u64 = 64 << 20;
+
+/// SHA-256 of `bytes` as publications and agreements write it: 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// Whether `text` is a SHA-256 digest as publications write them: 64 lowercase hex digits.
 pub fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

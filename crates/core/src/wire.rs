@@ -215,13 +215,11 @@ pub struct JobSpec {
     pub module: Option<JobModule>,
 }
 
-/// Where the isolate finds a Wasm program's module.
+/// Where the isolate finds a Wasm program's module (it checks the bytes against the agreement's
+/// digest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobModule {
-    /// SHA-256 of the module's bytes as the host stored it (lowercase hex); the isolate checks
-    /// the bytes against the agreement's digest, not this.
-    pub digest: String,
     /// Path of the module file in the host's blob store.
     pub path: String,
 }

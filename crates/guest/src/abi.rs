@@ -208,7 +208,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// One dataset's rows for one person (or, in vetted mode, all rows), row-major.
+/// One dataset's rows for one person, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rows<'a> {
     columns: usize,

@@ -313,7 +313,7 @@ impl Host {
 const MAX_JSON_BODY: usize = 1 << 20;
 
 /// Largest program publication: the largest module in base64, its documentation and more.
-const MAX_PUBLISH_BODY: usize = crate::programs::MAX_MODULE_BYTES / 3 * 4 + (8 << 20);
+const MAX_PUBLISH_BODY: usize = (crate::programs::MAX_MODULE_BYTES / 3 * 4) as usize + (8 << 20);
 
 pub(crate) type Shared = State<Arc<Host>>;
 

@@ -94,15 +94,13 @@ impl HostClient {
     }
 
     /// Publishes a Wasm program: its provider-signed publication, module and documentation.
-    /// Answers the index of its *program published* log entry.
+    /// Answers with the index of its *program published* log entry.
     pub fn publish_program(
         &self,
         program: &crate::programs::PublishProgram,
-    ) -> Result<u64, HttpError> {
-        let answer: serde_json::Value = self
-            .http
-            .post(&format!("{}/v1/programs", self.base), program)?;
-        Ok(answer["log_index"].as_u64().unwrap_or_default())
+    ) -> Result<crate::programs::PublishAnswer, HttpError> {
+        self.http
+            .post(&format!("{}/v1/programs", self.base), program)
     }
 
     /// A published program, as anyone reads it. The publication's signature is the provider's:

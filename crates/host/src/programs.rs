@@ -13,16 +13,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use sealroom_core::program::{SignedPublication, is_sha256_hex};
+use sealroom_core::program::{SignedPublication, is_sha256_hex, sha256_hex};
 use sealroom_ledger::Statement;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use crate::api::{Host, Shared};
 use crate::refusal::HostRefusal;
 
-/// The largest module the host stores (the isolate reads no larger).
-pub const MAX_MODULE_BYTES: usize = 64 << 20;
+pub use sealroom_core::program::MAX_MODULE_BYTES;
 
 /// The longest program name.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -52,10 +50,6 @@ pub struct PublishedProgram {
     pub log_index: u64,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// Checks a publication against its bytes and its provider's signature.
 fn check(h: &Host, body: &PublishProgram) -> Result<(), HostRefusal> {
     let p = &body.publication.publication;
@@ -66,7 +60,7 @@ fn check(h: &Host, body: &PublishProgram) -> Result<(), HostRefusal> {
     if !body.module.starts_with(b"\0asm\x01\0\0\0") {
         return bad("the module is not a WebAssembly module (version 1)".into());
     }
-    if body.module.len() > MAX_MODULE_BYTES {
+    if body.module.len() as u64 > MAX_MODULE_BYTES {
         return bad(format!("the module is over {MAX_MODULE_BYTES} bytes"));
     }
     let module = sha256_hex(&body.module);
@@ -107,15 +101,23 @@ fn check(h: &Host, body: &PublishProgram) -> Result<(), HostRefusal> {
 pub(crate) async fn publish(
     State(h): Shared,
     body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, HostRefusal> {
+) -> Result<Json<PublishAnswer>, HostRefusal> {
     let body: PublishProgram =
         serde_json::from_slice(&body).map_err(|e| HostRefusal::BadPublication(e.to_string()))?;
     check(&h, &body)?;
     let digest = body.publication.publication.module.clone();
     if let Some(stored) = h.store().program(&digest).map_err(HostRefusal::internal)? {
-        return Ok(Json(serde_json::json!({
-            "module": digest, "log_index": stored.log_index, "new": false
-        })));
+        if stored.publication != body.publication || stored.documentation != body.documentation {
+            return Err(HostRefusal::ProgramPublishedOtherwise {
+                module: digest,
+                log_index: stored.log_index,
+            });
+        }
+        return Ok(Json(PublishAnswer {
+            module: digest,
+            log_index: stored.log_index,
+            new: false,
+        }));
     }
     let path = h
         .blobs()
@@ -135,9 +137,23 @@ pub(crate) async fn publish(
         .put_program(&stored, &path, h.clock().now())
         .map_err(HostRefusal::internal)?;
     tracing::info!(module = %digest, index = logged.index, "program published");
-    Ok(Json(serde_json::json!({
-        "module": digest, "log_index": logged.index, "new": true
-    })))
+    Ok(Json(PublishAnswer {
+        module: digest,
+        log_index: logged.index,
+        new: true,
+    }))
+}
+
+/// The host's answer to a publication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishAnswer {
+    /// The module's SHA-256.
+    pub module: String,
+    /// Index of its *program published* log entry.
+    pub log_index: u64,
+    /// False when this very publication was stored before.
+    pub new: bool,
 }
 
 fn stored(h: &Host, digest: &str) -> Result<(PublishedProgram, std::path::PathBuf), HostRefusal> {
@@ -179,7 +195,6 @@ impl Host {
     ) -> Result<sealroom_core::wire::JobModule, HostRefusal> {
         let (_, path) = stored(self, digest)?;
         Ok(sealroom_core::wire::JobModule {
-            digest: digest.into(),
             path: path.to_string_lossy().into(),
         })
     }

@@ -105,6 +105,17 @@ pub enum HostRefusal {
     /// A program publication does not check out.
     #[error("the program publication is refused: {0}")]
     BadPublication(String),
+    /// The module was published before, by another publication (another provider, other
+    /// documentation or source).
+    #[error(
+        "module {module} is already published with another publication (log entry {log_index}); read it with GET /v1/programs/{module}"
+    )]
+    ProgramPublishedOtherwise {
+        /// The module's digest.
+        module: String,
+        /// The first publication's log entry.
+        log_index: u64,
+    },
     /// No module with this digest is published.
     #[error(
         "no Wasm module {0} is published on this host; its provider publishes it with `sealroom program publish`"
@@ -152,6 +163,7 @@ impl HostRefusal {
             Self::NoOutputForReader { .. } => "no-output-for-reader",
             Self::BadPublication(_) => "bad-publication",
             Self::ProgramNotPublished(_) => "program-not-published",
+            Self::ProgramPublishedOtherwise { .. } => "program-published-otherwise",
             Self::Internal => "internal",
         }
     }
@@ -184,7 +196,8 @@ impl HostRefusal {
             Self::EnvelopeSuperseded
             | Self::DatasetMissing(_)
             | Self::RunRequestReplayed(_)
-            | Self::JobNotFinished { .. } => StatusCode::CONFLICT,
+            | Self::JobNotFinished { .. }
+            | Self::ProgramPublishedOtherwise { .. } => StatusCode::CONFLICT,
             Self::UploadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RunCapReached(_) | Self::TooManyJobs(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::QueueFull(_) => StatusCode::SERVICE_UNAVAILABLE,

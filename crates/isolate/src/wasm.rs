@@ -7,28 +7,29 @@ use std::io::Read;
 use rand_core::Rng;
 use sealroom_core::agreement::Agreement;
 use sealroom_core::output::ReleasedTable;
+use sealroom_core::program::MAX_MODULE_BYTES;
 use sealroom_core::wire::JobModule;
 use sealroom_programs::wasm::{ID, WasmParams};
 use sealroom_programs::{Params, ProgramError, Table};
 use sealroom_wasm::release::released_table;
-use sealroom_wasm::{GuestModule, Limits, RoundNoise, run_per_person};
+use sealroom_wasm::{GuestModule, Limits, RoundNoise, initial_state, run_per_person};
 
 use crate::error::IsolateError;
 
-/// The largest module the isolate reads.
-pub const MAX_MODULE_BYTES: u64 = 64 << 20;
-
-/// A Wasm program ready to run: its terms, its compiled module and each round's noise.
+/// A Wasm program ready to run: its terms, its compiled module, its initial state and each
+/// round's noise.
 #[derive(Debug)]
 pub struct WasmJob {
     params: WasmParams,
     guest: GuestModule,
+    state: Vec<f64>,
     noise: RoundNoise,
 }
 
 impl WasmJob {
-    /// The agreement's Wasm program, if its program is one: terms checked, noise sized, and
-    /// the module at `module` checked against the agreement's digest and compiled.
+    /// The agreement's Wasm program, if its program is one: terms checked, noise sized, the
+    /// module at `module` checked against the agreement's digest and compiled, and its initial
+    /// state made (`init` sees no data): whatever fails here fails before any key is asked for.
     pub fn prepare(
         agreement: &Agreement,
         module: Option<&JobModule>,
@@ -58,9 +59,11 @@ impl WasmJob {
             memory_bytes: params.memory_bytes,
         };
         let guest = GuestModule::compile(&params.name, &bytes, &params.module, limits)?;
+        let state = initial_state(&guest, &params)?;
         Ok(Some(Self {
             params,
             guest,
+            state,
             noise,
         }))
     }
@@ -83,7 +86,14 @@ impl WasmJob {
                     .ok_or_else(|| ProgramError::MissingInput(name.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let run = run_per_person(&self.guest, &self.params, inputs, &self.noise, rng)?;
+        let run = run_per_person(
+            &self.guest,
+            &self.params,
+            inputs,
+            self.state.clone(),
+            &self.noise,
+            rng,
+        )?;
         Ok(released_table(
             &self.params,
             &run,

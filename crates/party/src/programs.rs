@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use sealroom_core::clock::Clock;
 use sealroom_core::labels;
-use sealroom_core::program::{ProgramPublication, SignedPublication};
+use sealroom_core::program::{ProgramPublication, SignedPublication, sha256_hex};
 use sealroom_crypto::Identity;
 use sealroom_host::client::HostClient;
 use sealroom_host::programs::PublishProgram;
@@ -72,9 +72,9 @@ pub fn publish_program(
 ) -> Result<(SignedPublication, u64), PartyError> {
     let publication = ProgramPublication {
         name: name.into(),
-        module: hex::encode(Sha256::digest(&module)),
+        module: sha256_hex(&module),
         size: module.len() as u64,
-        documentation: hex::encode(Sha256::digest(documentation.as_bytes())),
+        documentation: sha256_hex(documentation.as_bytes()),
         source: source.map(source_tree_digest).transpose()?,
         provider: identity.card().fingerprint()?,
         published_at: clock.now(),
@@ -87,10 +87,10 @@ pub fn publish_program(
         publication,
         signature,
     };
-    let index = host.publish_program(&PublishProgram {
+    let answer = host.publish_program(&PublishProgram {
         publication: signed.clone(),
         module,
         documentation,
     })?;
-    Ok((signed, index))
+    Ok((signed, answer.log_index))
 }

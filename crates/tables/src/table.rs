@@ -283,7 +283,7 @@ impl Table {
     }
 
     /// The value in `row` of column number `column` (schema order); empty past the end. An empty
-    /// string in an optional string column reads as [`Cell::Empty`].
+    /// string reads as [`Cell::Empty`] (only optional columns hold one).
     pub fn cell(&self, row: usize, column: usize) -> Cell<'_> {
         match self.columns.get(column) {
             Some(ColumnData::Text(c)) if row < c.len() => match c.get(row) {

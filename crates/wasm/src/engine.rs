@@ -1,7 +1,6 @@
 //! A guest module compiled once, and each call into it made in a fresh instance under the
 //! agreement's fuel and memory caps, with nothing to import: no I/O, no clock, no randomness.
 
-use sha2::{Digest, Sha256};
 use wasmtime::{
     Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
     PoolingAllocationConfig, ResourceLimiter, Store, Trap,
@@ -86,7 +85,7 @@ impl std::fmt::Debug for GuestModule {
 
 /// SHA-256 of a module's bytes, as agreements name it (lowercase hex).
 pub fn module_digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    sealroom_core::program::sha256_hex(bytes)
 }
 
 /// Instance slots in the pool: one per worker thread, and spares for `init` and `update`.
@@ -116,6 +115,11 @@ fn engine() -> Result<Engine, String> {
         .wasm_relaxed_simd(false)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| format!("the Wasm engine could not start: {e}"))
+}
+
+/// Whether a call into `export` has seen a person's rows.
+fn sees_data(export: &str) -> bool {
+    export == abi::EXPORT_CONTRIBUTE
 }
 
 impl GuestModule {
@@ -190,11 +194,13 @@ impl GuestModule {
             pre,
             has_update,
         };
-        let version = guest.with_instance(abi::EXPORT_ABI_VERSION, |store, instance| {
-            instance
-                .get_typed_func::<(), i32>(&mut *store, abi::EXPORT_ABI_VERSION)?
-                .call(&mut *store, ())
-        })?;
+        let version = guest
+            .with_instance(abi::EXPORT_ABI_VERSION, |store, instance| {
+                instance
+                    .get_typed_func::<(), i32>(&mut *store, abi::EXPORT_ABI_VERSION)?
+                    .call(&mut *store, ())
+            })
+            .map_err(|e| invalid(format!("the module cannot start: {e}")))?;
         if version != abi::ABI_VERSION {
             return Err(invalid(format!(
                 "the module speaks ABI version {version}; this runtime speaks {}",
@@ -251,7 +257,13 @@ impl GuestModule {
         numbers.map_err(|e| WasmError::BadAnswer {
             program: self.name.clone(),
             export,
-            problem: e.to_string(),
+            // Where a contribution's answer went wrong is the guest's choice, made after seeing
+            // a person's rows: it is not repeated.
+            problem: if sees_data(export) {
+                "an answer that is not a list of numbers".into()
+            } else {
+                e.to_string()
+            },
         })
     }
 
@@ -277,6 +289,9 @@ impl GuestModule {
         result.map_err(|error| self.stopped(export, store.data().refused, &error))
     }
 
+    /// What stopped a call. Running out of fuel comes first (a refused growth the guest
+    /// survived is not what stopped it). For `contribute`, which has seen a person's rows, the
+    /// error names only the limit or the kind of trap, never a number the guest chose.
     fn stopped(
         &self,
         export: &'static str,
@@ -284,30 +299,31 @@ impl GuestModule {
         error: &wasmtime::Error,
     ) -> WasmError {
         let program = self.name.clone();
-        if let Some(wanted) = refused {
+        let trap = error.downcast_ref::<Trap>();
+        if trap == Some(&Trap::OutOfFuel) {
+            return WasmError::OutOfFuel {
+                program,
+                export,
+                fuel: self.limits.fuel_per_call,
+            };
+        }
+        if refused.is_some() {
             return WasmError::MemoryLimit {
                 program,
                 export,
                 limit: self.limits.memory_bytes,
-                wanted,
             };
         }
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => WasmError::OutOfFuel {
-                program,
-                export,
-                fuel: self.limits.fuel_per_call,
-            },
-            Some(trap) => WasmError::Trap {
-                program,
-                export,
-                trap: trap.to_string(),
-            },
-            None => WasmError::Trap {
-                program,
-                export,
-                trap: format!("{error:#}"),
-            },
+        let trap = match trap {
+            // A trap code's text is fixed (no addresses or sizes).
+            Some(trap) => trap.to_string(),
+            None if sees_data(export) => "an error outside its code".into(),
+            None => format!("{error:#}"),
+        };
+        WasmError::Trap {
+            program,
+            export,
+            trap,
         }
     }
 }

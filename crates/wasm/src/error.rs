@@ -36,7 +36,7 @@ pub enum WasmError {
     },
     /// The guest asked for more memory than the agreement allows.
     #[error(
-        "Wasm program {program}: {export} tried to grow its memory to {wanted} bytes (limit: {limit} bytes)"
+        "Wasm program {program}: {export} tried to grow its memory past the limit ({limit} bytes)"
     )]
     MemoryLimit {
         /// The program's name.
@@ -45,8 +45,6 @@ pub enum WasmError {
         export: &'static str,
         /// The agreement's memory limit.
         limit: u64,
-        /// What it asked for.
-        wanted: u64,
     },
     /// The guest trapped.
     #[error("Wasm program {program}: {export} trapped: {trap}")]
@@ -58,7 +56,8 @@ pub enum WasmError {
         /// The trap.
         trap: String,
     },
-    /// The guest answered something other than the ABI's numbers, or not as many as declared.
+    /// The guest answered something other than the ABI's numbers, or not as many as declared
+    /// (for `contribute`, without saying how many: the guest chose that after seeing a person).
     #[error("Wasm program {program}: {export} returned {problem}")]
     BadAnswer {
         /// The program's name.

@@ -13,4 +13,4 @@ pub mod release;
 
 pub use engine::{GuestModule, Limits, module_digest};
 pub use error::WasmError;
-pub use per_person::{PerPersonRun, RoundNoise, run_per_person};
+pub use per_person::{PerPersonRun, RoundNoise, initial_state, run_per_person};

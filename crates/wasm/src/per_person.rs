@@ -186,30 +186,51 @@ impl<'t> Joined<'t> {
     }
 }
 
+/// The guest's state before the first round, from `init` (which sees no data), after checking
+/// what can be checked before any data is read: that an iterative program exports `update`, and
+/// that a state released as `init` made it has as many numbers as the agreement names. The
+/// isolate calls it before it asks for any key.
+pub fn initial_state(guest: &GuestModule, params: &WasmParams) -> Result<Vec<f64>, WasmError> {
+    let invalid = |reason: String| WasmError::Invalid {
+        program: guest.name().into(),
+        reason,
+    };
+    if params.rounds > 1 && !guest.has_update() {
+        return Err(invalid(format!(
+            "{} rounds need {}, which the module does not export",
+            params.rounds,
+            abi::EXPORT_UPDATE
+        )));
+    }
+    let mut input = Writer::new();
+    input.f64s(&params.params);
+    let state = guest.call(abi::EXPORT_INIT, &input.into_bytes())?;
+    let released_as_is = !guest.has_update() && !params.state_names.is_empty();
+    if released_as_is && state.len() != params.state_names.len() {
+        return Err(invalid(format!(
+            "its state has {} numbers; the agreement names {}",
+            state.len(),
+            params.state_names.len()
+        )));
+    }
+    Ok(state)
+}
+
 /// How many threads share the people (the isolate's machine has two cores).
 const WORKERS: u32 = 2;
 
-/// Runs `guest` in the per-person mode over `tables` (in the order of `params.inputs`): the
-/// initial state from `init`, then `params.rounds` rounds of one `contribute` per person
+/// Runs `guest` in the per-person mode over `tables` (in the order of `params.inputs`) from
+/// `state` (what [`initial_state`] gave): `params.rounds` rounds of one `contribute` per person
 /// (clamped and summed), noise, and `update`. Every call runs in a fresh instance.
 pub fn run_per_person(
     guest: &GuestModule,
     params: &WasmParams,
     tables: Vec<&Table>,
+    mut state: Vec<f64>,
     noise: &RoundNoise,
     rng: &mut impl Rng,
 ) -> Result<PerPersonRun, WasmError> {
     let program = guest.name();
-    if params.rounds > 1 && !guest.has_update() {
-        return Err(WasmError::Invalid {
-            program: program.into(),
-            reason: format!(
-                "{} rounds need {}, which the module does not export",
-                params.rounds,
-                abi::EXPORT_UPDATE
-            ),
-        });
-    }
     let joined = Joined::new(program, &params.inputs, tables)?;
     let clamp = Clamp {
         norm: params.norm,
@@ -217,9 +238,6 @@ pub fn run_per_person(
         units: params.units,
     };
     let len = params.contribution_len();
-    let mut init_input = Writer::new();
-    init_input.f64s(&params.params);
-    let mut state = guest.call(abi::EXPORT_INIT, &init_input.into_bytes())?;
     let mut noised = Vec::new();
     for round in 0..params.rounds {
         let sums = std::thread::scope(|scope| {
@@ -239,8 +257,7 @@ pub fn run_per_person(
                                         program: guest.name().into(),
                                         export: abi::EXPORT_CONTRIBUTE,
                                         problem: format!(
-                                            "{} numbers; the agreement declares {len} ({} groups × {} coordinates)",
-                                            raw.len(),
+                                            "not the {len} numbers the agreement declares ({} groups × {} coordinates)",
                                             params.groups.len(),
                                             params.coordinates.len()
                                         ),

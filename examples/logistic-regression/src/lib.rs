@@ -6,21 +6,23 @@
 //! themselves; the platform clips that vector to the agreement's L2 bound, sums it over people
 //! and adds Gaussian noise, and `update` takes one gradient step with the noised mean.
 //!
-//! Public parameters: `[learning_rate, feature_scale]`; features are divided by
-//! `feature_scale`. Contribution: `[gradient for the intercept, one per feature…, 1]`.
+//! Public parameters: `[learning_rate, feature_scale, features]`; features are divided by
+//! `feature_scale`, and `features` is their number. Contribution: `[gradient for the
+//! intercept, one per feature…, 1]`.
 //! State: the coefficients `[intercept, one per feature…]`.
 #![forbid(unsafe_code)]
 
 use sealroom_guest::{Cell, PerPerson, Person};
 
-/// Feature columns in the platform's table: every column but the person's (the last).
+/// The features in the platform's first row for this person: its number columns in schema
+/// order (an empty value counts as 0), skipping text (the person column is text).
 fn features(person: &Person<'_>, scale: f64) -> Option<Vec<f64>> {
-    let rows = &person.datasets[0];
-    let row = rows.row(0)?;
+    let row = person.datasets[0].row(0)?;
     Some(
         row.iter()
             .filter_map(|cell| match cell {
                 Cell::Number(n) => Some(*n as f64 / scale),
+                Cell::Empty => Some(0.0),
                 _ => None,
             })
             .collect(),

@@ -20,7 +20,6 @@ use sealroom_party::authoring::{
     AgreementToml, DatasetToml, PartyToml, PrivacyToml, ProgramToml, RuntimeToml, TomlTime,
 };
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use super::{DemoOptions, Deployment, Scenario};
 
@@ -167,7 +166,7 @@ pub fn plaintext_fit(data: &[Example]) -> [f64; 4] {
 
 /// The SHA-256 of [`MODULE`], as the agreement names it.
 pub fn module_digest() -> String {
-    hex::encode(Sha256::digest(MODULE))
+    sealroom_core::program::sha256_hex(MODULE)
 }
 
 /// The agreement: the platform's features and the advertiser's labels, the published module
