@@ -3,7 +3,10 @@
 # with --check, rebuilds them elsewhere and fails unless the bytes equal the committed modules.
 # The same source gives the same module wherever it is checked out:
 #   - a pinned toolchain (below) with the wasm32-unknown-unknown target, locked dependencies;
-#   - this checkout, the target directory and the cargo home remapped to fixed prefixes.
+#   - the sources built from a copy at one fixed path: cargo hashes the absolute path of a path
+#     dependency outside the workspace (crates/guest) into the symbol names, and those decide the
+#     function order, so a checkout elsewhere would otherwise give other bytes;
+#   - that copy, the target directory and the cargo home remapped to fixed prefixes.
 # Usage: scripts/build-examples.sh [--check]
 set -euo pipefail
 TOOLCHAIN=1.95.0
@@ -17,13 +20,21 @@ if ! rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
 fi
 rustup target add --toolchain "$TOOLCHAIN" wasm32-unknown-unknown >&2
 
-target="$(mktemp -d /tmp/sealroom-examples-XXXXXX)"
-trap 'rm -rf "$target"' EXIT
+# One build at a time owns the fixed path.
+build=/tmp/sealroom-examples-build
+exec 9>"$build.lock"
+flock 9
+rm -rf "$build"
+mkdir -p "$build/src"
+trap 'rm -rf "$build"' EXIT
+tar -C "$src" --exclude=examples/target --exclude=examples/modules -cf - Cargo.toml examples crates/guest | tar -C "$build/src" -xf -
+target="$build/target"
 cargo_home="$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)"
-export RUSTFLAGS="--remap-path-prefix=$src=/sealroom --remap-path-prefix=$target=/target --remap-path-prefix=$cargo_home=/cargo -C link-arg=-zstack-size=131072"
-unset RUSTC_WRAPPER CARGO_BUILD_RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
+export RUSTFLAGS="--remap-path-prefix=$build/src=/sealroom --remap-path-prefix=$target=/target --remap-path-prefix=$cargo_home=/cargo -C link-arg=-zstack-size=131072"
+unset RUSTC RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER CARGO_BUILD_RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_INCREMENTAL
+for var in $(env | sed -n 's/^\(CARGO_PROFILE_[A-Z0-9_]*\)=.*/\1/p'); do unset "$var"; done
 
-cd "$src/examples"
+cd "$build/src/examples"
 CARGO_TARGET_DIR="$target" cargo "+$TOOLCHAIN" build --release --locked --target wasm32-unknown-unknown >&2
 status=0
 for built in "$target"/wasm32-unknown-unknown/release/*.wasm; do
