@@ -122,7 +122,9 @@ fn unescape(html: &str) -> String {
         .replace("&#x2F;", "/")
         .replace("&#61;", "=")
         .replace("&lt;", "<")
+        .replace("&#60;", "<")
         .replace("&gt;", ">")
+        .replace("&#62;", ">")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
@@ -457,5 +459,97 @@ fn a_forked_log_or_an_entry_that_fails_its_proof_raises_the_alarm() {
     assert_eq!(
         kept, same_size,
         "a forked view is never replaced by the other one"
+    );
+}
+
+#[test]
+fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_host() {
+    use sealroom_cli::demo::ml;
+
+    let digest = ml::module_digest();
+    let (d, _) = ml::start(
+        &DemoOptions {
+            people: 300,
+            portal: true,
+            ..DemoOptions::new(common::executables())
+        },
+        &digest,
+        &|_| {},
+    )
+    .unwrap();
+    let review = format!(
+        "/portal/agreements/{}/runtimes/sim/{}",
+        d.agreement.id, d.measurement
+    );
+    let mut owner = Browser::new(&d.broker_processes[0].url);
+    assert_eq!(owner.sign_in(&portal_secret(&d, "adplatform")).status, 303);
+
+    // Named by the agreement, not yet published: the review says so.
+    let page = owner.get(&review);
+    assert_eq!(page.status, 200);
+    let body = unescape(&page.body);
+    assert!(body.contains(&digest), "the module's digest is shown");
+    assert!(
+        body.contains("the host has no publication of this module"),
+        "{body}"
+    );
+
+    // The advertiser publishes it with its source tree's digest.
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/logistic-regression");
+    let documentation = "Pooled logistic regression: <b>per-person</b> clipped gradients.";
+    let (publication, index) = sealroom_party::programs::publish_program(
+        &d.host,
+        &d.advertiser.identity,
+        "logistic-regression",
+        ml::MODULE.to_vec(),
+        documentation.into(),
+        Some(&source),
+        &sealroom_core::clock::SystemClock,
+    )
+    .unwrap();
+    let source_digest = sealroom_party::programs::source_tree_digest(&source).unwrap();
+    assert_eq!(
+        publication.publication.source.as_deref(),
+        Some(source_digest.as_str())
+    );
+    let page = owner.get(&review);
+    let body = unescape(&page.body);
+    for shown in [
+        "signed by advertiser, verified",
+        "the publication names the agreement's module",
+        "the documentation below is the one the provider signed",
+        &format!(
+            "the host serves the module's {} bytes, and they hash to the agreement's digest",
+            ml::MODULE.len()
+        ),
+        &source_digest,
+        &publication.publication.documentation,
+        &format!("<td class=\"id\">{index}</td>"),
+        documentation,
+    ] {
+        assert!(body.contains(shown), "the review shows {shown:?}:\n{body}");
+    }
+    assert!(
+        !page.body.contains("<b>per-person</b>"),
+        "the documentation is shown as text, never as markup"
+    );
+    assert!(!body.contains("class=\"status bad\""), "{body}");
+
+    // A curious operator swaps the stored bytes: the review shows it before anyone approves.
+    let stored = d
+        .dir
+        .join("host/blobs/programs")
+        .join(format!("{digest}.wasm"));
+    let mut other = ml::MODULE.to_vec();
+    other.extend_from_slice(&[0, 5, 4, b'e', b'v', b'i', b'l']);
+    std::fs::write(&stored, &other).unwrap();
+    let body = unescape(&owner.get(&review).body);
+    assert!(
+        body.contains(&format!(
+            "the module the host serves hashes to {}, not the agreement's digest",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&other))
+        )),
+        "{body}"
     );
 }

@@ -31,23 +31,30 @@ fn publish(d: &Deployment, module: &[u8]) -> u64 {
     .1
 }
 
-fn releases_logged(d: &Deployment) -> usize {
-    let client =
-        sealroom_ledger::LogClient::new(&d.host_process.url, std::time::Duration::from_secs(10));
-    let checkpoint = client.checkpoint(&d.log_key().unwrap()).unwrap();
+/// How many entries of the log at `url` hold a statement that `is` picks.
+fn logged(
+    url: &str,
+    key: &sealroom_ledger::LogVerifierKey,
+    is: fn(&sealroom_ledger::Statement) -> bool,
+) -> usize {
+    let client = sealroom_ledger::LogClient::new(url, std::time::Duration::from_secs(10));
+    let checkpoint = client.checkpoint(key).unwrap();
     client
         .entries(0, checkpoint.size)
         .unwrap()
         .iter()
         .filter(|bytes| {
-            matches!(
-                sealroom_ledger::LogEntry::from_bytes(bytes)
-                    .unwrap()
-                    .statement,
-                sealroom_ledger::Statement::KeyRelease(_)
-            )
+            is(&sealroom_ledger::LogEntry::from_bytes(bytes)
+                .unwrap()
+                .statement)
         })
         .count()
+}
+
+fn releases_logged(d: &Deployment) -> usize {
+    logged(&d.host_process.url, &d.log_key().unwrap(), |s| {
+        matches!(s, sealroom_ledger::Statement::KeyRelease(_))
+    })
 }
 
 #[test]
@@ -175,4 +182,116 @@ fn a_guest_that_loops_forever_fails_with_its_fuel_limit_and_releases_nothing() {
     // Keys were released (the run is debited up front) but nothing was stored for any reader.
     assert!(common::spent(&d) > 0);
     assert!(d.host.outputs(&d.advertiser.identity, &job.job_id).is_err());
+}
+
+/// The refusal a publication gets from the host, as its problem code and detail.
+fn refusal(error: sealroom_http::HttpError) -> (String, u16, String) {
+    match error {
+        sealroom_http::HttpError::Refused(p) => (
+            p.kind.rsplit(':').next().unwrap().to_string(),
+            p.status,
+            p.detail,
+        ),
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
+fn programs_published(host: &common::LogHost) -> usize {
+    logged(&host.process.url, &host.key(), |s| {
+        matches!(s, sealroom_ledger::Statement::ProgramPublished { .. })
+    })
+}
+
+#[test]
+fn only_a_served_party_publishes_in_its_own_name_and_a_publication_is_never_replaced() {
+    use sealroom_crypto::Identity;
+    use sealroom_host::programs::PublishProgram;
+    use sealroom_party::programs::sign_publication;
+
+    let host = common::start_log_host();
+    let provider = Identity::generate("provider", None).unwrap();
+    let other_party = Identity::generate("other-party", None).unwrap();
+    let outsider = Identity::generate("outsider", None).unwrap();
+    host.onboard(&[provider.card(), other_party.card()]);
+    let client = host.client();
+    let doc = "Computes what its README says.".to_string();
+    let send = |publication, module: &[u8], documentation: &str| {
+        client.publish_program(&PublishProgram {
+            publication,
+            module: module.to_vec(),
+            documentation: documentation.into(),
+        })
+    };
+    let sign = |who: &Identity, module: &[u8], documentation: &str| {
+        sign_publication(who, "model", module, documentation, None, &SystemClock).unwrap()
+    };
+
+    // An outsider: not a party this host serves.
+    let (code, status, detail) =
+        refusal(send(sign(&outsider, MODULE, &doc), MODULE, &doc).unwrap_err());
+    assert_eq!(
+        (code.as_str(), status),
+        ("bad-publication", 422),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("is not a party this host serves"),
+        "{detail}"
+    );
+
+    // A served party's name, signed with another key.
+    let mut forged = sign(&outsider, MODULE, &doc);
+    forged.publication.provider = provider.card().fingerprint().unwrap();
+    let (code, _, detail) = refusal(send(forged, MODULE, &doc).unwrap_err());
+    assert_eq!(code, "bad-publication");
+    assert!(
+        detail.contains("is not signed by provider's key"),
+        "{detail}"
+    );
+
+    // A genuine signature over other bytes than those sent.
+    let mut other_module = MODULE.to_vec();
+    other_module.extend_from_slice(&[0, 2, 1, b'x']);
+    let (code, _, detail) =
+        refusal(send(sign(&provider, MODULE, &doc), &other_module, &doc).unwrap_err());
+    assert_eq!(code, "bad-publication");
+    assert!(detail.contains("the module sent is"), "{detail}");
+    let (code, _, detail) =
+        refusal(send(sign(&provider, MODULE, &doc), MODULE, "Other words.").unwrap_err());
+    assert_eq!(code, "bad-publication");
+    assert!(detail.contains("documentation sent is not"), "{detail}");
+    let (code, _, detail) =
+        refusal(send(sign(&provider, b"not wasm", &doc), b"not wasm", &doc).unwrap_err());
+    assert_eq!(code, "bad-publication");
+    assert!(detail.contains("not a WebAssembly module"), "{detail}");
+    assert_eq!(programs_published(&host), 0, "nothing refused is logged");
+    let digest = ml::module_digest();
+    assert!(
+        client.program(&digest).is_err(),
+        "nothing refused is stored"
+    );
+
+    // The provider publishes; sending the same publication again changes nothing.
+    let genuine = sign(&provider, MODULE, &doc);
+    let first = send(genuine.clone(), MODULE, &doc).unwrap();
+    assert!(first.new);
+    let again = send(genuine.clone(), MODULE, &doc).unwrap();
+    assert_eq!((again.new, again.log_index), (false, first.log_index));
+
+    // Another served party, or the provider itself, cannot replace that publication: not with
+    // its own name, nor with other documentation.
+    for (who, documentation) in [(&other_party, doc.as_str()), (&provider, "Other words.")] {
+        let (code, status, detail) =
+            refusal(send(sign(who, MODULE, documentation), MODULE, documentation).unwrap_err());
+        assert_eq!(
+            (code.as_str(), status),
+            ("program-published-otherwise", 409),
+            "{detail}"
+        );
+    }
+    let stored = client.program(&digest).unwrap();
+    assert_eq!(stored.publication, genuine);
+    assert_eq!(stored.documentation, doc);
+    stored.publication.verify(&provider.card()).unwrap();
+    assert_eq!(programs_published(&host), 1);
 }

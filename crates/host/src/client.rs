@@ -31,9 +31,14 @@ impl HostClient {
     /// A client of the host at `base` (e.g. `http://127.0.0.1:7100`). Uploads may take long:
     /// calls give up only after a day.
     pub fn new(base: &str) -> Self {
+        Self::with_timeout(base, Duration::from_secs(24 * 3600))
+    }
+
+    /// A client of the host at `base` whose calls give up after `timeout`.
+    pub fn with_timeout(base: &str, timeout: Duration) -> Self {
         Self {
             base: base.trim_end_matches('/').into(),
-            http: JsonClient::new(Duration::from_secs(24 * 3600)),
+            http: JsonClient::new(timeout),
         }
     }
 
@@ -108,6 +113,15 @@ impl HostClient {
     pub fn program(&self, module: &str) -> Result<crate::programs::PublishedProgram, HttpError> {
         self.http
             .get(&format!("{}/v1/programs/{module}", self.base))
+    }
+
+    /// The bytes of published module `module`, as anyone reads them. Check them against the
+    /// digest before use: the host could serve others.
+    pub fn program_module(&self, module: &str) -> Result<Vec<u8>, HttpError> {
+        self.http.get_bytes(
+            &format!("{}/v1/programs/{module}/module", self.base),
+            crate::programs::MAX_MODULE_BYTES,
+        )
     }
 
     /// Sends a signed run request; the host answers as soon as the job is queued.

@@ -148,37 +148,61 @@ impl JsonClient {
         Self::read(url, answer)
     }
 
+    /// `GET url`, answered with raw bytes (at most `limit`), e.g. a stored module.
+    pub fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, HttpError> {
+        let answer = self.agent.get(url).call();
+        let (status, body) = Self::read_body(url, answer, limit)?;
+        if (200..300).contains(&status) {
+            return Ok(body);
+        }
+        Err(Self::refusal(url, status, &body))
+    }
+
     fn read<T: DeserializeOwned>(
         url: &str,
         answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, HttpError> {
+        let (status, body) = Self::read_body(url, answer, MAX_ANSWER)?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&body).map_err(|e| HttpError::BadAnswer {
+                url: url.into(),
+                reason: e.to_string(),
+            });
+        }
+        Err(Self::refusal(url, status, &body))
+    }
+
+    fn read_body(
+        url: &str,
+        answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limit: u64,
+    ) -> Result<(u16, Vec<u8>), HttpError> {
         let mut response = answer.map_err(|e| HttpError::Unreachable {
             url: url.into(),
             reason: e.to_string(),
         })?;
         let status = response.status().as_u16();
-        let text = response
+        let body = response
             .body_mut()
             .with_config()
-            .limit(MAX_ANSWER)
-            .read_to_string()
+            .limit(limit)
+            .read_to_vec()
             .map_err(|e| HttpError::BadAnswer {
                 url: url.into(),
                 reason: e.to_string(),
             })?;
-        if (200..300).contains(&status) {
-            return serde_json::from_str(&text).map_err(|e| HttpError::BadAnswer {
-                url: url.into(),
-                reason: e.to_string(),
-            });
-        }
-        match serde_json::from_str::<Problem>(&text) {
-            Ok(problem) => Err(HttpError::Refused(problem)),
-            Err(_) => Err(HttpError::Status {
+        Ok((status, body))
+    }
+
+    /// The error for a non-2xx answer: its problem document, or its status and start.
+    fn refusal(url: &str, status: u16, body: &[u8]) -> HttpError {
+        match serde_json::from_slice::<Problem>(body) {
+            Ok(problem) => HttpError::Refused(problem),
+            Err(_) => HttpError::Status {
                 url: url.into(),
                 status,
-                body: text.chars().take(300).collect(),
-            }),
+                body: String::from_utf8_lossy(body).chars().take(300).collect(),
+            },
         }
     }
 }

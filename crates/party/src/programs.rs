@@ -58,6 +58,35 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<
     Ok(())
 }
 
+/// As `identity`, signs the publication of `module` named `name` with its `documentation` and
+/// the digest of its source tree (`source`, if any), dated now.
+pub fn sign_publication(
+    identity: &Identity,
+    name: &str,
+    module: &[u8],
+    documentation: &str,
+    source: Option<String>,
+    clock: &dyn Clock,
+) -> Result<SignedPublication, PartyError> {
+    let publication = ProgramPublication {
+        name: name.into(),
+        module: sha256_hex(module),
+        size: module.len() as u64,
+        documentation: sha256_hex(documentation.as_bytes()),
+        source,
+        provider: identity.card().fingerprint()?,
+        published_at: clock.now(),
+    };
+    let signature = identity.sign(
+        labels::PROGRAM_PUBLICATION,
+        &SignedPublication::signed_bytes(&publication)?,
+    );
+    Ok(SignedPublication {
+        publication,
+        signature,
+    })
+}
+
 /// As `identity`, publishes `module` named `name` with its `documentation` (and the digest of
 /// the source tree at `source`, if given) on `host`. Returns the signed publication and the
 /// index of its *program published* log entry.
@@ -70,23 +99,8 @@ pub fn publish_program(
     source: Option<&Path>,
     clock: &dyn Clock,
 ) -> Result<(SignedPublication, u64), PartyError> {
-    let publication = ProgramPublication {
-        name: name.into(),
-        module: sha256_hex(&module),
-        size: module.len() as u64,
-        documentation: sha256_hex(documentation.as_bytes()),
-        source: source.map(source_tree_digest).transpose()?,
-        provider: identity.card().fingerprint()?,
-        published_at: clock.now(),
-    };
-    let signature = identity.sign(
-        labels::PROGRAM_PUBLICATION,
-        &SignedPublication::signed_bytes(&publication)?,
-    );
-    let signed = SignedPublication {
-        publication,
-        signature,
-    };
+    let source = source.map(source_tree_digest).transpose()?;
+    let signed = sign_publication(identity, name, &module, &documentation, source, clock)?;
     let answer = host.publish_program(&PublishProgram {
         publication: signed.clone(),
         module,

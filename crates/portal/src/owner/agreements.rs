@@ -15,6 +15,7 @@ use sealroom_core::ids::{AgreementId, Measurement};
 use sealroom_core::statement::Decision;
 use sealroom_host::client::HostClient;
 
+use super::programs::ProgramReview;
 use crate::page::{Fact, PageError, short, time};
 
 /// An agreement the broker knows of, or why it cannot be shown.
@@ -425,6 +426,8 @@ pub struct Review {
     pub program_params_doc: String,
     /// The agreement's parameters, as JSON.
     pub params: String,
+    /// The published program, checked, when a party wrote it (`wasm`).
+    pub published: Option<ProgramReview>,
     /// The current decision, in words.
     pub decision: String,
     /// Its class.
@@ -504,6 +507,7 @@ pub fn review(
         program_summary,
         program_params_doc,
         params: serde_json::to_string_pretty(&a.program.params).unwrap_or_default(),
+        published: super::programs::review(broker, signed),
         approved: current.is_some_and(|c| c.decision == Decision::Approve),
         decision,
         class,

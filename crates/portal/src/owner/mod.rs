@@ -18,6 +18,7 @@
 pub mod agreements;
 pub mod budget;
 pub mod processing;
+pub mod programs;
 
 use std::net::SocketAddr;
 use std::path::Path;
