@@ -488,6 +488,10 @@ fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_
     let page = owner.get(&review);
     assert_eq!(page.status, 200);
     let body = unescape(&page.body);
+    assert!(
+        body.contains("the isolate installed with this broker measures the same"),
+        "the broker knows the build the host runs: it is installed beside it"
+    );
     assert!(body.contains(&digest), "the module's digest is shown");
     assert!(
         body.contains("the host has no publication of this module"),

@@ -103,6 +103,7 @@ async fn only_loopback_is_served_unless_configured() {
         PortalConfig {
             allow_remote: true,
             secure_cookies: true,
+            installed_isolate: None,
         },
     );
     assert_eq!(

@@ -9,7 +9,7 @@
 
 use sealroom_broker::Broker;
 use sealroom_broker::store::CurrentDecision;
-use sealroom_core::agreement::{NoiseMechanism, SignedAgreement};
+use sealroom_core::agreement::{NoiseMechanism, RuntimeTerms, SignedAgreement};
 use sealroom_core::attestation::Platform;
 use sealroom_core::ids::{AgreementId, Measurement};
 use sealroom_core::statement::Decision;
@@ -414,6 +414,8 @@ pub struct Review {
     pub simulator: bool,
     /// What the id identifies.
     pub what: String,
+    /// Which build it is, as far as this broker can tell.
+    pub version: String,
     /// Registers accepted (hardware), by name.
     pub registers: Vec<Fact>,
     /// TCB policy (hardware).
@@ -438,15 +440,14 @@ pub struct Review {
     pub action: String,
 }
 
-/// The review of runtime `runtime` on `platform` of `signed`, if the agreement accepts it.
-pub fn review(
-    broker: &Broker,
-    signed: &SignedAgreement,
+/// The terms under which `signed` accepts runtime `runtime` on `platform`, or not found.
+pub fn accepted<'a>(
+    signed: &'a SignedAgreement,
     platform: Platform,
     runtime: &Measurement,
-) -> Result<Review, PageError> {
-    let a = &signed.agreement;
-    let terms = a
+) -> Result<&'a RuntimeTerms, PageError> {
+    signed
+        .agreement
         .runtime_terms(platform)
         .filter(|t| t.runtime_ids().contains(runtime))
         .ok_or_else(|| {
@@ -454,13 +455,44 @@ pub fn review(
                 "agreement {} accepts no {platform} runtime {runtime}",
                 signed.id
             ))
-        })?;
+        })
+}
+
+/// Which build a simulator runtime is, compared with the isolate installed with this broker.
+fn isolate_version(runtime: &Measurement, installed: Option<&Measurement>) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    match installed {
+        Some(m) if m == runtime => format!(
+            "sealroom-isolate {version}: the isolate installed with this broker measures the same"
+        ),
+        Some(m) => format!(
+            "not the isolate installed with this broker (sealroom {version}'s measures {m}): \
+             rebuild the commit the operator says it runs, below, and compare"
+        ),
+        None => "unknown: no isolate is installed with this broker to compare with; rebuild \
+                 the commit the operator says it runs, below, and compare"
+            .into(),
+    }
+}
+
+/// The review of runtime `runtime` on `platform` of `signed`, if the agreement accepts it;
+/// `installed` is the measurement of the isolate installed with this broker, if any.
+pub fn review(
+    broker: &Broker,
+    signed: &SignedAgreement,
+    platform: Platform,
+    runtime: &Measurement,
+    installed: Option<&Measurement>,
+) -> Result<Review, PageError> {
+    let a = &signed.agreement;
+    let terms = accepted(signed, platform, runtime)?;
     let current = broker.store().decision(&signed.id, platform, runtime)?;
     let (decision, class) = decision_words(current.as_ref());
-    let (registers, what) = if platform == Platform::Sim {
+    let (registers, what, version) = if platform == Platform::Sim {
         (
             Vec::new(),
             "the SHA-256 of the sealroom-isolate executable the host runs as a process (the simulator: no hardware protection)".to_string(),
+            isolate_version(runtime, installed),
         )
     } else {
         let fields = terms
@@ -472,6 +504,8 @@ pub fn review(
         (
             fields.into_iter().map(|(k, v)| Fact::new(k, v)).collect(),
             format!("the labeled digest of these {platform} measurement registers"),
+            "the image these registers measure: rebuild it as docs/deploy.md says and compare"
+                .to_string(),
         )
     };
     let mut tcb = Vec::new();
@@ -501,6 +535,7 @@ pub fn review(
         runtime: runtime.to_string(),
         simulator: platform == Platform::Sim,
         what,
+        version,
         registers,
         tcb,
         program: format!("{} v{}", a.program.id, a.program.version),

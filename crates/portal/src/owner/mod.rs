@@ -51,6 +51,9 @@ pub struct PortalConfig {
     pub allow_remote: bool,
     /// Mark the session cookie `Secure`: the portal is reached over TLS.
     pub secure_cookies: bool,
+    /// The measurement of the `sealroom-isolate` installed with this broker, if there is one:
+    /// the binary review says whether a simulator runtime is that very build.
+    pub installed_isolate: Option<Measurement>,
 }
 
 /// The portal's state.
@@ -429,7 +432,13 @@ async fn review(
         let id = parse_agreement(&id)?;
         let (platform, runtime) = parse_runtime(&platform, &runtime)?;
         let signed = known_agreement(p, &id)?;
-        let r = agreements::review(&p.broker, &signed, platform, &runtime)?;
+        let r = agreements::review(
+            &p.broker,
+            &signed,
+            platform,
+            &runtime,
+            p.config.installed_isolate.as_ref(),
+        )?;
         let recorded = query.recorded.map(|what| match what.as_str() {
             "approve" => "Approved: the broker stored your signed approval and logged it.".into(),
             "revoke" => "Revoked: the broker stored your signed revocation and logged it; no key is released to this runtime from now on.".into(),
@@ -492,7 +501,7 @@ async fn decide(
         let (platform, runtime) = parse_runtime(&platform, &runtime)?;
         let signed = known_agreement(p, &id)?;
         // Only runtimes the agreement accepts can be decided on here.
-        agreements::review(&p.broker, &signed, platform, &runtime)?;
+        agreements::accepted(&signed, platform, &runtime)?;
         // The owner as the agreement names it: its card there may carry its broker's address,
         // which the broker's key file need not.
         let me = p.broker.identity();

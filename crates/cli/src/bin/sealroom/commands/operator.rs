@@ -41,6 +41,7 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                     sealroom_portal::PortalConfig {
                         allow_remote: a.portal_remote,
                         secure_cookies: a.portal_secure_cookie,
+                        installed_isolate: installed_isolate(),
                     },
                 )?;
                 router = router.merge(portal);
@@ -175,4 +176,11 @@ pub(crate) fn serve(listen: &str, router: axum::Router, what: &str) -> anyhow::R
         sealroom_service::serve_until_stopped(listener, router).await?;
         Ok(())
     })
+}
+
+/// The measurement of the `sealroom-isolate` beside this program, if there is one: the portal's
+/// binary review says whether a simulator runtime is this very build.
+fn installed_isolate() -> Option<sealroom_core::ids::Measurement> {
+    let isolate = executables().ok()?.isolate;
+    sealroom_attest::measure_file(&isolate).ok()
 }
