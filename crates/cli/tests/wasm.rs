@@ -215,34 +215,61 @@ fn only_a_served_party_publishes_in_its_own_name_and_a_publication_is_never_repl
     host.onboard(&[provider.card(), other_party.card()]);
     let client = host.client();
     let doc = "Computes what its README says.".to_string();
-    let send = |publication, module: &[u8], documentation: &str| {
-        client.publish_program(&PublishProgram {
-            publication,
-            module: module.to_vec(),
-            documentation: documentation.into(),
-        })
+    let send = |sender: &Identity, publication, module: &[u8], documentation: &str| {
+        client.publish_program(
+            sender,
+            &PublishProgram {
+                publication,
+                module: module.to_vec(),
+                documentation: documentation.into(),
+            },
+        )
     };
     let sign = |who: &Identity, module: &[u8], documentation: &str| {
         sign_publication(who, "model", module, documentation, None, &SystemClock).unwrap()
     };
 
+    // Unsigned: refused before the body is read.
+    let unsigned = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .post(format!("{}/v1/programs", host.process.url))
+        .send_json(PublishProgram {
+            publication: sign(&provider, MODULE, &doc),
+            module: MODULE.to_vec(),
+            documentation: doc.clone(),
+        })
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+
     // An outsider: not a party this host serves.
     let (code, status, detail) =
-        refusal(send(sign(&outsider, MODULE, &doc), MODULE, &doc).unwrap_err());
+        refusal(send(&outsider, sign(&outsider, MODULE, &doc), MODULE, &doc).unwrap_err());
+    assert_eq!(
+        (code.as_str(), status),
+        ("publisher-not-served", 403),
+        "{detail}"
+    );
+
+    // A served party publishing in another's name.
+    let mut forged = sign(&other_party, MODULE, &doc);
+    forged.publication.provider = provider.card().fingerprint().unwrap();
+    let (code, status, detail) = refusal(send(&other_party, forged, MODULE, &doc).unwrap_err());
     assert_eq!(
         (code.as_str(), status),
         ("bad-publication", 422),
         "{detail}"
     );
     assert!(
-        detail.contains("is not a party this host serves"),
+        detail.contains("the request is signed by other-party, the publication names provider"),
         "{detail}"
     );
 
-    // A served party's name, signed with another key.
-    let mut forged = sign(&outsider, MODULE, &doc);
-    forged.publication.provider = provider.card().fingerprint().unwrap();
-    let (code, _, detail) = refusal(send(forged, MODULE, &doc).unwrap_err());
+    // The provider's publication, changed after it signed it.
+    let mut changed = sign(&provider, MODULE, &doc);
+    changed.publication.name = "another-name".into();
+    let (code, _, detail) = refusal(send(&provider, changed, MODULE, &doc).unwrap_err());
     assert_eq!(code, "bad-publication");
     assert!(
         detail.contains("is not signed by provider's key"),
@@ -252,16 +279,37 @@ fn only_a_served_party_publishes_in_its_own_name_and_a_publication_is_never_repl
     // A genuine signature over other bytes than those sent.
     let mut other_module = MODULE.to_vec();
     other_module.extend_from_slice(&[0, 2, 1, b'x']);
-    let (code, _, detail) =
-        refusal(send(sign(&provider, MODULE, &doc), &other_module, &doc).unwrap_err());
+    let (code, _, detail) = refusal(
+        send(
+            &provider,
+            sign(&provider, MODULE, &doc),
+            &other_module,
+            &doc,
+        )
+        .unwrap_err(),
+    );
     assert_eq!(code, "bad-publication");
     assert!(detail.contains("the module sent is"), "{detail}");
-    let (code, _, detail) =
-        refusal(send(sign(&provider, MODULE, &doc), MODULE, "Other words.").unwrap_err());
+    let (code, _, detail) = refusal(
+        send(
+            &provider,
+            sign(&provider, MODULE, &doc),
+            MODULE,
+            "Other words.",
+        )
+        .unwrap_err(),
+    );
     assert_eq!(code, "bad-publication");
     assert!(detail.contains("documentation sent is not"), "{detail}");
-    let (code, _, detail) =
-        refusal(send(sign(&provider, b"not wasm", &doc), b"not wasm", &doc).unwrap_err());
+    let (code, _, detail) = refusal(
+        send(
+            &provider,
+            sign(&provider, b"not wasm", &doc),
+            b"not wasm",
+            &doc,
+        )
+        .unwrap_err(),
+    );
     assert_eq!(code, "bad-publication");
     assert!(detail.contains("not a WebAssembly module"), "{detail}");
     assert_eq!(programs_published(&host), 0, "nothing refused is logged");
@@ -273,16 +321,17 @@ fn only_a_served_party_publishes_in_its_own_name_and_a_publication_is_never_repl
 
     // The provider publishes; sending the same publication again changes nothing.
     let genuine = sign(&provider, MODULE, &doc);
-    let first = send(genuine.clone(), MODULE, &doc).unwrap();
+    let first = send(&provider, genuine.clone(), MODULE, &doc).unwrap();
     assert!(first.new);
-    let again = send(genuine.clone(), MODULE, &doc).unwrap();
+    let again = send(&provider, genuine.clone(), MODULE, &doc).unwrap();
     assert_eq!((again.new, again.log_index), (false, first.log_index));
 
     // Another served party, or the provider itself, cannot replace that publication: not with
     // its own name, nor with other documentation.
     for (who, documentation) in [(&other_party, doc.as_str()), (&provider, "Other words.")] {
-        let (code, status, detail) =
-            refusal(send(sign(who, MODULE, documentation), MODULE, documentation).unwrap_err());
+        let (code, status, detail) = refusal(
+            send(who, sign(who, MODULE, documentation), MODULE, documentation).unwrap_err(),
+        );
         assert_eq!(
             (code.as_str(), status),
             ("program-published-otherwise", 409),

@@ -253,7 +253,8 @@ impl Host {
             )
             .route(
                 "/v1/programs",
-                post(crate::programs::publish).layer(DefaultBodyLimit::max(MAX_PUBLISH_BODY)),
+                post(crate::programs::publish)
+                    .layer(DefaultBodyLimit::max(crate::programs::MAX_PUBLISH_BODY)),
             )
             .route("/v1/programs/{digest}", get(crate::programs::program))
             .route("/v1/programs/{digest}/module", get(crate::programs::module))
@@ -311,9 +312,6 @@ impl Host {
 
 /// Largest JSON request body, in bytes (agreements and run requests are far smaller).
 const MAX_JSON_BODY: usize = 1 << 20;
-
-/// Largest program publication: the largest module in base64, its documentation and more.
-const MAX_PUBLISH_BODY: usize = (crate::programs::MAX_MODULE_BYTES / 3 * 4) as usize + (8 << 20);
 
 pub(crate) type Shared = State<Arc<Host>>;
 

@@ -98,14 +98,18 @@ impl HostClient {
         self.signed_get(&format!("/v1/agreements/{id}"), identity)
     }
 
-    /// Publishes a Wasm program: its provider-signed publication, module and documentation.
-    /// Answers with the index of its *program published* log entry.
+    /// As the provider `identity`, publishes a Wasm program: its signed publication, module and
+    /// documentation, in a request signed by the same key. Answers with the index of its
+    /// *program published* log entry.
     pub fn publish_program(
         &self,
+        identity: &Identity,
         program: &crate::programs::PublishProgram,
     ) -> Result<crate::programs::PublishAnswer, HttpError> {
+        let path = "/v1/programs";
+        let authorization = identity.sign_request("POST", path, SystemClock.now());
         self.http
-            .post(&format!("{}/v1/programs", self.base), program)
+            .post_authorized(&format!("{}{path}", self.base), &authorization, program)
     }
 
     /// A published program, as anyone reads it. The publication's signature is the provider's:

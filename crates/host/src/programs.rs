@@ -3,7 +3,7 @@
 //!
 //! | method and path | does |
 //! |---|---|
-//! | `POST /v1/programs` | publish: `{publication, module (base64), documentation}` from a party the host serves |
+//! | `POST /v1/programs` | publish: `{publication, module (base64), documentation}`, a request signed by the provider, a party the host serves |
 //! | `GET /v1/programs/{digest}` | the publication, documentation and log index (anyone) |
 //! | `GET /v1/programs/{digest}/module` | the module's bytes (anyone) |
 
@@ -13,8 +13,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
+use sealroom_core::party::PartyCard;
 use sealroom_core::program::{SignedPublication, is_sha256_hex, sha256_hex};
 use sealroom_ledger::Statement;
+use sealroom_service::SignedRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Host, Shared};
@@ -50,8 +52,25 @@ pub struct PublishedProgram {
     pub log_index: u64,
 }
 
-/// Checks a publication against its bytes and its provider's signature.
-fn check(h: &Host, body: &PublishProgram) -> Result<(), HostRefusal> {
+/// Largest publication body: the largest module in base64, its documentation and more.
+pub const MAX_PUBLISH_BODY: usize = (MAX_MODULE_BYTES / 3 * 4) as usize + (8 << 20);
+
+/// The served party that signed `request`: checked before the host reads the body, so that
+/// nobody else makes it read a publication's megabytes.
+fn sender(h: &Host, request: &SignedRequest) -> Result<PartyCard, HostRefusal> {
+    let key = request
+        .signer(h.clock().now())
+        .map_err(HostRefusal::Unauthenticated)?;
+    h.store()
+        .parties()
+        .map_err(HostRefusal::internal)?
+        .into_iter()
+        .find(|card| card.signing_key == key)
+        .ok_or(HostRefusal::PublisherNotServed)
+}
+
+/// Checks a publication against its bytes and the signature of its provider, `sender`.
+fn check(sender: &PartyCard, body: &PublishProgram) -> Result<(), HostRefusal> {
     let p = &body.publication.publication;
     let bad = |why: String| Err(HostRefusal::BadPublication(why));
     if p.name.is_empty() || p.name.chars().count() > MAX_NAME_CHARS {
@@ -78,33 +97,36 @@ fn check(h: &Host, body: &PublishProgram) -> Result<(), HostRefusal> {
     if p.source.as_deref().is_some_and(|s| !is_sha256_hex(s)) {
         return bad("the source digest is not 64 lowercase hex digits".into());
     }
-    let provider = h
-        .store()
-        .parties()
-        .map_err(HostRefusal::internal)?
-        .into_iter()
-        .find(|card| card.fingerprint().ok() == Some(p.provider))
-        .ok_or_else(|| {
-            HostRefusal::BadPublication(format!(
-                "the provider {} is not a party this host serves",
-                p.provider
-            ))
-        })?;
-    body.publication.verify(&provider).map_err(|_| {
+    if sender.fingerprint().ok() != Some(p.provider) {
+        return bad(format!(
+            "the request is signed by {}, the publication names provider {}: a provider publishes its own programs",
+            sender.name, p.provider
+        ));
+    }
+    body.publication.verify(sender).map_err(|_| {
         HostRefusal::BadPublication(format!(
             "the publication is not signed by {}'s key",
-            provider.name
+            sender.name
         ))
     })
 }
 
 pub(crate) async fn publish(
     State(h): Shared,
-    body: axum::body::Bytes,
+    request: SignedRequest,
+    body: axum::body::Body,
 ) -> Result<Json<PublishAnswer>, HostRefusal> {
+    let sender = sender(&h, &request)?;
+    let body = axum::body::to_bytes(body, MAX_PUBLISH_BODY)
+        .await
+        .map_err(|_| {
+            HostRefusal::BadPublication(format!(
+                "the body cannot be read, or is over {MAX_PUBLISH_BODY} bytes"
+            ))
+        })?;
     let body: PublishProgram =
         serde_json::from_slice(&body).map_err(|e| HostRefusal::BadPublication(e.to_string()))?;
-    check(&h, &body)?;
+    check(&sender, &body)?;
     let digest = body.publication.publication.module.clone();
     if let Some(stored) = h.store().program(&digest).map_err(HostRefusal::internal)? {
         if stored.publication != body.publication || stored.documentation != body.documentation {

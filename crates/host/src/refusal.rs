@@ -102,6 +102,9 @@ pub enum HostRefusal {
         /// The reader asked for.
         reader: String,
     },
+    /// A program publication not signed by a party this host serves.
+    #[error("only a party this host serves publishes programs, in a request signed with its key")]
+    PublisherNotServed,
     /// A program publication does not check out.
     #[error("the program publication is refused: {0}")]
     BadPublication(String),
@@ -161,6 +164,7 @@ impl HostRefusal {
             Self::JobUnknown(_) => "job-unknown",
             Self::JobNotFinished { .. } => "job-not-finished",
             Self::NoOutputForReader { .. } => "no-output-for-reader",
+            Self::PublisherNotServed => "publisher-not-served",
             Self::BadPublication(_) => "bad-publication",
             Self::ProgramNotPublished(_) => "program-not-published",
             Self::ProgramPublishedOtherwise { .. } => "program-published-otherwise",
@@ -186,7 +190,8 @@ impl HostRefusal {
             Self::PartyNotOnboarded(_)
             | Self::EnvelopeSignatureInvalid(_)
             | Self::NotAParty(_)
-            | Self::NotTheReader(_) => StatusCode::FORBIDDEN,
+            | Self::NotTheReader(_)
+            | Self::PublisherNotServed => StatusCode::FORBIDDEN,
             Self::InvalidAgreement(_)
             | Self::AgreementNotInForce(_)
             | Self::BadBrokerUrl(_)

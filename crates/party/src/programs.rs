@@ -101,10 +101,13 @@ pub fn publish_program(
 ) -> Result<(SignedPublication, u64), PartyError> {
     let source = source.map(source_tree_digest).transpose()?;
     let signed = sign_publication(identity, name, &module, &documentation, source, clock)?;
-    let answer = host.publish_program(&PublishProgram {
-        publication: signed.clone(),
-        module,
-        documentation,
-    })?;
+    let answer = host.publish_program(
+        identity,
+        &PublishProgram {
+            publication: signed.clone(),
+            module,
+            documentation,
+        },
+    )?;
     Ok((signed, answer.log_index))
 }
