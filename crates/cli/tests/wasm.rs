@@ -156,7 +156,7 @@ fn an_unpublished_module_is_refused_by_the_host() {
 fn a_guest_that_loops_forever_fails_with_its_fuel_limit_and_releases_nothing() {
     let looping = wat::parse_str(
         r#"(module (memory (export "memory") 1)
-            (func (export "sealroom_abi_version") (result i32) i32.const 1)
+            (func (export "sealroom_abi_version") (result i32) i32.const 2)
             (func (export "sealroom_input") (param i32) (result i32) i32.const 1024)
             (func (export "sealroom_init") (result i64)
                 (i32.store (i32.const 0) (i32.const 4))

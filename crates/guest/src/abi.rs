@@ -3,13 +3,14 @@
 //! languages. Both sides use this module, so the two ends cannot drift apart.
 //!
 //! Every integer is little-endian. A list of numbers (`f64s`) is a `u32` count followed by that
-//! many IEEE 754 binary64 values. A cell is a tag byte followed by its value:
+//! many IEEE 754 binary64 values; a list of texts (`texts`) is a `u32` count followed by that
+//! many texts, each a `u32` length and UTF-8 bytes. A cell is a tag byte followed by its value:
 //! `0` empty, `1` text (`u32` length, UTF-8 bytes), `2` number (`i64`: an integer, a decimal in
 //! units of 10^-scale, or a timestamp in microseconds since the Unix epoch), `3` boolean (one
 //! byte, 0 or 1).
 
 /// The ABI version a guest returns from `sealroom_abi_version`.
-pub const ABI_VERSION: i32 = 1;
+pub const ABI_VERSION: i32 = 2;
 
 /// Export: the ABI version, `() -> i32`.
 pub const EXPORT_ABI_VERSION: &str = "sealroom_abi_version";
@@ -77,14 +78,27 @@ impl Writer {
         self
     }
 
+    /// Appends a list of texts.
+    pub fn texts<S: AsRef<str>>(&mut self, texts: &[S]) -> &mut Self {
+        self.u32(texts.len() as u32);
+        for text in texts {
+            self.text(text.as_ref());
+        }
+        self
+    }
+
+    fn text(&mut self, text: &str) {
+        self.u32(text.len() as u32);
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
     /// Appends a cell.
     pub fn cell(&mut self, cell: Cell<'_>) -> &mut Self {
         match cell {
             Cell::Empty => self.0.push(TAG_EMPTY),
             Cell::Text(text) => {
                 self.0.push(TAG_TEXT);
-                self.u32(text.len() as u32);
-                self.0.extend_from_slice(text.as_bytes());
+                self.text(text);
             }
             Cell::Number(n) => {
                 self.0.push(TAG_NUMBER);
@@ -171,6 +185,26 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
+    fn text(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
+        let offset = self.at;
+        let len = self.u32(what)? as usize;
+        let bytes = self.take(len, what)?;
+        core::str::from_utf8(bytes).map_err(|_| DecodeError { what, offset })
+    }
+
+    /// Reads a list of texts.
+    pub fn texts(&mut self, what: &'static str) -> Result<Vec<&'a str>, DecodeError> {
+        let n = self.u32(what)? as usize;
+        // Each text takes at least its 4-byte length.
+        if n > (self.bytes.len() - self.at) / 4 {
+            return Err(DecodeError {
+                what,
+                offset: self.at,
+            });
+        }
+        (0..n).map(|_| self.text(what)).collect()
+    }
+
     /// Reads a cell.
     pub fn cell(&mut self) -> Result<Cell<'a>, DecodeError> {
         let offset = self.at;
@@ -180,11 +214,7 @@ impl<'a> Reader<'a> {
         };
         match self.array::<1>("cell")?[0] {
             TAG_EMPTY => Ok(Cell::Empty),
-            TAG_TEXT => {
-                let len = self.u32("text length")? as usize;
-                let bytes = self.take(len, "text")?;
-                core::str::from_utf8(bytes).map(Cell::Text).map_err(|_| bad)
-            }
+            TAG_TEXT => self.text("text").map(Cell::Text),
             TAG_NUMBER => Ok(Cell::Number(i64::from_le_bytes(self.array("number")?))),
             TAG_BOOL => match self.array::<1>("boolean")?[0] {
                 0 => Ok(Cell::Bool(false)),
@@ -254,7 +284,7 @@ impl<'a> Rows<'a> {
 }
 
 /// What a guest's `sealroom_contribute` reads: one person's rows from each dataset, the round,
-/// the public parameters and the current state.
+/// the public parameters, the current state and the agreement's groups.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Person<'a> {
     /// The round, from 0.
@@ -265,11 +295,14 @@ pub struct Person<'a> {
     pub state: Vec<f64>,
     /// The person's rows in each of the program's inputs, in the agreement's order.
     pub datasets: Vec<Rows<'a>>,
+    /// The groups the agreement declares, in its order: a contribution is one block of
+    /// coordinates per group, in this order.
+    pub groups: Vec<&'a str>,
 }
 
 impl<'a> Person<'a> {
     /// Writes the start of a contribution call's input; then, for each of `datasets` inputs,
-    /// [`Rows::write_header`] and that many rows' cells.
+    /// [`Rows::write_header`] and that many rows' cells; then [`Person::write_groups`].
     pub fn write_header(
         writer: &mut Writer,
         round: u32,
@@ -278,6 +311,11 @@ impl<'a> Person<'a> {
         datasets: u32,
     ) {
         writer.u32(round).f64s(params).f64s(state).u32(datasets);
+    }
+
+    /// Writes the end of a contribution call's input: the agreement's groups.
+    pub fn write_groups<S: AsRef<str>>(writer: &mut Writer, groups: &[S]) {
+        writer.texts(groups);
     }
 
     /// Decodes a contribution call's input.
@@ -301,12 +339,14 @@ impl<'a> Person<'a> {
             }
             datasets.push(Rows::new(columns, cells));
         }
+        let groups = r.texts("groups")?;
         r.finish()?;
         Ok(Self {
             round,
             params,
             state,
             datasets,
+            groups,
         })
     }
 }

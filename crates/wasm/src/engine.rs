@@ -124,7 +124,8 @@ fn sees_data(export: &str) -> bool {
 
 impl GuestModule {
     /// Checks `bytes` against the agreement's `digest` (before anything else), compiles them,
-    /// and checks the ABI: no imports, the entry points with their types, ABI version 1.
+    /// and checks the ABI: no imports, the entry points with their types, and the ABI version
+    /// ([`abi::ABI_VERSION`]).
     pub fn compile(
         name: &str,
         bytes: &[u8],

@@ -161,13 +161,25 @@ impl<'t> Joined<'t> {
 
     /// The contribution call's input for person number `person`, or none when the number is
     /// unused.
-    fn input(&self, person: u32, round: u32, params: &[f64], state: &[f64]) -> Option<Vec<u8>> {
+    fn input(
+        &self,
+        person: u32,
+        round: u32,
+        params: &WasmParams,
+        state: &[f64],
+    ) -> Option<Vec<u8>> {
         let rows: Vec<&[u32]> = self.by_person.iter().map(|b| b.rows(person)).collect();
         if rows.iter().all(|r| r.is_empty()) {
             return None;
         }
         let mut w = Writer::new();
-        Person::write_header(&mut w, round, params, state, self.tables.len() as u32);
+        Person::write_header(
+            &mut w,
+            round,
+            &params.params,
+            state,
+            self.tables.len() as u32,
+        );
         for (table, rows) in self.tables.iter().zip(rows) {
             let columns = table.schema().columns.len();
             Rows::write_header(&mut w, columns as u32, rows.len() as u32);
@@ -182,6 +194,7 @@ impl<'t> Joined<'t> {
                 }
             }
         }
+        Person::write_groups(&mut w, &params.groups);
         Some(w.into_bytes())
     }
 }
@@ -249,7 +262,7 @@ pub fn run_per_person(
                         let mut person = worker;
                         while (person as usize) < joined.people {
                             if let Some(input) =
-                                joined.input(person, round, &params.params, state)
+                                joined.input(person, round, params, state)
                             {
                                 let raw = guest.call(abi::EXPORT_CONTRIBUTE, &input)?;
                                 if raw.len() != len {

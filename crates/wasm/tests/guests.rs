@@ -20,7 +20,7 @@ fn guest(contribute: &str, update: &str, extra: &str) -> Vec<u8> {
         r#"(module
             (memory (export "memory") 1)
             {extra}
-            (func (export "sealroom_abi_version") (result i32) i32.const 1)
+            (func (export "sealroom_abi_version") (result i32) i32.const 2)
             (func (export "sealroom_input") (param i32) (result i32) i32.const 1024)
             ;; An answer of n numbers at 0: packed as address 0, length 4 + 8n.
             (func $answer (param $n i32) (result i64)
@@ -108,6 +108,7 @@ fn one_row(value: i64) -> Vec<u8> {
     Rows::write_header(&mut w, 2, 1);
     w.cell(abi::Cell::Number(value))
         .cell(abi::Cell::Text("someone"));
+    Person::write_groups(&mut w, &["all"]);
     w.into_bytes()
 }
 
@@ -242,7 +243,7 @@ fn a_guest_that_grows_memory_without_bound_hits_the_memory_limit() {
     // A module that asks for more memory than the limit at the start cannot be instantiated.
     let big = wat::parse_str(
         r#"(module (memory (export "memory") 100)
-            (func (export "sealroom_abi_version") (result i32) i32.const 1)
+            (func (export "sealroom_abi_version") (result i32) i32.const 2)
             (func (export "sealroom_input") (param i32) (result i32) i32.const 0)
             (func (export "sealroom_init") (result i64) i64.const 0)
             (func (export "sealroom_contribute") (result i64) i64.const 0))"#,
@@ -339,17 +340,17 @@ fn a_module_that_imports_anything_or_breaks_the_abi_is_refused() {
         let error = compile(&wat::parse_str(text).unwrap()).unwrap_err();
         assert!(error.to_string().contains(expect), "{error}");
     }
-    let version_2 = wat::parse_str(
+    let version_1 = wat::parse_str(
         r#"(module (memory (export "memory") 1)
-            (func (export "sealroom_abi_version") (result i32) i32.const 2)
+            (func (export "sealroom_abi_version") (result i32) i32.const 1)
             (func (export "sealroom_input") (param i32) (result i32) i32.const 0)
             (func (export "sealroom_init") (result i64) i64.const 0)
             (func (export "sealroom_contribute") (result i64) i64.const 0))"#,
     )
     .unwrap();
-    let error = compile(&version_2).unwrap_err();
+    let error = compile(&version_1).unwrap_err();
     assert!(
-        error.to_string().contains("speaks ABI version 2"),
+        error.to_string().contains("speaks ABI version 1"),
         "{error}"
     );
     let error = compile(b"not wasm").unwrap_err();
