@@ -20,13 +20,29 @@ if ! rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
 fi
 rustup target add --toolchain "$TOOLCHAIN" wasm32-unknown-unknown >&2
 
-# One build at a time owns the fixed path.
+# Cargo reads .cargo/config.toml in every folder above the build: under /tmp, another user
+# could plant one there (a compiler wrapper, a linker) to run code in this build.
+for planted in /tmp/.cargo /.cargo; do
+    if [ -e "$planted" ]; then
+        echo "refusing to build: $planted exists, and cargo would read its configuration" >&2
+        exit 1
+    fi
+done
+# One build at a time owns the fixed path: creating it (mode 700, never an existing folder) is
+# the lock; it is removed when this script exits.
 build=/tmp/sealroom-examples-build
-exec 9>"$build.lock"
-flock 9
-rm -rf "$build"
-mkdir -p "$build/src"
+for _ in $(seq 120); do
+    if mkdir -m 700 "$build" 2>/dev/null; then
+        break
+    fi
+    sleep 1
+done
+if [ ! -O "$build" ] || [ -L "$build" ] || [ -n "$(ls -A "$build")" ]; then
+    echo "another build holds $build (or someone else created it); remove it if it is stale" >&2
+    exit 1
+fi
 trap 'rm -rf "$build"' EXIT
+mkdir "$build/src"
 tar -C "$src" --exclude=examples/target --exclude=examples/modules -cf - Cargo.toml examples crates/guest | tar -C "$build/src" -xf -
 target="$build/target"
 cargo_home="$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)"

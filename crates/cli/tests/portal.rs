@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use sealroom_cli::demo::{DemoOptions, DemoPrivacy, Deployment, data};
+use sealroom_cli::demo::{DemoOptions, DemoPrivacy, Deployment, data, ml};
 use sealroom_host::JobStatus;
 
 /// A minimal browser: keeps its own cookie for one site, sends forms, follows nothing.
@@ -462,18 +462,16 @@ fn a_forked_log_or_an_entry_that_fails_its_proof_raises_the_alarm() {
     );
 }
 
-#[test]
-fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_host() {
-    use sealroom_cli::demo::ml;
-
-    let digest = ml::module_digest();
+/// The pooled-model deployment with portals, the ad platform signed in to its portal, and the
+/// path of its binary review of the simulator isolate.
+fn ml_review() -> (Deployment, Browser, String) {
     let (d, _) = ml::start(
         &DemoOptions {
             people: 300,
             portal: true,
             ..DemoOptions::new(common::executables())
         },
-        &digest,
+        &ml::module_digest(),
         &|_| {},
     )
     .unwrap();
@@ -483,6 +481,13 @@ fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_
     );
     let mut owner = Browser::new(&d.broker_processes[0].url);
     assert_eq!(owner.sign_in(&portal_secret(&d, "adplatform")).status, 303);
+    (d, owner, review)
+}
+
+#[test]
+fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_host() {
+    let digest = ml::module_digest();
+    let (d, owner, review) = ml_review();
 
     // Named by the agreement, not yet published: the review says so.
     let page = owner.get(&review);
@@ -529,7 +534,7 @@ fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_
         ),
         &source_digest,
         &publication.publication.documentation,
-        &format!("<td class=\"id\">{index}</td>"),
+        &format!("<td class=\"id\">{index} (as the host says)</td>"),
         documentation,
     ] {
         assert!(body.contains(shown), "the review shows {shown:?}:\n{body}");
@@ -546,7 +551,7 @@ fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_
         .join("host/blobs/programs")
         .join(format!("{digest}.wasm"));
     let mut other = ml::MODULE.to_vec();
-    other.extend_from_slice(&[0, 5, 4, b'e', b'v', b'i', b'l']);
+    *other.last_mut().unwrap() ^= 1;
     std::fs::write(&stored, &other).unwrap();
     let body = unescape(&owner.get(&review).body);
     assert!(
@@ -555,5 +560,47 @@ fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&other))
         )),
         "{body}"
+    );
+    // Longer than the provider signed: not read past the signed size.
+    other.push(0);
+    std::fs::write(&stored, &other).unwrap();
+    let body = unescape(&owner.get(&review).body);
+    assert!(
+        body.contains(&format!(
+            "the host did not serve the module's {} bytes the provider signed",
+            ml::MODULE.len()
+        )),
+        "{body}"
+    );
+}
+
+#[test]
+fn binary_review_vouches_for_nothing_a_non_party_published() {
+    let (d, owner, review) = ml_review();
+    // A party the host serves, but not a party to this agreement, publishes the module first
+    // with documentation of its choosing.
+    let stranger = sealroom_crypto::Identity::generate("stranger", None).unwrap();
+    sealroom_cli::services::onboard(&d.dir.join("host"), &[stranger.card()]).unwrap();
+    sealroom_party::programs::publish_program(
+        &d.host,
+        &stranger,
+        "logistic-regression",
+        ml::MODULE.to_vec(),
+        "Trust me: reviewed by everyone.".into(),
+        None,
+        &sealroom_core::clock::SystemClock,
+    )
+    .unwrap();
+    let body = unescape(&owner.get(&review).body);
+    for shown in [
+        "the provider is not a party to this agreement: its signature cannot be checked",
+        "the documentation cannot be checked without the provider's signature: not shown",
+        "As the host serves them: not verified",
+    ] {
+        assert!(body.contains(shown), "the review shows {shown:?}:\n{body}");
+    }
+    assert!(
+        !body.contains("Trust me"),
+        "unverified documentation is not shown"
     );
 }

@@ -196,6 +196,31 @@ fn refusal(error: sealroom_http::HttpError) -> (String, u16, String) {
     }
 }
 
+/// Sends the head of a publication announcing `length` bytes, and no body: the status the host
+/// answers within 10 s.
+fn stalled_publish(url: &str, authorization: Option<&str>, length: u64) -> String {
+    use std::io::{Read as _, Write as _};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let authorization = authorization
+        .map(|a| format!("authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST /v1/programs HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+         {authorization}content-length: {length}\r\n\r\n{{"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream
+        .read_exact(&mut head)
+        .expect("an answer before the body");
+    String::from_utf8_lossy(&head[9..12]).into_owned()
+}
+
 fn programs_published(host: &common::LogHost) -> usize {
     logged(&host.process.url, &host.key(), |s| {
         matches!(s, sealroom_ledger::Statement::ProgramPublished { .. })
@@ -229,19 +254,22 @@ fn only_a_served_party_publishes_in_its_own_name_and_a_publication_is_never_repl
         sign_publication(who, "model", module, documentation, None, &SystemClock).unwrap()
     };
 
-    // Unsigned: refused before the body is read.
-    let unsigned = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-        .post(format!("{}/v1/programs", host.process.url))
-        .send_json(PublishProgram {
-            publication: sign(&provider, MODULE, &doc),
-            module: MODULE.to_vec(),
-            documentation: doc.clone(),
-        })
-        .unwrap();
-    assert_eq!(unsigned.status().as_u16(), 401);
+    // Unsigned, an outsider's, or larger than the host takes: refused while the body (90 MB
+    // announced, never sent) has not arrived.
+    let now = || sealroom_core::clock::Clock::now(&SystemClock);
+    let outsiders = outsider.sign_request("POST", "/v1/programs", now());
+    let providers = provider.sign_request("POST", "/v1/programs", now());
+    for (authorization, length, status) in [
+        (None, 90_000_000, "401"),
+        (Some(outsiders.as_str()), 90_000_000, "403"),
+        (Some(providers.as_str()), 200_000_000, "413"),
+    ] {
+        assert_eq!(
+            stalled_publish(&host.process.url, authorization, length),
+            status,
+            "{authorization:?}"
+        );
+    }
 
     // An outsider: not a party this host serves.
     let (code, status, detail) =

@@ -333,7 +333,8 @@ impl<'a> Person<'a> {
                 what: "row count",
                 offset: r.at,
             })?;
-            let mut cells = Vec::with_capacity(total.min(bytes.len()));
+            // Each cell takes at least one byte: reserve no more than the bytes left.
+            let mut cells = Vec::with_capacity(total.min(bytes.len() - r.at));
             for _ in 0..total {
                 cells.push(r.cell()?);
             }

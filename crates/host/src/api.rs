@@ -122,6 +122,9 @@ pub struct Host {
     platform: PlatformInfo,
     pub(crate) max_upload_bytes: u64,
     pub(crate) queue: crate::runner::JobQueue,
+    /// Held while a publication is checked against the stored ones, logged and stored, so two
+    /// publications of one module cannot both be logged.
+    pub(crate) publishing: tokio::sync::Mutex<()>,
 }
 
 impl Host {
@@ -173,6 +176,7 @@ impl Host {
             },
             max_upload_bytes: config.max_upload_bytes,
             queue: crate::runner::JobQueue::new(&config.limits),
+            publishing: tokio::sync::Mutex::new(()),
         });
         let interrupted = host.store.fail_interrupted_jobs(host.clock.now())?;
         if interrupted > 0 {
@@ -253,8 +257,9 @@ impl Host {
             )
             .route(
                 "/v1/programs",
-                post(crate::programs::publish)
-                    .layer(DefaultBodyLimit::max(crate::programs::MAX_PUBLISH_BODY)),
+                // The handler reads the body itself, after the sender is checked, up to
+                // MAX_PUBLISH_BODY.
+                post(crate::programs::publish),
             )
             .route("/v1/programs/{digest}", get(crate::programs::program))
             .route("/v1/programs/{digest}/module", get(crate::programs::module))

@@ -119,13 +119,11 @@ impl HostClient {
             .get(&format!("{}/v1/programs/{module}", self.base))
     }
 
-    /// The bytes of published module `module`, as anyone reads them. Check them against the
-    /// digest before use: the host could serve others.
-    pub fn program_module(&self, module: &str) -> Result<Vec<u8>, HttpError> {
-        self.http.get_bytes(
-            &format!("{}/v1/programs/{module}/module", self.base),
-            crate::programs::MAX_MODULE_BYTES,
-        )
+    /// The bytes of published module `module` (at most `most` bytes are read), as anyone reads
+    /// them. Check them against the digest before use: the host could serve others.
+    pub fn program_module(&self, module: &str, most: u64) -> Result<Vec<u8>, HttpError> {
+        self.http
+            .get_bytes(&format!("{}/v1/programs/{module}/module", self.base), most)
     }
 
     /// Sends a signed run request; the host answers as soon as the job is queued.

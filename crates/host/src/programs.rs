@@ -117,6 +117,12 @@ pub(crate) async fn publish(
     body: axum::body::Body,
 ) -> Result<Json<PublishAnswer>, HostRefusal> {
     let sender = sender(&h, &request)?;
+    if request
+        .content_length()
+        .is_some_and(|len| len > MAX_PUBLISH_BODY as u64)
+    {
+        return Err(HostRefusal::UploadTooLarge(MAX_PUBLISH_BODY as u64));
+    }
     let body = axum::body::to_bytes(body, MAX_PUBLISH_BODY)
         .await
         .map_err(|_| {
@@ -128,6 +134,7 @@ pub(crate) async fn publish(
         serde_json::from_slice(&body).map_err(|e| HostRefusal::BadPublication(e.to_string()))?;
     check(&sender, &body)?;
     let digest = body.publication.publication.module.clone();
+    let _one_at_a_time = h.publishing.lock().await;
     if let Some(stored) = h.store().program(&digest).map_err(HostRefusal::internal)? {
         if stored.publication != body.publication || stored.documentation != body.documentation {
             return Err(HostRefusal::ProgramPublishedOtherwise {

@@ -151,7 +151,8 @@ impl JsonClient {
     /// `GET url`, answered with raw bytes (at most `limit`), e.g. a stored module.
     pub fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, HttpError> {
         let answer = self.agent.get(url).call();
-        let (status, body) = Self::read_body(url, answer, limit)?;
+        // ureq refuses a body as long as its limit: allow exactly `limit` bytes.
+        let (status, body) = Self::read_body(url, answer, limit.saturating_add(1))?;
         if (200..300).contains(&status) {
             return Ok(body);
         }

@@ -120,6 +120,16 @@ pub struct SignedRequest {
 }
 
 impl SignedRequest {
+    /// The `Content-Length` the request declares, if any.
+    pub fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(header::CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    }
+
     /// The party key that signed this request, checked against its method and path and the
     /// server's time `now`.
     pub fn signer(&self, now: Timestamp) -> Result<SigningPublicKey, RequestAuthError> {

@@ -6,6 +6,7 @@
 mod support;
 
 use sealroom_core::epsilon::Epsilon;
+use sealroom_privacy::mechanism::{Mechanism, MechanismKind};
 use sealroom_programs::overlap;
 use sealroom_wasm::RoundNoise;
 use support::{builtin, builtin_params, privacy, tables, wasm, wasm_params};
@@ -31,5 +32,16 @@ fn overlap_as_wasm_is_noised_on_the_builtins_scale() {
     terms.epsilon_per_run = Epsilon::from_f64(1.0).unwrap();
     let result = overlap::run(&builtin_params(), &left, &right, &terms).unwrap();
     let noise = RoundNoise::size(&wasm_params(2), &terms).unwrap();
-    assert_eq!(noise.l1_sensitivity, result.measures[0].l1_sensitivity);
+    let measure = &result.measures[0];
+    assert_eq!(noise.l1_sensitivity, measure.l1_sensitivity);
+    // The distribution the isolate draws the built-in's noise from, for the same terms.
+    let builtins = Mechanism::size(
+        MechanismKind::Laplace,
+        terms.epsilon_per_run.as_fraction(),
+        terms.delta_per_run,
+        measure.l1_sensitivity,
+        measure.l2_sensitivity,
+    )
+    .unwrap();
+    assert_eq!(noise.mechanism, builtins);
 }

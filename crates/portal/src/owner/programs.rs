@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sealroom_broker::Broker;
 use sealroom_core::agreement::SignedAgreement;
-use sealroom_core::program::sha256_hex;
+use sealroom_core::program::{MAX_MODULE_BYTES, sha256_hex};
 use sealroom_host::client::HostClient;
 use sealroom_programs::wasm::WasmParams;
 
@@ -42,6 +42,9 @@ pub struct ProgramReview {
     pub module: String,
     /// The publication's facts (name, provider, size, digests, time, log entry), when published.
     pub facts: Vec<Fact>,
+    /// Whether the facts are the provider's (its signature verified, the agreement's module
+    /// named) rather than only the host's word.
+    pub facts_verified: bool,
     /// The checks, in the order made.
     pub checks: Vec<Check>,
     /// The documentation, as published (Markdown, shown as text).
@@ -69,6 +72,7 @@ pub fn review(broker: &Broker, signed: &SignedAgreement) -> Option<ProgramReview
     let mut review = ProgramReview {
         module: params.module.clone(),
         facts: Vec::new(),
+        facts_verified: false,
         checks: Vec::new(),
         documentation: None,
         reproduce,
@@ -107,9 +111,12 @@ pub fn review(broker: &Broker, signed: &SignedAgreement) -> Option<ProgramReview
                 .unwrap_or_else(|| "not given by the provider".into()),
         ),
         Fact::new("Published", time(p.published_at)),
-        Fact::new("Log entry", published.log_index.to_string()),
+        Fact::new(
+            "Log entry",
+            format!("{} (as the host says)", published.log_index),
+        ),
     ];
-    review.checks.push(match provider {
+    let signed_by_party = match provider {
         Some(card) => match published.publication.verify(card) {
             Ok(()) => Check::new(true, format!("signed by {}, verified", card.name)),
             Err(_) => Check::new(
@@ -121,8 +128,13 @@ pub fn review(broker: &Broker, signed: &SignedAgreement) -> Option<ProgramReview
             false,
             "the provider is not a party to this agreement: its signature cannot be checked".into(),
         ),
-    });
-    review.checks.push(if p.module == params.module {
+    };
+    let names_module = p.module == params.module;
+    // Until both hold, every digest above is only the host's word.
+    let trusted = signed_by_party.class == "ok" && names_module;
+    review.facts_verified = trusted;
+    review.checks.push(signed_by_party);
+    review.checks.push(if names_module {
         Check::new(true, "the publication names the agreement's module".into())
     } else {
         Check::new(
@@ -130,16 +142,20 @@ pub fn review(broker: &Broker, signed: &SignedAgreement) -> Option<ProgramReview
             format!("the host answered with the publication of {}", p.module),
         )
     });
-    let documented = sha256_hex(published.documentation.as_bytes()) == p.documentation;
+    let documented = trusted && sha256_hex(published.documentation.as_bytes()) == p.documentation;
     review.checks.push(Check::new(
         documented,
         if documented {
             "the documentation below is the one the provider signed".into()
-        } else {
+        } else if trusted {
             "the documentation the host serves is not the one the provider signed".into()
+        } else {
+            "the documentation cannot be checked without the provider's signature: not shown".into()
         },
     ));
-    review.checks.push(match host.program_module(&params.module) {
+    // At most the size the provider signed (the largest module otherwise) is read.
+    let most = if trusted { p.size } else { MAX_MODULE_BYTES };
+    review.checks.push(match host.program_module(&params.module, most) {
         Ok(bytes) if sha256_hex(&bytes) == params.module => Check::new(
             true,
             format!(
@@ -152,6 +168,13 @@ pub fn review(broker: &Broker, signed: &SignedAgreement) -> Option<ProgramReview
             format!(
                 "the module the host serves hashes to {}, not the agreement's digest: the isolate will refuse it",
                 sha256_hex(&bytes)
+            ),
+        ),
+        Err(e) if trusted => Check::new(
+            false,
+            format!(
+                "the host did not serve the module's {} bytes the provider signed: {e}",
+                p.size
             ),
         ),
         Err(e) => Check::new(false, format!("the host did not serve the module: {e}")),
