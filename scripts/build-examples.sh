@@ -21,11 +21,15 @@ fi
 rustup target add --toolchain "$TOOLCHAIN" wasm32-unknown-unknown >&2
 
 # Cargo reads .cargo/config.toml in every folder above the build: under /tmp, another user
-# could plant one there (a compiler wrapper, a linker) to run code in this build.
+# could plant one there (a compiler wrapper, a linker) to run code in this build. (The cargo
+# home's own configuration is read wherever one builds.)
+cargo_home="$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)"
 for planted in /tmp/.cargo /.cargo; do
-    if [ -e "$planted" ]; then
-        echo "refusing to build: $planted exists, and cargo would read its configuration" >&2
-        exit 1
+    if [ -e "$planted/config.toml" ] || [ -e "$planted/config" ]; then
+        if [ "$(cd "$planted" && pwd -P)" != "$cargo_home" ]; then
+            echo "refusing to build: cargo would read the configuration in $planted" >&2
+            exit 1
+        fi
     fi
 done
 # One build at a time owns the fixed path: creating it (mode 700, never an existing folder) is
@@ -45,7 +49,6 @@ trap 'rm -rf "$build"' EXIT
 mkdir "$build/src"
 tar -C "$src" --exclude=examples/target --exclude=examples/modules -cf - Cargo.toml examples crates/guest | tar -C "$build/src" -xf -
 target="$build/target"
-cargo_home="$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)"
 export RUSTFLAGS="--remap-path-prefix=$build/src=/sealroom --remap-path-prefix=$target=/target --remap-path-prefix=$cargo_home=/cargo -C link-arg=-zstack-size=131072"
 unset RUSTC RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER CARGO_BUILD_RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_INCREMENTAL
 for var in $(env | sed -n 's/^\(CARGO_PROFILE_[A-Z0-9_]*\)=.*/\1/p'); do unset "$var"; done
