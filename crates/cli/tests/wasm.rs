@@ -304,42 +304,31 @@ fn only_a_served_party_publishes_in_its_own_name_and_a_publication_is_never_repl
         "{detail}"
     );
 
-    // A genuine signature over other bytes than those sent.
+    // A genuine signature over other bytes or documentation than those sent, or over bytes
+    // that are not Wasm.
     let mut other_module = MODULE.to_vec();
     other_module.extend_from_slice(&[0, 2, 1, b'x']);
-    let (code, _, detail) = refusal(
-        send(
-            &provider,
-            sign(&provider, MODULE, &doc),
-            &other_module,
-            &doc,
-        )
-        .unwrap_err(),
-    );
-    assert_eq!(code, "bad-publication");
-    assert!(detail.contains("the module sent is"), "{detail}");
-    let (code, _, detail) = refusal(
-        send(
-            &provider,
-            sign(&provider, MODULE, &doc),
+    for (signed_module, sent_module, sent_doc, expected) in [
+        (
             MODULE,
-            "Other words.",
-        )
-        .unwrap_err(),
-    );
-    assert_eq!(code, "bad-publication");
-    assert!(detail.contains("documentation sent is not"), "{detail}");
-    let (code, _, detail) = refusal(
-        send(
-            &provider,
-            sign(&provider, b"not wasm", &doc),
-            b"not wasm",
-            &doc,
-        )
-        .unwrap_err(),
-    );
-    assert_eq!(code, "bad-publication");
-    assert!(detail.contains("not a WebAssembly module"), "{detail}");
+            other_module.as_slice(),
+            doc.as_str(),
+            "the module sent is",
+        ),
+        (MODULE, MODULE, "Other words.", "documentation sent is not"),
+        (
+            b"not wasm".as_slice(),
+            b"not wasm".as_slice(),
+            doc.as_str(),
+            "not a WebAssembly module",
+        ),
+    ] {
+        let publication = sign(&provider, signed_module, &doc);
+        let (code, _, detail) =
+            refusal(send(&provider, publication, sent_module, sent_doc).unwrap_err());
+        assert_eq!(code, "bad-publication");
+        assert!(detail.contains(expected), "{detail}");
+    }
     assert_eq!(programs_published(&host), 0, "nothing refused is logged");
     let digest = ml::module_digest();
     assert!(
