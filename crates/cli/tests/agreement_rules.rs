@@ -1,5 +1,5 @@
 //! One agreement model, checked on every path: hand-written signed JSON agreements, each breaking
-//! one rule, are refused with the specific error by `agreement check`, `agreement sign`, the
+//! one rule (down to a vetted Wasm program an owner did not review), are refused with the specific error by `agreement check`, `agreement sign`, the
 //! host's publish, the owner's broker and the isolate's preflight — the isolate before it asks
 //! any broker for a key.
 
@@ -185,6 +185,31 @@ fn every_path_refuses_a_broken_agreement_with_its_specific_error() {
             "bad program parameters",
             Box::new(|v| v["program"]["params"]["group_column"] = json!("no-such-column")),
             "has bad parameters",
+        ),
+        (
+            "a vetted Wasm program one input owner did not review",
+            Box::new(|v| {
+                v["program"] = json!({
+                    "id": "wasm",
+                    "version": 1,
+                    "params": {
+                        "name": "custom",
+                        "module": "ab".repeat(32),
+                        "mode": "vetted",
+                        "inputs": ["alice/visits", "bob/orders"],
+                        "fuel_per_call": 1_000_000,
+                        "memory_bytes": 1 << 20,
+                        "groups": ["all"],
+                        "coordinates": ["count"],
+                        "norm": "l1",
+                        "bound": 1.0,
+                        "units": 1,
+                        "output": "overlap",
+                        "reviewed_by": ["bob"],
+                    },
+                });
+            }),
+            "alice owns an input and has not said it reviewed the program",
         ),
     ];
 

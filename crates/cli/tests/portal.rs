@@ -89,17 +89,14 @@ fn csrf(body: &str) -> String {
 }
 
 fn portal_secret(d: &Deployment, party: &str) -> String {
-    let out = Command::new(&common::executables().sealroom)
-        .args(["portal", "secret", "--data"])
-        .arg(d.dir.join(format!("{party}-broker")))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    let data = d.dir.join(format!("{party}-broker"));
+    let out = common::sealroom_output([
+        std::ffi::OsStr::new("portal"),
+        "secret".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ]);
+    String::from_utf8(out).unwrap().trim().to_string()
 }
 
 fn deployment() -> Deployment {
@@ -498,6 +495,10 @@ fn binary_review_shows_a_party_s_program_as_published_and_checks_it_against_the_
         "the broker knows the build the host runs: it is installed beside it"
     );
     assert!(body.contains(&digest), "the module's digest is shown");
+    assert!(
+        body.contains("Per person: the platform calls it once per person in a fresh instance"),
+        "the mode is shown: {body}"
+    );
     assert!(
         body.contains("the host has no publication of this module"),
         "{body}"

@@ -17,6 +17,11 @@ fn options() -> DemoOptions {
     }
 }
 
+/// What `sealroom args` prints as JSON, after checking that it succeeded.
+fn sealroom_json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_slice(&common::sealroom_output(args)).unwrap()
+}
+
 fn publish(d: &Deployment, module: &[u8]) -> u64 {
     sealroom_party::programs::publish_program(
         &d.host,
@@ -59,16 +64,7 @@ fn releases_logged(d: &Deployment) -> usize {
 
 #[test]
 fn demo_ml_trains_a_model_about_as_good_as_the_plaintext_fit() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealroom"))
-        .args(["--json", "demo", "ml"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = sealroom_json(&["--json", "demo", "ml"]);
     println!("{report:#}");
     assert_eq!(report["people"], 10_000);
     assert_eq!(report["module"], ml::module_digest());
@@ -360,4 +356,34 @@ fn only_a_served_party_publishes_in_its_own_name_and_a_publication_is_never_repl
     assert_eq!(stored.documentation, doc);
     stored.publication.verify(&provider.card()).unwrap();
     assert_eq!(programs_published(&host), 1);
+}
+
+#[test]
+fn bench_wasm_runs_overlap_builtin_per_person_and_vetted_through_the_real_services() {
+    let report = sealroom_json(&["bench", "wasm", "--rows", "3000", "--json"]);
+    let jobs = report["jobs"].as_array().unwrap();
+    let programs: Vec<&str> = jobs
+        .iter()
+        .map(|j| j["program"].as_str().unwrap())
+        .collect();
+    assert_eq!(programs, ["builtin", "wasm per_person", "wasm vetted"]);
+    // Each released table states how it was made; the built-in's carries no Wasm facts.
+    let modes: Vec<Option<&str>> = jobs.iter().map(|j| j["mode"].as_str()).collect();
+    assert_eq!(modes, [None, Some("per_person"), Some("vetted")]);
+    for job in jobs {
+        // Laplace noise of scale 2 (ε = 1, two groups per person): 60 away has probability
+        // e⁻³⁰ per count.
+        let (error, bound) = (
+            job["max_error"].as_u64().unwrap(),
+            job["error_bound_95"].as_u64().unwrap(),
+        );
+        assert!(bound > 0 && bound < 20, "{job}");
+        assert!(error <= 10 * bound, "{job}");
+        assert!(job["job_seconds"].as_f64().unwrap() > 0.0, "{job}");
+    }
+    assert!(report["people"].as_u64().unwrap() > 2_000, "{report}");
+    assert_eq!(
+        report["module"].as_str().unwrap(),
+        hex::encode(Sha256::digest(sealroom_cli::demo::OVERLAP_MODULE))
+    );
 }

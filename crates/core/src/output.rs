@@ -43,7 +43,7 @@ pub struct NoiseAnnotation {
     /// Values are fixed-point: this many units per whole unit (1 for counts).
     pub units: u64,
     /// Rows whose keys the agreement does not declare appear only if their noisy value in this
-    /// column reached this.
+    /// column reached this (for a Wasm program's table, any row: a minimum its agreement sets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u64>,
 }
@@ -107,6 +107,28 @@ pub struct ReleasedTable {
     pub derived: Vec<DerivedFigure>,
     /// True when produced under the software simulator, which protects nothing from the operator.
     pub simulator: bool,
+    /// How a party's Wasm program made this table (none for the built-in programs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm: Option<WasmRunFacts>,
+}
+
+/// How a party's Wasm program ran, stated on every table it released: who guarantees the
+/// privacy of the figures depends on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasmRunFacts {
+    /// The program's name in the agreement.
+    pub program: String,
+    /// SHA-256 of the module's bytes (lowercase hex).
+    pub module: String,
+    /// `per_person`: the platform bounded each person's contribution, so the figures are
+    /// differentially private whatever the program does. `vetted`: the program saw the whole
+    /// tables; the figures are noised at the sensitivity the agreement states, which rests on
+    /// the reviewers' word.
+    pub mode: String,
+    /// In the vetted mode, the parties that said in the agreement they reviewed the program.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewed_by: Vec<String>,
 }
 
 impl ReleasedTable {

@@ -22,6 +22,8 @@ pub const EXPORT_INIT: &str = "sealroom_init";
 pub const EXPORT_CONTRIBUTE: &str = "sealroom_contribute";
 /// Export (optional): the next state from the noised sums, `() -> i64`.
 pub const EXPORT_UPDATE: &str = "sealroom_update";
+/// Export (the vetted mode's entry point): the answer over the whole joined tables, `() -> i64`.
+pub const EXPORT_ANALYZE: &str = "sealroom_analyze";
 
 /// Packs an output's address and length into the `i64` every entry point returns: the address
 /// in the low 32 bits, the length in the high 32 bits.
@@ -281,6 +283,22 @@ impl<'a> Rows<'a> {
     pub fn iter(&self) -> impl Iterator<Item = &[Cell<'a>]> {
         self.cells.chunks(self.columns.max(1))
     }
+
+    /// Reads one dataset's rows as [`Rows::write_header`] and the cells wrote them.
+    fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let columns = r.u32("column count")? as usize;
+        let rows = r.u32("row count")? as usize;
+        let total = rows.checked_mul(columns).ok_or(DecodeError {
+            what: "row count",
+            offset: r.at,
+        })?;
+        // Each cell takes at least one byte: reserve no more than the bytes left.
+        let mut cells = Vec::with_capacity(total.min(r.bytes.len() - r.at));
+        for _ in 0..total {
+            cells.push(r.cell()?);
+        }
+        Ok(Rows::new(columns, cells))
+    }
 }
 
 /// What a guest's `sealroom_contribute` reads: one person's rows from each dataset, the round,
@@ -327,18 +345,7 @@ impl<'a> Person<'a> {
         let count = r.u32("dataset count")?;
         let mut datasets = Vec::new();
         for _ in 0..count {
-            let columns = r.u32("column count")? as usize;
-            let rows = r.u32("row count")? as usize;
-            let total = rows.checked_mul(columns).ok_or(DecodeError {
-                what: "row count",
-                offset: r.at,
-            })?;
-            // Each cell takes at least one byte: reserve no more than the bytes left.
-            let mut cells = Vec::with_capacity(total.min(bytes.len() - r.at));
-            for _ in 0..total {
-                cells.push(r.cell()?);
-            }
-            datasets.push(Rows::new(columns, cells));
+            datasets.push(Rows::decode(&mut r)?);
         }
         let groups = r.texts("groups")?;
         r.finish()?;
@@ -348,6 +355,76 @@ impl<'a> Person<'a> {
             state,
             datasets,
             groups,
+        })
+    }
+}
+
+/// What a vetted guest's `sealroom_analyze` reads: the public parameters, the agreement's
+/// groups, and every person's rows from each dataset (the inputs joined by person), person by
+/// person, read as they are iterated.
+#[derive(Debug, Clone)]
+pub struct Joined<'a> {
+    /// The agreement's public parameters.
+    pub params: Vec<f64>,
+    /// The groups the agreement declares, in its order: the answer is one block of coordinates
+    /// per group, in this order.
+    pub groups: Vec<&'a str>,
+    /// How many datasets each person has rows from (the program's inputs, in order).
+    pub datasets: u32,
+    /// How many people appear in any input.
+    pub people: u32,
+    rest: &'a [u8],
+}
+
+impl<'a> Joined<'a> {
+    /// Writes the start of an analysis call's input; then, for each of `people` people and
+    /// each of `datasets` datasets, [`Rows::write_header`] and that person's rows' cells.
+    pub fn write_header<S: AsRef<str>>(
+        writer: &mut Writer,
+        params: &[f64],
+        groups: &[S],
+        datasets: u32,
+        people: u32,
+    ) {
+        writer.f64s(params).texts(groups).u32(datasets).u32(people);
+    }
+
+    /// Decodes an analysis call's header; the people are read by [`Joined::people`].
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let params = r.f64s("params")?;
+        let groups = r.texts("groups")?;
+        let datasets = r.u32("dataset count")?;
+        let people = r.u32("person count")?;
+        Ok(Self {
+            params,
+            groups,
+            datasets,
+            people,
+            rest: &bytes[r.at..],
+        })
+    }
+
+    /// Each person's rows, one [`Rows`] per dataset, in the order the isolate wrote them;
+    /// a malformed person ends the iteration with its error.
+    pub fn people(&self) -> impl Iterator<Item = Result<Vec<Rows<'a>>, DecodeError>> + 'a {
+        let mut r = Reader::new(self.rest);
+        let (datasets, mut left, mut failed) = (self.datasets, self.people, false);
+        std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            if left == 0 {
+                if let Err(e) = r.finish() {
+                    failed = true;
+                    return Some(Err(e));
+                }
+                return None;
+            }
+            left -= 1;
+            let person: Result<Vec<_>, _> = (0..datasets).map(|_| Rows::decode(&mut r)).collect();
+            failed = person.is_err();
+            Some(person)
         })
     }
 }

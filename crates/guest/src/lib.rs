@@ -22,7 +22,14 @@
 //! from each input; it clamps the returned vector to the agreement's norm bound, sums it over
 //! people and adds noise. `update` then sees only the noised sums. Nothing a guest keeps in
 //! memory survives from one person to the next, and nothing it computes leaves the room except
-//! through those noised sums. The entry points and their byte format are in [`abi`] and
+//! through those noised sums.
+//!
+//! A program that every owner has reviewed can instead run in the **vetted** mode: it
+//! implements [`Vetted`], sees every person's rows in one call and answers the whole output,
+//! exported with [`vetted_program!`] (or [`vetted_entry_point!`] beside a per-person program).
+//! The platform adds noise sized from the sensitivity the agreement states.
+//!
+//! The entry points and their byte format are in [`abi`] and
 //! `docs/formats.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -31,7 +38,7 @@ pub mod abi;
 
 use std::cell::RefCell;
 
-pub use abi::{Cell, Person, Rows};
+pub use abi::{Cell, Joined, Person, Rows};
 
 /// A program run once per person; what leaves the room is the noised sum of its contributions.
 pub trait PerPerson {
@@ -53,6 +60,15 @@ pub trait PerPerson {
         let _ = (round, params, sums);
         state.to_vec()
     }
+}
+
+/// A program run once over the whole joined tables, in the vetted mode: every owner of an input
+/// reviewed it, and the agreement states how far one person can move its answer; the platform
+/// adds noise sized from that statement. Nothing it computes leaves except that noised answer.
+pub trait Vetted {
+    /// The answer: one number per (group, coordinate), group by group, as many as the agreement
+    /// declares; numbers that are not finite count as 0.
+    fn analyze(joined: &Joined<'_>) -> Vec<f64>;
 }
 
 thread_local! {
@@ -109,11 +125,29 @@ pub fn update<P: PerPerson>() -> i64 {
     })
 }
 
-/// Exports a [`PerPerson`] type as the module's entry points (`sealroom_abi_version`,
-/// `sealroom_input`, `sealroom_init`, `sealroom_contribute`, `sealroom_update`).
+/// `sealroom_analyze` for `V`.
+#[doc(hidden)]
+pub fn analyze<V: Vetted>() -> i64 {
+    answer(|input| V::analyze(&Joined::decode(input).expect("the isolate sends valid input")))
+}
+
+/// Exports a [`Vetted`] type's `sealroom_analyze` beside a [`per_person_program!`], so that one
+/// module runs in either mode.
 #[macro_export]
-macro_rules! per_person_program {
+macro_rules! vetted_entry_point {
     ($program:ty) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn sealroom_analyze() -> i64 {
+            $crate::analyze::<$program>()
+        }
+    };
+}
+
+/// The entry points every module exports: `sealroom_abi_version` and `sealroom_input`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! common_entry_points {
+    () => {
         #[unsafe(no_mangle)]
         pub extern "C" fn sealroom_abi_version() -> i32 {
             $crate::abi::ABI_VERSION
@@ -122,6 +156,35 @@ macro_rules! per_person_program {
         pub extern "C" fn sealroom_input(len: i32) -> i32 {
             $crate::input(len)
         }
+    };
+}
+
+/// Exports a [`Vetted`] type as the module's entry points (`sealroom_abi_version`,
+/// `sealroom_input`, `sealroom_init` answering no state, `sealroom_analyze`).
+#[macro_export]
+macro_rules! vetted_program {
+    ($program:ty) => {
+        $crate::common_entry_points!();
+        #[unsafe(no_mangle)]
+        pub extern "C" fn sealroom_init() -> i64 {
+            $crate::no_state()
+        }
+        $crate::vetted_entry_point!($program);
+    };
+}
+
+/// `sealroom_init` of a vetted program: no state.
+#[doc(hidden)]
+pub fn no_state() -> i64 {
+    answer(|_| Vec::new())
+}
+
+/// Exports a [`PerPerson`] type as the module's entry points (`sealroom_abi_version`,
+/// `sealroom_input`, `sealroom_init`, `sealroom_contribute`, `sealroom_update`).
+#[macro_export]
+macro_rules! per_person_program {
+    ($program:ty) => {
+        $crate::common_entry_points!();
         #[unsafe(no_mangle)]
         pub extern "C" fn sealroom_init() -> i64 {
             $crate::init::<$program>()

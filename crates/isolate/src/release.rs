@@ -251,6 +251,7 @@ pub fn add_noise(
             rows,
             derived: Vec::new(),
             simulator,
+            wasm: None,
         };
         let variances: Vec<f64> = table
             .measures

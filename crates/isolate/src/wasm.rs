@@ -1,5 +1,6 @@
 //! The agreement's Wasm program: its module read, checked against the agreement's digest and
-//! compiled before any key is asked for, then run in the per-person mode.
+//! compiled before any key is asked for, then run in the agreement's mode (per person or
+//! vetted).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -9,10 +10,10 @@ use sealroom_core::agreement::Agreement;
 use sealroom_core::output::ReleasedTable;
 use sealroom_core::program::MAX_MODULE_BYTES;
 use sealroom_core::wire::JobModule;
-use sealroom_programs::wasm::{ID, WasmParams};
+use sealroom_programs::wasm::{ID, Mode, WasmParams};
 use sealroom_programs::{Params, ProgramError, Table};
 use sealroom_wasm::release::released_table;
-use sealroom_wasm::{GuestModule, Limits, RoundNoise, initial_state, run_per_person};
+use sealroom_wasm::{GuestModule, Limits, RoundNoise, initial_state, run_per_person, run_vetted};
 
 use crate::error::IsolateError;
 
@@ -86,14 +87,17 @@ impl WasmJob {
                     .ok_or_else(|| ProgramError::MissingInput(name.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let run = run_per_person(
-            &self.guest,
-            &self.params,
-            inputs,
-            self.state.clone(),
-            &self.noise,
-            rng,
-        )?;
+        let run = match self.params.mode {
+            Mode::PerPerson => run_per_person(
+                &self.guest,
+                &self.params,
+                inputs,
+                self.state.clone(),
+                &self.noise,
+                rng,
+            )?,
+            Mode::Vetted => run_vetted(&self.guest, &self.params, inputs, &self.noise, rng)?,
+        };
         Ok(released_table(
             &self.params,
             &run,

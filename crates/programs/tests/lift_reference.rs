@@ -273,6 +273,7 @@ fn released(test: [i64; 5], control: [i64; 5]) -> ReleasedTable {
         ],
         derived: Vec::new(),
         simulator: false,
+        wasm: None,
     }
 }
 

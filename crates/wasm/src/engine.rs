@@ -71,7 +71,9 @@ pub struct GuestModule {
     name: String,
     limits: Limits,
     pre: InstancePre<Limiter>,
+    has_contribute: bool,
     has_update: bool,
+    has_analyze: bool,
 }
 
 impl std::fmt::Debug for GuestModule {
@@ -117,15 +119,16 @@ fn engine() -> Result<Engine, String> {
     Engine::new(&config).map_err(|e| format!("the Wasm engine could not start: {e}"))
 }
 
-/// Whether a call into `export` has seen a person's rows.
+/// Whether a call into `export` has seen people's rows.
 fn sees_data(export: &str) -> bool {
-    export == abi::EXPORT_CONTRIBUTE
+    export == abi::EXPORT_CONTRIBUTE || export == abi::EXPORT_ANALYZE
 }
 
 impl GuestModule {
     /// Checks `bytes` against the agreement's `digest` (before anything else), compiles them,
-    /// and checks the ABI: no imports, the entry points with their types, and the ABI version
-    /// ([`abi::ABI_VERSION`]).
+    /// and checks the ABI: no imports, the entry points with their types (`contribute`,
+    /// `update` and `analyze` are each optional; the mode decides which it needs), and the ABI
+    /// version ([`abi::ABI_VERSION`]).
     pub fn compile(
         name: &str,
         bytes: &[u8],
@@ -171,7 +174,6 @@ impl GuestModule {
             (abi::EXPORT_ABI_VERSION, 0),
             (abi::EXPORT_INPUT, 1),
             (abi::EXPORT_INIT, 0),
-            (abi::EXPORT_CONTRIBUTE, 0),
         ] {
             if !func(entry, params, 1) {
                 return Err(invalid(format!(
@@ -179,13 +181,18 @@ impl GuestModule {
                 )));
             }
         }
-        let has_update = export(abi::EXPORT_UPDATE).is_some();
-        if has_update && !func(abi::EXPORT_UPDATE, 0, 1) {
-            return Err(invalid(format!(
-                "{} takes no parameter and returns one result",
-                abi::EXPORT_UPDATE
-            )));
-        }
+        let optional = |entry: &str| {
+            let exported = export(entry).is_some();
+            if exported && !func(entry, 0, 1) {
+                return Err(invalid(format!(
+                    "{entry} takes no parameter and returns one result"
+                )));
+            }
+            Ok(exported)
+        };
+        let has_contribute = optional(abi::EXPORT_CONTRIBUTE)?;
+        let has_update = optional(abi::EXPORT_UPDATE)?;
+        let has_analyze = optional(abi::EXPORT_ANALYZE)?;
         let pre = Linker::new(&engine)
             .instantiate_pre(&module)
             .map_err(|e| invalid(format!("the module cannot be instantiated: {e:#}")))?;
@@ -193,7 +200,9 @@ impl GuestModule {
             name: name.into(),
             limits,
             pre,
+            has_contribute,
             has_update,
+            has_analyze,
         };
         let version = guest
             .with_instance(abi::EXPORT_ABI_VERSION, |store, instance| {
@@ -219,6 +228,18 @@ impl GuestModule {
     /// Whether the module exports `sealroom_update`.
     pub fn has_update(&self) -> bool {
         self.has_update
+    }
+
+    /// Whether the module exports `export` (`sealroom_contribute`, `sealroom_update` or
+    /// `sealroom_analyze`; the required entry points always).
+    pub fn exports(&self, export: &str) -> bool {
+        match export {
+            abi::EXPORT_CONTRIBUTE => self.has_contribute,
+            abi::EXPORT_UPDATE => self.has_update,
+            abi::EXPORT_ANALYZE => self.has_analyze,
+            abi::EXPORT_ABI_VERSION | abi::EXPORT_INPUT | abi::EXPORT_INIT => true,
+            _ => false,
+        }
     }
 
     /// Calls entry point `export` with `input` in a fresh instance and returns the numbers it

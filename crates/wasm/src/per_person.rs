@@ -4,16 +4,16 @@
 
 use rand_core::Rng;
 use sealroom_core::agreement::{NoiseMechanism, PrivacyTerms};
-use sealroom_guest::abi::{self, Person, Rows, Writer};
+use sealroom_guest::abi::{self, Writer};
 use sealroom_privacy::accounting::{gaussian_for_rho, rho_for};
 use sealroom_privacy::{DiscreteLaplace, Mechanism};
-use sealroom_programs::people::{ByPerson, People};
-use sealroom_programs::wasm::{Norm, WasmParams};
-use sealroom_tables::{Cell, Table};
+use sealroom_programs::wasm::{Mode, Norm, WasmParams};
+use sealroom_tables::Table;
 
 use crate::clamp::Clamp;
 use crate::engine::GuestModule;
 use crate::error::WasmError;
+use crate::joined::Joined;
 
 /// The noise of one round, sized from the agreement: every round spends an equal share of the
 /// run's privacy loss (ε/R under pure DP; ρ/R of the run's zCDP ρ for the Gaussian).
@@ -119,9 +119,9 @@ impl Sums {
     }
 }
 
-/// What a per-person run produced: only noised figures.
+/// What a run of a guest produced, in either mode: only noised figures.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PerPersonRun {
+pub struct GuestRun {
     /// The last round's noised sums, in units, group by group.
     pub sums: Vec<i64>,
     /// The state after the last `update` (the initial state when the guest has no `update`).
@@ -130,77 +130,9 @@ pub struct PerPersonRun {
     pub noise: RoundNoise,
 }
 
-/// The tables' rows grouped by person, people numbered across every table.
-struct Joined<'t> {
-    tables: Vec<&'t Table>,
-    by_person: Vec<ByPerson>,
-    people: usize,
-}
-
-impl<'t> Joined<'t> {
-    fn new(program: &str, names: &[String], tables: Vec<&'t Table>) -> Result<Self, WasmError> {
-        let mut people = People::default();
-        let ids = tables
-            .iter()
-            .zip(names)
-            .map(|(t, name)| {
-                people.ids(t).map_err(|e| WasmError::Input {
-                    program: program.into(),
-                    input: name.clone(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let count = people.len();
-        Ok(Self {
-            by_person: ids.iter().map(|ids| ByPerson::new(ids, count)).collect(),
-            tables,
-            people: count,
-        })
-    }
-
-    /// The contribution call's input for person number `person`, or none when the number is
-    /// unused.
-    fn input(
-        &self,
-        person: u32,
-        round: u32,
-        params: &WasmParams,
-        state: &[f64],
-    ) -> Option<Vec<u8>> {
-        let rows: Vec<&[u32]> = self.by_person.iter().map(|b| b.rows(person)).collect();
-        if rows.iter().all(|r| r.is_empty()) {
-            return None;
-        }
-        let mut w = Writer::new();
-        Person::write_header(
-            &mut w,
-            round,
-            &params.params,
-            state,
-            self.tables.len() as u32,
-        );
-        for (table, rows) in self.tables.iter().zip(rows) {
-            let columns = table.schema().columns.len();
-            Rows::write_header(&mut w, columns as u32, rows.len() as u32);
-            for &row in rows {
-                for column in 0..columns {
-                    w.cell(match table.cell(row as usize, column) {
-                        Cell::Empty => abi::Cell::Empty,
-                        Cell::Text(t) => abi::Cell::Text(t),
-                        Cell::Number(n) => abi::Cell::Number(n),
-                        Cell::Bool(b) => abi::Cell::Bool(b),
-                    });
-                }
-            }
-        }
-        Person::write_groups(&mut w, &params.groups);
-        Some(w.into_bytes())
-    }
-}
-
 /// The guest's state before the first round, from `init` (which sees no data), after checking
-/// what can be checked before any data is read: that an iterative program exports `update`, and
+/// what can be checked before any data is read: that the module exports the mode's entry point
+/// (`contribute`, or `analyze` when vetted), that an iterative program exports `update`, and
 /// that a state released as `init` made it has as many numbers as the agreement names. The
 /// isolate calls it before it asks for any key.
 pub fn initial_state(guest: &GuestModule, params: &WasmParams) -> Result<Vec<f64>, WasmError> {
@@ -208,6 +140,16 @@ pub fn initial_state(guest: &GuestModule, params: &WasmParams) -> Result<Vec<f64
         program: guest.name().into(),
         reason,
     };
+    let entry = match params.mode {
+        Mode::PerPerson => abi::EXPORT_CONTRIBUTE,
+        Mode::Vetted => abi::EXPORT_ANALYZE,
+    };
+    if !guest.exports(entry) {
+        return Err(invalid(format!(
+            "the {} mode calls {entry}, which the module does not export",
+            params.mode.name()
+        )));
+    }
     if params.rounds > 1 && !guest.has_update() {
         return Err(invalid(format!(
             "{} rounds need {}, which the module does not export",
@@ -229,6 +171,29 @@ pub fn initial_state(guest: &GuestModule, params: &WasmParams) -> Result<Vec<f64
     Ok(state)
 }
 
+/// Fails unless `answer`, from `export`, has the numbers the agreement declares (the error
+/// names the declared length only: the answer's is the guest's choice after seeing data).
+pub(crate) fn check_answer_len(
+    guest: &GuestModule,
+    params: &WasmParams,
+    export: &'static str,
+    answer: &[f64],
+) -> Result<(), WasmError> {
+    let len = params.contribution_len();
+    if answer.len() == len {
+        return Ok(());
+    }
+    Err(WasmError::BadAnswer {
+        program: guest.name().into(),
+        export,
+        problem: format!(
+            "not the {len} numbers the agreement declares ({} groups × {} coordinates)",
+            params.groups.len(),
+            params.coordinates.len()
+        ),
+    })
+}
+
 /// How many threads share the people (the isolate's machine has two cores).
 const WORKERS: u32 = 2;
 
@@ -242,8 +207,14 @@ pub fn run_per_person(
     mut state: Vec<f64>,
     noise: &RoundNoise,
     rng: &mut impl Rng,
-) -> Result<PerPersonRun, WasmError> {
+) -> Result<GuestRun, WasmError> {
     let program = guest.name();
+    if params.mode != Mode::PerPerson {
+        return Err(WasmError::Invalid {
+            program: program.into(),
+            reason: format!("it runs {}, not per_person", params.mode.name()),
+        });
+    }
     let joined = Joined::new(program, &params.inputs, tables)?;
     let clamp = Clamp {
         norm: params.norm,
@@ -261,21 +232,9 @@ pub fn run_per_person(
                         let mut sums = Sums::new(clamp, len);
                         let mut person = worker;
                         while (person as usize) < joined.people {
-                            if let Some(input) =
-                                joined.input(person, round, params, state)
-                            {
+                            if let Some(input) = joined.person_input(person, round, params, state) {
                                 let raw = guest.call(abi::EXPORT_CONTRIBUTE, &input)?;
-                                if raw.len() != len {
-                                    return Err(WasmError::BadAnswer {
-                                        program: guest.name().into(),
-                                        export: abi::EXPORT_CONTRIBUTE,
-                                        problem: format!(
-                                            "not the {len} numbers the agreement declares ({} groups × {} coordinates)",
-                                            params.groups.len(),
-                                            params.coordinates.len()
-                                        ),
-                                    });
-                                }
+                                check_answer_len(guest, params, abi::EXPORT_CONTRIBUTE, &raw)?;
                                 sums.add(&raw);
                             }
                             person += WORKERS;
@@ -313,7 +272,7 @@ pub fn run_per_person(
             state = guest.call(abi::EXPORT_UPDATE, &input.into_bytes())?;
         }
     }
-    Ok(PerPersonRun {
+    Ok(GuestRun {
         sums: noised,
         state,
         noise: *noise,

@@ -1,24 +1,27 @@
-//! A per-person run as a released table: one row per declared group, one noised column per
-//! coordinate (the last round's sums), and the final state as figures computed from them.
+//! A guest's run as a released table: one row per declared group (those under the agreement's
+//! threshold withheld), one noised column per coordinate (the last round's sums, or the vetted
+//! answer), the final state as figures computed from them, and how the program ran.
 
 use sealroom_core::agreement::PrivacyTerms;
 use sealroom_core::output::{
     DerivedFigure, NoiseAnnotation, RELEASED_TABLE_FORMAT, ReleasedColumn, ReleasedRow,
-    ReleasedTable,
+    ReleasedTable, WasmRunFacts,
 };
 use sealroom_programs::wasm::WasmParams;
 
 use crate::error::WasmError;
-use crate::per_person::PerPersonRun;
+use crate::per_person::GuestRun;
 
 /// The key column of a per-person run's table.
 pub const GROUP_COLUMN: &str = "group";
 
 /// The released table of `run`. Its noise annotation describes one round (each round spent
-/// `1/rounds` of the run's ε, or of its ρ for the Gaussian).
+/// `1/rounds` of the run's ε, or of its ρ for the Gaussian). A group whose noised first
+/// coordinate is under the agreement's threshold is withheld: a choice made from noised figures
+/// only, so it spends no privacy.
 pub fn released_table(
     params: &WasmParams,
-    run: &PerPersonRun,
+    run: &GuestRun,
     privacy: &PrivacyTerms,
     simulator: bool,
 ) -> Result<ReleasedTable, WasmError> {
@@ -64,7 +67,7 @@ pub fn released_table(
         error_bound_95: noise.mechanism.error_bound(0.95),
         error_bound_99: noise.mechanism.error_bound(0.99),
         units: params.units,
-        threshold: None,
+        threshold: threshold_units(params),
     };
     let width = params.coordinates.len();
     Ok(ReleasedTable {
@@ -83,6 +86,7 @@ pub fn released_table(
             .groups
             .iter()
             .zip(run.sums.chunks(width))
+            .filter(|(_, values)| threshold_units(params).is_none_or(|t| values[0] >= t as i64))
             .map(|(group, values)| ReleasedRow {
                 key: vec![group.clone()],
                 values: values.to_vec(),
@@ -90,5 +94,18 @@ pub fn released_table(
             .collect(),
         derived,
         simulator,
+        wasm: Some(WasmRunFacts {
+            program: params.name.clone(),
+            module: params.module.clone(),
+            mode: params.mode.name().into(),
+            reviewed_by: params.reviewed_by.clone(),
+        }),
     })
+}
+
+/// The agreement's threshold in units, rounded up (none when it sets none).
+fn threshold_units(params: &WasmParams) -> Option<u64> {
+    params
+        .threshold
+        .map(|t| (t * params.units as f64).ceil() as u64)
 }

@@ -1,15 +1,18 @@
 //! Guests written to misbehave, in WebAssembly text: each must gain nothing or fail with the
-//! limit it broke, named.
+//! limit it broke, named; and vetted guests, whose answers are noised at the stated
+//! sensitivity and thresholded.
 
 use sealroom_core::agreement::{NoiseMechanism, PrivacyTerms};
 use sealroom_core::epsilon::Epsilon;
 use sealroom_core::schema::{Column, ColumnType, Schema};
 use sealroom_guest::abi::{self, Person, Rows, Writer};
 use sealroom_privacy::NoiseRng;
-use sealroom_programs::wasm::WasmParams;
+use sealroom_programs::wasm::{Mode, WasmParams};
 use sealroom_tables::{Cell, Table};
+use sealroom_wasm::release::released_table;
 use sealroom_wasm::{
-    GuestModule, Limits, RoundNoise, WasmError, initial_state, module_digest, run_per_person,
+    GuestModule, GuestRun, Limits, RoundNoise, WasmError, initial_state, module_digest,
+    run_per_person, run_vetted,
 };
 
 /// A module following the ABI: input at 1024, answers written at 0, `init` answering no
@@ -355,4 +358,226 @@ fn a_module_that_imports_anything_or_breaks_the_abi_is_refused() {
     );
     let error = compile(b"not wasm").unwrap_err();
     assert!(error.to_string().contains("does not compile"), "{error}");
+}
+
+/// A module following the ABI for the vetted mode: input at 1024, answers at 0, `init`
+/// answering no state, `analyze` the given body, and no `contribute`.
+fn vetted_guest(analyze: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "sealroom_abi_version") (result i32) i32.const 2)
+            (func (export "sealroom_input") (param i32) (result i32) i32.const 1024)
+            (func $answer (param $n i32) (result i64)
+                (i32.store (i32.const 0) (local.get $n))
+                (i64.shl (i64.extend_i32_u (i32.add (i32.const 4) (i32.mul (local.get $n) (i32.const 8))))
+                         (i64.const 32)))
+            (func (export "sealroom_init") (result i64) (call $answer (i32.const 0)))
+            (func (export "sealroom_analyze") (result i64) {analyze})
+        )"#
+    ))
+    .expect("valid text")
+}
+
+/// The vetted terms over `o/d`, owned by `o`, who reviewed the program; the answer's stated L1
+/// sensitivity is `bound`.
+fn vetted_params(groups: &[&str], bound: f64) -> WasmParams {
+    let mut p = params(groups, 1, &[]);
+    p.mode = Mode::Vetted;
+    p.bound = bound;
+    p.reviewed_by = vec!["o".into()];
+    p
+}
+
+fn run_vetted_once(
+    guest: &GuestModule,
+    params: &WasmParams,
+    privacy: &PrivacyTerms,
+    seed: u64,
+) -> Result<GuestRun, WasmError> {
+    let noise = RoundNoise::size(params, privacy)?;
+    initial_state(guest, params)?;
+    let data = table(&[("A", 1), ("B", 2), ("A", 3), ("C", 4)]);
+    run_vetted(
+        guest,
+        params,
+        vec![&data],
+        &noise,
+        &mut NoiseRng::from_test_seed(seed),
+    )
+}
+
+/// The answer [how many people the guest was given]: the count after params (4 bytes), the one
+/// group "g" (4 + 4 + 1) and the dataset count (4).
+const PEOPLE_GIVEN: &str = "(f64.store (i32.const 4) (f64.convert_i32_u (i32.load (i32.const 1041)))) (call $answer (i32.const 1))";
+
+#[test]
+fn a_vetted_guest_sees_everyone_in_one_call_and_its_answer_is_noised() {
+    let guest = compile(&vetted_guest(PEOPLE_GIVEN)).unwrap();
+    let params = vetted_params(&["g"], 1.0);
+    let mut terms = privacy(NoiseMechanism::DiscreteLaplace);
+    terms.epsilon_per_run = Epsilon::from_f64(1000.0).unwrap();
+    // A, B and C: three people, A's two rows joined.
+    let run = run_vetted_once(&guest, &params, &terms, 1).unwrap();
+    assert_eq!(run.sums, [3]);
+    // At ε = 1 the platform's noise shows: over many runs the released answers scatter around
+    // 3 with the stated variance.
+    let terms = privacy(NoiseMechanism::DiscreteLaplace);
+    let stated = RoundNoise::size(&params, &terms).unwrap();
+    let released: Vec<f64> = (0..3_000)
+        .map(|seed| run_vetted_once(&guest, &params, &terms, seed).unwrap().sums[0] as f64)
+        .collect();
+    let n = released.len() as f64;
+    let mean = released.iter().sum::<f64>() / n;
+    let variance = released.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let expected = stated.mechanism.variance();
+    assert!(
+        (mean - 3.0).abs() < 5.0 * (expected / n).sqrt(),
+        "mean {mean}"
+    );
+    assert!(
+        (variance / expected - 1.0).abs() < 0.2,
+        "variance {variance}, stated {expected}"
+    );
+}
+
+#[test]
+fn a_vetted_answer_is_noised_at_the_stated_sensitivity_not_clamped() {
+    // The platform cannot bound a vetted answer; the sensitivity the owners reviewed sizes the
+    // noise, and the answer is released as given, noised.
+    let guest = compile(&vetted_guest(
+        "(f64.store (i32.const 4) (f64.const 1e6)) (call $answer (i32.const 1))",
+    ))
+    .unwrap();
+    let mut terms = privacy(NoiseMechanism::DiscreteLaplace);
+    terms.epsilon_per_run = Epsilon::from_f64(1000.0).unwrap();
+    let run = run_vetted_once(&guest, &vetted_params(&["g"], 1.0), &terms, 1).unwrap();
+    assert_eq!(run.sums, [1_000_000]);
+    let wide = run_vetted_once(&guest, &vetted_params(&["g"], 50.0), &terms, 1).unwrap();
+    assert_eq!(wide.noise.l1_sensitivity, 50);
+    assert!(wide.noise.mechanism.variance() > run.noise.mechanism.variance());
+}
+
+#[test]
+fn a_vetted_guest_fails_with_the_limit_it_broke() {
+    let params = vetted_params(&["g"], 1.0);
+    let terms = privacy(NoiseMechanism::DiscreteLaplace);
+    let fails = |analyze: &str| {
+        let guest = compile(&vetted_guest(analyze)).unwrap();
+        let error = run_vetted_once(&guest, &params, &terms, 1).expect_err("the guest must fail");
+        assert!(error.to_string().contains("test-guest"), "{error}");
+        error
+    };
+    let error = fails("(loop $forever (br $forever)) (unreachable)");
+    assert!(
+        matches!(
+            error,
+            WasmError::OutOfFuel {
+                export: "sealroom_analyze",
+                fuel: 1_000_000,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let error = fails(
+        "(loop $more (br_if $more (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+         (unreachable)",
+    );
+    assert!(
+        matches!(
+            error,
+            WasmError::MemoryLimit {
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // An input larger than the memory the agreement gives the guest.
+    let guest = compile(&vetted_guest(PEOPLE_GIVEN)).unwrap();
+    let many: Vec<(String, i64)> = (0..70_000).map(|i| (format!("p{i}"), i)).collect();
+    let many: Vec<(&str, i64)> = many.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+    let data = table(&many);
+    let error = run_vetted(
+        &guest,
+        &params,
+        vec![&data],
+        &RoundNoise::size(&params, &terms).unwrap(),
+        &mut NoiseRng::from_test_seed(1),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            WasmError::MemoryLimit {
+                export: "sealroom_analyze",
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let error = fails("(unreachable)");
+    assert!(
+        matches!(
+            error,
+            WasmError::Trap {
+                export: "sealroom_analyze",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // The wrong length: named by what the agreement declares, never by what the guest chose
+    // after seeing the data.
+    let error = fails("(call $answer (i32.const 3))");
+    assert!(matches!(error, WasmError::BadAnswer { .. }), "{error:?}");
+    assert!(!error.to_string().contains('3'), "{error}");
+}
+
+#[test]
+fn a_module_without_the_modes_entry_point_is_refused_before_any_data() {
+    // A per-person module run as vetted, and a vetted module run per person: refused by
+    // `initial_state`, which the isolate calls before it asks for any key.
+    let per_person = compile(&leaky()).unwrap();
+    let error = initial_state(&per_person, &vetted_params(&["g"], 1.0)).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("the vetted mode calls sealroom_analyze, which the module does not export"),
+        "{error}"
+    );
+    let vetted = compile(&vetted_guest(PEOPLE_GIVEN)).unwrap();
+    let error = initial_state(&vetted, &params(&["g"], 1, &[])).unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "the per_person mode calls sealroom_contribute, which the module does not export"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn groups_under_the_threshold_are_withheld_from_the_released_table() {
+    // Answers 2 for "small" and 50 for "large"; the agreement withholds groups under 10.
+    let guest = compile(&vetted_guest(
+        "(f64.store (i32.const 4) (f64.const 2)) (f64.store (i32.const 12) (f64.const 50))
+         (call $answer (i32.const 2))",
+    ))
+    .unwrap();
+    let mut params = vetted_params(&["small", "large"], 1.0);
+    params.threshold = Some(10.0);
+    let mut terms = privacy(NoiseMechanism::DiscreteLaplace);
+    terms.epsilon_per_run = Epsilon::from_f64(1000.0).unwrap();
+    let run = run_vetted_once(&guest, &params, &terms, 1).unwrap();
+    assert_eq!(run.sums, [2, 50]);
+    let table = released_table(&params, &run, &terms, false).unwrap();
+    let keys: Vec<&str> = table.rows.iter().map(|r| r.key[0].as_str()).collect();
+    assert_eq!(keys, ["large"]);
+    assert_eq!(table.columns[0].noise.threshold, Some(10));
+    let facts = table.wasm.expect("the mode is on the table");
+    assert_eq!(facts.mode, "vetted");
+    assert_eq!(facts.reviewed_by, ["o"]);
+    assert_eq!(facts.program, "test-guest");
 }

@@ -1,6 +1,7 @@
 //! `overlap` written as a Wasm program (`examples/overlap`) gives the built-in `overlap` v1's
 //! counts, person for person: the same join, the same declared groups, the same cap on groups
-//! per person. Its noise is set negligible here so that the counts compare exactly.
+//! per person, whether it runs once per person or, vetted, once over everyone. Its noise is set
+//! negligible here so that the counts compare exactly.
 
 #[path = "support/overlap.rs"]
 mod support;
@@ -9,7 +10,10 @@ use sealroom_core::epsilon::Epsilon;
 use sealroom_privacy::mechanism::{Mechanism, MechanismKind};
 use sealroom_programs::overlap;
 use sealroom_wasm::RoundNoise;
-use support::{builtin, builtin_params, privacy, tables, wasm, wasm_params};
+use support::{
+    builtin, builtin_params, privacy, tables, vetted_guest, vetted_params, vetted_with, wasm,
+    wasm_params,
+};
 
 #[test]
 fn overlap_as_wasm_counts_what_the_builtin_counts() {
@@ -23,6 +27,33 @@ fn overlap_as_wasm_counts_what_the_builtin_counts() {
             "{people} people, at most {max_groups} groups each"
         );
     }
+}
+
+#[test]
+fn overlap_vetted_counts_what_the_builtin_counts() {
+    for (people, seed, max_groups) in [(2_000, 1, 1), (2_000, 2, 2), (500, 3, 4)] {
+        let (left, right) = tables(people, seed);
+        let expected = builtin(&left, &right, max_groups);
+        assert_eq!(
+            vetted_with(&vetted_guest(max_groups), &left, &right, max_groups),
+            expected,
+            "{people} people, at most {max_groups} groups each"
+        );
+    }
+}
+
+#[test]
+fn overlap_vetted_is_noised_at_the_stated_sensitivity() {
+    let mut terms = privacy(2);
+    terms.epsilon_per_run = Epsilon::from_f64(1.0).unwrap();
+    let stated = RoundNoise::size(&vetted_params(2), &terms).unwrap();
+    assert_eq!(stated, RoundNoise::size(&wasm_params(2), &terms).unwrap());
+    assert_eq!(stated.l1_sensitivity, 2);
+    let mut four = vetted_params(2);
+    four.bound = 4.0;
+    let wider = RoundNoise::size(&four, &terms).unwrap();
+    assert_eq!(wider.l1_sensitivity, 4);
+    assert!(wider.mechanism.variance() > stated.mechanism.variance());
 }
 
 #[test]

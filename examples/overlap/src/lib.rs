@@ -9,9 +9,13 @@
 //! rows (the first `max_groups_per_person` in declared order) when the person also has a row in
 //! the right dataset, else 0. Under an L1 bound of `max_groups_per_person` the platform's
 //! clamping never binds, and the noised sums are the built-in's counts with the same noise.
+//!
+//! The same module runs in the vetted mode too: `analyze` adds up every person's contribution
+//! in one call over the joined tables, and the agreement states the answer's L1 sensitivity,
+//! `max_groups_per_person`.
 #![forbid(unsafe_code)]
 
-use sealroom_guest::{Cell, PerPerson, Person};
+use sealroom_guest::{Cell, Joined, PerPerson, Person, Rows, Vetted};
 
 /// The text of a group cell (an empty value is the empty group name).
 fn group_name<'a>(cell: Option<&Cell<'a>>) -> Option<&'a str> {
@@ -24,32 +28,50 @@ fn group_name<'a>(cell: Option<&Cell<'a>>) -> Option<&'a str> {
 
 struct Overlap;
 
+/// Adds one person's contribution to `counts`: 1 for each of the first `most` declared groups
+/// (in declared order) among the person's left rows, when the person also has a right row.
+fn add_person(datasets: &[Rows<'_>], groups: &[&str], params: &[f64], counts: &mut [f64]) {
+    let (Some(left), Some(right)) = (datasets.first(), datasets.get(1)) else {
+        return;
+    };
+    if left.is_empty() || right.is_empty() {
+        return;
+    }
+    let column = params.first().copied().unwrap_or(0.0) as usize;
+    let most = params.get(1).copied().unwrap_or(1.0) as usize;
+    let mut counted = 0;
+    for (count, group) in counts.iter_mut().zip(groups) {
+        if counted == most {
+            break;
+        }
+        if left
+            .iter()
+            .any(|row| group_name(row.get(column)) == Some(*group))
+        {
+            *count += 1.0;
+            counted += 1;
+        }
+    }
+}
+
 impl PerPerson for Overlap {
     fn contribute(person: &Person<'_>) -> Vec<f64> {
         let mut counts = vec![0.0; person.groups.len()];
-        let (Some(left), Some(right)) = (person.datasets.first(), person.datasets.get(1)) else {
-            return counts;
-        };
-        if left.is_empty() || right.is_empty() {
-            return counts;
-        }
-        let column = person.params.first().copied().unwrap_or(0.0) as usize;
-        let most = person.params.get(1).copied().unwrap_or(1.0) as usize;
-        let mut counted = 0;
-        for (count, group) in counts.iter_mut().zip(&person.groups) {
-            if counted == most {
-                break;
-            }
-            if left
-                .iter()
-                .any(|row| group_name(row.get(column)) == Some(*group))
-            {
-                *count = 1.0;
-                counted += 1;
-            }
+        add_person(&person.datasets, &person.groups, &person.params, &mut counts);
+        counts
+    }
+}
+
+impl Vetted for Overlap {
+    fn analyze(joined: &Joined<'_>) -> Vec<f64> {
+        let mut counts = vec![0.0; joined.groups.len()];
+        for person in joined.people() {
+            let datasets = person.expect("the isolate sends valid input");
+            add_person(&datasets, &joined.groups, &joined.params, &mut counts);
         }
         counts
     }
 }
 
 sealroom_guest::per_person_program!(Overlap);
+sealroom_guest::vetted_entry_point!(Overlap);

@@ -18,10 +18,12 @@ mod ads;
 mod log;
 mod portal;
 mod sources;
+mod wasm;
 pub use ads::{AdsBench, ads};
 pub use log::{LogBench, log};
 pub use portal::{PageTime, PortalBench, portal};
 pub use sources::{SourcesBench, sources};
+pub use wasm::{WasmBench, WasmBenchJob, wasm};
 
 /// Throughputs of one `bench seal` run, in bytes per second, measured in the same process.
 #[derive(Debug, Clone, Serialize)]

@@ -203,7 +203,7 @@ pub fn agreement_toml(
             epsilon_per_run: privacy.epsilon_per_run,
             delta_per_run: 1e-9,
             total_epsilon_per_dataset: privacy.total_epsilon,
-            max_groups_per_person: 2,
+            max_groups_per_person: i64::from(MAX_GROUPS_PER_PERSON),
             max_rows_per_person_per_group: extra_bounds.then_some(3),
             max_rows_per_person: extra_bounds.then_some(4),
             min_aggregation: extra_bounds.then_some(100),
@@ -265,7 +265,22 @@ pub enum DemoProgram {
     /// data behind the noisy threshold; at most 3 purchases per person and campaign, 4 in all,
     /// each clamped to [0, 200.00].
     PurchaseValue,
+    /// `overlap` as the Wasm example ([`OVERLAP_MODULE`]), with the built-in's semantics:
+    /// per person, or vetted by both owners (its answer's L1 sensitivity stated as the
+    /// agreement's groups per person).
+    WasmOverlap {
+        /// Vetted rather than per person.
+        vetted: bool,
+    },
 }
+
+/// The `overlap` example module (built from `examples/overlap` by `scripts/build-examples.sh`,
+/// which CI checks reproduces these bytes).
+pub const OVERLAP_MODULE: &[u8] = include_bytes!("../../../../examples/modules/overlap.wasm");
+/// Its documentation, published with it.
+pub const OVERLAP_DOCUMENTATION: &str = include_str!("../../../../examples/overlap/README.md");
+/// Groups one person counts towards, in the demo agreement (and the Wasm overlap's bound).
+const MAX_GROUPS_PER_PERSON: u32 = 2;
 
 impl DemoProgram {
     fn terms(self) -> ProgramToml {
@@ -287,6 +302,7 @@ impl DemoProgram {
                 set("upper", 20_000.into());
                 "sum"
             }
+            DemoProgram::WasmOverlap { vetted } => return wasm_overlap_terms(vetted),
         };
         ProgramToml {
             id: id.into(),
@@ -297,9 +313,53 @@ impl DemoProgram {
 
     fn output(self) -> &'static str {
         match self {
-            DemoProgram::Overlap => "overlap",
+            DemoProgram::Overlap | DemoProgram::WasmOverlap { .. } => "overlap",
             DemoProgram::PurchaseValue => "sum",
         }
+    }
+}
+
+/// The terms of `overlap` as the Wasm example over the demo's datasets: per person (a small
+/// instance per person), or vetted by both owners (one call over everyone, with fuel and
+/// memory for a million rows a side).
+fn wasm_overlap_terms(vetted: bool) -> ProgramToml {
+    use sealroom_programs::wasm;
+    let mut params = toml::Table::new();
+    let mut set = |key: &str, value: toml::Value| params.insert(key.into(), value);
+    let strings = |items: &[&str]| toml::Value::Array(items.iter().map(|s| (*s).into()).collect());
+    set("name", "overlap".into());
+    set(
+        "module",
+        sealroom_core::program::sha256_hex(OVERLAP_MODULE).into(),
+    );
+    set("mode", if vetted { "vetted" } else { "per_person" }.into());
+    set(
+        "inputs",
+        strings(&["adplatform/exposures", "advertiser/purchases"]),
+    );
+    // The campaign is the exposures' second column.
+    set(
+        "params",
+        toml::Value::Array(vec![1.0.into(), f64::from(MAX_GROUPS_PER_PERSON).into()]),
+    );
+    set("groups", strings(&data::CAMPAIGNS));
+    set("coordinates", strings(&["people"]));
+    set("norm", "l1".into());
+    set("bound", f64::from(MAX_GROUPS_PER_PERSON).into());
+    set("units", 1.into());
+    set("output", "overlap".into());
+    if vetted {
+        set("fuel_per_call", 1_000_000_000_000i64.into());
+        set("memory_bytes", (1i64 << 31).into());
+        set("reviewed_by", strings(&["adplatform", "advertiser"]));
+    } else {
+        set("fuel_per_call", 10_000_000.into());
+        set("memory_bytes", (16i64 << 20).into());
+    }
+    ProgramToml {
+        id: wasm::ID.into(),
+        version: wasm::VERSION,
+        params,
     }
 }
 

@@ -51,6 +51,20 @@ impl Default for Terms {
     }
 }
 
+/// What `sealroom args` prints on standard output, after checking that it succeeded.
+pub fn sealroom_output<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Vec<u8> {
+    let out = std::process::Command::new(&executables().sealroom)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// An agreement where `owner` owns `visits` and `other` owns `orders` and reads the overlap.
 pub fn agreement(
     owner: &Identity,

@@ -12,7 +12,7 @@ use sealroom_broker::Broker;
 use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::program::{MAX_MODULE_BYTES, sha256_hex};
 use sealroom_host::client::HostClient;
-use sealroom_programs::wasm::WasmParams;
+use sealroom_programs::wasm::{Mode, WasmParams};
 
 use crate::page::{Fact, time};
 
@@ -40,6 +40,8 @@ impl Check {
 pub struct ProgramReview {
     /// The module's SHA-256, as the agreement names it.
     pub module: String,
+    /// How the agreement runs it, and who then answers for the privacy of its outputs.
+    pub mode: String,
     /// The publication's facts (name, provider, size, digests, time, log entry), when published.
     pub facts: Vec<Fact>,
     /// Whether the facts are the provider's (its signature verified, the agreement's module
@@ -69,8 +71,26 @@ pub fn review(broker: &Broker, signed: &SignedAgreement) -> Option<ProgramReview
         base = host.base(),
         m = params.module
     );
+    let mode = match params.mode {
+        Mode::PerPerson => {
+            "Per person: the platform calls it once per person in a fresh instance, \
+                            bounds each contribution and adds the noise, so its outputs are \
+                            differentially private whatever it does."
+                .to_string()
+        }
+        Mode::Vetted => format!(
+            "VETTED: it sees every person's rows at once, and the platform noises its answer at \
+             the sensitivity this agreement states ({} {}). The outputs are private only if that \
+             statement is true: by signing this agreement, {} state that they reviewed the \
+             program.",
+            params.norm_name(),
+            params.bound,
+            params.reviewed_by.join(", ")
+        ),
+    };
     let mut review = ProgramReview {
         module: params.module.clone(),
+        mode,
         facts: Vec::new(),
         facts_verified: false,
         checks: Vec::new(),

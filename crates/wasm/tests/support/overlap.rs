@@ -10,7 +10,7 @@ use sealroom_programs::overlap::{self, OverlapParams};
 use sealroom_programs::wasm::WasmParams;
 use sealroom_tables::{Cell, Table};
 use sealroom_wasm::{
-    GuestModule, Limits, RoundNoise, initial_state, module_digest, run_per_person,
+    GuestModule, Limits, RoundNoise, initial_state, module_digest, run_per_person, run_vetted,
 };
 
 /// The example module, as built reproducibly.
@@ -89,7 +89,7 @@ pub fn privacy(max_groups: u32) -> PrivacyTerms {
     }
 }
 
-/// The agreement terms the example expects, for `max_groups` groups per person.
+/// The agreement terms the example expects, for `max_groups` groups per person, per person.
 pub fn wasm_params(max_groups: u32) -> WasmParams {
     serde_json::from_value(serde_json::json!({
         "name": "overlap",
@@ -108,6 +108,17 @@ pub fn wasm_params(max_groups: u32) -> WasmParams {
         "output": "overlap",
     }))
     .unwrap()
+}
+
+/// The same terms in the vetted mode: one call over everyone (fuel and memory for it), both
+/// owners' review, and the answer's L1 sensitivity stated as `max_groups`.
+pub fn vetted_params(max_groups: u32) -> WasmParams {
+    let mut params = wasm_params(max_groups);
+    params.mode = sealroom_programs::wasm::Mode::Vetted;
+    params.fuel_per_call = 100_000_000_000;
+    params.memory_bytes = 1 << 30;
+    params.reviewed_by = vec!["a".into(), "b".into()];
+    params
 }
 
 /// The built-in's parameters.
@@ -130,14 +141,18 @@ pub fn builtin(left: &Table, right: &Table, max_groups: u32) -> Vec<i64> {
         .collect()
 }
 
-/// The example, compiled.
-pub fn guest(max_groups: u32) -> GuestModule {
-    let params = wasm_params(max_groups);
+/// The example, compiled with the limits of `params`.
+fn compiled(params: &WasmParams) -> GuestModule {
     let limits = Limits {
         fuel_per_call: params.fuel_per_call,
         memory_bytes: params.memory_bytes,
     };
     GuestModule::compile("overlap", MODULE, &params.module, limits).unwrap()
+}
+
+/// The example, compiled.
+pub fn guest(max_groups: u32) -> GuestModule {
+    compiled(&wasm_params(max_groups))
 }
 
 /// The example's noised sums per declared group (its noise negligible under [`privacy`]).
@@ -160,4 +175,26 @@ pub fn wasm_with(guest: &GuestModule, left: &Table, right: &Table, max_groups: u
     )
     .unwrap()
     .sums
+}
+
+/// The example's noised answer per declared group in the vetted mode (its noise negligible
+/// under [`privacy`]).
+pub fn vetted_with(guest: &GuestModule, left: &Table, right: &Table, max_groups: u32) -> Vec<i64> {
+    let params = vetted_params(max_groups);
+    let noise = RoundNoise::size(&params, &privacy(max_groups)).unwrap();
+    initial_state(guest, &params).unwrap();
+    run_vetted(
+        guest,
+        &params,
+        vec![left, right],
+        &noise,
+        &mut NoiseRng::from_test_seed(1),
+    )
+    .unwrap()
+    .sums
+}
+
+/// The example compiled with the vetted mode's limits.
+pub fn vetted_guest(max_groups: u32) -> GuestModule {
+    compiled(&vetted_params(max_groups))
 }

@@ -648,6 +648,18 @@ pub enum BenchCommand {
     Lift(AdsBenchArgs),
     /// Reach and frequency across two publishers, as for `bench attribution`.
     Reach(AdsBenchArgs),
+    /// `overlap` as the built-in against the Wasm example `overlap`, run per person (a fresh
+    /// instance per person) and vetted (one call over everyone), each a whole sealed job over
+    /// the same data in one deployment; reports each job's time, its ratio to the built-in,
+    /// its largest error against the exact counts, and the per-person calls per second.
+    Wasm {
+        /// Rows per dataset (exposures and purchases).
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u32,
+        /// Seed of the synthetic data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Job latency (run request to stored output) over two datasets.
     Job {
         /// Rows per dataset.

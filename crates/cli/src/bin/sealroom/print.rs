@@ -339,6 +339,28 @@ fn print_table(t: &sealroom_core::output::ReleasedTable) {
     for c in &t.columns {
         println!("  noise on {}: {}", c.name, describe_noise(&c.noise));
     }
+    if let Some(w) = &t.wasm {
+        println!("  program: {}", describe_wasm_run(w));
+    }
+}
+
+/// Who guarantees a Wasm program's figures, in one line.
+pub fn describe_wasm_run(w: &sealroom_core::output::WasmRunFacts) -> String {
+    let module = w.module.get(..16).unwrap_or(&w.module);
+    if w.mode == "vetted" {
+        format!(
+            "Wasm {} ({module}…) in the VETTED mode: it saw the whole tables; the noise rests on \
+             the sensitivity the agreement states, reviewed by {}",
+            w.program,
+            w.reviewed_by.join(", ")
+        )
+    } else {
+        format!(
+            "Wasm {} ({module}…) in the per-person mode: each person's contribution bounded by the \
+             platform, private whatever the program does",
+            w.program
+        )
+    }
 }
 
 pub fn print_dap_demo(r: &sealroom_cli::dap::demo::DapDemoReport) {

@@ -228,6 +228,33 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 "DuckDB's exact answer differs from the program's"
             );
         }
+        Command::Bench(BenchCommand::Wasm { rows, seed }) => {
+            let r = with_steps(json, |step| bench::wasm(rows, seed, executables()?, step))?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "overlap over {} rows a side ({} people), module {}…",
+                    r.rows_per_side,
+                    r.people,
+                    &r.module[..16]
+                );
+                println!(
+                    "  {:<16} {:>9} {:>8} {:>10} {:>10}",
+                    "program", "job (s)", "ratio", "max error", "95% bound"
+                );
+                for j in &r.jobs {
+                    println!(
+                        "  {:<16} {:>9.2} {:>8.2} {:>10} {:>10}",
+                        j.program, j.job_seconds, j.ratio_to_builtin, j.max_error, j.error_bound_95
+                    );
+                }
+                println!(
+                    "per-person calls (fresh instances) per second of the whole job: {:.0}",
+                    r.per_person_calls_per_second
+                );
+            }
+        }
         Command::Bench(BenchCommand::Dap { reports, vdaf }) => {
             let scratch = tempfile::tempdir()?;
             let sealroom = std::env::current_exe()?;
