@@ -468,6 +468,7 @@ fn ml_review() -> (Deployment, Browser, String) {
             portal: true,
             ..DemoOptions::new(common::executables())
         },
+        &ml::Model::demo(),
         &ml::module_digest(),
         &|_| {},
     )

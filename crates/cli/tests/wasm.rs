@@ -89,7 +89,13 @@ fn demo_ml_trains_a_model_about_as_good_as_the_plaintext_fit() {
 
 #[test]
 fn a_module_the_operator_swaps_is_refused_before_any_key_is_requested() {
-    let (d, _) = ml::start(&options(), &ml::module_digest(), &|_| {}).unwrap();
+    let (d, _) = ml::start(
+        &options(),
+        &ml::Model::demo(),
+        &ml::module_digest(),
+        &|_| {},
+    )
+    .unwrap();
     publish(&d, MODULE);
     // The operator controls the host's disk: it replaces the published module's bytes.
     let stored = d
@@ -116,7 +122,7 @@ fn a_module_the_operator_swaps_is_refused_before_any_key_is_requested() {
 #[test]
 fn an_unpublished_module_is_refused_by_the_host() {
     let digest = "ab".repeat(32);
-    let (d, _) = ml::start(&options(), &digest, &|_| {}).unwrap();
+    let (d, _) = ml::start(&options(), &ml::Model::demo(), &digest, &|_| {}).unwrap();
     // The agreement checks out, and says what noise each round gets.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealroom"))
         .args(["agreement", "check"])
@@ -162,7 +168,7 @@ fn a_guest_that_loops_forever_fails_with_its_fuel_limit_and_releases_nothing() {
     )
     .unwrap();
     let digest = hex::encode(Sha256::digest(&looping));
-    let (d, _) = ml::start(&options(), &digest, &|_| {}).unwrap();
+    let (d, _) = ml::start(&options(), &ml::Model::demo(), &digest, &|_| {}).unwrap();
     assert!(publish(&d, &looping) > 0);
     let job = d.run_job().unwrap();
     assert_eq!(job.status, JobStatus::Failed);

@@ -28,20 +28,70 @@ use super::{DemoOptions, Deployment, Scenario};
 pub const MODULE: &[u8] = include_bytes!("../../../../examples/modules/logistic-regression.wasm");
 /// Its documentation, published with it.
 pub const DOCUMENTATION: &str = include_str!("../../../../examples/logistic-regression/README.md");
-/// The features the ad platform holds: exposures per campaign category.
+/// The demo's features, which the ad platform holds: exposures per campaign category.
 pub const FEATURES: [&str; 3] = ["sports", "travel", "tech"];
-/// The model the synthetic purchases follow: intercept, then one coefficient per feature.
+/// The model the demo's synthetic purchases follow: intercept, then one coefficient per feature.
 pub const TRUE_COEFFICIENTS: [f64; 4] = [-1.0, 1.2, -0.8, 0.5];
 /// Features are exposure counts divided by this.
 pub const FEATURE_SCALE: f64 = 4.0;
-/// Gradient steps.
+/// The demo's gradient steps.
 pub const ROUNDS: u32 = 20;
-/// The step size.
+/// The demo's step size.
 pub const LEARNING_RATE: f64 = 2.0;
 /// Each person's gradient (and count) is clipped to this L2 norm.
 pub const CLIP: f64 = 2.0;
 /// ε of the whole training run.
 pub const EPSILON: f64 = 1.0;
+
+/// The model synthetic purchases follow, and how long it is trained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// The features the ad platform holds (exposure counts per campaign category).
+    pub features: Vec<String>,
+    /// Intercept, then one coefficient per feature.
+    pub truth: Vec<f64>,
+    /// Gradient steps.
+    pub rounds: u32,
+    /// The step size.
+    pub learning_rate: f64,
+}
+
+impl Model {
+    /// The demo's model: [`FEATURES`], [`TRUE_COEFFICIENTS`], [`ROUNDS`] steps.
+    pub fn demo() -> Self {
+        Self {
+            features: FEATURES.iter().map(|f| (*f).to_string()).collect(),
+            truth: TRUE_COEFFICIENTS.to_vec(),
+            rounds: ROUNDS,
+            learning_rate: LEARNING_RATE,
+        }
+    }
+
+    /// `features` categories (`c01`, `c02`, …) whose coefficients alternate in sign and range
+    /// over 0.3 to 0.7, intercept −1, trained for `rounds` steps of a size that shrinks with
+    /// the features (the demo's step for its three), so that gradient descent does not
+    /// overshoot.
+    pub fn wide(features: usize, rounds: u32) -> Self {
+        let mut truth = vec![-1.0];
+        truth.extend((0..features).map(|i| {
+            let size = 0.3 + 0.1 * (i % 5) as f64;
+            if i % 2 == 0 { size } else { -size }
+        }));
+        Self {
+            features: (1..=features).map(|i| format!("c{i:02}")).collect(),
+            truth,
+            rounds,
+            learning_rate: LEARNING_RATE * 4.0 / (features as f64 + 1.0),
+        }
+    }
+
+    /// The coefficients' names: `intercept`, then the features.
+    pub fn coefficient_names(&self) -> Vec<String> {
+        std::iter::once("intercept".to_string())
+            .chain(self.features.iter().cloned())
+            .collect()
+    }
+}
 
 /// One coefficient: private, non-private and true.
 #[derive(Debug, Clone, Serialize)]
@@ -56,11 +106,13 @@ pub struct Coefficient {
     pub truth: f64,
 }
 
-/// What `sealroom demo ml` reports.
+/// What `sealroom demo ml` (and `sealroom bench ml`) reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct MlReport {
     /// People in both datasets.
     pub people: u32,
+    /// Features per person.
+    pub features: usize,
     /// Gradient steps.
     pub rounds: u32,
     /// ε of the run (δ = 10⁻⁶).
@@ -79,38 +131,49 @@ pub struct MlReport {
     pub accuracy: (f64, f64),
     /// Seconds the training job took at the host (queue to receipt).
     pub job_seconds: f64,
+    /// Guest calls (people × rounds, each in a fresh instance) per second of the training job.
+    pub calls_per_second: f64,
     /// Seconds the whole demo took.
     pub total_seconds: f64,
 }
 
 /// One person's features (scaled) and label.
-pub type Example = ([f64; 3], f64);
+pub type Example = (Vec<f64>, f64);
 
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-fn predict(w: &[f64], x: &[f64; 3]) -> f64 {
+fn predict(w: &[f64], x: &[f64]) -> f64 {
     sigmoid(w[0] + w[1..].iter().zip(x).map(|(w, x)| w * x).sum::<f64>())
 }
 
-/// `people` with exposure counts 0 to 8 per category and purchases drawn from the true model:
-/// the platform's CSV, the advertiser's CSV, and the pooled plaintext.
-pub fn synthetic(people: u32, seed: u64) -> (String, String, Vec<Example>) {
+/// `people` with exposure counts 0 to 8 per category of `model` and purchases drawn from its
+/// true coefficients: the platform's CSV, the advertiser's CSV, and the pooled plaintext.
+pub fn synthetic(model: &Model, people: u32, seed: u64) -> (String, String, Vec<Example>) {
+    use std::fmt::Write as _;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut features = format!("user_id,{}\n", FEATURES.join(","));
+    let mut features = format!("user_id,{}\n", model.features.join(","));
     let mut labels = String::from("user_id,purchased\n");
     let mut plain = Vec::with_capacity(people as usize);
     for i in 0..people {
-        let counts = [0; 3].map(|_| super::data::below(&mut rng, 9));
-        let x = counts.map(|c| f64::from(c) / FEATURE_SCALE);
+        let counts: Vec<u32> = model
+            .features
+            .iter()
+            .map(|_| super::data::below(&mut rng, 9))
+            .collect();
+        let x: Vec<f64> = counts
+            .iter()
+            .map(|c| f64::from(*c) / FEATURE_SCALE)
+            .collect();
         let uniform = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        let purchased = uniform < predict(&TRUE_COEFFICIENTS, &x);
-        features.push_str(&format!(
-            "u{i:06},{},{},{}\n",
-            counts[0], counts[1], counts[2]
-        ));
-        labels.push_str(&format!("u{i:06},{purchased}\n"));
+        let purchased = uniform < predict(&model.truth, &x);
+        write!(features, "u{i:07}").expect("string write");
+        for c in &counts {
+            write!(features, ",{c}").expect("string write");
+        }
+        features.push('\n');
+        writeln!(labels, "u{i:07},{purchased}").expect("string write");
         plain.push((x, if purchased { 1.0 } else { 0.0 }));
     }
     (features, labels, plain)
@@ -129,36 +192,49 @@ pub fn log_loss_and_accuracy(w: &[f64], data: &[Example]) -> (f64, f64) {
 
 /// The non-private fit: Newton's method on the pooled plaintext, to convergence.
 #[allow(clippy::needless_range_loop)] // matrix arithmetic reads best with indices
-pub fn plaintext_fit(data: &[Example]) -> [f64; 4] {
-    let mut w = [0.0; 4];
+pub fn plaintext_fit(data: &[Example]) -> Vec<f64> {
+    let n = data.first().map_or(0, |(x, _)| x.len()) + 1;
+    let mut w = vec![0.0; n];
+    let mut v = vec![0.0; n];
     for _ in 0..25 {
-        let (mut g, mut h) = ([0.0; 4], [[0.0; 4]; 4]);
+        let (mut g, mut h) = (vec![0.0; n], vec![vec![0.0; n]; n]);
         for (x, y) in data {
-            let v = [1.0, x[0], x[1], x[2]];
+            v[0] = 1.0;
+            v[1..].copy_from_slice(x);
             let p = predict(&w, x);
-            for a in 0..4 {
+            let weight = p * (1.0 - p);
+            for a in 0..n {
                 g[a] += (p - y) * v[a];
-                for b in 0..4 {
-                    h[a][b] += p * (1.0 - p) * v[a] * v[b];
+                let wa = weight * v[a];
+                for b in 0..=a {
+                    h[a][b] += wa * v[b];
                 }
             }
         }
+        for a in 0..n {
+            for b in a + 1..n {
+                h[a][b] = h[b][a];
+            }
+        }
         // h · step = g, by Gaussian elimination (h is positive definite).
-        for c in 0..4 {
-            for row in c + 1..4 {
+        for c in 0..n {
+            for row in c + 1..n {
                 let f = h[row][c] / h[c][c];
-                for k in c..4 {
+                for k in c..n {
                     h[row][k] -= f * h[c][k];
                 }
                 g[row] -= f * g[c];
             }
         }
-        let mut step = [0.0; 4];
-        for c in (0..4).rev() {
-            step[c] = (g[c] - (c + 1..4).map(|k| h[c][k] * step[k]).sum::<f64>()) / h[c][c];
+        let mut step = vec![0.0; n];
+        for c in (0..n).rev() {
+            step[c] = (g[c] - (c + 1..n).map(|k| h[c][k] * step[k]).sum::<f64>()) / h[c][c];
         }
-        for k in 0..4 {
+        for k in 0..n {
             w[k] -= step[k];
+        }
+        if step.iter().all(|s| s.abs() < 1e-12) {
+            break;
         }
     }
     w
@@ -170,8 +246,10 @@ pub fn module_digest() -> String {
 }
 
 /// The agreement: the platform's features and the advertiser's labels, the published module
-/// `module` (a SHA-256) in the per-person mode, the coefficients to both parties.
+/// `module` (a SHA-256) in the per-person mode training `model`, the coefficients to both
+/// parties.
 pub fn agreement_toml(
+    model: &Model,
     module: &str,
     ad: &Identity,
     shop: &Identity,
@@ -191,30 +269,30 @@ pub fn agreement_toml(
     params.insert(
         "params".into(),
         toml::Value::Array(vec![
-            LEARNING_RATE.into(),
+            model.learning_rate.into(),
             FEATURE_SCALE.into(),
-            (FEATURES.len() as f64).into(),
+            (model.features.len() as f64).into(),
         ]),
     );
     params.insert("groups".into(), strings(&["all"]));
-    params.insert(
-        "coordinates".into(),
-        strings(&["g_intercept", "g_sports", "g_travel", "g_tech", "people"]),
-    );
+    let names = model.coefficient_names();
+    let mut coordinates: Vec<String> = names.iter().map(|n| format!("g_{n}")).collect();
+    coordinates.push("people".into());
+    let owned =
+        |items: &[String]| toml::Value::Array(items.iter().map(|s| s.as_str().into()).collect());
+    params.insert("coordinates".into(), owned(&coordinates));
     params.insert("norm".into(), "l2".into());
     params.insert("bound".into(), CLIP.into());
     params.insert("units".into(), 1_000_000.into());
-    params.insert("rounds".into(), i64::from(ROUNDS).into());
+    params.insert("rounds".into(), i64::from(model.rounds).into());
     params.insert("output".into(), "model".into());
-    params.insert(
-        "state_names".into(),
-        strings(&["intercept", "sports", "travel", "tech"]),
-    );
+    params.insert("state_names".into(), owned(&names));
     let mut feature_columns = vec![Column::new("user_id", ColumnType::String)];
     feature_columns.extend(
-        FEATURES
+        model
+            .features
             .iter()
-            .map(|f| Column::new(*f, ColumnType::Integer)),
+            .map(|f| Column::new(f, ColumnType::Integer)),
     );
     let authored = AgreementToml {
         format: AGREEMENT_FORMAT.into(),
@@ -274,15 +352,17 @@ pub fn agreement_toml(
 /// data sealed and uploaded and the isolate approved; and the pooled plaintext.
 pub fn start(
     options: &DemoOptions,
+    model: &Model,
     module: &str,
     step: &dyn Fn(&str),
 ) -> anyhow::Result<(Deployment, Vec<Example>)> {
     step(
         "generating synthetic people: exposures per category, and purchases drawn from a known model",
     );
-    let (features, labels, plain) = synthetic(options.people, options.seed);
-    let agreement =
-        |ad: &Identity, shop: &Identity, m: &Measurement| agreement_toml(module, ad, shop, m);
+    let (features, labels, plain) = synthetic(model, options.people, options.seed);
+    let agreement = |ad: &Identity, shop: &Identity, m: &Measurement| {
+        agreement_toml(model, module, ad, shop, m)
+    };
     let d = Deployment::start_scenario(
         options,
         Scenario {
@@ -309,8 +389,18 @@ pub fn start(
 
 /// Runs the story: deployment, publication, training, and the comparison with plaintext.
 pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<MlReport> {
+    train(options, &Model::demo(), step)
+}
+
+/// Trains `model` on `options.people` synthetic people end to end: deployment, publication,
+/// the training job, and the comparison with plaintext.
+pub fn train(
+    options: &DemoOptions,
+    model: &Model,
+    step: &dyn Fn(&str),
+) -> anyhow::Result<MlReport> {
     let started = Instant::now();
-    let (d, plain) = start(options, &module_digest(), step)?;
+    let (d, plain) = start(options, model, &module_digest(), step)?;
     step("the advertiser publishes the program's module and documentation; the host logs it");
     let (publication, index) = sealroom_party::programs::publish_program(
         &d.host,
@@ -322,7 +412,8 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<MlRepor
         &SystemClock,
     )?;
     step(&format!(
-        "training: {ROUNDS} rounds of one fresh Wasm instance per person, clipped, summed and noised"
+        "training: {} rounds of one fresh Wasm instance per person, clipped, summed and noised",
+        model.rounds
     ));
     let job_started = Instant::now();
     let job = d.run_job()?;
@@ -335,33 +426,36 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<MlRepor
         );
     }
     let tables = d.open_outputs(&d.advertiser, &d.agreement, &job)?;
-    let model = tables
+    let released = tables
         .iter()
         .find(|t| t.output == "model")
         .context("the job released no model")?;
     // The platform opens the same model.
     d.open_outputs(&d.adplatform, &d.agreement, &job)?;
-    let private: Vec<Option<f64>> = model.derived.iter().map(|f| f.value).collect();
+    step("fitting the same model on the pooled plaintext (only the demo has it), to compare");
     let exact = plaintext_fit(&plain);
-    let names = ["intercept", "sports", "travel", "tech"];
-    let coefficients = names
-        .iter()
+    let coefficients: Vec<Coefficient> = model
+        .coefficient_names()
+        .into_iter()
         .enumerate()
         .map(|(i, name)| Coefficient {
-            name: (*name).into(),
-            private: model
+            private: released
                 .derived
                 .iter()
-                .find(|f| f.name == *name)
+                .find(|f| f.name == name)
                 .and_then(|f| f.value),
+            name,
             plaintext: exact[i],
-            truth: TRUE_COEFFICIENTS[i],
+            truth: model.truth[i],
         })
         .collect();
-    let private_w: Vec<f64> = private.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    let private_w: Vec<f64> = coefficients
+        .iter()
+        .map(|c| c.private.unwrap_or(f64::NAN))
+        .collect();
     let (private_loss, private_accuracy) = log_loss_and_accuracy(&private_w, &plain);
     let (plain_loss, plain_accuracy) = log_loss_and_accuracy(&exact, &plain);
-    let noise = &model.columns[0].noise;
+    let noise = &released.columns[0].noise;
     let sigma = noise
         .scale
         .split_once('/')
@@ -369,7 +463,8 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<MlRepor
         .map_or(f64::NAN, |sigma2| sigma2.sqrt() / noise.units as f64);
     Ok(MlReport {
         people: options.people,
-        rounds: ROUNDS,
+        features: model.features.len(),
+        rounds: model.rounds,
         epsilon: EPSILON,
         module: publication.publication.module,
         published_at_log_index: index,
@@ -378,6 +473,7 @@ pub fn run(options: &DemoOptions, step: &dyn Fn(&str)) -> anyhow::Result<MlRepor
         log_loss: (private_loss, plain_loss),
         accuracy: (private_accuracy, plain_accuracy),
         job_seconds,
+        calls_per_second: f64::from(options.people) * f64::from(model.rounds) / job_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -52,6 +52,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Serve each owner's web portal from its broker (`sealroom broker --portal`).
     pub portal: bool,
+    /// Seconds before the host kills a job (none: the host's default, 600).
+    pub job_timeout_seconds: Option<u64>,
 }
 
 impl DemoOptions {
@@ -63,6 +65,7 @@ impl DemoOptions {
             people: 20_000,
             seed: 2026,
             portal: false,
+            job_timeout_seconds: None,
         }
     }
 }
@@ -462,7 +465,12 @@ impl Deployment {
         let exes = &options.executables;
 
         step("starting the host (operator) on loopback");
-        let host_process = exes.start_host(&dir.join("host"))?;
+        let host_process = match options.job_timeout_seconds {
+            Some(seconds) => {
+                exes.start_host_with(&dir.join("host"), &["--job-timeout", &seconds.to_string()])?
+            }
+            None => exes.start_host(&dir.join("host"))?,
+        };
         let host = HostClient::new(&host_process.url);
         let platform = host.platform()?;
         // A real deployment distributes these out of band; the demo takes them from its own host.

@@ -660,6 +660,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// The pooled logistic regression of `demo ml` (the Wasm example, a fresh instance per
+    /// person per round) at scale: the whole training job's wall time, guest calls per second,
+    /// and the private model's log loss and accuracy against a plaintext fit.
+    Ml {
+        /// People in both datasets.
+        #[arg(long, default_value_t = 1_000_000)]
+        people: u32,
+        /// Features per person (exposure counts per campaign category).
+        #[arg(long, default_value_t = 16)]
+        features: usize,
+        /// Gradient steps.
+        #[arg(long, default_value_t = 20)]
+        rounds: u32,
+        /// Seed of the synthetic data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Job latency (run request to stored output) over two datasets.
     Job {
         /// Rows per dataset.
