@@ -87,6 +87,46 @@ fn demo_ml_trains_a_model_about_as_good_as_the_plaintext_fit() {
     assert!(report["noise_sigma_per_round"].as_f64().unwrap() > 1.0);
 }
 
+/// The stated distance: at ε = 1 the private model's mean log loss is within 0.01 of the
+/// plaintext fit's and its accuracy within 0.01; at ε = 10, within 0.005 each.
+#[test]
+fn the_private_model_converges_to_within_the_stated_distance_at_epsilon_1_and_10() {
+    let mut reported = Vec::new();
+    for (epsilon, distance) in [(1.0, 0.01), (10.0, 0.005)] {
+        let model = ml::Model {
+            epsilon,
+            ..ml::Model::demo()
+        };
+        let options = DemoOptions {
+            people: 10_000,
+            ..DemoOptions::new(common::executables())
+        };
+        let report = ml::train(&options, &model, &|_| {}).unwrap();
+        assert_eq!(report.epsilon, epsilon);
+        let ((private_loss, plain_loss), (private_accuracy, plain_accuracy)) =
+            (report.log_loss, report.accuracy);
+        assert!(
+            private_loss - plain_loss < distance,
+            "ε = {epsilon}: log loss {private_loss} against {plain_loss}"
+        );
+        assert!(
+            plain_accuracy - private_accuracy < distance,
+            "ε = {epsilon}: accuracy {private_accuracy} against {plain_accuracy}"
+        );
+        reported.push((
+            epsilon,
+            report.noise_sigma_per_round,
+            report.log_loss,
+            report.accuracy,
+        ));
+    }
+    // Ten times the ε, a tenth of the noise.
+    assert!(reported[1].1 < reported[0].1 / 5.0, "{reported:?}");
+    println!(
+        "ε, σ per round, (log loss private, plaintext), (accuracy private, plaintext): {reported:?}"
+    );
+}
+
 #[test]
 fn a_module_the_operator_swaps_is_refused_before_any_key_is_requested() {
     let (d, _) = ml::start(

@@ -40,7 +40,7 @@ pub const ROUNDS: u32 = 20;
 pub const LEARNING_RATE: f64 = 2.0;
 /// Each person's gradient (and count) is clipped to this L2 norm.
 pub const CLIP: f64 = 2.0;
-/// ε of the whole training run.
+/// ε of the demo's whole training run.
 pub const EPSILON: f64 = 1.0;
 
 /// The model synthetic purchases follow, and how long it is trained.
@@ -54,6 +54,8 @@ pub struct Model {
     pub rounds: u32,
     /// The step size.
     pub learning_rate: f64,
+    /// ε of the whole training run (δ = 10⁻⁶).
+    pub epsilon: f64,
 }
 
 impl Model {
@@ -64,6 +66,7 @@ impl Model {
             truth: TRUE_COEFFICIENTS.to_vec(),
             rounds: ROUNDS,
             learning_rate: LEARNING_RATE,
+            epsilon: EPSILON,
         }
     }
 
@@ -82,6 +85,7 @@ impl Model {
             truth,
             rounds,
             learning_rate: LEARNING_RATE * 4.0 / (features as f64 + 1.0),
+            epsilon: EPSILON,
         }
     }
 
@@ -331,9 +335,9 @@ pub fn agreement_toml(
             readers: vec!["adplatform".into(), "advertiser".into()],
         }],
         privacy: PrivacyToml {
-            epsilon_per_run: EPSILON,
+            epsilon_per_run: model.epsilon,
             delta_per_run: 1e-6,
-            total_epsilon_per_dataset: 5.0,
+            total_epsilon_per_dataset: model.epsilon.max(5.0),
             max_groups_per_person: 1,
             max_rows_per_person_per_group: None,
             max_rows_per_person: None,
@@ -465,7 +469,7 @@ pub fn train(
         people: options.people,
         features: model.features.len(),
         rounds: model.rounds,
-        epsilon: EPSILON,
+        epsilon: model.epsilon,
         module: publication.publication.module,
         published_at_log_index: index,
         coefficients,

@@ -673,6 +673,9 @@ pub enum BenchCommand {
         /// Gradient steps.
         #[arg(long, default_value_t = 20)]
         rounds: u32,
+        /// ε of the whole training run (δ = 10⁻⁶).
+        #[arg(long, default_value_t = 1.0)]
+        epsilon: f64,
         /// Seed of the synthetic data.
         #[arg(long, default_value_t = 2026)]
         seed: u64,

@@ -232,6 +232,7 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
             people,
             features,
             rounds,
+            epsilon,
             seed,
         }) => {
             anyhow::ensure!(
@@ -246,7 +247,10 @@ pub(crate) fn run(command: Command, json: bool) -> anyhow::Result<()> {
                 job_timeout_seconds: Some(4 * 3600),
                 ..demo::DemoOptions::new(executables()?)
             };
-            let model = demo::ml::Model::wide(features, rounds);
+            let model = demo::ml::Model {
+                epsilon,
+                ..demo::ml::Model::wide(features, rounds)
+            };
             let report = with_steps(json, |step| demo::ml::train(&options, &model, step))?;
             if json {
                 print_json(&report)?;
