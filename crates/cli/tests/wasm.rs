@@ -417,6 +417,7 @@ fn bench_wasm_runs_overlap_builtin_per_person_and_vetted_through_the_real_servic
     let modes: Vec<Option<&str>> = jobs.iter().map(|j| j["mode"].as_str()).collect();
     assert_eq!(modes, [None, Some("per_person"), Some("vetted")]);
     for job in jobs {
+        assert_eq!(job["rows"], 4, "every declared campaign released: {job}");
         // Laplace noise of scale 2 (ε = 1, two groups per person): 60 away has probability
         // e⁻³⁰ per count.
         let (error, bound) = (

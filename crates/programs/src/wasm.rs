@@ -141,6 +141,16 @@ impl WasmParams {
         }
     }
 
+    /// The sensitivity the noise is sized for, in units: per person the clamp's bound
+    /// (rounded down, as the platform clamps to it exactly); vetted the stated bound rounded up
+    /// (the statement covers the answer as rounded to whole units, which is all that leaves).
+    pub fn sensitivity_units(&self) -> u64 {
+        match self.mode {
+            Mode::PerPerson => self.bound_units(),
+            Mode::Vetted => (self.bound * self.units as f64).ceil() as u64,
+        }
+    }
+
     /// Numbers in one contribution.
     pub fn contribution_len(&self) -> usize {
         self.groups.len() * self.coordinates.len()

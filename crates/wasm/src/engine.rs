@@ -312,7 +312,7 @@ impl GuestModule {
     }
 
     /// What stopped a call. Running out of fuel comes first (a refused growth the guest
-    /// survived is not what stopped it). For `contribute`, which has seen a person's rows, the
+    /// survived is not what stopped it). For `contribute` and `analyze`, which have seen rows, the
     /// error names only the limit or the kind of trap, never a number the guest chose.
     fn stopped(
         &self,

@@ -38,7 +38,7 @@ impl RoundNoise {
             reason,
         };
         params.check_privacy(privacy).map_err(failed)?;
-        let bound = params.bound_units();
+        let bound = params.sensitivity_units();
         let l1 = match params.norm {
             Norm::L1 => bound,
             // ‖x‖₁ ≤ √n · ‖x‖₂.

@@ -18,9 +18,10 @@ use crate::per_person::{GuestRun, RoundNoise, check_answer_len};
 const MAX_ANSWER_UNITS: i64 = 1 << 62;
 
 /// A number of the guest's answer in fixed point: `value × units` rounded to the nearest unit,
-/// 0 when not finite, saturated to ±[`MAX_ANSWER_UNITS`].
+/// saturated to ±[`MAX_ANSWER_UNITS`] (infinities too, so saturation moves no two answers
+/// further apart); NaN, which has no place on the line, is 0.
 fn to_units(value: f64, units: u64) -> i64 {
-    if !value.is_finite() {
+    if value.is_nan() {
         return 0;
     }
     let limit = MAX_ANSWER_UNITS as f64;
@@ -78,7 +79,8 @@ mod tests {
         assert_eq!(to_units(1.4, 10), 14);
         assert_eq!(to_units(-0.26, 10), -3);
         assert_eq!(to_units(f64::NAN, 10), 0);
-        assert_eq!(to_units(f64::INFINITY, 10), 0);
+        assert_eq!(to_units(f64::INFINITY, 10), MAX_ANSWER_UNITS);
+        assert_eq!(to_units(f64::NEG_INFINITY, 10), -MAX_ANSWER_UNITS);
         assert_eq!(to_units(1e300, 1), MAX_ANSWER_UNITS);
         assert_eq!(to_units(-1e300, 1), -MAX_ANSWER_UNITS);
     }

@@ -31,6 +31,8 @@ pub struct WasmBenchJob {
     pub max_error: u64,
     /// The release's stated 95% error bound per count.
     pub error_bound_95: u64,
+    /// Rows of the released table (one per declared campaign).
+    pub rows: usize,
     /// The mode stated on the released table (none for the built-in).
     pub mode: Option<String>,
 }
@@ -167,6 +169,7 @@ pub fn wasm(
             .max()
             .unwrap_or(0);
         jobs.push(WasmBenchJob {
+            rows: table.rows.len(),
             program: what.into(),
             job_seconds: seconds,
             ratio_to_builtin: seconds / builtin_seconds,

@@ -347,6 +347,12 @@ fn print_table(t: &sealroom_core::output::ReleasedTable) {
 /// Who guarantees a Wasm program's figures, in one line.
 pub fn describe_wasm_run(w: &sealroom_core::output::WasmRunFacts) -> String {
     let module = w.module.get(..16).unwrap_or(&w.module);
+    if w.mode != "per_person" && w.mode != "vetted" {
+        return format!(
+            "Wasm {} ({module}…) in a mode this version does not know ({:?}): do not rely on it",
+            w.program, w.mode
+        );
+    }
     if w.mode == "vetted" {
         format!(
             "Wasm {} ({module}…) in the VETTED mode: it saw the whole tables; the noise rests on \
