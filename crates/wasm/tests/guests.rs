@@ -16,9 +16,9 @@ use sealroom_wasm::{
 };
 
 /// A module following the ABI: input at 1024, answers written at 0, `init` answering no
-/// state; `contribute` and `update` are the given bodies (each leaves the answer's packed
-/// address and length on the stack), with whatever else the module needs.
-fn guest(contribute: &str, update: &str, extra: &str) -> Vec<u8> {
+/// state, with `entry_points` (functions whose bodies leave the answer's packed address and
+/// length on the stack, calling `$answer`) and whatever else the module needs.
+fn module(entry_points: &str, extra: &str) -> Vec<u8> {
     wat::parse_str(format!(
         r#"(module
             (memory (export "memory") 1)
@@ -31,11 +31,21 @@ fn guest(contribute: &str, update: &str, extra: &str) -> Vec<u8> {
                 (i64.shl (i64.extend_i32_u (i32.add (i32.const 4) (i32.mul (local.get $n) (i32.const 8))))
                          (i64.const 32)))
             (func (export "sealroom_init") (result i64) (call $answer (i32.const 0)))
-            (func (export "sealroom_contribute") (result i64) {contribute})
-            (func (export "sealroom_update") (result i64) {update})
+            {entry_points}
         )"#
     ))
     .expect("valid text")
+}
+
+/// A per-person module whose `contribute` and `update` are the given bodies.
+fn guest(contribute: &str, update: &str, extra: &str) -> Vec<u8> {
+    module(
+        &format!(
+            r#"(func (export "sealroom_contribute") (result i64) {contribute})
+               (func (export "sealroom_update") (result i64) {update})"#
+        ),
+        extra,
+    )
 }
 
 /// The first cell of the first dataset's first row, when there are no parameters: round (4),
@@ -360,23 +370,12 @@ fn a_module_that_imports_anything_or_breaks_the_abi_is_refused() {
     assert!(error.to_string().contains("does not compile"), "{error}");
 }
 
-/// A module following the ABI for the vetted mode: input at 1024, answers at 0, `init`
-/// answering no state, `analyze` the given body, and no `contribute`.
+/// A vetted module whose `analyze` is the given body, and no `contribute`.
 fn vetted_guest(analyze: &str) -> Vec<u8> {
-    wat::parse_str(format!(
-        r#"(module
-            (memory (export "memory") 1)
-            (func (export "sealroom_abi_version") (result i32) i32.const 2)
-            (func (export "sealroom_input") (param i32) (result i32) i32.const 1024)
-            (func $answer (param $n i32) (result i64)
-                (i32.store (i32.const 0) (local.get $n))
-                (i64.shl (i64.extend_i32_u (i32.add (i32.const 4) (i32.mul (local.get $n) (i32.const 8))))
-                         (i64.const 32)))
-            (func (export "sealroom_init") (result i64) (call $answer (i32.const 0)))
-            (func (export "sealroom_analyze") (result i64) {analyze})
-        )"#
-    ))
-    .expect("valid text")
+    module(
+        &format!(r#"(func (export "sealroom_analyze") (result i64) {analyze})"#),
+        "",
+    )
 }
 
 /// The vetted terms over `o/d`, owned by `o`, who reviewed the program; the answer's stated L1
