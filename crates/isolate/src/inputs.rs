@@ -12,7 +12,7 @@ use sealroom_core::wire::JobInput;
 use sealroom_crypto::envelope::read_header;
 use sealroom_crypto::{DataKey, EnvelopeError, EnvelopeHeader, EnvelopeReader};
 use sealroom_tables::payload::LEGACY_CSV_CONTENT_TYPE;
-use sealroom_tables::{CONTENT_TYPE, Table, TableError, read_payload};
+use sealroom_tables::{CONTENT_TYPE, Table, TableError, read_payload_sized};
 use sha2::Digest as _;
 
 use crate::error::IsolateError;
@@ -41,6 +41,8 @@ pub struct OpenedInput {
     pub header_digest: Digest,
     /// The digest of the whole file, taken before any key is asked for.
     pub envelope_digest: Digest,
+    /// The file's size: a bound on the payload's, to size the table.
+    size: u64,
     reader: HashingReader<BufReader<File>>,
 }
 
@@ -61,6 +63,10 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
     // owner registered, so altered chunks are refused before any budget is spent.
     let envelope_digest =
         digest_of(&mut file).map_err(|e| mismatch(format!("cannot read {}: {e}", input.path)))?;
+    let size = file
+        .metadata()
+        .map_err(|e| mismatch(format!("cannot read {}: {e}", input.path)))?
+        .len();
     let mut reader = HashingReader {
         inner: BufReader::with_capacity(1 << 16, file),
         hasher: labeled_hasher(labels::ENVELOPE),
@@ -102,6 +108,7 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
         header,
         header_digest,
         envelope_digest,
+        size,
         reader,
     })
 }
@@ -139,21 +146,26 @@ impl OpenedInput {
         let buffer_size = (self.header.chunk_size as usize).max(1 << 20);
         let plaintext = EnvelopeReader::new(self.reader, &self.header, self.header_digest, key);
         let (sender, receiver) = mpsc::sync_channel(PIPELINE_DEPTH);
+        let (spent, returned) = mpsc::sync_channel(PIPELINE_DEPTH + 1);
         let (decoded, read_digest) = std::thread::scope(|scope| {
-            let decrypting = scope.spawn(move || decrypt_ahead(plaintext, buffer_size, sender));
+            let decrypting =
+                scope.spawn(move || decrypt_ahead(plaintext, buffer_size, sender, returned));
             let mut pipe = PipeReader {
                 receiver,
+                spent,
                 current: Vec::new(),
                 pos: 0,
                 failed: None,
             };
-            let decoded = read_payload(&mut pipe, &self.terms.schema).and_then(|table| {
-                // The stream's end marker has been read; nothing may follow it, and reading on
-                // to the end authenticates the final chunk.
-                let trailing =
-                    std::io::copy(&mut pipe, &mut std::io::sink()).map_err(TableError::Read)?;
-                Ok((table, trailing))
-            });
+            let schema = &self.terms.schema;
+            let decoded =
+                read_payload_sized(&mut pipe, schema, Some(self.size)).and_then(|table| {
+                    // The stream's end marker has been read; nothing may follow it, and reading on
+                    // to the end authenticates the final chunk.
+                    let trailing =
+                        std::io::copy(&mut pipe, &mut std::io::sink()).map_err(TableError::Read)?;
+                    Ok((table, trailing))
+                });
             // Dropping the pipe stops the decrypting thread early if decoding failed.
             drop(pipe);
             (decoded, decrypting.join())
@@ -193,16 +205,19 @@ const PIPELINE_DEPTH: usize = 4;
 /// Plaintext, or the error that ended it.
 type PlainBuffer = std::io::Result<Vec<u8>>;
 
-/// Decrypts the whole envelope into buffers of `buffer_size` bytes sent to `sender`; returns the
-/// digest of every byte read from the file, or `None` if it stopped early (an error was sent or
-/// the decoder hung up).
+/// Decrypts the whole envelope into buffers of `buffer_size` bytes sent to `sender`, reusing
+/// the buffers the decoder has finished with (`returned`) so that no buffer is allocated, and
+/// wiped when freed, per chunk; returns the digest of every byte read from the file, or `None`
+/// if it stopped early (an error was sent or the decoder hung up).
 fn decrypt_ahead(
     mut plaintext: EnvelopeReader<HashingReader<BufReader<File>>>,
     buffer_size: usize,
     sender: SyncSender<PlainBuffer>,
+    returned: Receiver<Vec<u8>>,
 ) -> Option<Digest> {
     loop {
-        let mut buffer = vec![0; buffer_size];
+        let mut buffer = returned.try_recv().unwrap_or_default();
+        buffer.resize(buffer_size, 0);
         let mut filled = 0;
         while filled < buffer_size {
             match plaintext.read(&mut buffer[filled..]) {
@@ -230,6 +245,8 @@ fn decrypt_ahead(
 /// later read fails too, so nothing can mistake it for the end of the stream.
 struct PipeReader {
     receiver: Receiver<PlainBuffer>,
+    /// Where read buffers go back to the decrypting thread.
+    spent: SyncSender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     failed: Option<(std::io::ErrorKind, String)>,
@@ -243,7 +260,10 @@ impl Read for PipeReader {
         while self.pos == self.current.len() {
             match self.receiver.recv() {
                 Ok(Ok(buffer)) => {
-                    self.current = buffer;
+                    let read = std::mem::replace(&mut self.current, buffer);
+                    // A full return channel or a finished decrypting thread: the buffer is
+                    // simply freed.
+                    let _ = self.spent.try_send(read);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => {

@@ -273,11 +273,11 @@ pub fn attribute(
     let conversion_times = conversions.numbers(&params.conversion_time, ColumnType::Timestamp)?;
     let types = conversions.text(&params.conversion_type)?;
 
-    // Every person as a dense number; each person's touches in time order, and conversions
-    // in (time, type, value) order.
+    // Every converting person as a dense number (only their touches can win anything); each
+    // person's touches in time order, and conversions in (time, type, value) order.
     let mut people = People::default();
-    let touch_people = people.ids(touches)?;
     let conversion_people = people.ids(conversions)?;
+    let touch_people = people.known(touches)?;
     let times = touch_times.values();
     let mut touches_of = ByPerson::new(&touch_people, people.len());
     drop(touch_people);

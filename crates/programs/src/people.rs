@@ -13,6 +13,10 @@ use sealroom_tables::{PersonColumn, PersonKey, Table, TableError};
 /// Below this many rows one thread numbers both shards.
 const PARALLEL_ROWS: usize = 1 << 16;
 
+/// The number [`People::known`] gives a row whose person has not been numbered; [`ByPerson`]
+/// leaves such rows out.
+pub const UNKNOWN: u32 = u32::MAX;
+
 /// Which hash bit picks the shard: clear of the low bits that place an entry in its table and
 /// of the top bits kept as its tag.
 const SHARD_BIT: u32 = 40;
@@ -109,6 +113,31 @@ impl<'t> People<'t> {
         Ok(ids)
     }
 
+    /// The number of each row's person in `table` if already numbered, else [`UNKNOWN`]:
+    /// a join that only needs the people of another table looks them up here instead of
+    /// numbering everyone. Nothing is added, so the two cores share the rows.
+    pub fn known(&self, table: &Table) -> Result<Vec<u32>, TableError> {
+        let column = table.person_column()?;
+        let look_up = |rows: std::ops::Range<usize>| -> Vec<u32> {
+            rows.map(|row| self.get(&column.get(row)).unwrap_or(UNKNOWN))
+                .collect()
+        };
+        let half = column.len() / 2;
+        if column.len() < PARALLEL_ROWS {
+            return Ok(look_up(0..column.len()));
+        }
+        Ok(std::thread::scope(|scope| {
+            let second = scope.spawn(|| look_up(half..column.len()));
+            let mut ids = look_up(0..half);
+            ids.extend(
+                second
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+            ids
+        }))
+    }
+
     /// The number of `person`, if seen.
     pub fn get(&self, person: &PersonKey<'t>) -> Option<u32> {
         let hash = self.hasher.hash_one(person);
@@ -135,18 +164,22 @@ pub struct ByPerson {
 }
 
 impl ByPerson {
-    /// Groups rows by their person's dense number (`ids[row]`, each below `people`).
+    /// Groups rows by their person's dense number (`ids[row]`, each below `people` or
+    /// [`UNKNOWN`], which leaves the row out).
     pub fn new(ids: &[u32], people: usize) -> Self {
         let mut starts = vec![0usize; people + 1];
-        for &id in ids {
+        for &id in ids.iter().filter(|&&id| id != UNKNOWN) {
             starts[id as usize + 1] += 1;
         }
         for p in 0..people {
             starts[p + 1] += starts[p];
         }
         let mut next = starts.clone();
-        let mut rows = vec![0u32; ids.len()];
+        let mut rows = vec![0u32; starts[people]];
         for (row, &id) in ids.iter().enumerate() {
+            if id == UNKNOWN {
+                continue;
+            }
             let at = &mut next[id as usize];
             rows[*at] = row as u32;
             *at += 1;
@@ -209,6 +242,35 @@ mod tests {
         assert!(people.len() < 2 * seen.len(), "{} slots", people.len());
         assert_eq!(people.get(&PersonKey::Text("p37")), Some(seen["p37"]));
         assert_eq!(people.get(&PersonKey::Text("nobody")), None);
+    }
+
+    #[test]
+    fn known_people_keep_their_numbers_and_others_are_left_out() {
+        let names: Vec<String> = (0..90_000).map(|i| format!("p{}", i % 40_000)).collect();
+        let refs: Vec<[&str; 1]> = names.iter().map(|n| [n.as_str()]).collect();
+        let rows: Vec<&[&str]> = refs.iter().map(|r| &r[..]).collect();
+        let everyone = table(&["person"], &rows);
+        let some = table(&["person"], &[&["p7"], &["p39999"], &["p12"], &["p7"]]);
+        let mut people = People::default();
+        let numbered = people.ids(&some).unwrap();
+        let found = people.known(&everyone).unwrap();
+        assert_eq!(found.len(), names.len());
+        for (name, id) in names.iter().zip(&found) {
+            let expected = match name.as_str() {
+                "p7" => numbered[0],
+                "p39999" => numbered[1],
+                "p12" => numbered[2],
+                _ => UNKNOWN,
+            };
+            assert_eq!(*id, expected, "{name}");
+        }
+        let grouped = ByPerson::new(&found, people.len());
+        assert_eq!(grouped.rows(numbered[0]), [7, 40_007, 80_007]);
+        assert_eq!(grouped.rows(numbered[1]), [39_999, 79_999]);
+        let grouped_rows: usize = (0..people.len() as u32)
+            .map(|p| grouped.rows(p).len())
+            .sum();
+        assert_eq!(grouped_rows, 8);
     }
 
     #[test]

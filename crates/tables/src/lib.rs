@@ -16,6 +16,7 @@ pub use arrow_array::RecordBatch;
 pub use error::TableError;
 pub use payload::{
     CONTENT_TYPE, PayloadWriter, arrow_schema, check_batch, check_owner_batch, read_payload,
+    read_payload_sized,
 };
 pub use table::{
     BoolColumn, Cell, ColumnData, NumberColumn, PersonColumn, PersonKey, Table, TextColumn,

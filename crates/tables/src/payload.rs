@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{ArrowError, DataType, Field, SchemaRef, TimeUnit};
 use sealroom_core::schema::{Column, ColumnType, Schema};
 
 use crate::error::{TableError, excerpt};
-use crate::table::{ColumnData, Table};
+use crate::table::{ColumnData, Table, TextColumn};
 
 pub use sealroom_core::envelope::{LEGACY_CSV_CONTENT_TYPE, PAYLOAD_CONTENT_TYPE as CONTENT_TYPE};
 
@@ -137,6 +137,9 @@ fn check_column(
                 Some(ColumnData::Text(c)) => Some(c),
                 _ => None,
             };
+            if strings.null_count() == 0 {
+                return check_present_strings(column, strings, first_row, sink);
+            }
             for i in 0..strings.len() {
                 let value = if strings.is_null(i) {
                     ""
@@ -207,6 +210,65 @@ fn check_column(
     Ok(())
 }
 
+/// [`check_column`] for a string array without empty slots, whose values are appended to
+/// `sink` in one copy: the bulk of every payload (person ids, keys).
+fn check_present_strings(
+    column: &Column,
+    strings: &StringArray,
+    first_row: u64,
+    sink: Option<&mut TextColumn>,
+) -> Result<(), TableError> {
+    let offsets = strings.value_offsets();
+    // The first bad row is named, whichever way it is bad.
+    let first_empty = match column.optional {
+        true => None,
+        false => offsets.windows(2).position(|w| w[0] == w[1]),
+    };
+    if column.values.is_some()
+        && let Some((i, value)) = strings
+            .iter()
+            .take(first_empty.unwrap_or(strings.len()))
+            .enumerate()
+            .find_map(|(i, v)| {
+                v.filter(|v| !v.is_empty() && !column.allows(v))
+                    .map(|v| (i, v))
+            })
+    {
+        return Err(TableError::NotAllowed {
+            row: first_row + i as u64,
+            column: column.name.clone(),
+            value: excerpt(value),
+            allowed: column.values.clone().unwrap_or_default(),
+        });
+    }
+    if let Some(i) = first_empty {
+        return Err(TableError::EmptyValue {
+            row: first_row + i as u64,
+            column: column.name.clone(),
+        });
+    }
+    let Some(sink) = sink else { return Ok(()) };
+    // Arrow checked that every value is UTF-8 and that the offsets ascend within the data, so
+    // the values' text is one string; `extend` checks the boundaries again rather than trust it.
+    let (start, end) = match (offsets.first(), offsets.last()) {
+        (Some(&s), Some(&e)) => (s as usize, e as usize),
+        _ => return Ok(()),
+    };
+    let text = strings
+        .value_data()
+        .get(start..end)
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            TableError::Malformed(format!("column {:?}: its text is not UTF-8", column.name))
+        })?;
+    sink.extend(
+        text,
+        offsets[1..]
+            .iter()
+            .map(|&o| (o as usize).wrapping_sub(start)),
+    )
+}
+
 /// Checks every row of `batch` (numbered from `first_row`) against `schema`, and appends it to
 /// `table` when given. The same check runs when owners seal and when the isolate reads.
 pub fn check_batch(
@@ -269,6 +331,19 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, TableError>) -> Result<T, TableError
 /// Reads one batch at a time: memory holds the table and one batch. Stops at the stream's end
 /// marker; the caller decides what may follow it.
 pub fn read_payload(input: impl Read, schema: &Schema) -> Result<Table, TableError> {
+    read_payload_sized(input, schema, None)
+}
+
+/// [`read_payload`] for a payload of about `payload_bytes` bytes: after the first batch every
+/// column gets room for the whole payload, estimated from that batch's share of it, so each
+/// column is allocated once instead of doubling as it grows (under an allocator that wipes
+/// every freed block, each doubling copies and wipes the column). The estimate only sizes
+/// allocations, never what is read, and stays within a few times `payload_bytes`.
+pub fn read_payload_sized(
+    input: impl Read,
+    schema: &Schema,
+    payload_bytes: Option<u64>,
+) -> Result<Table, TableError> {
     let tail = Tail {
         inner: input,
         ended: false,
@@ -282,6 +357,11 @@ pub fn read_payload(input: impl Read, schema: &Schema) -> Result<Table, TableErr
         if rows + batch.num_rows() as u64 > u64::from(u32::MAX) {
             return Err(TableError::TooManyRows(u32::MAX as usize));
         }
+        if rows == 0
+            && let Some(bytes) = payload_bytes
+        {
+            reserve_for_payload(&mut table, &batch, bytes);
+        }
         check_batch(schema, &batch, rows + 1, Some(&mut table))?;
         rows += batch.num_rows() as u64;
     }
@@ -293,6 +373,50 @@ pub fn read_payload(input: impl Read, schema: &Schema) -> Result<Table, TableErr
         ));
     }
     Ok(table)
+}
+
+/// Gives each column of `table` room for a payload of `payload_bytes` whose rows look like
+/// `first`'s: the batch's share of the payload, counted by the bytes of its buffers, plus 2%.
+fn reserve_for_payload(table: &mut Table, first: &RecordBatch, payload_bytes: u64) {
+    let buffer_bytes = |array: &dyn Array| -> u64 {
+        let data = array.to_data();
+        let nulls = data.nulls().map_or(0, |n| n.buffer().len());
+        (data.buffers().iter().map(|b| b.len()).sum::<usize>() + nulls) as u64
+    };
+    let batch_bytes: u64 = first
+        .columns()
+        .iter()
+        .map(|c| buffer_bytes(c.as_ref()))
+        .sum();
+    if first.num_rows() == 0 || batch_bytes == 0 {
+        return;
+    }
+    let scale = payload_bytes as f64 / batch_bytes as f64 * 1.02;
+    // What a row takes in the table beyond its text; rows that claim less room in the payload
+    // than that (flags, empty strings) cannot make the table reserve more than twice the payload.
+    let row_bytes: u64 = table
+        .columns_mut()
+        .iter()
+        .map(|c| match c {
+            ColumnData::Text(_) | ColumnData::Number(_) => 8,
+            ColumnData::Bool(_) => 2,
+        })
+        .sum();
+    let most_rows = (payload_bytes.saturating_mul(2) / row_bytes.max(1)).min(u64::from(u32::MAX));
+    let rows = (first.num_rows() as f64 * scale).min(most_rows as f64) as usize;
+    for (column, array) in table.columns_mut().iter_mut().zip(first.columns()) {
+        match column {
+            ColumnData::Text(text) => {
+                let bytes = array
+                    .as_string_opt::<i32>()
+                    .map_or(0, |s| s.value_data().len());
+                let bytes = (bytes as f64 * scale).min(payload_bytes as f64) as usize;
+                text.reserve(rows, bytes);
+            }
+            ColumnData::Number(numbers) => numbers.reserve(rows),
+            ColumnData::Bool(booleans) => booleans.reserve(rows),
+        }
+    }
 }
 
 /// Notes whether the input ran out under the decoder. The decoder reads exactly what it

@@ -41,10 +41,41 @@ impl TextColumn {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// Room for `values` more values holding `bytes` more bytes of text, if memory allows
+    /// (otherwise the column grows as values come).
+    pub fn reserve(&mut self, values: usize, bytes: usize) {
+        let _ = self.ends.try_reserve_exact(values);
+        let _ = self.text.try_reserve_exact(bytes);
+    }
+
     /// Appends a value.
     pub fn push(&mut self, value: &str) {
         self.text.push_str(value);
         self.ends.push(self.text.len());
+    }
+
+    /// Appends the values of `text` that end at `ends`, byte offsets into `text`, in one copy
+    /// (how a decoded batch joins the column). Nothing is appended unless the offsets ascend,
+    /// stay within `text` and fall on character boundaries.
+    pub fn extend(
+        &mut self,
+        text: &str,
+        ends: impl ExactSizeIterator<Item = usize> + Clone,
+    ) -> Result<(), TableError> {
+        let mut previous = 0;
+        for end in ends.clone() {
+            if end < previous || !text.is_char_boundary(end) {
+                return Err(TableError::Malformed(format!(
+                    "a string value ends at byte {end}, which is not a value boundary"
+                )));
+            }
+            previous = end;
+        }
+        let base = self.text.len();
+        self.text.push_str(&text[..previous]);
+        self.ends.reserve(ends.len());
+        self.ends.extend(ends.map(|end| base + end));
+        Ok(())
     }
 }
 
@@ -83,6 +114,12 @@ impl NumberColumn {
     /// Whether the column has no values.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// Room for `values` more values, if memory allows (otherwise the column grows as values
+    /// come).
+    pub fn reserve(&mut self, values: usize) {
+        let _ = self.values.try_reserve_exact(values);
     }
 
     /// Appends a value or an empty one.
@@ -128,6 +165,12 @@ impl BoolColumn {
     /// Whether the column has no values.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// Room for `values` more values, if memory allows (otherwise the column grows as values
+    /// come).
+    pub fn reserve(&mut self, values: usize) {
+        let _ = self.values.try_reserve_exact(values);
     }
 
     /// Appends a value or an empty one.

@@ -240,3 +240,91 @@ fn flipped_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn the_size_hint_sizes_the_table_and_never_changes_what_is_read() {
+    let people: Vec<String> = (0..3_000).map(|i| format!("person-{}", i * 7919)).collect();
+    let batches: Vec<RecordBatch> = people
+        .chunks(1_000)
+        .enumerate()
+        .map(|(b, chunk)| {
+            let names: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let kinds: Vec<&str> = (0..chunk.len())
+                .map(|i| if (i + b) % 3 == 0 { "click" } else { "view" })
+                .collect();
+            let values = (0..chunk.len())
+                .map(|i| (i % 5 != 0).then_some(i as i128))
+                .collect();
+            batch(columns(&names, &kinds, values))
+        })
+        .collect();
+    let bytes = write(&batches).unwrap();
+    let plain = read_payload(bytes.as_slice(), &schema()).unwrap();
+    assert_eq!(plain.len(), 3_000);
+    let size = bytes.len() as u64;
+    for hint in [0, 1, size / 3, size, size * 100, u64::MAX] {
+        let sized = crate::read_payload_sized(bytes.as_slice(), &schema(), Some(hint)).unwrap();
+        for column in ["person", "kind"] {
+            assert!(
+                sized
+                    .text(column)
+                    .unwrap()
+                    .iter()
+                    .eq(plain.text(column).unwrap().iter()),
+                "{column} with a hint of {hint}"
+            );
+        }
+        for (column, kind) in [
+            ("at", ColumnType::Timestamp),
+            ("value", ColumnType::Decimal),
+            ("n", ColumnType::Integer),
+        ] {
+            assert_eq!(
+                sized.numbers(column, kind).unwrap(),
+                plain.numbers(column, kind).unwrap(),
+                "{column} with a hint of {hint}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_first_bad_row_is_named_whichever_way_it_is_bad() {
+    let fields: Vec<Field> = arrow_schema(&schema())
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let read = |kinds: &[&str]| {
+        let cols = columns(&["p1", "p2", "p3"], kinds, vec![None, None, None]);
+        read_payload(raw_stream(fields.clone(), cols).as_slice(), &schema()).unwrap_err()
+    };
+    let err = read(&["click", "", "impression"]);
+    assert!(
+        matches!(&err, TableError::EmptyValue { row: 2, column } if column == "kind"),
+        "{err}"
+    );
+    let err = read(&["click", "impression", ""]);
+    assert!(
+        matches!(&err, TableError::NotAllowed { row: 2, column, .. } if column == "kind"),
+        "{err}"
+    );
+}
+
+#[test]
+fn text_is_appended_only_at_value_boundaries() {
+    let mut column = crate::TextColumn::default();
+    column.extend("aébc", [1, 3, 5].into_iter()).unwrap();
+    assert_eq!(column.iter().collect::<Vec<_>>(), ["a", "é", "bc"]);
+    // Inside "é", past the end, and going backwards: refused, and nothing appended.
+    for ends in [vec![2], vec![1, 6], vec![3, 1]] {
+        let err = column.extend("aébc", ends.clone().into_iter()).unwrap_err();
+        assert!(matches!(err, TableError::Malformed(_)), "{ends:?}: {err}");
+        assert_eq!(column.len(), 3);
+    }
+    column.extend("xy", [0, 2].into_iter()).unwrap();
+    assert_eq!(
+        column.iter().collect::<Vec<_>>(),
+        ["a", "é", "bc", "", "xy"]
+    );
+}

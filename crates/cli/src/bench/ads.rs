@@ -293,6 +293,10 @@ pub fn ads(
                 r.metadata().file_metadata().num_rows() as u64
             })
     });
+    // The envelopes were just written: their pages go to disk now, not under the timed job
+    // (an owner's upload comes well before a run, as DuckDB's Parquet files were written well
+    // before its query).
+    let _ = Command::new("sync").status();
     progress("the sealed job: run request → sealed outputs stored");
     let (stop, peak) = (
         Arc::new(AtomicBool::new(false)),
