@@ -41,7 +41,7 @@ pub struct OpenedInput {
     pub header_digest: Digest,
     /// The digest of the whole file, taken before any key is asked for.
     pub envelope_digest: Digest,
-    /// The file's size: a bound on the payload's, to size the table.
+    /// The bytes hashed for `envelope_digest`: a bound on the payload's size, to size the table.
     size: u64,
     reader: HashingReader<BufReader<File>>,
 }
@@ -61,12 +61,10 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
         .map_err(|e| mismatch(format!("cannot open {}: {e}", input.path)))?;
     // The whole file is hashed first: its owner's broker releases the key only for the file the
     // owner registered, so altered chunks are refused before any budget is spent.
-    let envelope_digest =
+    // The size hint is what was hashed, not the file's current length: the host could grow
+    // the file afterwards, and the read then fails on the changed digest anyway.
+    let (envelope_digest, size) =
         digest_of(&mut file).map_err(|e| mismatch(format!("cannot read {}: {e}", input.path)))?;
-    let size = file
-        .metadata()
-        .map_err(|e| mismatch(format!("cannot read {}: {e}", input.path)))?
-        .len();
     let mut reader = HashingReader {
         inner: BufReader::with_capacity(1 << 16, file),
         hasher: labeled_hasher(labels::ENVELOPE),
@@ -113,16 +111,17 @@ pub fn open_input(input: &JobInput, agreement: &Agreement) -> Result<OpenedInput
     })
 }
 
-/// The labeled digest of a whole file, leaving it positioned at its start.
-fn digest_of(file: &mut File) -> std::io::Result<Digest> {
+/// The labeled digest of a whole file and the number of bytes hashed, leaving the file
+/// positioned at its start.
+fn digest_of(file: &mut File) -> std::io::Result<(Digest, u64)> {
     let mut hashing = HashingReader {
         inner: BufReader::with_capacity(1 << 16, &mut *file),
         hasher: labeled_hasher(labels::ENVELOPE),
     };
-    std::io::copy(&mut hashing, &mut std::io::sink())?;
+    let hashed = std::io::copy(&mut hashing, &mut std::io::sink())?;
     let digest = Digest(hashing.hasher.finalize().into());
     file.seek(SeekFrom::Start(0))?;
-    Ok(digest)
+    Ok((digest, hashed))
 }
 
 impl OpenedInput {

@@ -46,10 +46,23 @@ pub fn run_job(
     let agreement = &signed.agreement;
     let identity = EphemeralIdentity::generate();
 
-    let mut opened = Vec::with_capacity(spec.inputs.len());
-    for input in &spec.inputs {
-        opened.push(open_input(input, agreement)?);
-    }
+    // Each input's file is hashed whole before any key is asked for: one thread per input, so
+    // that the cores share the hashing.
+    let opened = std::thread::scope(|scope| {
+        let opening: Vec<_> = spec
+            .inputs
+            .iter()
+            .map(|input| scope.spawn(move || open_input(input, agreement)))
+            .collect();
+        opening
+            .into_iter()
+            .map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
     for d in &agreement.datasets {
         if !opened
             .iter()

@@ -279,7 +279,7 @@ pub fn attribute(
     let conversion_people = people.ids(conversions)?;
     let touch_people = people.known(touches)?;
     let times = touch_times.values();
-    let mut touches_of = ByPerson::new(&touch_people, people.len());
+    let mut touches_of = ByPerson::leaving_out_unknown(&touch_people, people.len());
     drop(touch_people);
     touches_of.for_each_mut(|rows| rows.sort_by_key(|&i| times[i as usize]));
     let when = conversion_times.values();

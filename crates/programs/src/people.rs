@@ -164,9 +164,18 @@ pub struct ByPerson {
 }
 
 impl ByPerson {
-    /// Groups rows by their person's dense number (`ids[row]`, each below `people` or
-    /// [`UNKNOWN`], which leaves the row out).
+    /// Groups rows by their person's dense number (`ids[row]`, each below `people`).
     pub fn new(ids: &[u32], people: usize) -> Self {
+        debug_assert!(
+            ids.iter().all(|&id| (id as usize) < people),
+            "a row's person is not numbered"
+        );
+        Self::leaving_out_unknown(ids, people)
+    }
+
+    /// Groups rows as [`ByPerson::new`] does, leaving out rows whose person is [`UNKNOWN`]
+    /// (from [`People::known`]).
+    pub fn leaving_out_unknown(ids: &[u32], people: usize) -> Self {
         let mut starts = vec![0usize; people + 1];
         for &id in ids.iter().filter(|&&id| id != UNKNOWN) {
             starts[id as usize + 1] += 1;
@@ -264,7 +273,7 @@ mod tests {
             };
             assert_eq!(*id, expected, "{name}");
         }
-        let grouped = ByPerson::new(&found, people.len());
+        let grouped = ByPerson::leaving_out_unknown(&found, people.len());
         assert_eq!(grouped.rows(numbered[0]), [7, 40_007, 80_007]);
         assert_eq!(grouped.rows(numbered[1]), [39_999, 79_999]);
         let grouped_rows: usize = (0..people.len() as u32)

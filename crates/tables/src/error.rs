@@ -76,6 +76,9 @@ pub enum TableError {
     /// More rows than a table can index.
     #[error("more than {0} rows")]
     TooManyRows(usize),
+    /// A string column with more text than a table holds.
+    #[error("a string column holds more than {0} bytes of text")]
+    TooMuchText(usize),
 }
 
 impl TableError {

@@ -159,7 +159,7 @@ fn check_column(
                     });
                 }
                 if let Some(sink) = sink.as_mut() {
-                    sink.push(value);
+                    sink.push(value)?;
                 }
             }
         }
@@ -254,13 +254,15 @@ fn check_present_strings(
         (Some(&s), Some(&e)) => (s as usize, e as usize),
         _ => return Ok(()),
     };
-    let text = strings
-        .value_data()
-        .get(start..end)
-        .and_then(|bytes| std::str::from_utf8(bytes).ok())
-        .ok_or_else(|| {
-            TableError::Malformed(format!("column {:?}: its text is not UTF-8", column.name))
-        })?;
+    let bytes = strings.value_data().get(start..end).ok_or_else(|| {
+        TableError::Malformed(format!(
+            "column {:?}: its value offsets run past its text",
+            column.name
+        ))
+    })?;
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        TableError::Malformed(format!("column {:?}: its text is not UTF-8", column.name))
+    })?;
     sink.extend(
         text,
         offsets[1..]
@@ -398,8 +400,9 @@ fn reserve_for_payload(table: &mut Table, first: &RecordBatch, payload_bytes: u6
         .columns_mut()
         .iter()
         .map(|c| match c {
-            ColumnData::Text(_) | ColumnData::Number(_) => 8,
-            ColumnData::Bool(_) => 2,
+            ColumnData::Text(_) => 4,
+            ColumnData::Number(_) => 8,
+            ColumnData::Bool(_) => 1,
         })
         .sum();
     let most_rows = (payload_bytes.saturating_mul(2) / row_bytes.max(1)).min(u64::from(u32::MAX));

@@ -9,21 +9,26 @@ use sealroom_core::schema::{ColumnType, Schema};
 
 use crate::error::TableError;
 
-/// A string column: every value's text, back to back.
+/// A string column: every value's text, back to back, with each value's end as a 32-bit
+/// offset (half the room of a `usize` on the tens of millions of values a job holds; a column
+/// is limited to [`TextColumn::MAX_TEXT`] bytes of text).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TextColumn {
     text: String,
-    ends: Vec<usize>,
+    ends: Vec<u32>,
 }
 
 impl TextColumn {
+    /// The most text a column holds, in bytes.
+    pub const MAX_TEXT: usize = u32::MAX as usize;
+
     /// The value of row `i` (0-based); an empty value is `""`.
     ///
     /// # Panics
     /// If `i` is not a row of the column.
     pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
     }
 
     /// The number of values.
@@ -48,15 +53,29 @@ impl TextColumn {
         let _ = self.text.try_reserve_exact(bytes);
     }
 
-    /// Appends a value.
-    pub fn push(&mut self, value: &str) {
+    /// Whether `bytes` more bytes of text fit in the column.
+    pub fn fits(&self, bytes: usize) -> bool {
+        self.text
+            .len()
+            .checked_add(bytes)
+            .is_some_and(|total| total <= Self::MAX_TEXT)
+    }
+
+    /// Appends a value; nothing is appended if the column's text would grow past
+    /// [`TextColumn::MAX_TEXT`].
+    pub fn push(&mut self, value: &str) -> Result<(), TableError> {
+        if !self.fits(value.len()) {
+            return Err(TableError::TooMuchText(Self::MAX_TEXT));
+        }
         self.text.push_str(value);
-        self.ends.push(self.text.len());
+        self.ends.push(self.text.len() as u32);
+        Ok(())
     }
 
     /// Appends the values of `text` that end at `ends`, byte offsets into `text`, in one copy
     /// (how a decoded batch joins the column). Nothing is appended unless the offsets ascend,
-    /// stay within `text` and fall on character boundaries.
+    /// stay within `text` and fall on character boundaries, and the column's text stays within
+    /// [`TextColumn::MAX_TEXT`].
     pub fn extend(
         &mut self,
         text: &str,
@@ -71,10 +90,14 @@ impl TextColumn {
             }
             previous = end;
         }
+        if !self.fits(previous) {
+            return Err(TableError::TooMuchText(Self::MAX_TEXT));
+        }
+        // Every end is at most `base + previous`, which fits in 32 bits.
         let base = self.text.len();
         self.text.push_str(&text[..previous]);
         self.ends.reserve(ends.len());
-        self.ends.extend(ends.map(|end| base + end));
+        self.ends.extend(ends.map(|end| (base + end) as u32));
         Ok(())
     }
 }
@@ -125,7 +148,11 @@ impl NumberColumn {
     /// Appends a value or an empty one.
     pub fn push(&mut self, value: Option<i64>) {
         if value.is_none() && self.present.is_none() {
-            self.present = Some(vec![true; self.values.len()]);
+            // As much room as the values have: a column sized once stays sized once.
+            let mut present = Vec::new();
+            let _ = present.try_reserve_exact(self.values.capacity());
+            present.resize(self.values.len(), true);
+            self.present = Some(present);
         }
         if let Some(present) = &mut self.present {
             present.push(value.is_some());
@@ -207,6 +234,18 @@ impl ColumnData {
             Self::Text(c) => c.len(),
             Self::Number(c) => c.len(),
             Self::Bool(c) => c.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl ColumnData {
+    /// How many values the column has room for without growing, and the bytes it reserved.
+    pub(crate) fn capacity(&self) -> (usize, usize) {
+        match self {
+            Self::Text(c) => (c.ends.capacity(), c.ends.capacity() * 4 + c.text.capacity()),
+            Self::Number(c) => (c.values.capacity(), c.values.capacity() * 8),
+            Self::Bool(c) => (c.values.capacity(), c.values.capacity()),
         }
     }
 }
@@ -311,10 +350,20 @@ impl Table {
                 )));
             }
         }
+        if let Some((cell, _)) = row
+            .iter()
+            .zip(&self.columns)
+            .find(|(cell, data)| matches!((cell, data), (Cell::Text(v), ColumnData::Text(c)) if !c.fits(v.len())))
+        {
+            return Err(TableError::SchemaMismatch(format!(
+                "{cell:?} does not fit: a string column holds at most {} bytes",
+                TextColumn::MAX_TEXT
+            )));
+        }
         for (cell, data) in row.iter().zip(&mut self.columns) {
             match (cell, data) {
-                (Cell::Text(v), ColumnData::Text(c)) => c.push(v),
-                (Cell::Empty, ColumnData::Text(c)) => c.push(""),
+                (Cell::Text(v), ColumnData::Text(c)) => c.push(v)?,
+                (Cell::Empty, ColumnData::Text(c)) => c.push("")?,
                 (Cell::Number(v), ColumnData::Number(c)) => c.push(Some(*v)),
                 (Cell::Empty, ColumnData::Number(c)) => c.push(None),
                 (Cell::Bool(v), ColumnData::Bool(c)) => c.push(Some(*v)),
@@ -442,7 +491,7 @@ mod tests {
     fn columns_hold_values_and_empties_by_row() {
         let mut text = TextColumn::default();
         for v in ["a", "", "ccc"] {
-            text.push(v);
+            text.push(v).unwrap();
         }
         assert_eq!(text.iter().collect::<Vec<_>>(), ["a", "", "ccc"]);
         let mut numbers = NumberColumn::default();

@@ -263,7 +263,29 @@ fn the_size_hint_sizes_the_table_and_never_changes_what_is_read() {
     assert_eq!(plain.len(), 3_000);
     let size = bytes.len() as u64;
     for hint in [0, 1, size / 3, size, size * 100, u64::MAX] {
-        let sized = crate::read_payload_sized(bytes.as_slice(), &schema(), Some(hint)).unwrap();
+        let mut sized = crate::read_payload_sized(bytes.as_slice(), &schema(), Some(hint)).unwrap();
+        let capacities: Vec<(usize, usize)> =
+            sized.columns_mut().iter().map(|c| c.capacity()).collect();
+        if hint == size {
+            // Sized once from the first batch: a little more than needed, never a doubling
+            // (which would leave 4000 or more rows of room).
+            for (i, (rows, _)) in capacities.iter().enumerate() {
+                assert!((3_000..3_750).contains(rows), "column {i}: room for {rows}");
+            }
+        }
+        if hint >= size && hint < u64::MAX {
+            let reserved: usize = capacities.iter().map(|(_, bytes)| bytes).sum();
+            assert!(
+                reserved as u64 <= 4 * hint,
+                "{reserved} bytes reserved for a hint of {hint}"
+            );
+        }
+        assert!(
+            sized.booleans("ok").unwrap().len() == 3_000
+                && (0..3_000).all(|i| sized.booleans("ok").unwrap().get(i)
+                    == plain.booleans("ok").unwrap().get(i)),
+            "ok with a hint of {hint}"
+        );
         for column in ["person", "kind"] {
             assert!(
                 sized
@@ -327,4 +349,88 @@ fn text_is_appended_only_at_value_boundaries() {
         column.iter().collect::<Vec<_>>(),
         ["a", "é", "bc", "", "xy"]
     );
+}
+
+#[test]
+fn a_sliced_batch_appends_only_its_own_rows() {
+    let whole = batch(columns(
+        &["p1", "p22", "p333", "p4444"],
+        &["click", "view", "click", "view"],
+        vec![Some(1), Some(2), Some(3), Some(4)],
+    ));
+    let mut table = crate::Table::new(schema());
+    crate::payload::check_owner_batch(&schema(), &whole.slice(1, 2), 1, Some(&mut table)).unwrap();
+    assert_eq!(
+        table.text("person").unwrap().iter().collect::<Vec<_>>(),
+        ["p22", "p333"]
+    );
+    assert_eq!(
+        table.text("kind").unwrap().iter().collect::<Vec<_>>(),
+        ["view", "click"]
+    );
+    assert_eq!(
+        table.numbers("n", ColumnType::Integer).unwrap().values(),
+        [11, 12]
+    );
+    // A second slice joins the first without its offsets' base leaking in.
+    crate::payload::check_owner_batch(&schema(), &whole.slice(3, 1), 3, Some(&mut table)).unwrap();
+    assert_eq!(
+        table.text("person").unwrap().iter().collect::<Vec<_>>(),
+        ["p22", "p333", "p4444"]
+    );
+}
+
+#[test]
+fn an_optional_column_with_allowed_values_takes_empty_strings_and_nulls_but_nothing_else() {
+    let schema = Schema {
+        columns: vec![
+            Column::new("person", ColumnType::String),
+            Column::new("arm", ColumnType::String)
+                .one_of(["test", "control"])
+                .optional(),
+        ],
+        person_column: "person".into(),
+    };
+    let fields = arrow_schema(&schema);
+    let read = |arms: StringArray| {
+        let people: Vec<String> = (1..=arrow_array::Array::len(&arms))
+            .map(|i| format!("p{i}"))
+            .collect();
+        let batch = RecordBatch::try_new(
+            fields.clone(),
+            vec![Arc::new(StringArray::from(people)), Arc::new(arms)],
+        )
+        .unwrap();
+        let mut table = crate::Table::new(schema.clone());
+        crate::payload::check_owner_batch(&schema, &batch, 1, Some(&mut table)).map(|()| {
+            table
+                .text("arm")
+                .unwrap()
+                .iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+    };
+    // Without nulls (the one-copy path) and with them (value by value).
+    assert_eq!(
+        read(StringArray::from(vec!["test", "", "control"])).unwrap(),
+        ["test", "", "control"]
+    );
+    assert_eq!(
+        read(StringArray::from(vec![Some("test"), None, Some("")])).unwrap(),
+        ["test", "", ""]
+    );
+    for arms in [
+        StringArray::from(vec!["", "test", "Test"]),
+        StringArray::from(vec![None, Some("test"), Some("Test")]),
+    ] {
+        match read(arms).unwrap_err() {
+            TableError::NotAllowed {
+                row, column, value, ..
+            } => {
+                assert_eq!((row, column.as_str(), value.as_str()), (3, "arm", "Test"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

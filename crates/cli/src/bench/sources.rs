@@ -236,13 +236,14 @@ pub fn sources(rows: u64, dir: &Path, progress: &dyn Fn(&str)) -> anyhow::Result
     let (seal_parquet, envelope) = seal(&parquet, SourceFormat::Parquet)?;
     progress("opening and decoding the payload, as the isolate does");
     let start = Instant::now();
-    let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&envelope)?);
-    let mut file = file;
+    let envelope_bytes = std::fs::metadata(&envelope)?.len();
+    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&envelope)?);
     let (header, digest) = sealroom_crypto::envelope::read_header(&mut file)?;
     let key = sealroom_crypto::envelope::unwrap_own_key(&owner, &header)?;
     let reader = EnvelopeReader::new(file, &header, digest, &key);
     let schema = &agreement.agreement.datasets[0].schema;
-    let table = sealroom_tables::read_payload(reader, schema)?;
+    // Sized from the envelope's length, as the isolate sizes its tables.
+    let table = sealroom_tables::read_payload_sized(reader, schema, Some(envelope_bytes))?;
     let open_and_decode = start.elapsed().as_secs_f64();
     anyhow::ensure!(table.len() as u64 == rows, "decoded {} rows", table.len());
     drop(table);
