@@ -46,22 +46,33 @@ pub fn run_job(
     let agreement = &signed.agreement;
     let identity = EphemeralIdentity::generate();
 
+    // At most one input per dataset of the agreement, checked before any file is read, so that
+    // the threads below are no more than the datasets (a missing one is named below).
+    if spec.inputs.len() > agreement.datasets.len() {
+        return Err(IsolateError::BadSpec(format!(
+            "{} inputs for the agreement's {} datasets",
+            spec.inputs.len(),
+            agreement.datasets.len()
+        )));
+    }
     // Each input's file is hashed whole before any key is asked for: one thread per input, so
-    // that the cores share the hashing.
+    // that the cores share the hashing. Every thread is joined before the first error (in
+    // input order) is returned; a panic is raised as a panic.
     let opened = std::thread::scope(|scope| {
         let opening: Vec<_> = spec
             .inputs
             .iter()
             .map(|input| scope.spawn(move || open_input(input, agreement)))
             .collect();
-        opening
+        let results: Vec<_> = opening
             .into_iter()
             .map(|thread| {
                 thread
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
-            .collect::<Result<Vec<_>, _>>()
+            .collect();
+        results.into_iter().collect::<Result<Vec<_>, _>>()
     })?;
     for d in &agreement.datasets {
         if !opened

@@ -97,7 +97,10 @@ impl TextColumn {
         let base = self.text.len();
         self.text.push_str(&text[..previous]);
         self.ends.reserve(ends.len());
-        self.ends.extend(ends.map(|end| (base + end) as u32));
+        self.ends.extend(ends.map(|end| {
+            debug_assert!(end <= previous, "the offsets changed between passes");
+            (base + end) as u32
+        }));
         Ok(())
     }
 }
@@ -350,15 +353,11 @@ impl Table {
                 )));
             }
         }
-        if let Some((cell, _)) = row
-            .iter()
-            .zip(&self.columns)
-            .find(|(cell, data)| matches!((cell, data), (Cell::Text(v), ColumnData::Text(c)) if !c.fits(v.len())))
-        {
-            return Err(TableError::SchemaMismatch(format!(
-                "{cell:?} does not fit: a string column holds at most {} bytes",
-                TextColumn::MAX_TEXT
-            )));
+        // Nothing is appended unless every value fits (the value itself is not quoted).
+        if row.iter().zip(&self.columns).any(|(cell, data)| {
+            matches!((cell, data), (Cell::Text(v), ColumnData::Text(c)) if !c.fits(v.len()))
+        }) {
+            return Err(TableError::TooMuchText(TextColumn::MAX_TEXT));
         }
         for (cell, data) in row.iter().zip(&mut self.columns) {
             match (cell, data) {
