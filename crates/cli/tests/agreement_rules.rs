@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{Terms, agreement};
 use sealroom_attest::SimPlatformKey;
@@ -91,25 +90,7 @@ fn isolate(
         "run_request": request,
         "inputs": [],
     });
-    let mut child = Command::new(common::executables().isolate)
-        .env_clear()
-        .env(sealroom_attest::sim::SIM_PLATFORM_KEY_ENV, platform_key)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        serde_json::from_slice(&out.stdout).unwrap(),
-    )
+    common::run_isolate(&spec, platform_key)
 }
 
 /// What is broken, how, and what the refusal must say.

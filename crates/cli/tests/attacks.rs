@@ -17,6 +17,7 @@ use sealroom_core::agreement::SignedAgreement;
 use sealroom_core::clock::{Clock, SystemClock, Timestamp};
 use sealroom_core::ids::Measurement;
 use sealroom_core::labels;
+use sealroom_core::wire::{JobInput, JobOutcome, JobSpec};
 use sealroom_crypto::Identity;
 use sealroom_host::{JobRecord, JobStatus};
 use sealroom_ledger::{KeyRelease, LogEntry, Statement};
@@ -937,4 +938,180 @@ fn a_dishonest_owners_hand_crafted_payload_fails_the_job_and_nothing_is_released
         spent_before,
         "refused before any key was asked for"
     );
+}
+
+/// The operator starts the genuine isolate itself, on a job specification of its own making.
+fn isolate_run_by_operator(d: &Deployment, inputs: Vec<JobInput>) -> (Option<i32>, JobOutcome) {
+    let run_request = d
+        .advertiser
+        .identity
+        .sign_run_request(d.agreement.id, now());
+    let spec = JobSpec {
+        job_id: run_request.job_id().unwrap(),
+        agreement: d.agreement.clone(),
+        run_request,
+        inputs,
+        module: None,
+    };
+    common::run_isolate(&spec, &d.dir.join("host/sim-platform.key"))
+}
+
+/// The operator hands the isolate more inputs than the agreement has datasets: a dataset twice
+/// (to have its budget spent twice), or thousands of paths (one hashing thread each). The job
+/// is refused as a bad specification before any file is opened and before any key is asked for.
+#[test]
+fn more_inputs_than_datasets_are_refused_before_any_file_is_read() {
+    let d = deployment();
+    let input = |owner: &str, dataset: &str, path: String| JobInput {
+        owner: owner.into(),
+        dataset: dataset.into(),
+        path,
+    };
+    let genuine = |owner: &str, dataset: &str| {
+        input(
+            owner,
+            dataset,
+            blob(&d, &d.agreement, owner, dataset).display().to_string(),
+        )
+    };
+    let twice = vec![
+        genuine("adplatform", "exposures"),
+        genuine("advertiser", "purchases"),
+        genuine("adplatform", "exposures"),
+    ];
+    // Paths that do not exist: had any been opened, the job would fail on it instead.
+    let flood = (0..5000)
+        .map(|i| {
+            input(
+                "adplatform",
+                "exposures",
+                d.dir.join(format!("missing-{i}")).display().to_string(),
+            )
+        })
+        .collect();
+    for (what, inputs, count) in [("a dataset twice", twice, 3), ("a flood", flood, 5000)] {
+        let (code, outcome) = isolate_run_by_operator(&d, inputs);
+        let JobOutcome::Failed { error } = outcome else {
+            panic!("{what}: the isolate ran the job")
+        };
+        assert_eq!(code, Some(2), "{what}");
+        assert_eq!(error.code, "bad-job-spec", "{what}: {}", error.message);
+        assert!(
+            error
+                .message
+                .contains(&format!("{count} inputs for the agreement's 2 datasets")),
+            "{what}: {}",
+            error.message
+        );
+    }
+    assert_eq!(common::spent(&d), 0, "no budget spent");
+    for party in [&d.adplatform, &d.advertiser] {
+        assert!(
+            party.broker.refusals(&party.identity).unwrap().is_empty(),
+            "no broker was asked for a key"
+        );
+        assert!(d.audit(party).unwrap().releases.is_empty());
+    }
+    // The genuine inputs, once each, still run.
+    let (code, outcome) = isolate_run_by_operator(
+        &d,
+        vec![
+            genuine("adplatform", "exposures"),
+            genuine("advertiser", "purchases"),
+        ],
+    );
+    assert!(
+        matches!(outcome, JobOutcome::Finished { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(code, Some(0));
+}
+
+/// The operator grows an envelope file after the isolate hashed it (here to a terabyte, sparse).
+/// The isolate sizes its table from the bytes it hashed, not from the file's length, so it
+/// reserves nothing for the growth; the read fails on what follows the envelope, and no table
+/// comes out of it.
+#[test]
+fn an_envelope_grown_after_it_was_hashed_fails_without_reserving_for_the_growth() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+
+    let d = deployment();
+    let owner = &d.adplatform.identity;
+    let terms = d
+        .agreement
+        .agreement
+        .dataset("adplatform", "exposures")
+        .unwrap()
+        .clone();
+    // Several megabytes in many batches: the isolate decodes the first batches (and sizes the
+    // table from them) before it meets the growth.
+    let people: Vec<String> = (0..200_000).map(|i| format!("u{i:07}")).collect();
+    let arrow_schema = sealroom_tables::payload::arrow_schema(&terms.schema);
+    let mut payload = sealroom_tables::PayloadWriter::new(Vec::new(), &terms.schema).unwrap();
+    for rows in people.chunks(5000) {
+        let columns: Vec<ArrayRef> = arrow_schema
+            .fields()
+            .iter()
+            .map(|_| Arc::new(StringArray::from(rows.to_vec())) as ArrayRef)
+            .collect();
+        payload
+            .write(&RecordBatch::try_new(arrow_schema.clone(), columns).unwrap())
+            .unwrap();
+    }
+    let (header, _, key) = envelope_header(owner, &d.agreement, "exposures");
+    let envelope = envelope_file(&header, &key, &payload.finish().unwrap());
+    let path = d.dir.join("grown.envelope");
+    let input = JobInput {
+        owner: "adplatform".into(),
+        dataset: "exposures".into(),
+        path: path.display().to_string(),
+    };
+
+    // Unchanged, the envelope reads back whole.
+    std::fs::write(&path, &envelope).unwrap();
+    let opened = sealroom_isolate::inputs::open_input(&input, &d.agreement.agreement).unwrap();
+    let (table, digest) = opened.read(&key).unwrap();
+    assert_eq!(table.len(), people.len());
+    assert_eq!(digest, file_digest(&envelope));
+
+    let opened = sealroom_isolate::inputs::open_input(&input, &d.agreement.agreement).unwrap();
+    assert_eq!(opened.envelope_digest, file_digest(&envelope));
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let peak_before = peak_virtual_memory();
+    let error = opened.read(&key).expect_err("a grown envelope is refused");
+    // Sized from the file's new length, the table would reserve tens of gigabytes (address
+    // space only, untouched here, but the isolate's allocator wipes every block it frees).
+    let reserved = peak_virtual_memory() - peak_before;
+    assert!(
+        reserved < 4 << 30,
+        "{reserved} bytes of address space reserved"
+    );
+    // The zeros after the envelope's last chunk are no chunk of it.
+    assert!(
+        matches!(error, sealroom_isolate::IsolateError::Envelope { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("adplatform/exposures"),
+        "{error}"
+    );
+}
+
+/// This process's peak address space (`VmPeak`), in bytes.
+fn peak_virtual_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmPeak:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("VmPeak in /proc/self/status");
+    kib << 10
 }

@@ -77,11 +77,27 @@ pub enum TableError {
     #[error("more than {0} rows")]
     TooManyRows(usize),
     /// A string column with more text than a table holds.
-    #[error("a string column holds more than {0} bytes of text")]
-    TooMuchText(usize),
+    #[error("column {column:?} would hold more than {limit} bytes of text")]
+    TooMuchText {
+        /// The column.
+        column: String,
+        /// The most text a column holds, in bytes.
+        limit: usize,
+    },
 }
 
 impl TableError {
+    /// Names `column` in an error raised by a column's own values, which know no name.
+    pub fn in_column(self, column: &str) -> Self {
+        match self {
+            Self::TooMuchText { column: c, limit } if c.is_empty() => Self::TooMuchText {
+                column: column.into(),
+                limit,
+            },
+            other => other,
+        }
+    }
+
     /// The same error without the values it quotes: what the isolate reports, so that no
     /// decrypted value leaves it, only rows and columns.
     pub fn without_values(self) -> Self {

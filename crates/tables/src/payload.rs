@@ -159,7 +159,7 @@ fn check_column(
                     });
                 }
                 if let Some(sink) = sink.as_mut() {
-                    sink.push(value)?;
+                    sink.push(value).map_err(|e| e.in_column(&column.name))?;
                 }
             }
         }
@@ -269,10 +269,12 @@ fn check_present_strings(
             .iter()
             .map(|&o| (o as usize).wrapping_sub(start)),
     )
+    .map_err(|e| e.in_column(&column.name))
 }
 
 /// Checks every row of `batch` (numbered from `first_row`) against `schema`, and appends it to
-/// `table` when given. The same check runs when owners seal and when the isolate reads.
+/// `table` when given. The same check runs when owners seal and when the isolate reads. On an
+/// error, `table` may hold part of the batch (the columns before the bad one): discard it.
 pub fn check_batch(
     schema: &Schema,
     batch: &RecordBatch,
@@ -355,9 +357,8 @@ pub fn read_payload_sized(
     let mut table = Table::new(schema.clone());
     let mut rows: u64 = 0;
     while let Some(batch) = guarded(|| stream.next().transpose().map_err(from_arrow))? {
-        // Programs index rows with 32 bits.
-        if rows + batch.num_rows() as u64 > u64::from(u32::MAX) {
-            return Err(TableError::TooManyRows(u32::MAX as usize));
+        if rows + batch.num_rows() as u64 > MAX_ROWS {
+            return Err(TableError::TooManyRows(MAX_ROWS as usize));
         }
         if rows == 0
             && let Some(bytes) = payload_bytes
@@ -396,12 +397,15 @@ fn reserve_for_payload(table: &mut Table, first: &RecordBatch, payload_bytes: u6
     let scale = payload_bytes as f64 / batch_bytes as f64 * 1.02;
     // What a row takes in the table beyond its text; rows that claim less room in the payload
     // than that (flags, empty strings) cannot make the table reserve more than twice the payload.
+    let optional: Vec<bool> = table.schema().columns.iter().map(|c| c.optional).collect();
     let row_bytes: u64 = table
         .columns_mut()
         .iter()
-        .map(|c| match c {
+        .zip(optional)
+        .map(|(c, optional)| match c {
             ColumnData::Text(_) => 4,
-            ColumnData::Number(_) => 8,
+            // An optional number's presence flag takes a byte.
+            ColumnData::Number(_) => 8 + u64::from(optional),
             ColumnData::Bool(_) => 1,
         })
         .sum();
@@ -439,12 +443,23 @@ impl<R: Read> Read for Tail<R> {
     }
 }
 
-/// Writes a payload: every batch is checked against the schema before it is written.
+/// The most rows a payload holds: programs index rows with 32 bits.
+const MAX_ROWS: u64 = u32::MAX as u64;
+
+/// Writes a payload: every batch is checked against the schema before it is written, and no
+/// string column may grow past what the isolate's table holds ([`TextColumn::MAX_TEXT`]), so
+/// that an owner learns it at sealing, not from a failed job after its key was released.
 pub struct PayloadWriter<W: Write> {
     stream: StreamWriter<W>,
     schema: Schema,
     arrow_schema: SchemaRef,
     rows: u64,
+    /// Bytes of text written so far, per column (0 for columns that are not strings).
+    text_bytes: Vec<u64>,
+    /// The most text a column may hold: [`TextColumn::MAX_TEXT`] (lowered by tests).
+    text_limit: u64,
+    /// The most rows a payload may hold: what the isolate indexes (lowered by tests).
+    row_limit: u64,
 }
 
 impl<W: Write> PayloadWriter<W> {
@@ -457,7 +472,18 @@ impl<W: Write> PayloadWriter<W> {
             schema: schema.clone(),
             arrow_schema,
             rows: 0,
+            text_bytes: vec![0; schema.columns.len()],
+            text_limit: TextColumn::MAX_TEXT as u64,
+            row_limit: MAX_ROWS,
         })
+    }
+
+    /// The same writer with lower limits on each column's text and on the rows, to test them.
+    #[cfg(test)]
+    pub(crate) fn with_limits(mut self, text: u64, rows: u64) -> Self {
+        self.text_limit = text;
+        self.row_limit = rows;
+        self
     }
 
     /// Checks `batch` (its rows numbered after those already written) and writes it. Its
@@ -465,10 +491,32 @@ impl<W: Write> PayloadWriter<W> {
     /// refused, naming its row and column.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), TableError> {
         check_owner_batch(&self.schema, batch, self.rows + 1, None)?;
+        if self.rows + batch.num_rows() as u64 > self.row_limit {
+            return Err(TableError::TooManyRows(self.row_limit as usize));
+        }
+        let mut text_bytes = self.text_bytes.clone();
+        for ((held, column), array) in text_bytes
+            .iter_mut()
+            .zip(&self.schema.columns)
+            .zip(batch.columns())
+        {
+            if let Some(strings) = array.as_string_opt::<i32>() {
+                let offsets = strings.value_offsets();
+                let more = match (offsets.first(), offsets.last()) {
+                    (Some(&start), Some(&end)) => end.abs_diff(start).into(),
+                    _ => 0,
+                };
+                if held.saturating_add(more) > self.text_limit {
+                    return Err(TextColumn::full(&column.name));
+                }
+                *held += more;
+            }
+        }
         let typed = RecordBatch::try_new(self.arrow_schema.clone(), batch.columns().to_vec())
             .map_err(|e| TableError::SchemaMismatch(e.to_string()))?;
         self.stream.write(&typed).map_err(write_error)?;
         self.rows += batch.num_rows() as u64;
+        self.text_bytes = text_bytes;
         Ok(())
     }
 

@@ -55,17 +55,30 @@ impl TextColumn {
 
     /// Whether `bytes` more bytes of text fit in the column.
     pub fn fits(&self, bytes: usize) -> bool {
-        self.text
-            .len()
-            .checked_add(bytes)
+        Self::text_fits(self.text.len(), bytes)
+    }
+
+    /// Whether a column holding `held` bytes of text has room for `more`.
+    fn text_fits(held: usize, more: usize) -> bool {
+        held.checked_add(more)
             .is_some_and(|total| total <= Self::MAX_TEXT)
     }
 
+    /// The error for text that does not fit in `column` (empty when the caller names it with
+    /// [`TableError::in_column`]).
+    pub fn full(column: &str) -> TableError {
+        TableError::TooMuchText {
+            column: column.into(),
+            limit: Self::MAX_TEXT,
+        }
+    }
+
     /// Appends a value; nothing is appended if the column's text would grow past
-    /// [`TextColumn::MAX_TEXT`].
+    /// [`TextColumn::MAX_TEXT`] (a column knows no name: the caller names it with
+    /// [`TableError::in_column`]).
     pub fn push(&mut self, value: &str) -> Result<(), TableError> {
         if !self.fits(value.len()) {
-            return Err(TableError::TooMuchText(Self::MAX_TEXT));
+            return Err(Self::full(""));
         }
         self.text.push_str(value);
         self.ends.push(self.text.len() as u32);
@@ -91,7 +104,7 @@ impl TextColumn {
             previous = end;
         }
         if !self.fits(previous) {
-            return Err(TableError::TooMuchText(Self::MAX_TEXT));
+            return Err(Self::full(""));
         }
         // Every end is at most `base + previous`, which fits in 32 bits.
         let base = self.text.len();
@@ -354,10 +367,12 @@ impl Table {
             }
         }
         // Nothing is appended unless every value fits (the value itself is not quoted).
-        if row.iter().zip(&self.columns).any(|(cell, data)| {
-            matches!((cell, data), (Cell::Text(v), ColumnData::Text(c)) if !c.fits(v.len()))
-        }) {
-            return Err(TableError::TooMuchText(TextColumn::MAX_TEXT));
+        if let Some((_, column)) = row.iter().zip(&self.columns).zip(&self.schema.columns).find(
+            |((cell, data), _)| {
+                matches!((cell, data), (Cell::Text(v), ColumnData::Text(c)) if !c.fits(v.len()))
+            },
+        ) {
+            return Err(TextColumn::full(&column.name));
         }
         for (cell, data) in row.iter().zip(&mut self.columns) {
             match (cell, data) {
@@ -525,5 +540,26 @@ mod tests {
         assert!(table.text("id").is_err());
         assert!(table.numbers("id", ColumnType::Timestamp).is_err());
         assert_eq!(table.booleans("ok").unwrap().get(1), None);
+    }
+
+    #[test]
+    fn a_column_holds_text_up_to_its_32_bit_offsets() {
+        const MAX: usize = TextColumn::MAX_TEXT;
+        assert_eq!(MAX as u64, u64::from(u32::MAX));
+        assert!(TextColumn::text_fits(0, MAX));
+        assert!(TextColumn::text_fits(MAX - 10, 10));
+        assert!(TextColumn::text_fits(MAX, 0));
+        assert!(!TextColumn::text_fits(MAX - 10, 11));
+        assert!(!TextColumn::text_fits(1, MAX));
+        assert!(!TextColumn::text_fits(usize::MAX, 1));
+        // A column's own error is named by its caller; a named one stays as it is.
+        assert_eq!(
+            TextColumn::full("").in_column("campaign").to_string(),
+            format!("column \"campaign\" would hold more than {MAX} bytes of text")
+        );
+        assert!(matches!(
+            TextColumn::full("kind").in_column("campaign"),
+            TableError::TooMuchText { column, .. } if column == "kind"
+        ));
     }
 }

@@ -352,6 +352,50 @@ fn text_is_appended_only_at_value_boundaries() {
 }
 
 #[test]
+fn sealing_refuses_more_text_or_rows_than_the_isolate_holds() {
+    // 13 bytes of text per column and 4 rows here; 4 GiB and 2³² − 1 in a real writer.
+    let mut writer = PayloadWriter::new(Vec::new(), &schema())
+        .unwrap()
+        .with_limits(13, 4);
+    writer
+        .write(&batch(columns(
+            &["p1", "p2"],
+            &["click", "view"],
+            vec![None; 2],
+        )))
+        .unwrap();
+    let err = writer
+        .write(&batch(columns(
+            &["p3", "p4"],
+            &["view", "view"],
+            vec![None; 2],
+        )))
+        .unwrap_err();
+    assert!(
+        matches!(&err, TableError::TooMuchText { column, .. } if column == "kind"),
+        "{err}"
+    );
+    assert_eq!(writer.rows(), 2, "nothing of the refused batch is written");
+    // The refused batch's text is not counted: a smaller one still fits, sliced or not.
+    let more = batch(columns(&["p0", "p3"], &["click", "view"], vec![None; 2]));
+    writer.write(&more.slice(1, 1)).unwrap();
+    let err = writer
+        .write(&batch(columns(
+            &["p5", "p6"],
+            &["view", "view"],
+            vec![None; 2],
+        )))
+        .unwrap_err();
+    assert!(matches!(err, TableError::TooManyRows(4)), "{err}");
+    let bytes = writer.finish().unwrap();
+    let table = read_payload(bytes.as_slice(), &schema()).unwrap();
+    assert_eq!(
+        table.text("kind").unwrap().iter().collect::<Vec<_>>(),
+        ["click", "view", "view"]
+    );
+}
+
+#[test]
 fn a_sliced_batch_appends_only_its_own_rows() {
     let whole = batch(columns(
         &["p1", "p22", "p333", "p4444"],

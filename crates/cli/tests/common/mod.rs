@@ -351,3 +351,33 @@ pub fn spent(d: &sealroom_cli::demo::Deployment) -> u64 {
         .map(|b| b.spent_micros)
         .sum()
 }
+
+/// The isolate executable run on a job specification (any JSON: the tests also hand it broken
+/// ones), with the simulator platform key at `platform_key`; returns its exit code and outcome.
+pub fn run_isolate(
+    spec: &impl serde::Serialize,
+    platform_key: &std::path::Path,
+) -> (Option<i32>, sealroom_core::wire::JobOutcome) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(executables().isolate)
+        .env_clear()
+        .env(sealroom_attest::sim::SIM_PLATFORM_KEY_ENV, platform_key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(spec).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).expect("the isolate answers in JSON"),
+    )
+}
