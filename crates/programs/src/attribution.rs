@@ -18,7 +18,10 @@
 //! answer is computed here; the isolate adds the noise.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use hashbrown::HashTable;
 
 use sealroom_core::agreement::{DatasetTerms, PrivacyTerms};
 use sealroom_core::schema::ColumnType;
@@ -288,7 +291,7 @@ pub fn attribute(
     let order = conversion_order(when, types, raw);
     conversions_of.for_each_mut(|rows| rows.sort_by(&order));
     let mut result = Attribution::default();
-    let mut credit_of: HashMap<u32, Credit, ahash::RandomState> = HashMap::default();
+    let mut credit_by_key = CreditByKey::new(&keys);
     for person in 0..people.len() as u32 {
         let credited = conversions_of.rows(person);
         let credited = &credited[..credited.len().min(rules.max_conversions as usize)];
@@ -297,22 +300,73 @@ pub fn attribute(
             let c = c as usize;
             let value = raw[c].clamp(0, rules.max_value);
             match winner(order, times, &is_click, &keys, rules, when[c]) {
-                // Credit is gathered by winning touch row first, and by key once at the end.
-                Some(t) => credit_of.entry(t).or_default().add(value),
+                Some(t) => credit_by_key.add(t, value),
                 None => result.unattributed.add(value),
             }
         }
     }
-    for (touch, credit) in credit_of {
-        let key = keys
-            .iter()
-            .map(|k| k.get(touch as usize).to_owned())
-            .collect();
-        let total = result.by_key.entry(key).or_default();
-        total.conversions += credit.conversions;
-        total.value += credit.value;
-    }
+    result.by_key = credit_by_key.into_keys();
     Ok(result)
+}
+
+/// The hash of touch row `row`'s breakdown key.
+fn key_hash(hasher: &ahash::RandomState, keys: &[&TextColumn], row: u32) -> u64 {
+    let mut state = hasher.build_hasher();
+    for k in keys {
+        k.get(row as usize).hash(&mut state);
+    }
+    state.finish()
+}
+
+/// Credit gathered by breakdown key, each key held as the first touch row that carries it: no
+/// key is copied until the end, when there is one copy per key instead of one per conversion.
+struct CreditByKey<'a, 't> {
+    keys: &'a [&'t TextColumn],
+    hasher: ahash::RandomState,
+    credit: HashTable<(u32, Credit)>,
+}
+
+impl<'a, 't> CreditByKey<'a, 't> {
+    fn new(keys: &'a [&'t TextColumn]) -> Self {
+        Self {
+            keys,
+            hasher: ahash::RandomState::new(),
+            credit: HashTable::new(),
+        }
+    }
+
+    /// Credits `value` to the key of touch row `touch`.
+    fn add(&mut self, touch: u32, value: i64) {
+        let (keys, hasher) = (self.keys, &self.hasher);
+        let same_key = |row: u32| {
+            keys.iter()
+                .all(|k| k.get(row as usize) == k.get(touch as usize))
+        };
+        let entry = self.credit.entry(
+            key_hash(hasher, keys, touch),
+            |(row, _)| same_key(*row),
+            |(row, _)| key_hash(hasher, keys, *row),
+        );
+        entry
+            .or_insert((touch, Credit::default()))
+            .into_mut()
+            .1
+            .add(value);
+    }
+
+    fn into_keys(self) -> BTreeMap<Vec<String>, Credit> {
+        self.credit
+            .into_iter()
+            .map(|(row, credit)| {
+                let key = self
+                    .keys
+                    .iter()
+                    .map(|k| k.get(row as usize).to_owned())
+                    .collect();
+                (key, credit)
+            })
+            .collect()
+    }
 }
 
 /// Program id.
